@@ -1,0 +1,336 @@
+//! Proto <-> domain conversion, only here at the edge. Requests become domain values through
+//! `TryFrom` (validating every field and naming it when it is wrong); domain values become
+//! proto messages through plain functions.
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+use crate::domain::{
+    Decision, DecisionReason, DelegationHop, Elevation, ElevationId, ElevationState, Grant,
+    GrantId, GrantStatus, InvalidValue, RoleName, Scope, SessionId, Subject, Verdict,
+};
+use crate::proto::v1 as pb;
+use crate::service::{NewElevation, NewRiskSignal, ServiceError};
+
+fn field<T>(name: &str, result: Result<T, InvalidValue>) -> Result<T, ServiceError> {
+    result.map_err(|error| ServiceError::invalid(name, error.0))
+}
+
+/// A required, validated name.
+pub fn required<T>(
+    name: &str,
+    value: &str,
+    parse: fn(&str) -> Result<T, InvalidValue>,
+) -> Result<T, ServiceError> {
+    if value.is_empty() {
+        return Err(ServiceError::invalid(name, "is required"));
+    }
+    field(name, parse(value))
+}
+
+/// An optional (empty means absent), validated name.
+pub fn optional<T>(
+    name: &str,
+    value: &str,
+    parse: fn(&str) -> Result<T, InvalidValue>,
+) -> Result<Option<T>, ServiceError> {
+    if value.is_empty() {
+        return Ok(None);
+    }
+    field(name, parse(value)).map(Some)
+}
+
+/// An elevation id.
+pub fn elevation_id(name: &str, value: &str) -> Result<ElevationId, ServiceError> {
+    required(name, value, ElevationId::parse)
+}
+
+/// A grant id.
+pub fn grant_id(name: &str, value: &str) -> Result<GrantId, ServiceError> {
+    required(name, value, GrantId::parse)
+}
+
+/// A timestamp.
+pub fn timestamp(value: DateTime<Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: value.timestamp(),
+        nanos: value.timestamp_subsec_nanos() as i32,
+    }
+}
+
+fn from_timestamp(
+    name: &str,
+    value: &prost_types::Timestamp,
+) -> Result<DateTime<Utc>, ServiceError> {
+    if !(0..1_000_000_000).contains(&value.nanos) {
+        return Err(ServiceError::invalid(name, "nanos must be within 0..1e9"));
+    }
+    DateTime::from_timestamp(value.seconds, value.nanos as u32)
+        .ok_or_else(|| ServiceError::invalid(name, "out of range"))
+}
+
+/// A duration.
+pub fn duration(value: TimeDelta) -> prost_types::Duration {
+    prost_types::Duration {
+        seconds: value.num_seconds(),
+        nanos: value.subsec_nanos(),
+    }
+}
+
+fn from_duration(
+    name: &str,
+    value: Option<&prost_types::Duration>,
+) -> Result<TimeDelta, ServiceError> {
+    let value = value.ok_or_else(|| ServiceError::invalid(name, "is required (e.g. 7200s)"))?;
+    if value.seconds < 0 || value.nanos < 0 || value.nanos >= 1_000_000_000 {
+        return Err(ServiceError::invalid(name, "must be a positive duration"));
+    }
+    TimeDelta::try_seconds(value.seconds)
+        .and_then(|seconds| seconds.checked_add(&TimeDelta::nanoseconds(value.nanos as i64)))
+        .ok_or_else(|| ServiceError::invalid(name, "out of range"))
+}
+
+impl TryFrom<pb::RequestElevationRequest> for NewElevation {
+    type Error = ServiceError;
+
+    fn try_from(request: pb::RequestElevationRequest) -> Result<Self, ServiceError> {
+        Ok(NewElevation {
+            role: required("role", &request.role, RoleName::parse)?,
+            scope: required("scope", &request.scope, Scope::parse)?,
+            duration: from_duration("duration", request.duration.as_ref())?,
+            reason: request.reason,
+            ticket: (!request.ticket.is_empty()).then_some(request.ticket),
+            idempotency_key: (!request.idempotency_key.is_empty())
+                .then_some(request.idempotency_key),
+            not_before: request
+                .not_before
+                .as_ref()
+                .map(|start| from_timestamp("not_before", start))
+                .transpose()?,
+        })
+    }
+}
+
+impl TryFrom<pb::ReportRiskSignalRequest> for NewRiskSignal {
+    type Error = ServiceError;
+
+    fn try_from(request: pb::ReportRiskSignalRequest) -> Result<Self, ServiceError> {
+        Ok(NewRiskSignal {
+            subject: required("subject", &request.subject, Subject::parse)?,
+            session: optional("session_id", &request.session_id, SessionId::parse)?,
+            score: request.score,
+            flags: request.flags,
+            source: request.source,
+            ttl: from_duration("ttl", request.ttl.as_ref())?,
+        })
+    }
+}
+
+/// An elevation state filter (UNSPECIFIED means any).
+pub fn state_filter(value: i32) -> Result<Option<ElevationState>, ServiceError> {
+    match pb::ElevationState::try_from(value) {
+        Ok(pb::ElevationState::Unspecified) => Ok(None),
+        Ok(state) => Ok(Some(elevation_state_from(state))),
+        Err(_) => Err(ServiceError::invalid(
+            "state",
+            format!("{value} is not an ElevationState"),
+        )),
+    }
+}
+
+fn elevation_state_from(state: pb::ElevationState) -> ElevationState {
+    match state {
+        pb::ElevationState::Unspecified | pb::ElevationState::Pending => ElevationState::Pending,
+        pb::ElevationState::Approved => ElevationState::Approved,
+        pb::ElevationState::Scheduled => ElevationState::Scheduled,
+        pb::ElevationState::Active => ElevationState::Active,
+        pb::ElevationState::Expired => ElevationState::Expired,
+        pb::ElevationState::Revoked => ElevationState::Revoked,
+        pb::ElevationState::Denied => ElevationState::Denied,
+        pb::ElevationState::Cancelled => ElevationState::Cancelled,
+        pb::ElevationState::TimedOut => ElevationState::TimedOut,
+    }
+}
+
+fn elevation_state(state: ElevationState) -> pb::ElevationState {
+    match state {
+        ElevationState::Pending => pb::ElevationState::Pending,
+        ElevationState::Approved => pb::ElevationState::Approved,
+        ElevationState::Scheduled => pb::ElevationState::Scheduled,
+        ElevationState::Active => pb::ElevationState::Active,
+        ElevationState::Expired => pb::ElevationState::Expired,
+        ElevationState::Revoked => pb::ElevationState::Revoked,
+        ElevationState::Denied => pb::ElevationState::Denied,
+        ElevationState::Cancelled => pb::ElevationState::Cancelled,
+        ElevationState::TimedOut => pb::ElevationState::TimedOut,
+    }
+}
+
+fn strings<T: ToString>(values: &[T]) -> Vec<String> {
+    values.iter().map(ToString::to_string).collect()
+}
+
+/// An elevation.
+pub fn elevation(elevation: &Elevation) -> pb::Elevation {
+    pb::Elevation {
+        id: elevation.id.to_string(),
+        requester: elevation.requester.to_string(),
+        session_id: elevation
+            .session
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        role: elevation.role.to_string(),
+        scope: elevation.scope.to_string(),
+        duration: Some(duration(elevation.duration)),
+        reason: elevation.reason.clone(),
+        ticket: elevation.ticket.clone().unwrap_or_default(),
+        state: elevation_state(elevation.state) as i32,
+        created_at: Some(timestamp(elevation.created_at)),
+        request_expires_at: Some(timestamp(elevation.request_expires_at)),
+        steps: elevation
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(index, step)| {
+                let approvals = elevation.approvals_at(index);
+                pb::ApprovalStep {
+                    name: step.name.clone(),
+                    quorum: step.quorum,
+                    deny_threshold: step.deny_threshold,
+                    approver_groups: strings(&step.approvers.groups),
+                    approver_users: strings(&step.approvers.users),
+                    manager_of_requester: step.approvers.manager_of_requester,
+                    approvals,
+                    met: approvals >= step.quorum,
+                }
+            })
+            .collect(),
+        votes: elevation
+            .votes
+            .iter()
+            .map(|vote| pb::Vote {
+                approver: vote.approver.to_string(),
+                step: vote.step,
+                verdict: match vote.verdict {
+                    Verdict::Approve => pb::Verdict::Approve,
+                    Verdict::Deny => pb::Verdict::Deny,
+                } as i32,
+                comment: vote.comment.clone(),
+                at: Some(timestamp(vote.at)),
+            })
+            .collect(),
+        grant_id: elevation
+            .grant_id
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
+        updated_at: Some(timestamp(elevation.updated_at)),
+        state_reason: elevation.state_reason.clone(),
+        policy_version: elevation.policy_version,
+        not_before: elevation.not_before.map(timestamp),
+    }
+}
+
+fn hop(hop: &DelegationHop) -> pb::DelegationHop {
+    pb::DelegationHop {
+        delegator: hop.delegator.to_string(),
+        delegatee: hop.delegatee.to_string(),
+        scope: hop.scope.to_string(),
+        reason: hop.reason.clone(),
+        approvers: strings(&hop.approvers),
+        at: Some(timestamp(hop.at)),
+        grant_id: hop.grant_id.to_string(),
+    }
+}
+
+/// A grant, with its status at `now`.
+pub fn grant(grant: &Grant, now: DateTime<Utc>) -> pb::Grant {
+    let status = match grant.status(now) {
+        GrantStatus::Active => pb::GrantStatus::Active,
+        GrantStatus::Scheduled => pb::GrantStatus::Scheduled,
+        GrantStatus::Expired => pb::GrantStatus::Expired,
+        GrantStatus::Revoked => pb::GrantStatus::Revoked,
+    };
+    pb::Grant {
+        id: grant.id.to_string(),
+        subject: grant.subject.to_string(),
+        session_id: grant
+            .session
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        role: grant.role.to_string(),
+        scope: grant.scope.to_string(),
+        not_before: Some(timestamp(grant.not_before)),
+        not_after: Some(timestamp(grant.not_after)),
+        elevation_id: grant
+            .elevation_id
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
+        parent_grant_id: grant
+            .parent_grant_id
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
+        delegation_trail: grant.delegation_trail.iter().map(hop).collect(),
+        status: status as i32,
+        revoked_at: grant.revocation.as_ref().map(|r| timestamp(r.at)),
+        revoked_by: grant
+            .revocation
+            .as_ref()
+            .map(|r| r.by.clone())
+            .unwrap_or_default(),
+        revoke_reason: grant
+            .revocation
+            .as_ref()
+            .map(|r| r.reason.clone())
+            .unwrap_or_default(),
+    }
+}
+
+/// A decision reason.
+pub fn decision_reason(reason: DecisionReason) -> pb::DecisionReason {
+    match reason {
+        DecisionReason::Allowed => pb::DecisionReason::Allowed,
+        DecisionReason::NoGrant => pb::DecisionReason::NoGrant,
+        DecisionReason::ScopeMismatch => pb::DecisionReason::ScopeMismatch,
+        DecisionReason::Expired => pb::DecisionReason::Expired,
+        DecisionReason::Revoked => pb::DecisionReason::Revoked,
+        DecisionReason::NotYetActive => pb::DecisionReason::NotYetActive,
+        DecisionReason::OtherSession => pb::DecisionReason::OtherSession,
+        DecisionReason::SodConflict => pb::DecisionReason::SodConflict,
+        DecisionReason::RuleDenied => pb::DecisionReason::RuleDenied,
+        DecisionReason::RiskSuspended => pb::DecisionReason::RiskSuspended,
+        DecisionReason::InternalError => pb::DecisionReason::InternalError,
+    }
+}
+
+/// A decision.
+pub fn check_response(decision: &Decision) -> pb::CheckResponse {
+    let message = match (&decision.grant, decision.allowed) {
+        (Some(grant), true) => format!("allowed by grant {} ({})", grant.id, grant.role),
+        (None, true) => format!(
+            "allowed by standing role {}",
+            decision.standing_role.as_deref().unwrap_or_default()
+        ),
+        (Some(grant), false) => {
+            format!("denied: {} (grant {})", decision.reason.as_str(), grant.id)
+        }
+        (None, false) => format!("denied: {}", decision.reason.as_str()),
+    };
+    pb::CheckResponse {
+        allowed: decision.allowed,
+        reason: decision_reason(decision.reason) as i32,
+        grant_id: decision
+            .grant
+            .as_ref()
+            .map(|g| g.id.to_string())
+            .unwrap_or_default(),
+        role: decision.role().unwrap_or_default().to_owned(),
+        delegation_trail: decision
+            .grant
+            .as_ref()
+            .map(|g| g.delegation_trail.iter().map(hop).collect())
+            .unwrap_or_default(),
+        revision: decision.revision,
+        message,
+    }
+}

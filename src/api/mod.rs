@@ -1,0 +1,415 @@
+//! The gRPC edge: tonic services for `elevator.v1`, plus health and reflection. Handlers are
+//! thin: authenticate the caller, convert the request into domain values (naming any bad
+//! field), call one use case, convert the result back. Errors map to statuses in one place,
+//! [`status::status`].
+
+pub mod convert;
+pub mod status;
+
+use std::sync::Arc;
+
+use tonic::{Request, Response, Status};
+
+use crate::auth::Authenticator;
+use crate::clock::SharedClock;
+use crate::decision::CheckQuery;
+use crate::domain::{Identity, Permission, RoleName, Scope, SessionId, Subject, Verdict};
+use crate::proto::v1 as pb;
+use crate::proto::v1::approval_service_server::{ApprovalService, ApprovalServiceServer};
+use crate::proto::v1::check_service_server::{CheckService, CheckServiceServer};
+use crate::proto::v1::elevation_service_server::{ElevationService, ElevationServiceServer};
+use crate::proto::v1::policy_service_server::{PolicyService, PolicyServiceServer};
+use crate::service::{Elevator, NewElevation, NewRiskSignal, ServiceError};
+use convert::optional;
+use status::status;
+
+/// Most questions in one BatchCheck.
+pub const MAX_BATCH_CHECKS: usize = 100;
+
+/// The handlers of every `elevator.v1` service.
+#[derive(Clone)]
+pub struct Api {
+    app: Arc<Elevator>,
+    auth: Arc<Authenticator>,
+    clock: SharedClock,
+}
+
+impl Api {
+    /// Handlers over `app`, authenticating with `auth`.
+    pub fn new(app: Arc<Elevator>, auth: Arc<Authenticator>, clock: SharedClock) -> Self {
+        Api { app, auth, clock }
+    }
+
+    /// The tonic services.
+    pub fn services(
+        self,
+    ) -> (
+        ElevationServiceServer<Api>,
+        ApprovalServiceServer<Api>,
+        CheckServiceServer<Api>,
+        PolicyServiceServer<Api>,
+    ) {
+        (
+            ElevationServiceServer::new(self.clone()),
+            ApprovalServiceServer::new(self.clone()),
+            CheckServiceServer::new(self.clone()),
+            PolicyServiceServer::new(self),
+        )
+    }
+
+    fn caller<T>(&self, request: &Request<T>) -> Result<Arc<Identity>, Status> {
+        self.auth
+            .authenticate(request.metadata())
+            .map_err(|error| status(ServiceError::Unauthenticated(error)))
+    }
+
+    async fn decide_one(
+        &self,
+        caller: &Identity,
+        request: &pb::CheckRequest,
+    ) -> Result<pb::CheckResponse, ServiceError> {
+        let field = |name: &str, result: Result<(), crate::domain::InvalidValue>| {
+            result.map_err(|error| ServiceError::invalid(name, error.0))
+        };
+        if request.subject.is_empty() {
+            return Err(ServiceError::invalid("subject", "is required"));
+        }
+        field("subject", Subject::validate(&request.subject))?;
+        if !request.session_id.is_empty() {
+            field("session_id", SessionId::validate(&request.session_id))?;
+        }
+        if request.permission.is_empty() {
+            return Err(ServiceError::invalid("permission", "is required"));
+        }
+        field("permission", Permission::validate(&request.permission))?;
+        field("resource", Scope::validate(&request.resource))?;
+        let session = (!request.session_id.is_empty()).then_some(request.session_id.as_str());
+        let standing_roles = if request.subject_token.is_empty() {
+            Vec::new()
+        } else {
+            let subject_identity = self
+                .auth
+                .verify(&request.subject_token)
+                .map_err(|error| ServiceError::invalid("subject_token", error.to_string()))?;
+            self.app
+                .standing_roles_of(&subject_identity, &request.subject, session)?
+        };
+        let query = CheckQuery {
+            subject: &request.subject,
+            session,
+            permission: &request.permission,
+            resource: &request.resource,
+            standing_roles: &standing_roles,
+            min_revision: request.min_revision,
+        };
+        let decision = self.app.check(caller, &query).await?;
+        Ok(convert::check_response(&decision))
+    }
+}
+
+#[tonic::async_trait]
+impl ElevationService for Api {
+    async fn request_elevation(
+        &self,
+        request: Request<pb::RequestElevationRequest>,
+    ) -> Result<Response<pb::RequestElevationResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let input = NewElevation::try_from(request.into_inner()).map_err(status)?;
+        let outcome = self
+            .app
+            .request_elevation(&caller, input)
+            .await
+            .map_err(status)?;
+        let now = self.clock.now();
+        Ok(Response::new(pb::RequestElevationResponse {
+            elevation: Some(convert::elevation(&outcome.elevation)),
+            grant: outcome.grant.as_ref().map(|g| convert::grant(g, now)),
+            revision: outcome.revision,
+        }))
+    }
+
+    async fn get_elevation(
+        &self,
+        request: Request<pb::GetElevationRequest>,
+    ) -> Result<Response<pb::GetElevationResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let id = convert::elevation_id("id", &request.get_ref().id).map_err(status)?;
+        let elevation = self.app.get_elevation(&caller, id).await.map_err(status)?;
+        Ok(Response::new(pb::GetElevationResponse {
+            elevation: Some(convert::elevation(&elevation)),
+        }))
+    }
+
+    async fn list_elevations(
+        &self,
+        request: Request<pb::ListElevationsRequest>,
+    ) -> Result<Response<pb::ListElevationsResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let input = request.into_inner();
+        let requester = optional("requester", &input.requester, Subject::parse).map_err(status)?;
+        let state = convert::state_filter(input.state).map_err(status)?;
+        let role = optional("role", &input.role, RoleName::parse).map_err(status)?;
+        let page = self
+            .app
+            .list_elevations(
+                &caller,
+                requester,
+                state,
+                role,
+                input.page_size,
+                &input.page_token,
+            )
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::ListElevationsResponse {
+            elevations: page.items.iter().map(convert::elevation).collect(),
+            next_page_token: page.next_page_token.unwrap_or_default(),
+        }))
+    }
+
+    async fn cancel_elevation(
+        &self,
+        request: Request<pb::CancelElevationRequest>,
+    ) -> Result<Response<pb::CancelElevationResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let input = request.into_inner();
+        let id = convert::elevation_id("id", &input.id).map_err(status)?;
+        let outcome = self
+            .app
+            .cancel_elevation(&caller, id, &input.reason)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::CancelElevationResponse {
+            elevation: Some(convert::elevation(&outcome.elevation)),
+            revision: outcome.revision,
+        }))
+    }
+
+    async fn revoke_grant(
+        &self,
+        request: Request<pb::RevokeGrantRequest>,
+    ) -> Result<Response<pb::RevokeGrantResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let input = request.into_inner();
+        let id = convert::grant_id("grant_id", &input.grant_id).map_err(status)?;
+        let (grant, revision) = self
+            .app
+            .revoke_grant(&caller, id, &input.reason)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::RevokeGrantResponse {
+            grant: Some(convert::grant(&grant, self.clock.now())),
+            revision,
+        }))
+    }
+
+    async fn list_grants(
+        &self,
+        request: Request<pb::ListGrantsRequest>,
+    ) -> Result<Response<pb::ListGrantsResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let input = request.into_inner();
+        let subject = optional("subject", &input.subject, Subject::parse).map_err(status)?;
+        let grants = self
+            .app
+            .list_grants(&caller, subject, input.include_ended)
+            .await
+            .map_err(status)?;
+        let now = self.clock.now();
+        Ok(Response::new(pb::ListGrantsResponse {
+            grants: grants.iter().map(|g| convert::grant(g, now)).collect(),
+        }))
+    }
+
+    async fn end_session(
+        &self,
+        request: Request<pb::EndSessionRequest>,
+    ) -> Result<Response<pb::EndSessionResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let input = request.into_inner();
+        let subject = optional("subject", &input.subject, Subject::parse).map_err(status)?;
+        let session =
+            optional("session_id", &input.session_id, SessionId::parse).map_err(status)?;
+        let (revoked, revision) = self
+            .app
+            .end_session(&caller, subject, session, &input.reason)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::EndSessionResponse {
+            revoked_grant_ids: revoked.iter().map(ToString::to_string).collect(),
+            revision,
+        }))
+    }
+}
+
+#[tonic::async_trait]
+impl ApprovalService for Api {
+    async fn list_pending_approvals(
+        &self,
+        request: Request<pb::ListPendingApprovalsRequest>,
+    ) -> Result<Response<pb::ListPendingApprovalsResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let input = request.into_inner();
+        let page = self
+            .app
+            .list_pending_approvals(&caller, input.page_size, &input.page_token)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::ListPendingApprovalsResponse {
+            elevations: page.items.iter().map(convert::elevation).collect(),
+            next_page_token: page.next_page_token.unwrap_or_default(),
+        }))
+    }
+
+    async fn approve(
+        &self,
+        request: Request<pb::ApproveRequest>,
+    ) -> Result<Response<pb::ApproveResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let input = request.into_inner();
+        let id = convert::elevation_id("elevation_id", &input.elevation_id).map_err(status)?;
+        let outcome = self
+            .app
+            .decide(&caller, id, Verdict::Approve, &input.comment)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::ApproveResponse {
+            elevation: Some(convert::elevation(&outcome.elevation)),
+            grant: outcome
+                .grant
+                .as_ref()
+                .map(|g| convert::grant(g, self.clock.now())),
+            revision: outcome.revision,
+        }))
+    }
+
+    async fn deny(
+        &self,
+        request: Request<pb::DenyRequest>,
+    ) -> Result<Response<pb::DenyResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let input = request.into_inner();
+        let id = convert::elevation_id("elevation_id", &input.elevation_id).map_err(status)?;
+        let outcome = self
+            .app
+            .decide(&caller, id, Verdict::Deny, &input.comment)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::DenyResponse {
+            elevation: Some(convert::elevation(&outcome.elevation)),
+            revision: outcome.revision,
+        }))
+    }
+}
+
+#[tonic::async_trait]
+impl CheckService for Api {
+    async fn check(
+        &self,
+        request: Request<pb::CheckRequest>,
+    ) -> Result<Response<pb::CheckResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let response = self
+            .decide_one(&caller, request.get_ref())
+            .await
+            .map_err(status)?;
+        Ok(Response::new(response))
+    }
+
+    async fn batch_check(
+        &self,
+        request: Request<pb::BatchCheckRequest>,
+    ) -> Result<Response<pb::BatchCheckResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let checks = &request.get_ref().checks;
+        if checks.len() > MAX_BATCH_CHECKS {
+            return Err(status(ServiceError::invalid(
+                "checks",
+                format!("at most {MAX_BATCH_CHECKS} questions per batch"),
+            )));
+        }
+        let mut results = Vec::with_capacity(checks.len());
+        for (index, check) in checks.iter().enumerate() {
+            let result = self
+                .decide_one(&caller, check)
+                .await
+                .map_err(|error| match error {
+                    ServiceError::InvalidArgument { field, message } => {
+                        ServiceError::invalid(format!("checks[{index}].{field}"), message)
+                    }
+                    other => other,
+                });
+            results.push(result.map_err(status)?);
+        }
+        Ok(Response::new(pb::BatchCheckResponse { results }))
+    }
+
+    async fn report_risk_signal(
+        &self,
+        request: Request<pb::ReportRiskSignalRequest>,
+    ) -> Result<Response<pb::ReportRiskSignalResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let input = NewRiskSignal::try_from(request.into_inner()).map_err(status)?;
+        let (signal, revision) = self.app.report_risk(&caller, input).await.map_err(status)?;
+        Ok(Response::new(pb::ReportRiskSignalResponse {
+            signal_id: signal.id.to_string(),
+            expires_at: Some(convert::timestamp(signal.expires_at)),
+            revision,
+        }))
+    }
+}
+
+#[tonic::async_trait]
+impl PolicyService for Api {
+    async fn get_policy(
+        &self,
+        request: Request<pb::GetPolicyRequest>,
+    ) -> Result<Response<pb::GetPolicyResponse>, Status> {
+        self.caller(&request)?;
+        let (policy, stored) = self.app.get_policy().await.map_err(status)?;
+        Ok(Response::new(pb::GetPolicyResponse {
+            version: policy.version(),
+            source: policy.source().to_owned(),
+            updated_at: stored.as_ref().map(|p| convert::timestamp(p.created_at)),
+            updated_by: stored.map(|p| p.created_by).unwrap_or_default(),
+        }))
+    }
+
+    async fn validate_policy(
+        &self,
+        request: Request<pb::ValidatePolicyRequest>,
+    ) -> Result<Response<pb::ValidatePolicyResponse>, Status> {
+        self.caller(&request)?;
+        let problems = match self.app.validate_policy(&request.get_ref().source) {
+            Ok(()) => Vec::new(),
+            Err(problems) => problems.0,
+        };
+        Ok(Response::new(pb::ValidatePolicyResponse {
+            valid: problems.is_empty(),
+            problems: problems
+                .into_iter()
+                .map(|p| pb::PolicyProblem {
+                    path: p.path,
+                    message: p.message,
+                    line: p.line,
+                    column: p.column,
+                })
+                .collect(),
+        }))
+    }
+
+    async fn put_policy(
+        &self,
+        request: Request<pb::PutPolicyRequest>,
+    ) -> Result<Response<pb::PutPolicyResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let input = request.into_inner();
+        let expected = (input.expected_version != 0).then_some(input.expected_version);
+        let (version, revision) = self
+            .app
+            .put_policy(&caller, &input.source, expected)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::PutPolicyResponse { version, revision }))
+    }
+}

@@ -1,0 +1,461 @@
+//! Bearer-token verification. The caller's identity comes only from a verified token in the
+//! `authorization` metadata: HS256 with configured secrets, or RS256/ES256 with keys from a
+//! JWKS file. Each key accepts exactly one algorithm, `exp` is required and checked against the
+//! injected clock with a small leeway, and tokens issued by dev mode are refused outside it.
+//!
+//! A verified token is cached by the SHA-256 of its text until its `exp`, so a policy
+//! enforcement point pays for signature verification once, not on every Check.
+
+pub mod dev;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::clock::SharedClock;
+use crate::domain::{GroupName, Identity, SessionId, StandingRole, Subject};
+
+/// The issuer dev tokens carry; refused whenever dev mode is off.
+pub const DEV_ISSUER: &str = "elevator-dev";
+
+/// The most a token may be before it is even parsed.
+pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+
+/// The most clock skew tolerated on `exp` and `nbf`.
+pub const MAX_LEEWAY: Duration = Duration::from_secs(30);
+
+/// Claims elevator reads from a token.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Claims {
+    /// Subject.
+    pub sub: String,
+    /// Login session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    /// Groups.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
+    /// Standing and service roles.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
+    /// The subject's manager.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manager: Option<String>,
+    /// Expiry, seconds since the epoch.
+    pub exp: i64,
+    /// Not valid before, seconds since the epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
+    /// Issued at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+    /// Issuer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    /// Audience.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
+}
+
+/// Why a token was refused. Every variant means `UNAUTHENTICATED`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// No `authorization: Bearer ...` metadata.
+    #[error("missing bearer token: send `authorization: Bearer <token>`")]
+    Missing,
+    /// Over [`MAX_TOKEN_BYTES`].
+    #[error("the bearer token is longer than {MAX_TOKEN_BYTES} bytes")]
+    TooLarge,
+    /// Not a JWT, wrong signature, wrong algorithm, unknown key, bad claims.
+    #[error("the bearer token is not valid: {0}")]
+    Invalid(String),
+    /// Past `exp`.
+    #[error("the bearer token expired at {0}")]
+    Expired(DateTime<Utc>),
+    /// Before `nbf`.
+    #[error("the bearer token is not valid before {0}")]
+    NotYetValid(DateTime<Utc>),
+    /// A dev token outside dev mode.
+    #[error("dev tokens are refused: this server does not run in dev mode")]
+    DevTokenRefused,
+}
+
+/// A key and the one algorithm it verifies.
+struct VerificationKey {
+    id: Option<String>,
+    algorithm: Algorithm,
+    key: DecodingKey,
+}
+
+/// How tokens are verified.
+#[derive(Clone, Default)]
+pub struct AuthOptions {
+    /// HS256 secrets.
+    pub hs256_secrets: Vec<Vec<u8>>,
+    /// JWKS documents (JSON), each key pinned to its algorithm.
+    pub jwks: Vec<String>,
+    /// Required issuer, if any.
+    pub issuer: Option<String>,
+    /// Required audience, if any.
+    pub audience: Option<String>,
+    /// Clock-skew tolerance, at most [`MAX_LEEWAY`].
+    pub leeway: Duration,
+    /// Accept tokens from `elevator dev-token`.
+    pub dev_mode: bool,
+}
+
+impl std::fmt::Debug for AuthOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthOptions")
+            .field(
+                "hs256_secrets",
+                &format_args!("[{} redacted]", self.hs256_secrets.len()),
+            )
+            .field("jwks", &self.jwks.len())
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("leeway", &self.leeway)
+            .field("dev_mode", &self.dev_mode)
+            .finish()
+    }
+}
+
+/// Reads a JWKS file.
+pub fn read_jwks_file(path: &Path) -> Result<String, String> {
+    std::fs::read_to_string(path)
+        .map_err(|error| format!("reading JWKS file {}: {error}", path.display()))
+}
+
+fn jwks_keys(document: &str) -> Result<Vec<VerificationKey>, String> {
+    let set: JwkSet = serde_json::from_str(document)
+        .map_err(|error| format!("the JWKS is not valid: {error}"))?;
+    let mut keys = Vec::new();
+    for jwk in &set.keys {
+        let implied = match &jwk.algorithm {
+            AlgorithmParameters::RSA(_) => Some(Algorithm::RS256),
+            AlgorithmParameters::EllipticCurve(ec) if ec.curve == EllipticCurve::P256 => {
+                Some(Algorithm::ES256)
+            }
+            _ => None,
+        };
+        let algorithm = match jwk.common.key_algorithm {
+            Some(declared) => Algorithm::try_from(declared).ok(),
+            None => implied,
+        };
+        let Some(algorithm) =
+            algorithm.filter(|a| matches!(a, Algorithm::RS256 | Algorithm::ES256))
+        else {
+            return Err(format!(
+                "JWKS key {:?}: only RS256 (RSA) and ES256 (P-256) keys are supported",
+                jwk.common.key_id
+            ));
+        };
+        let key = DecodingKey::from_jwk(jwk)
+            .map_err(|error| format!("JWKS key {:?}: {error}", jwk.common.key_id))?;
+        keys.push(VerificationKey {
+            id: jwk.common.key_id.clone(),
+            algorithm,
+            key,
+        });
+    }
+    Ok(keys)
+}
+
+/// Verifies tokens and caches the verified identities.
+pub struct Authenticator {
+    keys: Vec<VerificationKey>,
+    issuer: Option<String>,
+    audience: Option<String>,
+    leeway: TimeDelta,
+    dev_mode: bool,
+    clock: SharedClock,
+    cache: moka::sync::Cache<[u8; 32], Arc<Identity>>,
+}
+
+impl Authenticator {
+    /// An authenticator for `options`.
+    pub fn new(options: &AuthOptions, clock: SharedClock) -> Result<Self, String> {
+        if options.leeway > MAX_LEEWAY {
+            return Err(format!(
+                "the token leeway may be at most {} seconds",
+                MAX_LEEWAY.as_secs()
+            ));
+        }
+        let mut keys: Vec<VerificationKey> = options
+            .hs256_secrets
+            .iter()
+            .map(|secret| VerificationKey {
+                id: None,
+                algorithm: Algorithm::HS256,
+                key: DecodingKey::from_secret(secret),
+            })
+            .collect();
+        for document in &options.jwks {
+            keys.extend(jwks_keys(document)?);
+        }
+        if keys.is_empty() {
+            return Err(
+                "no token verification key is configured: set auth.hs256_secret or auth.jwks_file"
+                    .into(),
+            );
+        }
+        Ok(Authenticator {
+            keys,
+            issuer: options.issuer.clone(),
+            audience: options.audience.clone(),
+            leeway: TimeDelta::from_std(options.leeway).unwrap_or_default(),
+            dev_mode: options.dev_mode,
+            clock,
+            cache: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(Duration::from_secs(3600))
+                .build(),
+        })
+    }
+
+    /// Verifies the bearer token in `authorization` metadata.
+    pub fn authenticate(
+        &self,
+        metadata: &tonic::metadata::MetadataMap,
+    ) -> Result<Arc<Identity>, AuthError> {
+        let header = metadata
+            .get("authorization")
+            .ok_or(AuthError::Missing)?
+            .to_str()
+            .map_err(|_| AuthError::Invalid("the authorization header is not ASCII".into()))?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .ok_or(AuthError::Missing)?;
+        self.verify(token.trim())
+    }
+
+    /// Verifies `token`.
+    pub fn verify(&self, token: &str) -> Result<Arc<Identity>, AuthError> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(AuthError::TooLarge);
+        }
+        let now = self.clock.now();
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        if let Some(identity) = self.cache.get(&digest) {
+            self.check_lifetime(identity.expires_at, None, now)?;
+            return Ok(identity);
+        }
+        let identity = Arc::new(self.verify_uncached(token, now)?);
+        self.cache.insert(digest, identity.clone());
+        Ok(identity)
+    }
+
+    fn check_lifetime(
+        &self,
+        expires_at: DateTime<Utc>,
+        not_before: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<(), AuthError> {
+        if now >= expires_at + self.leeway {
+            return Err(AuthError::Expired(expires_at));
+        }
+        if let Some(not_before) = not_before
+            && now + self.leeway < not_before
+        {
+            return Err(AuthError::NotYetValid(not_before));
+        }
+        Ok(())
+    }
+
+    fn verify_uncached(&self, token: &str, now: DateTime<Utc>) -> Result<Identity, AuthError> {
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|error| AuthError::Invalid(format!("unreadable header: {error}")))?;
+        let candidates: Vec<&VerificationKey> = self
+            .keys
+            .iter()
+            .filter(|key| key.algorithm == header.alg)
+            .filter(|key| match (&header.kid, &key.id) {
+                (Some(wanted), Some(id)) => wanted == id,
+                (Some(_), None) => key.algorithm == Algorithm::HS256,
+                (None, _) => true,
+            })
+            .collect();
+        if candidates.is_empty() {
+            return Err(AuthError::Invalid(format!(
+                "no key accepts algorithm {:?}{}",
+                header.alg,
+                header
+                    .kid
+                    .map(|kid| format!(" with key id {kid:?}"))
+                    .unwrap_or_default()
+            )));
+        }
+
+        let mut validation = Validation::new(header.alg);
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        validation.leeway = 0;
+        match &self.audience {
+            Some(audience) => validation.set_audience(&[audience]),
+            None => validation.validate_aud = false,
+        }
+        if let Some(issuer) = &self.issuer {
+            validation.set_issuer(&[issuer]);
+        }
+
+        let mut last_error = None;
+        for key in candidates {
+            match jsonwebtoken::decode::<Claims>(token, &key.key, &validation) {
+                Ok(data) => return self.identity_from(data.claims, now),
+                Err(error) => last_error = Some(error),
+            }
+        }
+        Err(AuthError::Invalid(last_error.map_or_else(
+            || "no key verified it".into(),
+            |e| e.to_string(),
+        )))
+    }
+
+    fn identity_from(&self, claims: Claims, now: DateTime<Utc>) -> Result<Identity, AuthError> {
+        let invalid = |what: &str, error: crate::domain::InvalidValue| {
+            AuthError::Invalid(format!("claim {what}: {error}"))
+        };
+        if claims.iss.as_deref() == Some(DEV_ISSUER) && !self.dev_mode {
+            return Err(AuthError::DevTokenRefused);
+        }
+        let expires_at = DateTime::from_timestamp(claims.exp, 0)
+            .ok_or_else(|| AuthError::Invalid("claim exp is out of range".into()))?;
+        let not_before = claims
+            .nbf
+            .map(|nbf| {
+                DateTime::from_timestamp(nbf, 0)
+                    .ok_or_else(|| AuthError::Invalid("claim nbf is out of range".into()))
+            })
+            .transpose()?;
+        self.check_lifetime(expires_at, not_before, now)?;
+        Ok(Identity {
+            subject: Subject::parse(&claims.sub).map_err(|e| invalid("sub", e))?,
+            session: claims
+                .sid
+                .as_deref()
+                .map(SessionId::parse)
+                .transpose()
+                .map_err(|e| invalid("sid", e))?,
+            groups: claims
+                .groups
+                .iter()
+                .map(|group| GroupName::parse(group))
+                .collect::<Result<_, _>>()
+                .map_err(|e| invalid("groups", e))?,
+            standing_roles: claims
+                .roles
+                .iter()
+                .filter_map(|r| StandingRole::parse(r))
+                .collect(),
+            roles: claims.roles,
+            manager: claims
+                .manager
+                .as_deref()
+                .map(Subject::parse)
+                .transpose()
+                .map_err(|e| invalid("manager", e))?,
+            expires_at,
+            issuer: claims.iss,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::{Clock, ManualClock};
+
+    fn authenticator(dev_mode: bool, clock: Arc<ManualClock>) -> Authenticator {
+        Authenticator::new(
+            &AuthOptions {
+                hs256_secrets: vec![b"test-secret".to_vec()],
+                leeway: Duration::from_secs(5),
+                dev_mode,
+                ..Default::default()
+            },
+            clock,
+        )
+        .unwrap()
+    }
+
+    fn token(secret: &[u8], claims: &Claims) -> String {
+        dev::sign_hs256(secret, claims)
+    }
+
+    fn claims(clock: &ManualClock, ttl: TimeDelta) -> Claims {
+        Claims {
+            sub: "fatma".into(),
+            sid: Some("s1".into()),
+            groups: vec!["procurement-staff".into()],
+            roles: vec!["po_creator@Org:Procurement".into(), "elevator:check".into()],
+            manager: Some("ali".into()),
+            exp: (clock.now() + ttl).timestamp(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_valid_token_gives_its_identity() {
+        let clock = Arc::new(ManualClock::starting_now());
+        let auth = authenticator(false, clock.clone());
+        let identity = auth
+            .verify(&token(b"test-secret", &claims(&clock, TimeDelta::hours(1))))
+            .unwrap();
+        assert_eq!(identity.subject.as_str(), "fatma");
+        assert_eq!(identity.session.as_ref().unwrap().as_str(), "s1");
+        assert_eq!(identity.manager.as_ref().unwrap().as_str(), "ali");
+        assert!(identity.has_role("elevator:check"));
+        assert_eq!(identity.standing_roles.len(), 2);
+    }
+
+    #[test]
+    fn forged_expired_and_oversized_tokens_are_refused() {
+        let clock = Arc::new(ManualClock::starting_now());
+        let auth = authenticator(false, clock.clone());
+        let forged = token(b"other-secret", &claims(&clock, TimeDelta::hours(1)));
+        assert!(matches!(auth.verify(&forged), Err(AuthError::Invalid(_))));
+        let expired = token(b"test-secret", &claims(&clock, TimeDelta::seconds(-10)));
+        assert!(matches!(auth.verify(&expired), Err(AuthError::Expired(_))));
+        assert_eq!(
+            auth.verify(&"a".repeat(MAX_TOKEN_BYTES + 1)),
+            Err(AuthError::TooLarge)
+        );
+        assert!(matches!(
+            auth.verify("not.a.jwt"),
+            Err(AuthError::Invalid(_))
+        ));
+        let unsigned = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJmYXRtYSIsImV4cCI6OTk5OTk5OTk5OX0.";
+        assert!(matches!(auth.verify(unsigned), Err(AuthError::Invalid(_))));
+    }
+
+    #[test]
+    fn a_cached_token_still_expires_with_the_clock() {
+        let clock = Arc::new(ManualClock::starting_now());
+        let auth = authenticator(false, clock.clone());
+        let valid = token(b"test-secret", &claims(&clock, TimeDelta::minutes(10)));
+        assert!(auth.verify(&valid).is_ok());
+        clock.advance(TimeDelta::minutes(11));
+        assert!(matches!(auth.verify(&valid), Err(AuthError::Expired(_))));
+    }
+
+    #[test]
+    fn dev_tokens_only_in_dev_mode() {
+        let clock = Arc::new(ManualClock::starting_now());
+        let mut dev_claims = claims(&clock, TimeDelta::hours(1));
+        dev_claims.iss = Some(DEV_ISSUER.into());
+        let dev_token = token(b"test-secret", &dev_claims);
+        assert_eq!(
+            authenticator(false, clock.clone()).verify(&dev_token),
+            Err(AuthError::DevTokenRefused)
+        );
+        assert!(authenticator(true, clock).verify(&dev_token).is_ok());
+    }
+}

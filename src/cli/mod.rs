@@ -1,0 +1,372 @@
+//! The `elevator` command line: `serve` runs the server; `dev-token` mints dev-mode tokens;
+//! every other subcommand is a gRPC client for people and scripts. Client subcommands take
+//! `--server` (`ELEVATOR_SERVER`), `--token` (`ELEVATOR_TOKEN`) and `--output text|json`.
+//! Exit codes: 0 success (for `check`: allowed), 1 `check` denied, 2 any error.
+
+mod client;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::config::Config;
+
+/// Just-in-time role elevation and delegation: a gRPC authorization decision point.
+#[derive(Debug, Parser)]
+#[command(name = "elevator", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+/// Options shared by the client subcommands.
+#[derive(Debug, Clone, Args)]
+pub struct ClientArgs {
+    /// The server to talk to.
+    #[arg(
+        long,
+        global = true,
+        env = "ELEVATOR_SERVER",
+        default_value = "http://127.0.0.1:50051"
+    )]
+    pub server: String,
+    /// The bearer token to send.
+    #[arg(long, global = true, env = "ELEVATOR_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// How to print results.
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// For people.
+    Text,
+    /// For scripts.
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server (dev mode without a database URL).
+    Serve(ServeArgs),
+    /// Mint a token signed with dev mode's secret (dev mode only).
+    DevToken(DevTokenArgs),
+    /// Ask for a role on a scope for a time.
+    Request(RequestArgs),
+    /// Show one elevation.
+    Show {
+        /// Elevation id.
+        id: String,
+    },
+    /// List elevations (yours; an admin's: everyone's).
+    List(ListArgs),
+    /// List the elevations waiting for your approval.
+    Pending,
+    /// Approve an elevation's current step.
+    Approve {
+        /// Elevation id.
+        id: String,
+        /// A comment kept with your vote.
+        #[arg(long, default_value = "")]
+        comment: String,
+    },
+    /// Deny an elevation.
+    Deny {
+        /// Elevation id.
+        id: String,
+        /// Why (shown to the requester).
+        #[arg(long, default_value = "")]
+        comment: String,
+    },
+    /// Withdraw an elevation that is not active yet.
+    Cancel {
+        /// Elevation id.
+        id: String,
+        /// Why.
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// List grants (yours by default).
+    Grants {
+        /// Another subject's grants (admins).
+        #[arg(long)]
+        subject: Option<String>,
+        /// Include expired and revoked grants.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Give up or revoke a grant.
+    Revoke {
+        /// Grant id.
+        grant_id: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
+    /// End a login session: revoke every grant bound to it.
+    EndSession {
+        /// The session (default: your token's sid).
+        #[arg(long)]
+        session: Option<String>,
+        /// Another subject's session (admins).
+        #[arg(long)]
+        subject: Option<String>,
+        /// Why.
+        #[arg(long, default_value = "logout")]
+        reason: String,
+    },
+    /// Ask a decision (needs the PEP role). Exit 0 allowed, 1 denied, 2 error.
+    Check(CheckArgs),
+    /// Read, validate and replace the policy.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// Report risk signals (needs the risk-reporter role).
+    #[command(subcommand)]
+    Risk(RiskCommand),
+}
+
+/// `elevator serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Listen address (default 127.0.0.1:50051).
+    #[arg(long)]
+    pub listen: Option<std::net::SocketAddr>,
+    /// PostgreSQL URL; without one, dev mode (in-memory, demo policy, dev tokens).
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// Policy document (YAML).
+    #[arg(long)]
+    pub policy: Option<PathBuf>,
+    /// Configuration file (YAML); see the README for every setting.
+    #[arg(long, env = "ELEVATOR_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+/// `elevator dev-token`.
+#[derive(Debug, Args)]
+pub struct DevTokenArgs {
+    /// Subject (user id).
+    #[arg(long)]
+    pub sub: String,
+    /// Groups, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub groups: Vec<String>,
+    /// Roles, comma-separated (`elevator:check`, `admin_approver@Org:Procurement`, ...).
+    #[arg(long, value_delimiter = ',')]
+    pub roles: Vec<String>,
+    /// The subject's manager.
+    #[arg(long)]
+    pub manager: Option<String>,
+    /// Login session id.
+    #[arg(long)]
+    pub sid: Option<String>,
+    /// Lifetime (e.g. 8h).
+    #[arg(long, default_value = "8h")]
+    pub ttl: String,
+    /// Dev mode's state directory (default: ~/.local/state/elevator).
+    #[arg(long, env = "ELEVATOR_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+/// `elevator request`.
+#[derive(Debug, Args)]
+pub struct RequestArgs {
+    /// The role.
+    #[arg(long)]
+    pub role: String,
+    /// The scope (e.g. Org:Procurement).
+    #[arg(long)]
+    pub scope: String,
+    /// How long (e.g. 2h, 30m).
+    #[arg(long)]
+    pub duration: String,
+    /// Why.
+    #[arg(long, default_value = "")]
+    pub reason: String,
+    /// A ticket reference.
+    #[arg(long, default_value = "")]
+    pub ticket: String,
+    /// Repeat-safe key.
+    #[arg(long, default_value = "")]
+    pub idempotency_key: String,
+}
+
+/// `elevator list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only this requester's (admins).
+    #[arg(long)]
+    pub requester: Option<String>,
+    /// Only in this state (PENDING, ACTIVE, ...).
+    #[arg(long)]
+    pub state: Option<String>,
+    /// Only for this role.
+    #[arg(long)]
+    pub role: Option<String>,
+    /// Page size.
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+}
+
+/// `elevator check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The subject acting.
+    #[arg(long)]
+    pub subject: String,
+    /// Its login session.
+    #[arg(long, default_value = "")]
+    pub session: String,
+    /// The permission.
+    #[arg(long)]
+    pub permission: String,
+    /// The resource.
+    #[arg(long)]
+    pub resource: String,
+    /// Demand at least this revision.
+    #[arg(long, default_value_t = 0)]
+    pub min_revision: u64,
+}
+
+#[derive(Debug, Subcommand)]
+enum PolicyCommand {
+    /// Validate a policy document locally; prints every problem with its place.
+    Validate {
+        /// The file.
+        file: PathBuf,
+    },
+    /// Print the policy in force.
+    Show,
+    /// Replace the policy (admins).
+    Put {
+        /// The file.
+        file: PathBuf,
+        /// Only if this version is still in force.
+        #[arg(long)]
+        expected_version: Option<u64>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RiskCommand {
+    /// Report a risk signal.
+    Report {
+        /// Subject.
+        #[arg(long)]
+        subject: String,
+        /// Session (default: all of the subject's).
+        #[arg(long, default_value = "")]
+        session: String,
+        /// Score 0-100.
+        #[arg(long)]
+        score: u32,
+        /// Flags, comma-separated (vpn, new_device, ...).
+        #[arg(long, value_delimiter = ',')]
+        flags: Vec<String>,
+        /// How long it holds (e.g. 15m).
+        #[arg(long, default_value = "15m")]
+        ttl: String,
+        /// Reporting engine.
+        #[arg(long, default_value = "")]
+        source: String,
+    },
+}
+
+/// Exit code for errors.
+pub const EXIT_ERROR: u8 = 2;
+
+/// Runs the command line.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the runtime: {error}");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
+    runtime.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::DevToken(args) => client::dev_token(args),
+        command => client::run(command, cli.client).await,
+    }
+}
+
+async fn serve(args: ServeArgs) -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let mut config = match Config::load(args.config.as_deref()) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    if let Some(url) = args.database_url {
+        config.database_url = Some(url);
+    }
+    if let Some(policy) = args.policy {
+        config.policy_file = Some(policy);
+    }
+    let server =
+        match crate::server::Server::build(config, std::sync::Arc::new(crate::clock::SystemClock))
+            .await
+        {
+            Ok(server) => server,
+            Err(error) => {
+                eprintln!("error: {error:#}");
+                return ExitCode::from(EXIT_ERROR);
+            }
+        };
+    match server.run(shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => {
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}

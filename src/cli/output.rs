@@ -1,0 +1,422 @@
+//! Printing results as text for people or JSON for scripts.
+
+use serde_json::{Value, json};
+use tonic_types::StatusExt;
+
+use super::OutputFormat;
+use crate::policy::PolicyProblem;
+use crate::proto::v1 as pb;
+
+fn time(value: Option<&prost_types::Timestamp>) -> String {
+    value
+        .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32))
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
+}
+
+fn span(value: Option<&prost_types::Duration>) -> String {
+    value
+        .and_then(|d| chrono::TimeDelta::try_seconds(d.seconds))
+        .map(crate::domain::format_duration)
+        .unwrap_or_default()
+}
+
+fn state_name(state: i32) -> String {
+    pb::ElevationState::try_from(state)
+        .map(|s| {
+            s.as_str_name()
+                .trim_start_matches("ELEVATION_STATE_")
+                .to_owned()
+        })
+        .unwrap_or_else(|_| state.to_string())
+}
+
+fn grant_status_name(status: i32) -> String {
+    pb::GrantStatus::try_from(status)
+        .map(|s| {
+            s.as_str_name()
+                .trim_start_matches("GRANT_STATUS_")
+                .to_owned()
+        })
+        .unwrap_or_else(|_| status.to_string())
+}
+
+fn reason_name(reason: i32) -> String {
+    pb::DecisionReason::try_from(reason)
+        .map(|r| {
+            r.as_str_name()
+                .trim_start_matches("DECISION_REASON_")
+                .to_lowercase()
+        })
+        .unwrap_or_else(|_| reason.to_string())
+}
+
+fn hop_json(hop: &pb::DelegationHop) -> Value {
+    json!({
+        "delegator": hop.delegator,
+        "delegatee": hop.delegatee,
+        "scope": hop.scope,
+        "reason": hop.reason,
+        "approvers": hop.approvers,
+        "at": time(hop.at.as_ref()),
+        "grant_id": hop.grant_id,
+    })
+}
+
+fn elevation_json(elevation: &pb::Elevation) -> Value {
+    json!({
+        "id": elevation.id,
+        "state": state_name(elevation.state),
+        "state_reason": elevation.state_reason,
+        "requester": elevation.requester,
+        "session_id": elevation.session_id,
+        "role": elevation.role,
+        "scope": elevation.scope,
+        "duration": span(elevation.duration.as_ref()),
+        "reason": elevation.reason,
+        "ticket": elevation.ticket,
+        "created_at": time(elevation.created_at.as_ref()),
+        "updated_at": time(elevation.updated_at.as_ref()),
+        "request_expires_at": time(elevation.request_expires_at.as_ref()),
+        "grant_id": elevation.grant_id,
+        "policy_version": elevation.policy_version,
+        "steps": elevation.steps.iter().map(|step| json!({
+            "name": step.name,
+            "quorum": step.quorum,
+            "approvals": step.approvals,
+            "met": step.met,
+            "approver_groups": step.approver_groups,
+            "approver_users": step.approver_users,
+            "manager_of_requester": step.manager_of_requester,
+        })).collect::<Vec<_>>(),
+        "votes": elevation.votes.iter().map(|vote| json!({
+            "approver": vote.approver,
+            "step": vote.step,
+            "verdict": pb::Verdict::try_from(vote.verdict).map(|v| v.as_str_name().trim_start_matches("VERDICT_").to_lowercase()).unwrap_or_default(),
+            "comment": vote.comment,
+            "at": time(vote.at.as_ref()),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn grant_json(grant: &pb::Grant) -> Value {
+    json!({
+        "id": grant.id,
+        "subject": grant.subject,
+        "session_id": grant.session_id,
+        "role": grant.role,
+        "scope": grant.scope,
+        "status": grant_status_name(grant.status),
+        "not_before": time(grant.not_before.as_ref()),
+        "not_after": time(grant.not_after.as_ref()),
+        "elevation_id": grant.elevation_id,
+        "parent_grant_id": grant.parent_grant_id,
+        "delegation_trail": grant.delegation_trail.iter().map(hop_json).collect::<Vec<_>>(),
+        "revoked_at": time(grant.revoked_at.as_ref()),
+        "revoked_by": grant.revoked_by,
+        "revoke_reason": grant.revoke_reason,
+    })
+}
+
+/// A status as one line: code, reason code, message, and any field violations.
+pub fn describe_status(status: &tonic::Status) -> String {
+    let details = status.get_error_details();
+    let mut text = format!("{:?}", status.code());
+    if let Some(info) = details.error_info() {
+        text.push_str(&format!(" ({})", info.reason));
+    }
+    text.push_str(&format!(": {}", status.message()));
+    if let Some(bad_request) = details.bad_request() {
+        for violation in &bad_request.field_violations {
+            text.push_str(&format!(
+                "\n  {}: {}",
+                violation.field, violation.description
+            ));
+        }
+    }
+    text
+}
+
+/// Prints in one format.
+pub struct Printer {
+    format: OutputFormat,
+}
+
+impl Printer {
+    /// A printer for `format`.
+    pub fn new(format: OutputFormat) -> Self {
+        Printer { format }
+    }
+
+    fn json(&self, value: Value) {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        );
+    }
+
+    fn elevation_text(elevation: &pb::Elevation) {
+        println!(
+            "elevation {}  {}",
+            elevation.id,
+            state_name(elevation.state)
+        );
+        let session = if elevation.session_id.is_empty() {
+            String::new()
+        } else {
+            format!(" (session {})", elevation.session_id)
+        };
+        println!("  requester  {}{session}", elevation.requester);
+        println!(
+            "  asks for   {} on {} for {}",
+            elevation.role,
+            elevation.scope,
+            span(elevation.duration.as_ref())
+        );
+        if !elevation.reason.is_empty() {
+            println!("  reason     {}", elevation.reason);
+        }
+        if !elevation.ticket.is_empty() {
+            println!("  ticket     {}", elevation.ticket);
+        }
+        for step in &elevation.steps {
+            println!(
+                "  step       {}: {}/{} approvals{}",
+                step.name,
+                step.approvals,
+                step.quorum,
+                if step.met { " (met)" } else { "" }
+            );
+        }
+        for vote in &elevation.votes {
+            let verdict = pb::Verdict::try_from(vote.verdict)
+                .map(|v| {
+                    v.as_str_name()
+                        .trim_start_matches("VERDICT_")
+                        .to_lowercase()
+                })
+                .unwrap_or_default();
+            println!(
+                "  vote       {} {verdict} at {} {}",
+                vote.approver,
+                time(vote.at.as_ref()),
+                vote.comment
+            );
+        }
+        println!("  status     {}", elevation.state_reason);
+        if elevation.state == pb::ElevationState::Pending as i32 {
+            println!(
+                "  decide by  {}",
+                time(elevation.request_expires_at.as_ref())
+            );
+        }
+        if !elevation.grant_id.is_empty() {
+            println!("  grant      {}", elevation.grant_id);
+        }
+    }
+
+    fn grant_text(grant: &pb::Grant) {
+        let session = if grant.session_id.is_empty() {
+            "-"
+        } else {
+            grant.session_id.as_str()
+        };
+        println!(
+            "{}  {:<8} {} on {}  session {}  {} .. {}",
+            grant.id,
+            grant_status_name(grant.status),
+            grant.role,
+            grant.scope,
+            session,
+            time(grant.not_before.as_ref()),
+            time(grant.not_after.as_ref()),
+        );
+    }
+
+    /// An elevation (and the grant it created).
+    pub fn elevation_with_grant(
+        &self,
+        elevation: Option<&pb::Elevation>,
+        grant: Option<&pb::Grant>,
+        revision: u64,
+    ) {
+        let Some(elevation) = elevation else { return };
+        match self.format {
+            OutputFormat::Json => self.json(json!({
+                "elevation": elevation_json(elevation),
+                "grant": grant.map(grant_json),
+                "revision": revision,
+            })),
+            OutputFormat::Text => {
+                Self::elevation_text(elevation);
+                if let Some(grant) = grant {
+                    print!("  created    ");
+                    Self::grant_text(grant);
+                }
+            }
+        }
+    }
+
+    /// A list of elevations.
+    pub fn elevations(&self, elevations: &[pb::Elevation]) {
+        match self.format {
+            OutputFormat::Json => self.json(Value::Array(
+                elevations.iter().map(elevation_json).collect(),
+            )),
+            OutputFormat::Text if elevations.is_empty() => println!("no elevations"),
+            OutputFormat::Text => {
+                for elevation in elevations {
+                    println!(
+                        "{}  {:<9} {} asks for {} on {} for {}: {}",
+                        elevation.id,
+                        state_name(elevation.state),
+                        elevation.requester,
+                        elevation.role,
+                        elevation.scope,
+                        span(elevation.duration.as_ref()),
+                        elevation.reason
+                    );
+                }
+            }
+        }
+    }
+
+    /// A list of grants.
+    pub fn grants(&self, grants: &[pb::Grant]) {
+        match self.format {
+            OutputFormat::Json => self.json(Value::Array(grants.iter().map(grant_json).collect())),
+            OutputFormat::Text if grants.is_empty() => println!("no grants"),
+            OutputFormat::Text => grants.iter().for_each(Self::grant_text),
+        }
+    }
+
+    /// A revoked grant.
+    pub fn revoked(&self, grant: Option<&pb::Grant>, revision: u64) {
+        let Some(grant) = grant else { return };
+        match self.format {
+            OutputFormat::Json => {
+                self.json(json!({ "grant": grant_json(grant), "revision": revision }))
+            }
+            OutputFormat::Text => {
+                println!("revoked grant {} at revision {revision}", grant.id);
+            }
+        }
+    }
+
+    /// The end of a session.
+    pub fn session_ended(&self, response: &pb::EndSessionResponse) {
+        match self.format {
+            OutputFormat::Json => self.json(json!({
+                "revoked_grant_ids": response.revoked_grant_ids,
+                "revision": response.revision,
+            })),
+            OutputFormat::Text => println!(
+                "session ended: {} grant(s) revoked at revision {}",
+                response.revoked_grant_ids.len(),
+                response.revision
+            ),
+        }
+    }
+
+    /// A decision.
+    pub fn decision(&self, response: &pb::CheckResponse) {
+        match self.format {
+            OutputFormat::Json => self.json(json!({
+                "allowed": response.allowed,
+                "reason": reason_name(response.reason),
+                "grant_id": response.grant_id,
+                "role": response.role,
+                "delegation_trail": response.delegation_trail.iter().map(hop_json).collect::<Vec<_>>(),
+                "revision": response.revision,
+                "message": response.message,
+            })),
+            OutputFormat::Text => {
+                let verdict = if response.allowed { "allowed" } else { "denied" };
+                println!(
+                    "{verdict}: {} (revision {})",
+                    reason_name(response.reason),
+                    response.revision
+                );
+                if !response.grant_id.is_empty() {
+                    println!("  grant {} ({})", response.grant_id, response.role);
+                }
+            }
+        }
+    }
+
+    /// The policy in force.
+    pub fn policy(&self, response: &pb::GetPolicyResponse) {
+        match self.format {
+            OutputFormat::Json => self.json(json!({
+                "version": response.version,
+                "updated_at": time(response.updated_at.as_ref()),
+                "updated_by": response.updated_by,
+                "source": response.source,
+            })),
+            OutputFormat::Text => {
+                println!(
+                    "# policy version {} (put by {} at {})",
+                    response.version,
+                    response.updated_by,
+                    time(response.updated_at.as_ref())
+                );
+                print!("{}", response.source);
+            }
+        }
+    }
+
+    /// A replaced policy.
+    pub fn policy_put(&self, response: &pb::PutPolicyResponse) {
+        match self.format {
+            OutputFormat::Json => {
+                self.json(json!({ "version": response.version, "revision": response.revision }))
+            }
+            OutputFormat::Text => println!(
+                "policy version {} in force (revision {})",
+                response.version, response.revision
+            ),
+        }
+    }
+
+    /// A valid document.
+    pub fn policy_valid(&self, file: &std::path::Path) {
+        match self.format {
+            OutputFormat::Json => self.json(json!({ "valid": true, "problems": [] })),
+            OutputFormat::Text => println!("{}: valid", file.display()),
+        }
+    }
+
+    /// An invalid document.
+    pub fn policy_problems(&self, file: &std::path::Path, problems: &[PolicyProblem]) {
+        match self.format {
+            OutputFormat::Json => self.json(json!({
+                "valid": false,
+                "problems": problems.iter().map(|p| json!({
+                    "path": p.path, "message": p.message, "line": p.line, "column": p.column,
+                })).collect::<Vec<_>>(),
+            })),
+            OutputFormat::Text => {
+                for problem in problems {
+                    println!("{}: {problem}", file.display());
+                }
+            }
+        }
+    }
+
+    /// A stored risk signal.
+    pub fn risk_reported(&self, response: &pb::ReportRiskSignalResponse) {
+        match self.format {
+            OutputFormat::Json => self.json(json!({
+                "signal_id": response.signal_id,
+                "expires_at": time(response.expires_at.as_ref()),
+                "revision": response.revision,
+            })),
+            OutputFormat::Text => println!(
+                "risk signal {} holds until {} (revision {})",
+                response.signal_id,
+                time(response.expires_at.as_ref()),
+                response.revision
+            ),
+        }
+    }
+}

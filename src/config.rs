@@ -1,0 +1,321 @@
+//! Configuration, in layers: built-in defaults, then a YAML file (`--config`, or
+//! `ELEVATOR_CONFIG`), then `ELEVATOR_*` environment variables, then command-line flags. Every
+//! setting has the same name in each layer: `auth.jwks_file` in the file is
+//! `ELEVATOR_AUTH_JWKS_FILE` in the environment. [`SETTINGS`] lists them all.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// All settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// gRPC listen address.
+    pub listen: SocketAddr,
+    /// PostgreSQL URL; without it the server runs in dev mode on the in-memory store.
+    pub database_url: Option<String>,
+    /// The policy document (YAML). Dev mode falls back to the built-in demo policy.
+    pub policy_file: Option<PathBuf>,
+    /// Where dev mode keeps its signing secret.
+    pub state_dir: Option<PathBuf>,
+    /// Token verification.
+    pub auth: AuthConfig,
+    /// Service roles.
+    pub roles: RolesConfig,
+    /// The decision caches.
+    pub cache: CacheConfig,
+    /// The PostgreSQL pool.
+    pub database: DatabaseConfig,
+    /// How often pending, scheduled and active elevations are moved on by time, in ms.
+    pub sweep_interval_ms: u64,
+}
+
+/// Token verification settings.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// An HS256 secret.
+    pub hs256_secret: Option<String>,
+    /// A file holding an HS256 secret.
+    pub hs256_secret_file: Option<PathBuf>,
+    /// A JWKS file with RS256 / ES256 public keys.
+    pub jwks_file: Option<PathBuf>,
+    /// Required `iss`, if set.
+    pub issuer: Option<String>,
+    /// Required `aud`, if set.
+    pub audience: Option<String>,
+    /// Clock-skew tolerance in seconds (at most 30).
+    pub leeway_seconds: u64,
+}
+
+/// Which token roles unlock service operations.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RolesConfig {
+    /// Policy enforcement points: may call Check.
+    pub pep: String,
+    /// Administrators: any elevation or grant, and policy.
+    pub admin: String,
+    /// Risk engines: may report risk signals.
+    pub risk_reporter: String,
+}
+
+/// Decision cache settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheConfig {
+    /// Longest life of a cached subject, in seconds.
+    pub ttl_seconds: u64,
+    /// Most subjects cached.
+    pub max_subjects: u64,
+    /// How long ended grants stay loaded (so a Check can answer `expired` or `revoked`), in
+    /// seconds.
+    pub ended_grant_lookback_seconds: u64,
+}
+
+/// PostgreSQL pool settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// Pool size.
+    pub max_connections: usize,
+    /// How long to wait for a connection, in ms.
+    pub connect_timeout_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:50051".parse().expect("valid default address"),
+            database_url: None,
+            policy_file: None,
+            state_dir: None,
+            auth: AuthConfig {
+                leeway_seconds: 5,
+                ..Default::default()
+            },
+            roles: RolesConfig::default(),
+            cache: CacheConfig::default(),
+            database: DatabaseConfig::default(),
+            sweep_interval_ms: 1000,
+        }
+    }
+}
+
+impl Default for RolesConfig {
+    fn default() -> Self {
+        let roles = crate::service::ServiceRoles::default();
+        RolesConfig {
+            pep: roles.pep,
+            admin: roles.admin,
+            risk_reporter: roles.risk_reporter,
+        }
+    }
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            ttl_seconds: 300,
+            max_subjects: 1_000_000,
+            ended_grant_lookback_seconds: 3600,
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            max_connections: 16,
+            connect_timeout_ms: 5000,
+        }
+    }
+}
+
+/// How an environment variable's text becomes a value.
+#[derive(Debug, Clone, Copy)]
+pub enum Kind {
+    /// Kept as text.
+    Text,
+    /// A whole number.
+    Number,
+}
+
+/// One setting: its path in the file, its environment variable, its kind, and what it does.
+pub struct Setting {
+    /// Path in the file, dot-separated.
+    pub path: &'static str,
+    /// Environment variable.
+    pub env: &'static str,
+    /// How the variable is read.
+    pub kind: Kind,
+    /// What it does (for `--help` and the README).
+    pub help: &'static str,
+    /// Whether the value is a secret (never logged).
+    pub secret: bool,
+}
+
+macro_rules! settings {
+    ($( $path:literal, $env:literal, $kind:ident, $secret:literal, $help:literal; )*) => {
+        /// Every setting.
+        pub const SETTINGS: &[Setting] = &[
+            $( Setting { path: $path, env: $env, kind: Kind::$kind, help: $help, secret: $secret }, )*
+        ];
+    };
+}
+
+settings! {
+    "listen", "ELEVATOR_LISTEN", Text, false, "gRPC listen address (127.0.0.1:50051)";
+    "database_url", "ELEVATOR_DATABASE_URL", Text, true, "PostgreSQL URL; unset means dev mode (in-memory)";
+    "policy_file", "ELEVATOR_POLICY_FILE", Text, false, "policy document (YAML)";
+    "state_dir", "ELEVATOR_STATE_DIR", Text, false, "dev mode's state directory (~/.local/state/elevator)";
+    "auth.hs256_secret", "ELEVATOR_AUTH_HS256_SECRET", Text, true, "HS256 token secret";
+    "auth.hs256_secret_file", "ELEVATOR_AUTH_HS256_SECRET_FILE", Text, false, "file holding the HS256 secret";
+    "auth.jwks_file", "ELEVATOR_AUTH_JWKS_FILE", Text, false, "JWKS file with RS256/ES256 keys";
+    "auth.issuer", "ELEVATOR_AUTH_ISSUER", Text, false, "required token issuer";
+    "auth.audience", "ELEVATOR_AUTH_AUDIENCE", Text, false, "required token audience";
+    "auth.leeway_seconds", "ELEVATOR_AUTH_LEEWAY_SECONDS", Number, false, "clock-skew tolerance, at most 30 (5)";
+    "roles.pep", "ELEVATOR_ROLES_PEP", Text, false, "role that may call Check (elevator:check)";
+    "roles.admin", "ELEVATOR_ROLES_ADMIN", Text, false, "administrator role (elevator:admin)";
+    "roles.risk_reporter", "ELEVATOR_ROLES_RISK_REPORTER", Text, false, "role that may report risk (elevator:risk)";
+    "cache.ttl_seconds", "ELEVATOR_CACHE_TTL_SECONDS", Number, false, "longest life of a cached subject (300)";
+    "cache.max_subjects", "ELEVATOR_CACHE_MAX_SUBJECTS", Number, false, "most cached subjects (1000000)";
+    "cache.ended_grant_lookback_seconds", "ELEVATOR_CACHE_ENDED_GRANT_LOOKBACK_SECONDS", Number, false, "how long ended grants stay loaded to explain denials (3600)";
+    "database.max_connections", "ELEVATOR_DATABASE_MAX_CONNECTIONS", Number, false, "PostgreSQL pool size (16)";
+    "database.connect_timeout_ms", "ELEVATOR_DATABASE_CONNECT_TIMEOUT_MS", Number, false, "wait for a connection (5000)";
+    "sweep_interval_ms", "ELEVATOR_SWEEP_INTERVAL_MS", Number, false, "how often time-driven transitions run (1000)";
+}
+
+fn set_path(root: &mut serde_yaml::Value, path: &str, value: serde_yaml::Value) {
+    let mut node = root;
+    let parts: Vec<&str> = path.split('.').collect();
+    for (index, part) in parts.iter().enumerate() {
+        if !node.is_mapping() {
+            *node = serde_yaml::Value::Mapping(Default::default());
+        }
+        let map = node.as_mapping_mut().expect("just made a mapping");
+        let key = serde_yaml::Value::String((*part).to_owned());
+        if index == parts.len() - 1 {
+            map.insert(key, value);
+            return;
+        }
+        node = map
+            .entry(key)
+            .or_insert_with(|| serde_yaml::Value::Mapping(Default::default()));
+    }
+}
+
+impl Config {
+    /// Defaults, then `file` (if any), then the environment as read by `env`.
+    pub fn load_with(
+        file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, String> {
+        let mut layered = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|error| format!("reading config file {}: {error}", path.display()))?;
+                serde_yaml::from_str(&text)
+                    .map_err(|error| format!("config file {}: {error}", path.display()))?
+            }
+            None => serde_yaml::Value::Mapping(Default::default()),
+        };
+        if layered.is_null() {
+            layered = serde_yaml::Value::Mapping(Default::default());
+        }
+        for setting in SETTINGS {
+            let Some(text) = env(setting.env) else {
+                continue;
+            };
+            let value = match setting.kind {
+                Kind::Text => serde_yaml::Value::String(text),
+                Kind::Number => serde_yaml::Value::Number(
+                    text.trim()
+                        .parse::<u64>()
+                        .map_err(|_| format!("{}: {text:?} is not a whole number", setting.env))?
+                        .into(),
+                ),
+            };
+            // Check the variable alone first, so an error names the variable, not the layers.
+            let mut alone = serde_yaml::Value::Mapping(Default::default());
+            set_path(&mut alone, setting.path, value.clone());
+            serde_yaml::from_value::<Config>(alone)
+                .map_err(|error| format!("{}: {error}", setting.env))?;
+            set_path(&mut layered, setting.path, value);
+        }
+        let origin = file.map_or_else(
+            || "configuration".to_owned(),
+            |path| format!("config file {}", path.display()),
+        );
+        serde_yaml::from_value(layered).map_err(|error| format!("{origin}: {error}"))
+    }
+
+    /// Defaults, then `file`, then the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, String> {
+        Self::load_with(file, |name| std::env::var(name).ok())
+    }
+
+    /// Dev mode: no database, in-memory store, demo policy, dev tokens accepted.
+    pub fn dev_mode(&self) -> bool {
+        self.database_url.is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_apply_in_order() {
+        let dir = std::env::temp_dir().join(format!("elevator-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("config.yaml");
+        std::fs::write(
+            &file,
+            "listen: 0.0.0.0:6000\nauth: { leeway_seconds: 10, issuer: corp }\n",
+        )
+        .unwrap();
+        let config = Config::load_with(Some(&file), |name| match name {
+            "ELEVATOR_AUTH_LEEWAY_SECONDS" => Some("20".into()),
+            "ELEVATOR_CACHE_TTL_SECONDS" => Some("7".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(config.listen.port(), 6000);
+        assert_eq!(config.auth.issuer.as_deref(), Some("corp"));
+        assert_eq!(config.auth.leeway_seconds, 20);
+        assert_eq!(config.cache.ttl_seconds, 7);
+        assert_eq!(config.cache.max_subjects, 1_000_000);
+        assert!(config.dev_mode());
+    }
+
+    #[test]
+    fn bad_values_say_what_to_fix() {
+        let error = Config::load_with(None, |name| {
+            (name == "ELEVATOR_SWEEP_INTERVAL_MS").then(|| "soon".into())
+        })
+        .unwrap_err();
+        assert!(error.contains("ELEVATOR_SWEEP_INTERVAL_MS"));
+        let error = Config::load_with(None, |name| {
+            (name == "ELEVATOR_LISTEN").then(|| "nowhere".into())
+        })
+        .unwrap_err();
+        assert!(error.contains("ELEVATOR_LISTEN"), "{error}");
+    }
+
+    #[test]
+    fn every_setting_has_a_distinct_variable() {
+        let mut names: Vec<&str> = SETTINGS.iter().map(|s| s.env).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), SETTINGS.len());
+        for setting in SETTINGS {
+            assert_eq!(
+                setting.env,
+                format!("ELEVATOR_{}", setting.path.replace('.', "_").to_uppercase())
+            );
+        }
+    }
+}

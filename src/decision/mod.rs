@@ -1,0 +1,484 @@
+//! The hot path. A Check reads the subject's grants from a moka cache (loaded from the store on
+//! a miss, one load per key however many calls wait), evaluates them against the compiled
+//! policy, and answers with a reason, the deciding grant and the revision. `now < not_after`,
+//! the session, the scope and revocation are checked on every call, whatever the cache holds;
+//! entries live by time-to-live and their grants' own boundaries, never by time-to-idle, so a
+//! read never extends a life. Any error is a deny.
+
+mod freshness;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use chrono::{DateTime, TimeDelta, Utc};
+use moka::Expiry;
+use moka::future::Cache;
+
+use crate::clock::SharedClock;
+use crate::domain::decision::DecisionReason;
+use crate::domain::scope::scope_covers;
+use crate::domain::{Decision, Grant, RiskSignal, RoleName, StandingRole, Subject};
+use crate::policy::Policy;
+use crate::store::{Snapshot, Store, StoreError, StoreEvent};
+
+pub use freshness::Freshness;
+
+/// Cache settings.
+#[derive(Debug, Clone)]
+pub struct CacheOptions {
+    /// Longest life of an entry.
+    pub ttl: Duration,
+    /// Most subjects cached.
+    pub max_subjects: u64,
+    /// How long ended grants stay loaded, so a decision can say `expired` or `revoked`.
+    pub ended_grant_lookback: TimeDelta,
+}
+
+impl Default for CacheOptions {
+    fn default() -> Self {
+        CacheOptions {
+            ttl: Duration::from_secs(300),
+            max_subjects: 1_000_000,
+            ended_grant_lookback: TimeDelta::hours(1),
+        }
+    }
+}
+
+/// One Check question, validated.
+#[derive(Debug, Clone, Copy)]
+pub struct CheckQuery<'a> {
+    /// The subject acting.
+    pub subject: &'a str,
+    /// Its session, when known.
+    pub session: Option<&'a str>,
+    /// The permission asked for.
+    pub permission: &'a str,
+    /// The resource (a well-formed scope).
+    pub resource: &'a str,
+    /// Standing roles from the subject's own token, when the PEP passed it.
+    pub standing_roles: &'a [StandingRole],
+    /// The decision must reflect at least this revision.
+    pub min_revision: u64,
+}
+
+/// A subject's grants as loaded, indexed by role.
+#[derive(Debug)]
+pub struct SubjectGrants {
+    by_role: HashMap<RoleName, Vec<Arc<Grant>>>,
+    revision: u64,
+    lifetime: Duration,
+}
+
+impl SubjectGrants {
+    /// Indexes a loaded snapshot. The entry lives until the earliest boundary (start or end)
+    /// of its grants, or `ttl`.
+    pub fn new(snapshot: Snapshot<Vec<Grant>>, now: DateTime<Utc>, ttl: Duration) -> Self {
+        let mut by_role: HashMap<RoleName, Vec<Arc<Grant>>> = HashMap::new();
+        let mut lifetime = ttl;
+        for grant in snapshot.value {
+            for boundary in [grant.not_before, grant.not_after] {
+                if boundary > now {
+                    let until = (boundary - now).to_std().unwrap_or_default();
+                    lifetime = lifetime.min(until + Duration::from_millis(1));
+                }
+            }
+            by_role
+                .entry(grant.role.clone())
+                .or_default()
+                .push(Arc::new(grant));
+        }
+        SubjectGrants {
+            by_role,
+            revision: snapshot.revision,
+            lifetime,
+        }
+    }
+
+    /// The revision the entry reflects.
+    pub fn revision(&self) -> u64 {
+        self.revision
+    }
+
+    fn with_role(&self, role: &str) -> &[Arc<Grant>] {
+        self.by_role.get(role).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// A subject's risk signals as loaded.
+#[derive(Debug)]
+pub struct SubjectRisk {
+    /// The signals.
+    pub signals: Vec<RiskSignal>,
+    revision: u64,
+    lifetime: Duration,
+}
+
+impl SubjectRisk {
+    fn new(snapshot: Snapshot<Vec<RiskSignal>>, now: DateTime<Utc>, ttl: Duration) -> Self {
+        let lifetime = snapshot
+            .value
+            .iter()
+            .map(|signal| (signal.expires_at - now).to_std().unwrap_or_default())
+            .fold(ttl, Duration::min);
+        SubjectRisk {
+            signals: snapshot.value,
+            revision: snapshot.revision,
+            lifetime,
+        }
+    }
+}
+
+trait Loaded: Send + Sync + 'static {
+    fn revision(&self) -> u64;
+    fn lifetime(&self) -> Duration;
+}
+
+impl Loaded for SubjectGrants {
+    fn revision(&self) -> u64 {
+        self.revision
+    }
+    fn lifetime(&self) -> Duration {
+        self.lifetime
+    }
+}
+
+impl Loaded for SubjectRisk {
+    fn revision(&self) -> u64 {
+        self.revision
+    }
+    fn lifetime(&self) -> Duration {
+        self.lifetime
+    }
+}
+
+/// Entries expire by their own lifetime, set when created; reads and updates never extend it.
+struct LifetimeExpiry;
+
+impl<V: Loaded> Expiry<Subject, Arc<V>> for LifetimeExpiry {
+    fn expire_after_create(
+        &self,
+        _key: &Subject,
+        value: &Arc<V>,
+        _created_at: std::time::Instant,
+    ) -> Option<Duration> {
+        Some(value.lifetime())
+    }
+
+    fn expire_after_update(
+        &self,
+        _key: &Subject,
+        value: &Arc<V>,
+        _updated_at: std::time::Instant,
+        _duration_until_expiry: Option<Duration>,
+    ) -> Option<Duration> {
+        Some(value.lifetime())
+    }
+}
+
+fn build_cache<V: Loaded>(options: &CacheOptions) -> Cache<Subject, Arc<V>> {
+    Cache::builder()
+        .max_capacity(options.max_subjects)
+        .expire_after(LifetimeExpiry)
+        .build()
+}
+
+/// The decision point of one replica: policy in force, caches, and freshness bookkeeping.
+pub struct Decider {
+    policy: ArcSwap<Policy>,
+    store: Arc<dyn Store>,
+    clock: SharedClock,
+    options: CacheOptions,
+    grants: Cache<Subject, Arc<SubjectGrants>>,
+    risk: Cache<Subject, Arc<SubjectRisk>>,
+    freshness: Freshness,
+}
+
+impl Decider {
+    /// A decider over `store`, starting with `policy`.
+    pub fn new(
+        policy: Policy,
+        store: Arc<dyn Store>,
+        clock: SharedClock,
+        options: CacheOptions,
+    ) -> Self {
+        Decider {
+            policy: ArcSwap::from_pointee(policy),
+            grants: build_cache(&options),
+            risk: build_cache(&options),
+            store,
+            clock,
+            options,
+            freshness: Freshness::default(),
+        }
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> Arc<Policy> {
+        self.policy.load_full()
+    }
+
+    /// Puts `policy` in force (if it is newer than the one in force). Cached grants do not
+    /// depend on policy, so nothing is dropped.
+    pub fn set_policy(&self, policy: Arc<Policy>) {
+        let previous = self.policy.rcu(|current| {
+            if policy.version() > current.version() {
+                policy.clone()
+            } else {
+                current.clone()
+            }
+        });
+        if policy.version() > previous.version() {
+            tracing::info!(version = policy.version(), "policy in force");
+        }
+    }
+
+    /// Freshness bookkeeping (for readiness and tests).
+    pub fn freshness(&self) -> &Freshness {
+        &self.freshness
+    }
+
+    /// How many subjects have cached grants.
+    pub fn cached_subjects(&self) -> u64 {
+        self.grants.entry_count()
+    }
+
+    /// Decides one question. Never fails: an error is a deny with `internal_error`.
+    pub async fn check(&self, query: &CheckQuery<'_>) -> Decision {
+        match self.try_check(query).await {
+            Ok(decision) => decision,
+            Err(error) => {
+                tracing::warn!(subject = query.subject, %error, "check failed; denying");
+                Decision::deny(DecisionReason::InternalError, self.freshness.known())
+            }
+        }
+    }
+
+    async fn try_check(&self, query: &CheckQuery<'_>) -> Result<Decision, StoreError> {
+        let known_at_start = self.freshness.known();
+        let grants = self
+            .subject_grants(query.subject, query.min_revision)
+            .await?;
+        let policy = self.policy.load();
+        let now = self.clock.now();
+        let mut decision = evaluate(&policy, &grants, query, now);
+        decision.revision = grants.revision().max(known_at_start);
+        Ok(decision)
+    }
+
+    /// The subject's grants: from the cache when it can be trusted for `min_revision`,
+    /// otherwise read through from the store.
+    pub async fn subject_grants(
+        &self,
+        subject: &str,
+        min_revision: u64,
+    ) -> Result<Arc<SubjectGrants>, StoreError> {
+        let ttl = self.options.ttl;
+        let lookback = self.options.ended_grant_lookback;
+        self.cached_or_loaded(&self.grants, subject, min_revision, || async move {
+            let now = self.clock.now();
+            let snapshot = self.store.load_grants(subject, now - lookback).await?;
+            Ok(Arc::new(SubjectGrants::new(snapshot, now, ttl)))
+        })
+        .await
+    }
+
+    /// The subject's risk signals, on the same terms as [`Decider::subject_grants`].
+    pub async fn subject_risk(
+        &self,
+        subject: &str,
+        min_revision: u64,
+    ) -> Result<Arc<SubjectRisk>, StoreError> {
+        let ttl = self.options.ttl;
+        self.cached_or_loaded(&self.risk, subject, min_revision, || async move {
+            let now = self.clock.now();
+            let snapshot = self.store.load_risk(subject, now).await?;
+            Ok(Arc::new(SubjectRisk::new(snapshot, now, ttl)))
+        })
+        .await
+    }
+
+    async fn cached_or_loaded<V, F, Fut>(
+        &self,
+        cache: &Cache<Subject, Arc<V>>,
+        subject: &str,
+        min_revision: u64,
+        load: F,
+    ) -> Result<Arc<V>, StoreError>
+    where
+        V: Loaded,
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<Arc<V>, StoreError>>,
+    {
+        let cache_usable = self.freshness.is_listening() && min_revision <= self.freshness.known();
+        if cache_usable {
+            if let Some(entry) = cache.get(subject).await {
+                if self.freshness.is_fresh(subject, entry.revision()) {
+                    return Ok(entry);
+                }
+                cache.invalidate(subject).await;
+            }
+            let key = Subject::parse(subject)
+                .map_err(|error| StoreError::Internal(format!("cache key: {error}")))?;
+            let entry = cache
+                .try_get_with(key, load())
+                .await
+                .map_err(|error| (*error).clone())?;
+            if self.freshness.is_fresh(subject, entry.revision()) {
+                return Ok(entry);
+            }
+        }
+        // Read through: the cache is not trusted (feed lost, a newer revision was demanded, or
+        // a change raced with the load). Keep the fresh value only while the feed is up.
+        let entry = load().await?;
+        if self.freshness.is_listening()
+            && self.freshness.is_fresh(subject, entry.revision())
+            && let Ok(key) = Subject::parse(subject)
+        {
+            cache.insert(key, entry.clone()).await;
+        }
+        Ok(entry)
+    }
+
+    /// Applies what the store says changed: drops stale entries, then advances the known
+    /// revision (in that order, so a Check that demands the revision sees the change).
+    pub async fn observe(&self, event: &StoreEvent) {
+        match event {
+            StoreEvent::Changed {
+                revision,
+                subjects,
+                everyone,
+                policy_changed,
+            } => {
+                if *policy_changed {
+                    self.reload_policy().await;
+                }
+                if *everyone {
+                    self.freshness.mark_everything_changed(*revision);
+                    self.grants.invalidate_all();
+                    self.risk.invalidate_all();
+                }
+                for subject in subjects {
+                    self.forget_subject(subject, *revision).await;
+                }
+                self.freshness.advance_known(*revision);
+            }
+            StoreEvent::Lost => {
+                self.freshness.lose_feed();
+                self.grants.invalidate_all();
+                self.risk.invalidate_all();
+                tracing::warn!("change feed lost: caches dropped, checks read through");
+            }
+            StoreEvent::Restored { revision } => {
+                self.reload_policy().await;
+                self.grants.invalidate_all();
+                self.risk.invalidate_all();
+                self.freshness.restore_feed(*revision);
+                tracing::info!(revision, "change feed restored: caching again");
+            }
+        }
+    }
+
+    /// Drops what this replica cached about the subjects a local write changed, at once (the
+    /// change feed tells the other replicas).
+    pub async fn forget(&self, subjects: &[Subject], revision: u64) {
+        for subject in subjects {
+            self.forget_subject(subject, revision).await;
+        }
+    }
+
+    async fn forget_subject(&self, subject: &Subject, revision: u64) {
+        self.freshness.mark_changed(subject.as_str(), revision);
+        self.grants.invalidate(subject.as_str()).await;
+        self.risk.invalidate(subject.as_str()).await;
+    }
+
+    /// Loads the latest stored policy and puts it in force when it is newer.
+    pub async fn reload_policy(&self) {
+        match self.store.latest_policy().await {
+            Ok(Some(stored)) => match Policy::parse(&stored.source, stored.version) {
+                Ok(policy) => self.set_policy(Arc::new(policy)),
+                Err(problems) => {
+                    tracing::error!(version = stored.version, %problems, "stored policy is invalid; keeping the one in force");
+                }
+            },
+            Ok(None) => {}
+            Err(error) => tracing::warn!(%error, "could not reload the policy"),
+        }
+    }
+}
+
+/// Why one grant does or does not allow the question.
+fn grant_verdict(grant: &Grant, query: &CheckQuery<'_>, now: DateTime<Utc>) -> DecisionReason {
+    if !scope_covers(grant.scope.as_str(), query.resource) {
+        return DecisionReason::ScopeMismatch;
+    }
+    if grant.revocation.is_some() {
+        return DecisionReason::Revoked;
+    }
+    if now >= grant.not_after {
+        return DecisionReason::Expired;
+    }
+    if now < grant.not_before {
+        return DecisionReason::NotYetActive;
+    }
+    if let Some(bound) = &grant.session
+        && query.session != Some(bound.as_str())
+    {
+        return DecisionReason::OtherSession;
+    }
+    DecisionReason::Allowed
+}
+
+/// The decision itself, pure: which grant (or standing role) carries the permission on the
+/// resource now, or the closest reason why none does.
+pub fn evaluate(
+    policy: &Policy,
+    grants: &SubjectGrants,
+    query: &CheckQuery<'_>,
+    now: DateTime<Utc>,
+) -> Decision {
+    let roles = policy.roles_with_permission(query.permission);
+    let mut closest: Option<(DecisionReason, &Arc<Grant>)> = None;
+    for role in roles {
+        for grant in grants.with_role(role.as_str()) {
+            let reason = grant_verdict(grant, query, now);
+            if reason == DecisionReason::Allowed {
+                return Decision {
+                    allowed: true,
+                    reason,
+                    grant: Some(grant.clone()),
+                    standing_role: None,
+                    revision: grants.revision,
+                };
+            }
+            if closest.is_none_or(|(best, _)| reason.closeness() > best.closeness()) {
+                closest = Some((reason, grant));
+            }
+        }
+    }
+    if let Some(standing) = query
+        .standing_roles
+        .iter()
+        .find(|standing| roles.contains(&standing.role) && standing.covers(query.resource))
+    {
+        return Decision {
+            allowed: true,
+            reason: DecisionReason::Allowed,
+            grant: None,
+            standing_role: Some(standing.role.to_string()),
+            revision: grants.revision,
+        };
+    }
+    match closest {
+        Some((reason, grant)) => Decision {
+            allowed: false,
+            reason,
+            grant: Some(grant.clone()),
+            standing_role: None,
+            revision: grants.revision,
+        },
+        None => Decision::deny(DecisionReason::NoGrant, grants.revision),
+    }
+}

@@ -1,0 +1,224 @@
+//! Audit events: one is appended, in the same transaction, for every change. The store assigns
+//! each its sequence number and revision.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::elevation::ElevationId;
+use super::grant::GrantId;
+use super::names::{RoleName, Subject};
+use super::scope::Scope;
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum AuditAction {
+    /// An elevation was requested.
+    #[serde(rename = "elevation.requested")]
+    ElevationRequested,
+    /// An approver approved a step.
+    #[serde(rename = "approval.approved")]
+    ApprovalApproved,
+    /// An approver denied a step.
+    #[serde(rename = "approval.denied")]
+    ApprovalDenied,
+    /// Every step was met.
+    #[serde(rename = "elevation.approved")]
+    ElevationApproved,
+    /// The elevation was denied.
+    #[serde(rename = "elevation.denied")]
+    ElevationDenied,
+    /// The requester withdrew it.
+    #[serde(rename = "elevation.cancelled")]
+    ElevationCancelled,
+    /// Nobody decided in time.
+    #[serde(rename = "elevation.timed_out")]
+    ElevationTimedOut,
+    /// A grant started counting.
+    #[serde(rename = "grant.activated")]
+    GrantActivated,
+    /// A grant was created to start later.
+    #[serde(rename = "grant.scheduled")]
+    GrantScheduled,
+    /// A grant reached its end.
+    #[serde(rename = "grant.expired")]
+    GrantExpired,
+    /// A grant was revoked.
+    #[serde(rename = "grant.revoked")]
+    GrantRevoked,
+    /// A login session ended and its grants with it.
+    #[serde(rename = "session.ended")]
+    SessionEnded,
+    /// The policy was replaced.
+    #[serde(rename = "policy.changed")]
+    PolicyChanged,
+    /// A risk signal was reported.
+    #[serde(rename = "risk.reported")]
+    RiskReported,
+}
+
+impl AuditAction {
+    /// Every action.
+    pub const ALL: [AuditAction; 14] = [
+        AuditAction::ElevationRequested,
+        AuditAction::ApprovalApproved,
+        AuditAction::ApprovalDenied,
+        AuditAction::ElevationApproved,
+        AuditAction::ElevationDenied,
+        AuditAction::ElevationCancelled,
+        AuditAction::ElevationTimedOut,
+        AuditAction::GrantActivated,
+        AuditAction::GrantScheduled,
+        AuditAction::GrantExpired,
+        AuditAction::GrantRevoked,
+        AuditAction::SessionEnded,
+        AuditAction::PolicyChanged,
+        AuditAction::RiskReported,
+    ];
+
+    /// The stored name, e.g. `grant.revoked`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::ElevationRequested => "elevation.requested",
+            AuditAction::ApprovalApproved => "approval.approved",
+            AuditAction::ApprovalDenied => "approval.denied",
+            AuditAction::ElevationApproved => "elevation.approved",
+            AuditAction::ElevationDenied => "elevation.denied",
+            AuditAction::ElevationCancelled => "elevation.cancelled",
+            AuditAction::ElevationTimedOut => "elevation.timed_out",
+            AuditAction::GrantActivated => "grant.activated",
+            AuditAction::GrantScheduled => "grant.scheduled",
+            AuditAction::GrantExpired => "grant.expired",
+            AuditAction::GrantRevoked => "grant.revoked",
+            AuditAction::SessionEnded => "session.ended",
+            AuditAction::PolicyChanged => "policy.changed",
+            AuditAction::RiskReported => "risk.reported",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|action| action.as_str() == text)
+    }
+}
+
+/// One audit event, before the store numbers it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    /// What happened.
+    pub action: AuditAction,
+    /// Who did it: a verified subject, or `system` for the expiry sweeper.
+    pub actor: String,
+    /// Whom it concerns.
+    pub subject: Option<Subject>,
+    /// The role concerned.
+    pub role: Option<RoleName>,
+    /// The scope concerned.
+    pub scope: Option<Scope>,
+    /// The elevation concerned.
+    pub elevation_id: Option<ElevationId>,
+    /// The grant concerned.
+    pub grant_id: Option<GrantId>,
+    /// The reason given, or the comment.
+    pub reason: String,
+    /// A ticket reference.
+    pub ticket: Option<String>,
+    /// Anything else worth keeping (approvers, trail, score...).
+    pub details: serde_json::Value,
+    /// The policy version in force.
+    pub policy_version: u64,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// The actor recorded for changes the server makes by itself (expiry, time-outs).
+pub const SYSTEM_ACTOR: &str = "system";
+
+impl AuditEvent {
+    /// A blank event of `action` by `actor` at `at`; callers fill in what applies.
+    pub fn new(
+        action: AuditAction,
+        actor: impl Into<String>,
+        policy_version: u64,
+        at: DateTime<Utc>,
+    ) -> Self {
+        AuditEvent {
+            action,
+            actor: actor.into(),
+            subject: None,
+            role: None,
+            scope: None,
+            elevation_id: None,
+            grant_id: None,
+            reason: String::new(),
+            ticket: None,
+            details: serde_json::Value::Null,
+            policy_version,
+            at,
+        }
+    }
+
+    /// An event about `elevation`, copying its subject, role, scope, ticket and ids.
+    pub fn for_elevation(
+        action: AuditAction,
+        actor: impl Into<String>,
+        elevation: &super::Elevation,
+        policy_version: u64,
+        at: DateTime<Utc>,
+    ) -> Self {
+        AuditEvent {
+            subject: Some(elevation.requester.clone()),
+            role: Some(elevation.role.clone()),
+            scope: Some(elevation.scope.clone()),
+            elevation_id: Some(elevation.id),
+            grant_id: elevation.grant_id,
+            ticket: elevation.ticket.clone(),
+            ..AuditEvent::new(action, actor, policy_version, at)
+        }
+    }
+
+    /// An event about `grant`.
+    pub fn for_grant(
+        action: AuditAction,
+        actor: impl Into<String>,
+        grant: &super::Grant,
+        policy_version: u64,
+        at: DateTime<Utc>,
+    ) -> Self {
+        AuditEvent {
+            subject: Some(grant.subject.clone()),
+            role: Some(grant.role.clone()),
+            scope: Some(grant.scope.clone()),
+            elevation_id: grant.elevation_id,
+            grant_id: Some(grant.id),
+            ..AuditEvent::new(action, actor, policy_version, at)
+        }
+    }
+
+    /// Sets the reason.
+    pub fn with_reason(mut self, reason: impl Into<String>) -> Self {
+        self.reason = reason.into();
+        self
+    }
+
+    /// Sets the details.
+    pub fn with_details(mut self, details: serde_json::Value) -> Self {
+        self.details = details;
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn action_names_round_trip_and_match_serde() {
+        for action in AuditAction::ALL {
+            assert_eq!(AuditAction::parse(action.as_str()), Some(action));
+            assert_eq!(
+                serde_json::to_value(action).unwrap(),
+                serde_json::Value::String(action.as_str().into())
+            );
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! What a Check answers: allowed or not, a machine-readable reason, the grant that decided it
+//! and the revision the answer reflects.
+
+use std::sync::Arc;
+
+use super::grant::Grant;
+
+/// Why a decision came out the way it did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DecisionReason {
+    /// A grant or standing role allows it.
+    Allowed,
+    /// Nothing carries the permission.
+    NoGrant,
+    /// A grant carries the permission but its scope does not cover the resource.
+    ScopeMismatch,
+    /// The grant that would allow it expired.
+    Expired,
+    /// The grant that would allow it was revoked.
+    Revoked,
+    /// The grant that would allow it has not started.
+    NotYetActive,
+    /// The grant that would allow it belongs to another session.
+    OtherSession,
+    /// A separation-of-duties set forbids it.
+    SodConflict,
+    /// A rule denies it.
+    RuleDenied,
+    /// A risk signal suspends the grant.
+    RiskSuspended,
+    /// The decision failed; an error is a deny.
+    InternalError,
+}
+
+impl DecisionReason {
+    /// The stable code, e.g. `other_session`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DecisionReason::Allowed => "allowed",
+            DecisionReason::NoGrant => "no_grant",
+            DecisionReason::ScopeMismatch => "scope_mismatch",
+            DecisionReason::Expired => "expired",
+            DecisionReason::Revoked => "revoked",
+            DecisionReason::NotYetActive => "not_yet_active",
+            DecisionReason::OtherSession => "other_session",
+            DecisionReason::SodConflict => "sod_conflict",
+            DecisionReason::RuleDenied => "rule_denied",
+            DecisionReason::RiskSuspended => "risk_suspended",
+            DecisionReason::InternalError => "internal_error",
+        }
+    }
+
+    /// How close a denied grant came to allowing: when several grants deny, the answer names the
+    /// closest (a grant of another session says more than one with the wrong scope).
+    /// The declaration order above is that ranking.
+    pub fn closeness(self) -> u8 {
+        self as u8
+    }
+}
+
+/// One decision.
+#[derive(Debug, Clone)]
+pub struct Decision {
+    /// Whether it is allowed.
+    pub allowed: bool,
+    /// Why.
+    pub reason: DecisionReason,
+    /// The grant that allowed it, or the one that came closest.
+    pub grant: Option<Arc<Grant>>,
+    /// The standing role that allowed it, when no grant did.
+    pub standing_role: Option<String>,
+    /// The revision the decision reflects.
+    pub revision: u64,
+}
+
+impl Decision {
+    /// A deny for `reason` with no grant.
+    pub fn deny(reason: DecisionReason, revision: u64) -> Self {
+        Decision {
+            allowed: false,
+            reason,
+            grant: None,
+            standing_role: None,
+            revision,
+        }
+    }
+
+    /// The role that allowed it (or came closest).
+    pub fn role(&self) -> Option<&str> {
+        self.grant
+            .as_ref()
+            .map(|grant| grant.role.as_str())
+            .or(self.standing_role.as_deref())
+    }
+}

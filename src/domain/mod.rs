@@ -1,0 +1,29 @@
+//! Plain types and pure rules: validated names, scopes and durations, the elevation state
+//! machine, grants, risk signals, decisions and audit events. Nothing here does I/O or knows
+//! about protobuf or SQL; every other layer builds on these types.
+
+pub mod audit;
+pub mod decision;
+pub mod duration;
+pub mod elevation;
+pub mod grant;
+pub mod identity;
+pub mod names;
+pub mod risk;
+pub mod scope;
+
+pub use audit::{AuditAction, AuditEvent};
+pub use decision::{Decision, DecisionReason};
+pub use duration::{format_duration, parse_duration};
+pub use elevation::{
+    ApprovalStep, ApproverSpec, Elevation, ElevationId, ElevationState, RequesterSnapshot,
+    TransitionError, Verdict, Vote,
+};
+pub use grant::{DelegationHop, Grant, GrantId, GrantStatus, Revocation};
+pub use identity::{Identity, StandingRole};
+pub use names::{GroupName, InvalidValue, Permission, RoleName, SessionId, Subject};
+pub use risk::RiskSignal;
+pub use scope::{Scope, ScopePattern};
+
+/// A number that grows with every committed write that can change a decision.
+pub type Revision = u64;

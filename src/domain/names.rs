@@ -1,0 +1,202 @@
+//! Validated names: subjects, sessions, groups, roles and permissions. Each newtype checks its
+//! input once, on construction, so the rest of the code can trust it.
+
+use std::fmt;
+use std::sync::Arc;
+
+/// Why a value was refused; the edge adds the field name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidValue(pub String);
+
+const MAX_IDENTIFIER_BYTES: usize = 256;
+const MAX_NAME_BYTES: usize = 128;
+
+/// Identifiers issued by identity providers (subjects, sessions, groups) are free-form text, but
+/// never empty, never padded, never longer than 256 bytes and never with control characters.
+fn validate_identifier(kind: &str, value: &str) -> Result<(), InvalidValue> {
+    if value.is_empty() {
+        return Err(InvalidValue(format!("{kind} must not be empty")));
+    }
+    if value.len() > MAX_IDENTIFIER_BYTES {
+        return Err(InvalidValue(format!(
+            "{kind} is {} bytes long; at most {MAX_IDENTIFIER_BYTES} are allowed",
+            value.len()
+        )));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(InvalidValue(format!(
+            "{kind} must not contain control characters"
+        )));
+    }
+    if value.trim() != value {
+        return Err(InvalidValue(format!(
+            "{kind} must not start or end with white space"
+        )));
+    }
+    Ok(())
+}
+
+/// Names that policy defines (roles, permissions) are ASCII words: letters, digits and `_ . : -`,
+/// starting with a letter or digit, at most 128 bytes.
+fn validate_policy_name(kind: &str, value: &str) -> Result<(), InvalidValue> {
+    if value.is_empty() {
+        return Err(InvalidValue(format!("{kind} must not be empty")));
+    }
+    if value.len() > MAX_NAME_BYTES {
+        return Err(InvalidValue(format!(
+            "{kind} is {} bytes long; at most {MAX_NAME_BYTES} are allowed",
+            value.len()
+        )));
+    }
+    let first_is_alphanumeric = value.as_bytes()[0].is_ascii_alphanumeric();
+    let all_allowed = value
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'));
+    if !first_is_alphanumeric || !all_allowed {
+        return Err(InvalidValue(format!(
+            "{kind} {value:?} may use only letters, digits and _ . : - and must start with a letter or digit"
+        )));
+    }
+    Ok(())
+}
+
+macro_rules! string_newtype {
+    ($(#[$doc:meta])* $name:ident, $kind:literal, $validate:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(Arc<str>);
+
+        impl $name {
+            /// Validates `value`.
+            pub fn parse(value: &str) -> Result<Self, InvalidValue> {
+                $validate($kind, value)?;
+                Ok($name(Arc::from(value)))
+            }
+
+            /// Checks `value` without keeping it (no allocation, for the hot path).
+            pub fn validate(value: &str) -> Result<(), InvalidValue> {
+                $validate($kind, value)
+            }
+
+            /// The validated text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = InvalidValue;
+            fn try_from(value: String) -> Result<Self, InvalidValue> {
+                Self::parse(&value)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> String {
+                value.0.to_string()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{:?}", &*self.0)
+            }
+        }
+
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+string_newtype!(
+    /// A user id, from a verified token's `sub`.
+    Subject,
+    "subject",
+    validate_identifier
+);
+string_newtype!(
+    /// A login session id, from a verified token's `sid`.
+    SessionId,
+    "session id",
+    validate_identifier
+);
+string_newtype!(
+    /// A group name, from a verified token's `groups`.
+    GroupName,
+    "group",
+    validate_identifier
+);
+string_newtype!(
+    /// A role name, defined in policy.
+    RoleName,
+    "role",
+    validate_policy_name
+);
+string_newtype!(
+    /// A permission name (e.g. `purchase_orders.approve`), carried by roles.
+    Permission,
+    "permission",
+    validate_policy_name
+);
+
+/// Free text a person types (reasons, comments, tickets): at most `max_bytes`, no control
+/// characters except line breaks and tabs.
+pub fn validate_free_text(kind: &str, value: &str, max_bytes: usize) -> Result<(), InvalidValue> {
+    if value.len() > max_bytes {
+        return Err(InvalidValue(format!(
+            "{kind} is {} bytes long; at most {max_bytes} are allowed",
+            value.len()
+        )));
+    }
+    if value
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(InvalidValue(format!(
+            "{kind} must not contain control characters"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subjects_are_trimmed_printable_and_bounded() {
+        assert!(Subject::parse("fatma").is_ok());
+        assert!(Subject::parse("fatma@example.com").is_ok());
+        assert!(Subject::parse("").is_err());
+        assert!(Subject::parse(" fatma").is_err());
+        assert!(Subject::parse("fat\u{0}ma").is_err());
+        assert!(Subject::parse(&"x".repeat(257)).is_err());
+    }
+
+    #[test]
+    fn role_names_are_ascii_words() {
+        assert!(RoleName::parse("admin_approver").is_ok());
+        assert!(RoleName::parse("elevator:check").is_ok());
+        assert!(RoleName::parse("_hidden").is_err());
+        assert!(RoleName::parse("drop table;").is_err());
+        assert!(Permission::parse("purchase_orders.approve").is_ok());
+    }
+
+    #[test]
+    fn free_text_allows_line_breaks_but_not_other_controls() {
+        assert!(validate_free_text("reason", "Q4 close\nsee ticket", 100).is_ok());
+        assert!(validate_free_text("reason", "bell\u{7}", 100).is_err());
+        assert!(validate_free_text("reason", "long", 3).is_err());
+    }
+}

@@ -1,0 +1,109 @@
+//! The policy document as written (YAML): the serde model, before validation. Durations, names
+//! and scopes are plain strings here; [`super::compile`] checks each and reports every problem
+//! with its place.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// A whole policy document.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyDocument {
+    /// Role name -> definition.
+    #[serde(default)]
+    pub roles: BTreeMap<String, RoleDocument>,
+    /// Who may request what.
+    #[serde(default)]
+    pub eligibility: Vec<EligibilityDocument>,
+    /// Limits that apply to every entry.
+    #[serde(default)]
+    pub limits: LimitsDocument,
+}
+
+/// A role.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleDocument {
+    /// The permissions the role carries.
+    pub permissions: Vec<String>,
+    /// What the role is for, for people.
+    #[serde(default)]
+    pub description: String,
+}
+
+/// Limits over all entries.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsDocument {
+    /// No entry may allow more than this (default 24h).
+    pub max_duration: Option<String>,
+    /// The approval window of entries that do not set `request_ttl` (default 1h).
+    pub default_request_ttl: Option<String>,
+}
+
+/// One eligibility entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EligibilityDocument {
+    /// The role that may be requested.
+    pub role: String,
+    /// Scope patterns it may be requested on.
+    pub scopes: Vec<String>,
+    /// Who may request it.
+    pub who: WhoDocument,
+    /// The longest access window.
+    pub max_duration: String,
+    /// The approval window (default: `limits.default_request_ttl`).
+    pub request_ttl: Option<String>,
+    /// The approval chain; empty means the grant is created at once.
+    #[serde(default)]
+    pub approval: Vec<StepDocument>,
+    /// Fields the request must carry: `reason`, `ticket`.
+    #[serde(default)]
+    pub require: Vec<String>,
+    /// `session` (default): the grant is bound to the requester's login session; `none`: it is
+    /// not (for non-interactive subjects).
+    pub session_binding: Option<String>,
+}
+
+/// Who may request.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WhoDocument {
+    /// Members of any of these groups.
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// These subjects.
+    #[serde(default)]
+    pub users: Vec<String>,
+}
+
+/// One approval step.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepDocument {
+    /// The step's name.
+    pub step: String,
+    /// Who may approve.
+    pub approvers: ApproversDocument,
+    /// Distinct approvals needed (default 1).
+    pub quorum: Option<u32>,
+    /// Denials that deny the elevation (default 1).
+    pub deny_threshold: Option<u32>,
+}
+
+/// Who may approve a step.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApproversDocument {
+    /// Members of any of these groups.
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// These subjects.
+    #[serde(default)]
+    pub users: Vec<String>,
+    /// The requester's manager.
+    #[serde(default)]
+    pub manager_of_requester: bool,
+}

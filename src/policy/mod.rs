@@ -1,0 +1,663 @@
+//! The policy: roles and their permissions, eligibility entries with their approval chains, and
+//! limits. A document is parsed and validated as a whole ([`Policy::parse`]): every problem is
+//! reported with its place (`eligibility[2].max_duration: ...`), and a document with any
+//! problem never replaces the policy in force.
+
+pub mod document;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use chrono::TimeDelta;
+
+use crate::domain::{
+    ApprovalStep, ApproverSpec, GroupName, Identity, InvalidValue, Permission, RoleName, Scope,
+    ScopePattern, Subject, parse_duration,
+};
+use document::{EligibilityDocument, PolicyDocument, StepDocument};
+
+/// The demo policy `elevator serve` uses in dev mode.
+pub const DEMO_POLICY: &str = include_str!("demo.yaml");
+
+const DEFAULT_MAX_DURATION_CEILING: TimeDelta = TimeDelta::hours(24);
+const DEFAULT_REQUEST_TTL: TimeDelta = TimeDelta::hours(1);
+
+/// One thing wrong with a policy document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyProblem {
+    /// Where: a path into the document, e.g. `eligibility[2].max_duration`.
+    pub path: String,
+    /// What is wrong and how to fix it.
+    pub message: String,
+    /// 1-based line, when known (0 otherwise).
+    pub line: u32,
+    /// 1-based column, when known (0 otherwise).
+    pub column: u32,
+}
+
+impl std::fmt::Display for PolicyProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.line > 0 {
+            write!(
+                f,
+                "{} (line {}, column {}): {}",
+                self.path, self.line, self.column, self.message
+            )
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+/// Every problem found in a document.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the policy has {} problem(s): {}", .0.len(), .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+pub struct PolicyProblems(pub Vec<PolicyProblem>);
+
+/// A role's definition.
+#[derive(Debug, Clone)]
+pub struct RoleDefinition {
+    /// Its name.
+    pub name: RoleName,
+    /// What it is for.
+    pub description: String,
+    /// What it carries.
+    pub permissions: Vec<Permission>,
+}
+
+/// One eligibility entry, validated.
+#[derive(Debug, Clone)]
+pub struct Eligibility {
+    /// Its position in the document.
+    pub index: usize,
+    /// The role.
+    pub role: RoleName,
+    /// Where it may be requested.
+    pub scopes: Vec<ScopePattern>,
+    /// Groups whose members may request.
+    pub groups: Vec<GroupName>,
+    /// Subjects who may request.
+    pub users: Vec<Subject>,
+    /// The longest access window.
+    pub max_duration: TimeDelta,
+    /// The approval window.
+    pub request_ttl: TimeDelta,
+    /// The approval chain.
+    pub steps: Vec<ApprovalStep>,
+    /// Whether a reason is required.
+    pub require_reason: bool,
+    /// Whether a ticket is required.
+    pub require_ticket: bool,
+    /// Whether grants are bound to the requester's session.
+    pub session_bound: bool,
+}
+
+impl Eligibility {
+    /// Whether `who` is among the entry's requesters.
+    pub fn admits(&self, who: &Identity) -> bool {
+        self.users.contains(&who.subject) || self.groups.iter().any(|group| who.in_group(group))
+    }
+
+    /// Whether `scope` matches one of the entry's patterns.
+    pub fn covers(&self, scope: &Scope) -> bool {
+        self.scopes.iter().any(|pattern| pattern.matches(scope))
+    }
+}
+
+/// Why a request is not eligible.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ineligible {
+    /// The role does not exist.
+    UnknownRole,
+    /// No entry lets this subject request the role.
+    NotEligible,
+    /// Entries let the subject request the role, but not on this scope.
+    ScopeNotEligible {
+        /// The patterns the subject may request the role on.
+        allowed: Vec<String>,
+    },
+}
+
+/// A validated, compiled policy.
+#[derive(Debug)]
+pub struct Policy {
+    version: u64,
+    source: Arc<str>,
+    roles: HashMap<RoleName, RoleDefinition>,
+    roles_by_permission: HashMap<Permission, Vec<RoleName>>,
+    eligibility: Vec<Eligibility>,
+    max_duration_ceiling: TimeDelta,
+}
+
+impl Policy {
+    /// Parses and validates `source`, reporting every problem.
+    pub fn parse(source: &str, version: u64) -> Result<Policy, PolicyProblems> {
+        let document: PolicyDocument = serde_yaml::from_str(source).map_err(|error| {
+            let (line, column) = error
+                .location()
+                .map_or((0, 0), |at| (at.line() as u32, at.column() as u32));
+            PolicyProblems(vec![PolicyProblem {
+                path: "(document)".into(),
+                message: error.to_string(),
+                line,
+                column,
+            }])
+        })?;
+        compile(document, source, version)
+    }
+
+    /// The built-in demo policy.
+    pub fn demo() -> Policy {
+        Policy::parse(DEMO_POLICY, 1).expect("the built-in demo policy is valid")
+    }
+
+    /// The version number.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// The document it was compiled from.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// A role's definition.
+    pub fn role(&self, name: &str) -> Option<&RoleDefinition> {
+        self.roles.get(name)
+    }
+
+    /// Every role.
+    pub fn roles(&self) -> impl Iterator<Item = &RoleDefinition> {
+        self.roles.values()
+    }
+
+    /// The roles that carry `permission` (the hot path's first lookup).
+    pub fn roles_with_permission(&self, permission: &str) -> &[RoleName] {
+        self.roles_by_permission
+            .get(permission)
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// Every eligibility entry.
+    pub fn eligibility(&self) -> &[Eligibility] {
+        &self.eligibility
+    }
+
+    /// The global ceiling on any access window.
+    pub fn max_duration_ceiling(&self) -> TimeDelta {
+        self.max_duration_ceiling
+    }
+
+    /// The first entry that lets `who` request `role` on `scope`.
+    pub fn eligibility_for(
+        &self,
+        who: &Identity,
+        role: &RoleName,
+        scope: &Scope,
+    ) -> Result<&Eligibility, Ineligible> {
+        if !self.roles.contains_key(role) {
+            return Err(Ineligible::UnknownRole);
+        }
+        let entries: Vec<&Eligibility> = self
+            .eligibility
+            .iter()
+            .filter(|entry| &entry.role == role && entry.admits(who))
+            .collect();
+        if entries.is_empty() {
+            return Err(Ineligible::NotEligible);
+        }
+        entries
+            .iter()
+            .find(|entry| entry.covers(scope))
+            .copied()
+            .ok_or_else(|| Ineligible::ScopeNotEligible {
+                allowed: entries
+                    .iter()
+                    .flat_map(|entry| entry.scopes.iter().map(|p| p.as_str().to_owned()))
+                    .collect(),
+            })
+    }
+}
+
+/// Collects problems while walking the document.
+struct Problems(Vec<PolicyProblem>);
+
+impl Problems {
+    fn add(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.0.push(PolicyProblem {
+            path: path.into(),
+            message: message.into(),
+            line: 0,
+            column: 0,
+        });
+    }
+
+    fn check<T>(&mut self, path: impl Into<String>, result: Result<T, InvalidValue>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(InvalidValue(message)) => {
+                self.add(path, message);
+                None
+            }
+        }
+    }
+
+    fn duration(&mut self, path: String, text: &str) -> Option<TimeDelta> {
+        let duration = self.check(path.clone(), parse_duration(text))?;
+        if duration <= TimeDelta::zero() {
+            self.add(path, "must be longer than zero");
+            return None;
+        }
+        Some(duration)
+    }
+}
+
+fn compile(document: PolicyDocument, source: &str, version: u64) -> Result<Policy, PolicyProblems> {
+    let mut problems = Problems(Vec::new());
+
+    let max_duration_ceiling = match &document.limits.max_duration {
+        Some(text) => problems
+            .duration("limits.max_duration".into(), text)
+            .unwrap_or(DEFAULT_MAX_DURATION_CEILING),
+        None => DEFAULT_MAX_DURATION_CEILING,
+    };
+    let default_request_ttl = match &document.limits.default_request_ttl {
+        Some(text) => problems
+            .duration("limits.default_request_ttl".into(), text)
+            .unwrap_or(DEFAULT_REQUEST_TTL),
+        None => DEFAULT_REQUEST_TTL,
+    };
+
+    let mut roles = HashMap::new();
+    let mut roles_by_permission: HashMap<Permission, Vec<RoleName>> = HashMap::new();
+    for (name, role) in &document.roles {
+        let path = format!("roles.{name}");
+        let Some(role_name) = problems.check(path.clone(), RoleName::parse(name)) else {
+            continue;
+        };
+        if role.permissions.is_empty() {
+            problems.add(
+                format!("{path}.permissions"),
+                "a role needs at least one permission",
+            );
+        }
+        let mut permissions = Vec::new();
+        for (index, permission) in role.permissions.iter().enumerate() {
+            if let Some(permission) = problems.check(
+                format!("{path}.permissions[{index}]"),
+                Permission::parse(permission),
+            ) {
+                let holders = roles_by_permission.entry(permission.clone()).or_default();
+                if !holders.contains(&role_name) {
+                    holders.push(role_name.clone());
+                }
+                permissions.push(permission);
+            }
+        }
+        roles.insert(
+            role_name.clone(),
+            RoleDefinition {
+                name: role_name,
+                description: role.description.clone(),
+                permissions,
+            },
+        );
+    }
+
+    let mut eligibility = Vec::new();
+    for (index, entry) in document.eligibility.iter().enumerate() {
+        let path = format!("eligibility[{index}]");
+        if let Some(compiled) = compile_eligibility(
+            entry,
+            index,
+            &path,
+            &roles,
+            max_duration_ceiling,
+            default_request_ttl,
+            &mut problems,
+        ) {
+            eligibility.push(compiled);
+        }
+    }
+
+    if !problems.0.is_empty() {
+        return Err(PolicyProblems(problems.0));
+    }
+    Ok(Policy {
+        version,
+        source: Arc::from(source),
+        roles,
+        roles_by_permission,
+        eligibility,
+        max_duration_ceiling,
+    })
+}
+
+fn compile_eligibility(
+    entry: &EligibilityDocument,
+    index: usize,
+    path: &str,
+    roles: &HashMap<RoleName, RoleDefinition>,
+    max_duration_ceiling: TimeDelta,
+    default_request_ttl: TimeDelta,
+    problems: &mut Problems,
+) -> Option<Eligibility> {
+    let problems_before = problems.0.len();
+
+    let role = problems.check(format!("{path}.role"), RoleName::parse(&entry.role));
+    if let Some(role) = &role
+        && !roles.contains_key(role)
+    {
+        problems.add(
+            format!("{path}.role"),
+            format!("role {role:?} is not defined under roles"),
+        );
+    }
+
+    if entry.scopes.is_empty() {
+        problems.add(format!("{path}.scopes"), "list at least one scope pattern");
+    }
+    let scopes: Vec<ScopePattern> = entry
+        .scopes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, pattern)| {
+            problems.check(format!("{path}.scopes[{i}]"), ScopePattern::parse(pattern))
+        })
+        .collect();
+
+    if entry.who.groups.is_empty() && entry.who.users.is_empty() {
+        problems.add(
+            format!("{path}.who"),
+            "name at least one group or user who may request",
+        );
+    }
+    let groups = parse_all(
+        &entry.who.groups,
+        &format!("{path}.who.groups"),
+        GroupName::parse,
+        problems,
+    );
+    let users = parse_all(
+        &entry.who.users,
+        &format!("{path}.who.users"),
+        Subject::parse,
+        problems,
+    );
+
+    let max_duration = problems.duration(format!("{path}.max_duration"), &entry.max_duration);
+    if let Some(max_duration) = max_duration
+        && max_duration > max_duration_ceiling
+    {
+        problems.add(
+            format!("{path}.max_duration"),
+            format!(
+                "{} is above the global ceiling limits.max_duration ({})",
+                entry.max_duration,
+                crate::domain::format_duration(max_duration_ceiling)
+            ),
+        );
+    }
+    let request_ttl = match &entry.request_ttl {
+        Some(text) => problems.duration(format!("{path}.request_ttl"), text),
+        None => Some(default_request_ttl),
+    };
+
+    let mut step_names = HashSet::new();
+    let steps: Vec<ApprovalStep> = entry
+        .approval
+        .iter()
+        .enumerate()
+        .filter_map(|(i, step)| {
+            let step_path = format!("{path}.approval[{i}]");
+            if !step_names.insert(step.step.clone()) {
+                problems.add(
+                    format!("{step_path}.step"),
+                    format!("step name {:?} is used twice", step.step),
+                );
+            }
+            compile_step(step, &step_path, problems)
+        })
+        .collect();
+
+    let mut require_reason = false;
+    let mut require_ticket = false;
+    for (i, field) in entry.require.iter().enumerate() {
+        match field.as_str() {
+            "reason" => require_reason = true,
+            "ticket" => require_ticket = true,
+            other => problems.add(
+                format!("{path}.require[{i}]"),
+                format!("{other:?} cannot be required; use reason or ticket"),
+            ),
+        }
+    }
+
+    let session_bound = match entry.session_binding.as_deref() {
+        None | Some("session") => true,
+        Some("none") => false,
+        Some(other) => {
+            problems.add(
+                format!("{path}.session_binding"),
+                format!("{other:?} is not a session binding; use session or none"),
+            );
+            true
+        }
+    };
+
+    if problems.0.len() > problems_before {
+        return None;
+    }
+    Some(Eligibility {
+        index,
+        role: role?,
+        scopes,
+        groups,
+        users,
+        max_duration: max_duration?,
+        request_ttl: request_ttl?,
+        steps,
+        require_reason,
+        require_ticket,
+        session_bound,
+    })
+}
+
+fn compile_step(step: &StepDocument, path: &str, problems: &mut Problems) -> Option<ApprovalStep> {
+    let problems_before = problems.0.len();
+    if step.step.trim().is_empty() {
+        problems.add(format!("{path}.step"), "a step needs a name");
+    }
+    let approvers = &step.approvers;
+    let groups = parse_all(
+        &approvers.groups,
+        &format!("{path}.approvers.groups"),
+        GroupName::parse,
+        problems,
+    );
+    let users = parse_all(
+        &approvers.users,
+        &format!("{path}.approvers.users"),
+        Subject::parse,
+        problems,
+    );
+    if groups.is_empty() && users.is_empty() && !approvers.manager_of_requester {
+        problems.add(
+            format!("{path}.approvers"),
+            "name approver groups, users, or manager_of_requester: true",
+        );
+    }
+    let quorum = step.quorum.unwrap_or(1);
+    if quorum == 0 {
+        problems.add(format!("{path}.quorum"), "quorum must be at least 1");
+    }
+    if !users.is_empty()
+        && groups.is_empty()
+        && !approvers.manager_of_requester
+        && quorum as usize > users.len()
+    {
+        problems.add(
+            format!("{path}.quorum"),
+            format!(
+                "quorum {quorum} can never be met by {} listed user(s)",
+                users.len()
+            ),
+        );
+    }
+    let deny_threshold = step.deny_threshold.unwrap_or(1);
+    if deny_threshold == 0 {
+        problems.add(
+            format!("{path}.deny_threshold"),
+            "deny_threshold must be at least 1",
+        );
+    }
+    if problems.0.len() > problems_before {
+        return None;
+    }
+    Some(ApprovalStep {
+        name: step.step.clone(),
+        approvers: ApproverSpec {
+            groups,
+            users,
+            manager_of_requester: approvers.manager_of_requester,
+        },
+        quorum,
+        deny_threshold,
+    })
+}
+
+fn parse_all<T>(
+    values: &[String],
+    path: &str,
+    parse: fn(&str) -> Result<T, InvalidValue>,
+    problems: &mut Problems,
+) -> Vec<T> {
+    values
+        .iter()
+        .enumerate()
+        .filter_map(|(i, value)| problems.check(format!("{path}[{i}]"), parse(value)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::elevation::tests::identity;
+
+    #[test]
+    fn the_demo_policy_is_valid() {
+        let policy = Policy::demo();
+        assert_eq!(
+            policy.roles_with_permission("purchase_orders.approve"),
+            &[RoleName::parse("admin_approver").unwrap()]
+        );
+        assert_eq!(
+            policy.roles_with_permission("purchase_orders.read").len(),
+            2
+        );
+        assert!(policy.roles_with_permission("nothing").is_empty());
+    }
+
+    #[test]
+    fn eligibility_follows_role_group_and_scope() {
+        let policy = Policy::demo();
+        let fatma = identity("fatma", &["procurement-staff"]);
+        let role = RoleName::parse("admin_approver").unwrap();
+        let entry = policy
+            .eligibility_for(
+                &fatma,
+                &role,
+                &Scope::parse("Org:Procurement/PO:1").unwrap(),
+            )
+            .unwrap();
+        assert_eq!(entry.max_duration, TimeDelta::hours(2));
+        assert!(entry.session_bound);
+        assert!(entry.require_reason);
+        assert_eq!(
+            policy
+                .eligibility_for(&fatma, &role, &Scope::parse("Org:Procurement2").unwrap())
+                .unwrap_err(),
+            Ineligible::ScopeNotEligible {
+                allowed: vec!["Org:Procurement/**".into()]
+            }
+        );
+        let outsider = identity("mallory", &["sales"]);
+        assert_eq!(
+            policy
+                .eligibility_for(&outsider, &role, &Scope::parse("Org:Procurement").unwrap())
+                .unwrap_err(),
+            Ineligible::NotEligible
+        );
+        assert_eq!(
+            policy
+                .eligibility_for(
+                    &fatma,
+                    &RoleName::parse("root").unwrap(),
+                    &Scope::parse("Org:Procurement").unwrap()
+                )
+                .unwrap_err(),
+            Ineligible::UnknownRole
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_place() {
+        let source = r#"
+roles:
+  admin_approver: { permissions: [purchase_orders.approve] }
+  "bad role": { permissions: [] }
+eligibility:
+  - role: admin_approver
+    scopes: ["Org:Procurement/**"]
+    who: { groups: [staff] }
+    max_duration: 2h
+  - role: ghost
+    scopes: ["Org"]
+    who: {}
+    max_duration: 2x
+    request_ttl: 0s
+    approval:
+      - step: manager
+        approvers: {}
+        quorum: 0
+    require: [mood]
+    session_binding: sometimes
+  - role: admin_approver
+    scopes: ["Org:Procurement/**"]
+    who: { groups: [staff] }
+    max_duration: 48h
+"#;
+        let problems = Policy::parse(source, 2).unwrap_err().0;
+        let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+        for expected in [
+            "roles.bad role",
+            "eligibility[1].role",
+            "eligibility[1].scopes[0]",
+            "eligibility[1].who",
+            "eligibility[1].max_duration",
+            "eligibility[1].request_ttl",
+            "eligibility[1].approval[0].approvers",
+            "eligibility[1].approval[0].quorum",
+            "eligibility[1].require[0]",
+            "eligibility[1].session_binding",
+            "eligibility[2].max_duration",
+        ] {
+            assert!(paths.contains(&expected), "missing {expected} in {paths:?}");
+        }
+        assert!(!paths.iter().any(|p| p.starts_with("eligibility[0]")));
+    }
+
+    #[test]
+    fn syntax_errors_carry_line_and_column() {
+        let problems = Policy::parse("roles:\n  a: { permissions: [x\n", 1)
+            .unwrap_err()
+            .0;
+        assert_eq!(problems.len(), 1);
+        assert!(problems[0].line > 0);
+        let unknown_key = Policy::parse("roles: {}\neligibilty: []\n", 1)
+            .unwrap_err()
+            .0;
+        assert!(unknown_key[0].message.contains("eligibilty"));
+        assert_eq!(unknown_key[0].line, 2);
+    }
+}

@@ -1,0 +1,295 @@
+//! Wiring: builds the store, policy, caches, authenticator and services from a [`Config`], and
+//! runs them until the shutdown future completes (the caller decides what shutdown means:
+//! SIGTERM for the binary, a channel in tests). Background work (the change feed and the
+//! expiry sweep) stops with the server.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use chrono::TimeDelta;
+use tokio::net::TcpListener;
+use tokio::sync::broadcast::error::RecvError;
+use tokio_stream::wrappers::TcpListenerStream;
+use uuid::Uuid;
+
+use crate::api::Api;
+use crate::auth::{AuthOptions, Authenticator, dev, read_jwks_file};
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::decision::{CacheOptions, Decider};
+use crate::policy::{DEMO_POLICY, Policy};
+use crate::proto::FILE_DESCRIPTOR_SET;
+use crate::service::{Elevator, ServiceRoles};
+use crate::store::memory::MemoryStore;
+use crate::store::postgres::{PostgresOptions, PostgresStore};
+use crate::store::{Store, StoreEvent};
+
+/// A built server, bound to its port, not yet serving.
+pub struct Server {
+    listener: TcpListener,
+    api: Api,
+    app: Arc<Elevator>,
+    store: Arc<dyn Store>,
+    instance_id: String,
+    _background: Background,
+}
+
+/// Background tasks, stopped when the server is dropped.
+struct Background(Vec<tokio::task::JoinHandle<()>>);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
+}
+
+fn auth_options(config: &Config) -> anyhow::Result<AuthOptions> {
+    let mut secrets = Vec::new();
+    if let Some(secret) = &config.auth.hs256_secret {
+        secrets.push(secret.as_bytes().to_vec());
+    }
+    if let Some(path) = &config.auth.hs256_secret_file {
+        let secret = std::fs::read_to_string(path)
+            .with_context(|| format!("reading auth.hs256_secret_file {}", path.display()))?;
+        secrets.push(secret.trim().as_bytes().to_vec());
+    }
+    let mut jwks = Vec::new();
+    if let Some(path) = &config.auth.jwks_file {
+        jwks.push(read_jwks_file(path).map_err(anyhow::Error::msg)?);
+    }
+    if config.dev_mode() {
+        let dir = config.state_dir.clone().unwrap_or_else(dev::state_dir);
+        let secret = dev::load_or_create_secret(&dir)
+            .with_context(|| format!("creating the dev secret in {}", dir.display()))?;
+        secrets.push(secret);
+        tracing::warn!(
+            state_dir = %dir.display(),
+            "DEV MODE: in-memory store, NOTHING IS PERSISTED; dev tokens (elevator dev-token) are accepted. Set a database URL for production."
+        );
+    }
+    Ok(AuthOptions {
+        hs256_secrets: secrets,
+        jwks,
+        issuer: config.auth.issuer.clone(),
+        audience: config.auth.audience.clone(),
+        leeway: Duration::from_secs(config.auth.leeway_seconds),
+        dev_mode: config.dev_mode(),
+    })
+}
+
+/// The policy document named by the configuration: the file, or in dev mode the demo.
+fn configured_policy(config: &Config) -> anyhow::Result<Option<String>> {
+    match &config.policy_file {
+        Some(path) => {
+            let source = std::fs::read_to_string(path)
+                .with_context(|| format!("reading policy file {}", path.display()))?;
+            Policy::parse(&source, 0).map_err(|problems| {
+                anyhow::anyhow!("policy file {}: {problems}", path.display())
+            })?;
+            Ok(Some(source))
+        }
+        None if config.dev_mode() => Ok(Some(DEMO_POLICY.to_owned())),
+        None => Ok(None),
+    }
+}
+
+impl Server {
+    /// Builds everything `config` describes and binds the listen address (port 0 picks a free
+    /// port; see [`Server::local_addr`]).
+    pub async fn build(config: Config, clock: SharedClock) -> anyhow::Result<Server> {
+        let instance_id = Uuid::now_v7().simple().to_string()[20..].to_owned();
+        let store: Arc<dyn Store> = match &config.database_url {
+            Some(url) => Arc::new(
+                PostgresStore::connect(PostgresOptions {
+                    url: url.clone(),
+                    max_connections: config.database.max_connections,
+                    connect_timeout: Duration::from_millis(config.database.connect_timeout_ms),
+                    listener_name: format!("elevator-listener-{instance_id}"),
+                })
+                .await
+                .context("connecting to PostgreSQL")?,
+            ),
+            None => Arc::new(MemoryStore::new()),
+        };
+
+        let authenticator = Arc::new(
+            Authenticator::new(&auth_options(&config)?, clock.clone())
+                .map_err(anyhow::Error::msg)?,
+        );
+
+        let configured = configured_policy(&config)?;
+        let stored = store.latest_policy().await?;
+        let initial = match (&configured, &stored) {
+            (_, Some(stored)) => Policy::parse(&stored.source, stored.version)
+                .map_err(|problems| anyhow::anyhow!("the stored policy is invalid: {problems}"))?,
+            (Some(source), None) => Policy::parse(source, 0).expect("validated above"),
+            (None, None) => bail!(
+                "no policy: pass --policy FILE (or set ELEVATOR_POLICY_FILE); the database holds none yet"
+            ),
+        };
+        let decider = Arc::new(Decider::new(
+            initial,
+            store.clone(),
+            clock.clone(),
+            CacheOptions {
+                ttl: Duration::from_secs(config.cache.ttl_seconds.max(1)),
+                max_subjects: config.cache.max_subjects,
+                ended_grant_lookback: TimeDelta::seconds(
+                    config.cache.ended_grant_lookback_seconds as i64,
+                ),
+            },
+        ));
+        let app = Arc::new(Elevator::new(
+            store.clone(),
+            decider.clone(),
+            clock.clone(),
+            ServiceRoles {
+                pep: config.roles.pep.clone(),
+                admin: config.roles.admin.clone(),
+                risk_reporter: config.roles.risk_reporter.clone(),
+            },
+        ));
+        if let Some(source) = configured
+            && stored.as_ref().is_none_or(|stored| stored.source != source)
+        {
+            let (version, _) = app.put_policy_as("system", &source, None).await?;
+            tracing::info!(version, "policy from configuration stored");
+        }
+
+        let mut background = Vec::new();
+        background.push(spawn_change_feed(store.clone(), decider.clone()).await?);
+        background.push(spawn_sweeper(
+            app.clone(),
+            Duration::from_millis(config.sweep_interval_ms.max(10)),
+        ));
+
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("binding {}", config.listen))?;
+        Ok(Server {
+            listener,
+            api: Api::new(app.clone(), authenticator, clock),
+            app,
+            store,
+            instance_id,
+            _background: Background(background),
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// The use cases (for tests and the console).
+    pub fn app(&self) -> Arc<Elevator> {
+        self.app.clone()
+    }
+
+    /// The store.
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.store.clone()
+    }
+
+    /// This replica's id; its LISTEN connection is named `elevator-listener-<id>`.
+    pub fn instance_id(&self) -> &str {
+        &self.instance_id
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting and finishes in-flight calls.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
+        let (health, health_service) = tonic_health::server::health_reporter();
+        let (elevation, approval, check, policy) = self.api.clone().services();
+        health
+            .set_serving::<crate::proto::v1::elevation_service_server::ElevationServiceServer<Api>>(
+            )
+            .await;
+        health
+            .set_serving::<crate::proto::v1::approval_service_server::ApprovalServiceServer<Api>>()
+            .await;
+        health
+            .set_serving::<crate::proto::v1::check_service_server::CheckServiceServer<Api>>()
+            .await;
+        health
+            .set_serving::<crate::proto::v1::policy_service_server::PolicyServiceServer<Api>>()
+            .await;
+        let reflection = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()?;
+        let address = self.local_addr();
+        tracing::info!(%address, instance = %self.instance_id, "serving gRPC");
+        let health_on_shutdown = health.clone();
+        let shutdown = async move {
+            shutdown.await;
+            tracing::info!("shutting down: no new calls, finishing in-flight ones");
+            health_on_shutdown
+                .set_service_status("", tonic_health::ServingStatus::NotServing)
+                .await;
+        };
+        tonic::transport::Server::builder()
+            .add_service(health_service)
+            .add_service(reflection)
+            .add_service(elevation)
+            .add_service(approval)
+            .add_service(check)
+            .add_service(policy)
+            .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), shutdown)
+            .await?;
+        Ok(())
+    }
+}
+
+/// Feeds the store's change events into the decider. The memory store is always "listening";
+/// a PostgreSQL store may have connected its listener before we subscribed, so its current
+/// state is observed once first.
+async fn spawn_change_feed(
+    store: Arc<dyn Store>,
+    decider: Arc<Decider>,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let mut events = store.subscribe();
+    if store.is_listening() {
+        let revision = store.revision().await?;
+        decider.observe(&StoreEvent::Restored { revision }).await;
+    }
+    Ok(tokio::spawn(async move {
+        loop {
+            match events.recv().await {
+                Ok(event) => decider.observe(&event).await,
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "change feed lagged; resynchronising");
+                    decider.observe(&StoreEvent::Lost).await;
+                    if store.is_listening() {
+                        match store.revision().await {
+                            Ok(revision) => {
+                                decider.observe(&StoreEvent::Restored { revision }).await
+                            }
+                            Err(error) => tracing::warn!(%error, "cannot read the revision"),
+                        }
+                    }
+                }
+                Err(RecvError::Closed) => return,
+            }
+        }
+    }))
+}
+
+fn spawn_sweeper(app: Arc<Elevator>, interval: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            if let Err(error) = app.sweep().await {
+                tracing::warn!(%error, "expiry sweep failed");
+            }
+        }
+    })
+}

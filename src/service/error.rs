@@ -1,0 +1,119 @@
+//! The service layer's one error type. [`crate::api::status`] maps it to gRPC statuses;
+//! every variant carries a stable machine-readable code.
+
+use crate::auth::AuthError;
+use crate::domain::TransitionError;
+use crate::policy::PolicyProblems;
+use crate::store::StoreError;
+
+/// Why a use case did not happen. Nothing was changed in any case.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ServiceError {
+    /// A request field is malformed or out of bounds.
+    #[error("{field}: {message}")]
+    InvalidArgument {
+        /// The field, as named in the API.
+        field: String,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+    /// A policy document has problems.
+    #[error(transparent)]
+    InvalidPolicy(#[from] PolicyProblems),
+    /// No valid credentials.
+    #[error(transparent)]
+    Unauthenticated(#[from] AuthError),
+    /// The caller may not do this.
+    #[error("{message}")]
+    PermissionDenied {
+        /// Stable code, e.g. `SELF_APPROVAL`.
+        code: &'static str,
+        /// For people.
+        message: String,
+    },
+    /// The object does not exist (or the caller may not know it does).
+    #[error("{what} {id} does not exist")]
+    NotFound {
+        /// Kind of object.
+        what: &'static str,
+        /// Its id.
+        id: String,
+    },
+    /// The object is not in a state that allows this, or a precondition does not hold.
+    #[error("{message}")]
+    FailedPrecondition {
+        /// Stable code, e.g. `WRONG_STATE`.
+        code: &'static str,
+        /// For people.
+        message: String,
+    },
+    /// Concurrent writes collided; retrying may succeed.
+    #[error("{0}")]
+    Aborted(String),
+    /// The store is unreachable.
+    #[error("{0}")]
+    Unavailable(String),
+    /// A bug or corrupt data.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ServiceError {
+    /// An invalid-argument error for `field`.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ServiceError::InvalidArgument {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// A permission-denied error.
+    pub fn denied(code: &'static str, message: impl Into<String>) -> Self {
+        ServiceError::PermissionDenied {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// A failed-precondition error.
+    pub fn precondition(code: &'static str, message: impl Into<String>) -> Self {
+        ServiceError::FailedPrecondition {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<TransitionError> for ServiceError {
+    fn from(error: TransitionError) -> Self {
+        let message = error.to_string();
+        match error {
+            TransitionError::WrongState { .. } => {
+                ServiceError::precondition("WRONG_STATE", message)
+            }
+            TransitionError::AlreadyVoted { .. } => {
+                ServiceError::precondition("ALREADY_VOTED", message)
+            }
+            TransitionError::SelfApproval => ServiceError::denied("SELF_APPROVAL", message),
+            TransitionError::NotAnApprover { .. } => {
+                ServiceError::denied("NOT_AN_APPROVER", message)
+            }
+            TransitionError::NotAllowed(_) => ServiceError::denied("NOT_ALLOWED", message),
+        }
+    }
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound { what, id } => ServiceError::NotFound { what, id },
+            StoreError::Rejected(rejection) => rejection.into(),
+            StoreError::Conflict(message) => ServiceError::precondition("CONFLICT", message),
+            StoreError::Contention(message) => ServiceError::Aborted(message),
+            StoreError::Unavailable(message) => ServiceError::Unavailable(message),
+            StoreError::Corrupt(message) | StoreError::Internal(message) => {
+                ServiceError::Internal(message)
+            }
+        }
+    }
+}

@@ -1,0 +1,417 @@
+//! The in-memory store: the embedded default for dev mode (`elevator serve` without a database)
+//! and a second implementation for the contract suite. One mutex guards all state, so every
+//! write is atomic and serialized exactly as the PostgreSQL store's transactions are.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use tokio::sync::broadcast;
+
+use super::{
+    Change, Committed, Created, Decide, ElevationContext, ElevationFilter, GrantContext, Snapshot,
+    Store, StoreError, StoreEvent, StoredAuditEvent, StoredPolicy, check_transitions,
+    decide_change,
+};
+use crate::domain::{
+    Elevation, ElevationId, ElevationState, Grant, GrantId, Revision, RiskSignal, SessionId,
+    Subject,
+};
+
+#[derive(Default)]
+struct State {
+    revision: Revision,
+    elevations: BTreeMap<ElevationId, Elevation>,
+    idempotency_keys: HashMap<(Subject, String), ElevationId>,
+    grants: HashMap<GrantId, Grant>,
+    grants_by_subject: HashMap<Subject, Vec<GrantId>>,
+    risk_by_subject: HashMap<Subject, Vec<RiskSignal>>,
+    policies: Vec<StoredPolicy>,
+    audit: Vec<StoredAuditEvent>,
+}
+
+impl State {
+    fn subject_grants(&self, subject: &str) -> impl Iterator<Item = &Grant> {
+        self.grants_by_subject
+            .get(subject)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.grants.get(id))
+    }
+
+    fn elevation_context(&self, id: ElevationId, now: DateTime<Utc>) -> Option<ElevationContext> {
+        let elevation = self.elevations.get(&id)?.clone();
+        let grant = elevation
+            .grant_id
+            .and_then(|grant_id| self.grants.get(&grant_id).cloned());
+        let requester_grants = self
+            .subject_grants(elevation.requester.as_str())
+            .filter(|grant| !grant.has_ended(now))
+            .cloned()
+            .collect();
+        Some(ElevationContext {
+            elevation,
+            grant,
+            requester_grants,
+        })
+    }
+
+    fn grant_context(&self, grant: &Grant) -> GrantContext {
+        GrantContext {
+            grant: grant.clone(),
+            elevation: grant
+                .elevation_id
+                .and_then(|id| self.elevations.get(&id).cloned()),
+        }
+    }
+
+    fn apply(&mut self, change: Change) -> Committed {
+        if change.is_empty() {
+            return Committed {
+                revision: self.revision,
+                change,
+            };
+        }
+        self.revision += 1;
+        let revision = self.revision;
+        for elevation in &change.elevations {
+            if let Some(key) = &elevation.idempotency_key {
+                self.idempotency_keys
+                    .entry((elevation.requester.clone(), key.clone()))
+                    .or_insert(elevation.id);
+            }
+            self.elevations.insert(elevation.id, elevation.clone());
+        }
+        for grant in &change.grants {
+            if self.grants.insert(grant.id, grant.clone()).is_none() {
+                self.grants_by_subject
+                    .entry(grant.subject.clone())
+                    .or_default()
+                    .push(grant.id);
+            }
+        }
+        for signal in &change.risk_signals {
+            self.risk_by_subject
+                .entry(signal.subject.clone())
+                .or_default()
+                .push(signal.clone());
+        }
+        if let Some(policy) = &change.policy {
+            self.policies.push(policy.clone());
+        }
+        for event in &change.events {
+            let seq = self.audit.len() as u64 + 1;
+            self.audit.push(StoredAuditEvent {
+                seq,
+                revision,
+                event: event.clone(),
+            });
+        }
+        Committed { revision, change }
+    }
+}
+
+/// The in-memory store.
+pub struct MemoryStore {
+    state: Mutex<State>,
+    events: broadcast::Sender<StoreEvent>,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        let (events, _) = broadcast::channel(1024);
+        MemoryStore {
+            state: Mutex::new(State::default()),
+            events,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave a half-applied change: changes are applied
+        // only after every decision succeeded. Keep serving.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn publish(&self, committed: &Committed) {
+        if committed.change.is_empty() {
+            return;
+        }
+        // Nobody listening is fine: there is only this replica.
+        let _ = self.events.send(StoreEvent::Changed {
+            revision: committed.revision,
+            subjects: committed.change.affected_subjects(),
+            everyone: false,
+            policy_changed: committed.change.policy.is_some(),
+        });
+    }
+
+    fn commit_with<F>(&self, write: F) -> Result<Committed, StoreError>
+    where
+        F: FnOnce(&mut State) -> Result<Committed, StoreError>,
+    {
+        let committed = {
+            let mut state = self.lock();
+            write(&mut state)?
+        };
+        self.publish(&committed);
+        Ok(committed)
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn create_elevation(
+        &self,
+        change: Change,
+        idempotency: Option<(Subject, String)>,
+    ) -> Result<Created, StoreError> {
+        let mut existing = None;
+        let committed = self.commit_with(|state| {
+            if let Some(key) = &idempotency
+                && let Some(id) = state.idempotency_keys.get(key)
+            {
+                existing = state.elevations.get(id).cloned();
+                return Ok(state.apply(Change::default()));
+            }
+            Ok(state.apply(change))
+        })?;
+        Ok(match existing {
+            Some(elevation) => Created::Existing(Box::new(elevation)),
+            None => Created::New(committed),
+        })
+    }
+
+    async fn update_elevation(
+        &self,
+        id: ElevationId,
+        now: DateTime<Utc>,
+        decide: Decide<'_, ElevationContext>,
+    ) -> Result<Committed, StoreError> {
+        self.commit_with(|state| {
+            let context = state
+                .elevation_context(id, now)
+                .ok_or_else(|| StoreError::NotFound {
+                    what: "elevation",
+                    id: id.to_string(),
+                })?;
+            let before = [context.elevation.clone()];
+            let change = decide_change(decide, context)?;
+            check_transitions(&before, &change)?;
+            Ok(state.apply(change))
+        })
+    }
+
+    async fn update_grant(
+        &self,
+        id: GrantId,
+        decide: Decide<'_, GrantContext>,
+    ) -> Result<Committed, StoreError> {
+        self.commit_with(|state| {
+            let grant = state.grants.get(&id).ok_or_else(|| StoreError::NotFound {
+                what: "grant",
+                id: id.to_string(),
+            })?;
+            let context = state.grant_context(grant);
+            let before: Vec<Elevation> = context.elevation.iter().cloned().collect();
+            let change = decide_change(decide, context)?;
+            check_transitions(&before, &change)?;
+            Ok(state.apply(change))
+        })
+    }
+
+    async fn update_session(
+        &self,
+        subject: &Subject,
+        session: &SessionId,
+        now: DateTime<Utc>,
+        decide: Decide<'_, Vec<GrantContext>>,
+    ) -> Result<Committed, StoreError> {
+        self.commit_with(|state| {
+            let contexts: Vec<GrantContext> = state
+                .subject_grants(subject.as_str())
+                .filter(|grant| grant.session.as_ref() == Some(session) && !grant.has_ended(now))
+                .map(|grant| state.grant_context(grant))
+                .collect();
+            let before: Vec<Elevation> = contexts
+                .iter()
+                .filter_map(|context| context.elevation.clone())
+                .collect();
+            let change = decide_change(decide, contexts)?;
+            check_transitions(&before, &change)?;
+            Ok(state.apply(change))
+        })
+    }
+
+    async fn update_policy(
+        &self,
+        decide: Decide<'_, Option<StoredPolicy>>,
+    ) -> Result<Committed, StoreError> {
+        self.commit_with(|state| {
+            let change = decide_change(decide, state.policies.last().cloned())?;
+            Ok(state.apply(change))
+        })
+    }
+
+    async fn append(&self, change: Change) -> Result<Committed, StoreError> {
+        self.commit_with(|state| Ok(state.apply(change)))
+    }
+
+    async fn due_elevations(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<ElevationId>, StoreError> {
+        let state = self.lock();
+        let grant_of = |elevation: &Elevation| {
+            elevation
+                .grant_id
+                .and_then(|grant_id| state.grants.get(&grant_id))
+        };
+        Ok(state
+            .elevations
+            .values()
+            .filter(|elevation| match elevation.state {
+                ElevationState::Pending => now >= elevation.request_expires_at,
+                ElevationState::Scheduled => {
+                    grant_of(elevation).is_some_and(|grant| now >= grant.not_before)
+                }
+                ElevationState::Active => {
+                    grant_of(elevation).is_some_and(|grant| now >= grant.not_after)
+                }
+                _ => false,
+            })
+            .map(|elevation| elevation.id)
+            .take(limit)
+            .collect())
+    }
+
+    async fn get_elevation(&self, id: ElevationId) -> Result<Option<Elevation>, StoreError> {
+        Ok(self.lock().elevations.get(&id).cloned())
+    }
+
+    async fn list_elevations(
+        &self,
+        filter: &ElevationFilter,
+    ) -> Result<Vec<Elevation>, StoreError> {
+        let state = self.lock();
+        let upper = match filter.before {
+            Some(before) => std::ops::Bound::Excluded(before),
+            None => std::ops::Bound::Unbounded,
+        };
+        Ok(state
+            .elevations
+            .range((std::ops::Bound::Unbounded, upper))
+            .rev()
+            .map(|(_, elevation)| elevation)
+            .filter(|elevation| {
+                filter
+                    .requester
+                    .as_ref()
+                    .is_none_or(|requester| &elevation.requester == requester)
+                    && filter.state.is_none_or(|state| elevation.state == state)
+                    && filter
+                        .role
+                        .as_ref()
+                        .is_none_or(|role| &elevation.role == role)
+            })
+            .take(filter.limit)
+            .cloned()
+            .collect())
+    }
+
+    async fn get_grant(&self, id: GrantId) -> Result<Option<Grant>, StoreError> {
+        Ok(self.lock().grants.get(&id).cloned())
+    }
+
+    async fn list_grants(
+        &self,
+        subject: &Subject,
+        include_ended: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Grant>, StoreError> {
+        let state = self.lock();
+        let mut grants: Vec<Grant> = state
+            .subject_grants(subject.as_str())
+            .filter(|grant| include_ended || !grant.has_ended(now))
+            .cloned()
+            .collect();
+        grants.sort_by_key(|grant| std::cmp::Reverse(grant.id));
+        Ok(grants)
+    }
+
+    async fn load_grants(
+        &self,
+        subject: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Snapshot<Vec<Grant>>, StoreError> {
+        let state = self.lock();
+        Ok(Snapshot {
+            value: state
+                .subject_grants(subject)
+                .filter(|grant| grant.not_after > since)
+                .cloned()
+                .collect(),
+            revision: state.revision,
+        })
+    }
+
+    async fn load_risk(
+        &self,
+        subject: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Snapshot<Vec<RiskSignal>>, StoreError> {
+        let state = self.lock();
+        Ok(Snapshot {
+            value: state
+                .risk_by_subject
+                .get(subject)
+                .into_iter()
+                .flatten()
+                .filter(|signal| signal.expires_at > now)
+                .cloned()
+                .collect(),
+            revision: state.revision,
+        })
+    }
+
+    async fn latest_policy(&self) -> Result<Option<StoredPolicy>, StoreError> {
+        Ok(self.lock().policies.last().cloned())
+    }
+
+    async fn revision(&self) -> Result<Revision, StoreError> {
+        Ok(self.lock().revision)
+    }
+
+    async fn audit_events(
+        &self,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredAuditEvent>, StoreError> {
+        let state = self.lock();
+        Ok(state
+            .audit
+            .iter()
+            .skip(after_seq as usize)
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<StoreEvent> {
+        self.events.subscribe()
+    }
+
+    fn is_listening(&self) -> bool {
+        true
+    }
+}

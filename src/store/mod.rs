@@ -1,0 +1,353 @@
+//! The storage contract and its two implementations: [`memory`] (the embedded default for dev
+//! mode and tests) and [`postgres`] (production). One contract test suite runs against both.
+//!
+//! Writes follow one pattern: the store reads what a use case needs under a lock (the row, and
+//! the subject's other grants), hands it to a pure decision function from the service layer,
+//! and applies the resulting [`Change`] in the same transaction that bumps the revision, appends
+//! the audit events and notifies the other replicas. A function that refuses changes nothing;
+//! a function that returns an empty change commits nothing (a replay).
+
+pub mod memory;
+pub mod postgres;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use tokio::sync::broadcast;
+
+use crate::domain::{
+    AuditEvent, Elevation, ElevationId, ElevationState, Grant, GrantId, Revision, RiskSignal,
+    RoleName, SessionId, Subject, TransitionError,
+};
+
+/// Everything one write changes. Rows are written whole (inserted or replaced).
+#[derive(Debug, Clone, Default)]
+pub struct Change {
+    /// Elevations to insert or replace.
+    pub elevations: Vec<Elevation>,
+    /// Grants to insert or replace.
+    pub grants: Vec<Grant>,
+    /// Risk signals to insert.
+    pub risk_signals: Vec<RiskSignal>,
+    /// A new policy version to put in force.
+    pub policy: Option<NewPolicy>,
+    /// The audit events of the change, in order.
+    pub events: Vec<AuditEvent>,
+}
+
+impl Change {
+    /// Whether the change writes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.elevations.is_empty()
+            && self.grants.is_empty()
+            && self.risk_signals.is_empty()
+            && self.policy.is_none()
+            && self.events.is_empty()
+    }
+
+    /// The subjects whose cached grants or risk signals the change makes stale.
+    pub fn affected_subjects(&self) -> Vec<Subject> {
+        let mut subjects: Vec<Subject> = self
+            .grants
+            .iter()
+            .map(|grant| grant.subject.clone())
+            .chain(
+                self.risk_signals
+                    .iter()
+                    .map(|signal| signal.subject.clone()),
+            )
+            .collect();
+        subjects.sort();
+        subjects.dedup();
+        subjects
+    }
+
+    /// Appends `other` to this change.
+    pub fn merge(&mut self, other: Change) {
+        self.elevations.extend(other.elevations);
+        self.grants.extend(other.grants);
+        self.risk_signals.extend(other.risk_signals);
+        if other.policy.is_some() {
+            self.policy = other.policy;
+        }
+        self.events.extend(other.events);
+    }
+}
+
+/// A policy version to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPolicy {
+    /// The version number: one more than the version in force.
+    pub version: u64,
+    /// The document.
+    pub source: String,
+    /// Who put it.
+    pub created_by: String,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A stored policy version.
+pub type StoredPolicy = NewPolicy;
+
+/// A committed write.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    /// The revision the write committed at; for an empty change, the revision then current.
+    pub revision: Revision,
+    /// What was written.
+    pub change: Change,
+}
+
+/// The outcome of creating an elevation.
+#[derive(Debug, Clone)]
+pub enum Created {
+    /// A new elevation was written.
+    New(Committed),
+    /// The requester's idempotency key was used before: this is the elevation it created.
+    Existing(Box<Elevation>),
+}
+
+/// What a decision about an elevation sees: the elevation, its grant, and the requester's
+/// other live grants (for separation-of-duties checks), all read under the elevation's lock.
+#[derive(Debug, Clone)]
+pub struct ElevationContext {
+    /// The elevation.
+    pub elevation: Elevation,
+    /// Its grant, once it has one.
+    pub grant: Option<Grant>,
+    /// The requester's other grants that have not ended.
+    pub requester_grants: Vec<Grant>,
+}
+
+/// What a decision about a grant sees: the grant and the elevation that created it.
+#[derive(Debug, Clone)]
+pub struct GrantContext {
+    /// The grant.
+    pub grant: Grant,
+    /// The elevation that created it, if any.
+    pub elevation: Option<Elevation>,
+}
+
+/// A pure decision over what was read: the change to apply, or why not.
+pub type Decide<'a, C> = &'a (dyn Fn(C) -> Result<Change, TransitionError> + Send + Sync);
+
+/// Values read in one snapshot, with the revision that snapshot reflects.
+#[derive(Debug, Clone)]
+pub struct Snapshot<T> {
+    /// The values.
+    pub value: T,
+    /// Every write up to this revision is reflected in `value`.
+    pub revision: Revision,
+}
+
+/// Filters for listing elevations; results are newest first.
+#[derive(Debug, Clone, Default)]
+pub struct ElevationFilter {
+    /// Only this requester's.
+    pub requester: Option<Subject>,
+    /// Only in this state.
+    pub state: Option<ElevationState>,
+    /// Only for this role.
+    pub role: Option<RoleName>,
+    /// Only those older than this id (the page token).
+    pub before: Option<ElevationId>,
+    /// At most this many.
+    pub limit: usize,
+}
+
+/// One stored audit event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredAuditEvent {
+    /// Position in the log, from 1.
+    pub seq: u64,
+    /// The revision of the write that appended it.
+    pub revision: Revision,
+    /// The event.
+    pub event: AuditEvent,
+}
+
+/// What replicas learn about each other's writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreEvent {
+    /// A write committed.
+    Changed {
+        /// Its revision.
+        revision: Revision,
+        /// Subjects whose grants or risk signals changed.
+        subjects: Vec<Subject>,
+        /// Too many subjects changed to list: treat every cached subject as changed.
+        everyone: bool,
+        /// Whether the policy changed.
+        policy_changed: bool,
+    },
+    /// The change feed broke: anything cached may be stale until [`StoreEvent::Restored`].
+    Lost,
+    /// The change feed works again; nothing after `revision` was missed.
+    Restored {
+        /// The revision when listening resumed.
+        revision: Revision,
+    },
+}
+
+/// What can go wrong in a store.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    /// The object does not exist.
+    #[error("{what} {id} does not exist")]
+    NotFound {
+        /// What kind of object.
+        what: &'static str,
+        /// Its id.
+        id: String,
+    },
+    /// The decision function refused the change.
+    #[error(transparent)]
+    Rejected(#[from] TransitionError),
+    /// A concurrent write got there first and the retry budget ran out, or a precondition
+    /// (such as an expected policy version) does not hold.
+    #[error("{0}")]
+    Conflict(String),
+    /// Concurrent transactions collided and the retries ran out; the caller may try again.
+    #[error("concurrent writes collided: {0}")]
+    Contention(String),
+    /// The database cannot be reached or refused the connection.
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
+    /// A stored row could not be read back.
+    #[error("a stored row is unreadable: {0}")]
+    Corrupt(String),
+    /// Anything else.
+    #[error("store error: {0}")]
+    Internal(String),
+}
+
+/// The storage contract.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Writes a new elevation (and its grant, when it needs no approval). With an idempotency
+    /// key the requester used before, writes nothing and returns the earlier elevation.
+    async fn create_elevation(
+        &self,
+        change: Change,
+        idempotency: Option<(Subject, String)>,
+    ) -> Result<Created, StoreError>;
+
+    /// Decides and applies a change to one elevation, under its lock.
+    async fn update_elevation(
+        &self,
+        id: ElevationId,
+        now: DateTime<Utc>,
+        decide: Decide<'_, ElevationContext>,
+    ) -> Result<Committed, StoreError>;
+
+    /// Decides and applies a change to one grant, under its lock.
+    async fn update_grant(
+        &self,
+        id: GrantId,
+        decide: Decide<'_, GrantContext>,
+    ) -> Result<Committed, StoreError>;
+
+    /// Decides and applies a change to every live grant of one login session, at once.
+    async fn update_session(
+        &self,
+        subject: &Subject,
+        session: &SessionId,
+        now: DateTime<Utc>,
+        decide: Decide<'_, Vec<GrantContext>>,
+    ) -> Result<Committed, StoreError>;
+
+    /// Decides and applies a new policy version, given the one in force.
+    async fn update_policy(
+        &self,
+        decide: Decide<'_, Option<StoredPolicy>>,
+    ) -> Result<Committed, StoreError>;
+
+    /// Writes a change that needs no prior read (a risk signal).
+    async fn append(&self, change: Change) -> Result<Committed, StoreError>;
+
+    /// Elevations that time may have moved on at `now`: pending past their approval window,
+    /// scheduled whose start came, active whose grant ended.
+    async fn due_elevations(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<ElevationId>, StoreError>;
+
+    /// One elevation.
+    async fn get_elevation(&self, id: ElevationId) -> Result<Option<Elevation>, StoreError>;
+
+    /// Elevations matching `filter`, newest first.
+    async fn list_elevations(&self, filter: &ElevationFilter)
+    -> Result<Vec<Elevation>, StoreError>;
+
+    /// One grant.
+    async fn get_grant(&self, id: GrantId) -> Result<Option<Grant>, StoreError>;
+
+    /// A subject's grants, newest first: those that have not ended at `now`, or all of them.
+    async fn list_grants(
+        &self,
+        subject: &Subject,
+        include_ended: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Grant>, StoreError>;
+
+    /// A subject's grants whose access window ends after `since` (revoked ones included, so
+    /// decisions can say `revoked`), in one snapshot with its revision. This is the cache load.
+    async fn load_grants(
+        &self,
+        subject: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Snapshot<Vec<Grant>>, StoreError>;
+
+    /// A subject's risk signals that hold after `now`, in one snapshot with its revision.
+    async fn load_risk(
+        &self,
+        subject: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Snapshot<Vec<RiskSignal>>, StoreError>;
+
+    /// The policy in force, if any was stored.
+    async fn latest_policy(&self) -> Result<Option<StoredPolicy>, StoreError>;
+
+    /// The latest committed revision.
+    async fn revision(&self) -> Result<Revision, StoreError>;
+
+    /// Audit events after `after_seq`, oldest first, at most `limit`.
+    async fn audit_events(
+        &self,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredAuditEvent>, StoreError>;
+
+    /// The feed of committed writes, from this and every other replica.
+    fn subscribe(&self) -> broadcast::Receiver<StoreEvent>;
+
+    /// Whether the change feed is connected (always true for the memory store).
+    fn is_listening(&self) -> bool;
+}
+
+/// How many times a write is retried when the database reports a serialization failure or a
+/// deadlock between concurrent transactions.
+pub const WRITE_RETRIES: usize = 8;
+
+/// Decides the change for `context`, mapping a refusal to a store error.
+pub(crate) fn decide_change<C>(decide: Decide<'_, C>, context: C) -> Result<Change, StoreError> {
+    decide(context).map_err(StoreError::Rejected)
+}
+
+/// Checks, as a second line behind the domain, that elevations in `change` only move along
+/// the state machine from how they were read.
+pub(crate) fn check_transitions(before: &[Elevation], change: &Change) -> Result<(), StoreError> {
+    for next in &change.elevations {
+        let Some(previous) = before.iter().find(|previous| previous.id == next.id) else {
+            continue;
+        };
+        if !previous.state.may_become_in_one_write(next.state) {
+            return Err(StoreError::Internal(format!(
+                "refusing transition of elevation {} from {} to {}",
+                next.id, previous.state, next.state
+            )));
+        }
+    }
+    Ok(())
+}

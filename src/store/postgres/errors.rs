@@ -1,0 +1,50 @@
+//! PostgreSQL errors mapped to store errors, in one place. SQLSTATE codes:
+//! <https://www.postgresql.org/docs/15/errcodes-appendix.html>.
+
+use tokio_postgres::error::SqlState;
+
+use crate::store::StoreError;
+
+/// Whether a write should be retried from the start: the database chose it as the victim of a
+/// serialization failure or a deadlock.
+pub fn is_retryable(error: &StoreError) -> bool {
+    matches!(error, StoreError::Contention(_))
+}
+
+/// Maps a driver error.
+pub fn from_pg(error: tokio_postgres::Error) -> StoreError {
+    let Some(code) = error.code() else {
+        // No SQLSTATE: the connection broke, timed out, or never opened.
+        return StoreError::Unavailable(error.to_string());
+    };
+    let message = error
+        .as_db_error()
+        .map_or_else(|| error.to_string(), |db| db.message().to_owned());
+    match code {
+        c if *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED => {
+            StoreError::Contention(message)
+        }
+        c if *c == SqlState::UNIQUE_VIOLATION => StoreError::Conflict(format!(
+            "a concurrent write created the same object: {message}"
+        )),
+        c if *c == SqlState::ADMIN_SHUTDOWN
+            || *c == SqlState::CRASH_SHUTDOWN
+            || *c == SqlState::CANNOT_CONNECT_NOW
+            || *c == SqlState::CONNECTION_FAILURE
+            || *c == SqlState::CONNECTION_EXCEPTION
+            || *c == SqlState::TOO_MANY_CONNECTIONS
+            || *c == SqlState::QUERY_CANCELED =>
+        {
+            StoreError::Unavailable(message)
+        }
+        other => StoreError::Internal(format!("SQLSTATE {}: {message}", other.code())),
+    }
+}
+
+/// Maps a pool error (no connection could be had).
+pub fn from_pool(error: deadpool_postgres::PoolError) -> StoreError {
+    match error {
+        deadpool_postgres::PoolError::Backend(error) => from_pg(error),
+        other => StoreError::Unavailable(other.to_string()),
+    }
+}

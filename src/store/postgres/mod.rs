@@ -1,0 +1,663 @@
+//! The PostgreSQL store (tokio-postgres with a deadpool pool). Each write is one transaction:
+//! lock and read what the decision needs, apply the decided [`Change`], bump the revision,
+//! append the audit events and `pg_notify` the other replicas; serialization failures and
+//! deadlocks are retried from the start. A dedicated connection LISTENs for other replicas'
+//! writes (see [`listener`]).
+
+mod errors;
+mod listener;
+mod queries;
+mod rows;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use tokio::sync::broadcast;
+use tokio_postgres::{NoTls, Transaction};
+use uuid::Uuid;
+
+use self::errors::{from_pg, from_pool, is_retryable};
+use super::{
+    Change, Committed, Created, Decide, ElevationContext, ElevationFilter, GrantContext, Snapshot,
+    Store, StoreError, StoreEvent, StoredAuditEvent, StoredPolicy, WRITE_RETRIES,
+    check_transitions, decide_change,
+};
+use crate::domain::{
+    Elevation, ElevationId, Grant, GrantId, Revision, RiskSignal, SessionId, Subject,
+};
+
+/// The versioned schema migrations, applied in order at start-up.
+const MIGRATIONS: &[(i32, &str, &str)] = &[(
+    1,
+    "initial",
+    include_str!("../../../migrations/0001_initial.sql"),
+)];
+
+/// A notification payload must stay under PostgreSQL's 8000-byte limit; past this many bytes of
+/// subject names a write tells replicas to drop everything instead.
+const MAX_NOTIFIED_SUBJECT_BYTES: usize = 6000;
+
+/// Settings of the PostgreSQL store.
+#[derive(Debug, Clone)]
+pub struct PostgresOptions {
+    /// Connection URL (`postgres://user:password@host:port/database`).
+    pub url: String,
+    /// Pool size.
+    pub max_connections: usize,
+    /// How long a request waits for a connection, or for one to open.
+    pub connect_timeout: Duration,
+    /// A name for this replica's LISTEN connection (`application_name`), so operators and tests
+    /// can find it in `pg_stat_activity`.
+    pub listener_name: String,
+}
+
+/// The PostgreSQL store.
+pub struct PostgresStore {
+    pool: Pool,
+    events: broadcast::Sender<StoreEvent>,
+    listening: Arc<AtomicBool>,
+    listener_task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for PostgresStore {
+    fn drop(&mut self) {
+        self.listener_task.abort();
+    }
+}
+
+fn parse_config(url: &str) -> Result<tokio_postgres::Config, StoreError> {
+    url.parse::<tokio_postgres::Config>().map_err(|error| {
+        StoreError::Internal(format!(
+            "the database URL is not valid (postgres://user:password@host:port/database): {error}"
+        ))
+    })
+}
+
+impl PostgresStore {
+    /// Connects, applies pending migrations, and starts listening for other replicas' writes.
+    pub async fn connect(options: PostgresOptions) -> Result<Self, StoreError> {
+        let mut config = parse_config(&options.url)?;
+        config.connect_timeout(options.connect_timeout);
+        config.application_name("elevator");
+        config.keepalives(true);
+        config.keepalives_idle(Duration::from_secs(10));
+
+        let manager = Manager::from_config(
+            config.clone(),
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(options.max_connections)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(options.connect_timeout))
+            .create_timeout(Some(options.connect_timeout))
+            .recycle_timeout(Some(options.connect_timeout))
+            .build()
+            .map_err(|error| StoreError::Internal(format!("building the pool: {error}")))?;
+
+        migrate(&pool).await?;
+
+        let (events, _) = broadcast::channel(4096);
+        let listening = Arc::new(AtomicBool::new(false));
+        let mut listener_config = config;
+        listener_config.application_name(&options.listener_name);
+        let listener_task = tokio::spawn(listener::run(
+            listener_config,
+            events.clone(),
+            listening.clone(),
+        ));
+        Ok(PostgresStore {
+            pool,
+            events,
+            listening,
+            listener_task,
+        })
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Client, StoreError> {
+        self.pool.get().await.map_err(from_pool)
+    }
+}
+
+/// Applies every migration not yet recorded, each in its own transaction, holding an advisory
+/// lock so that replicas starting together take turns.
+async fn migrate(pool: &Pool) -> Result<(), StoreError> {
+    let mut client = pool.get().await.map_err(from_pool)?;
+    client
+        .batch_execute(queries::LOCK_MIGRATIONS)
+        .await
+        .map_err(from_pg)?;
+    let result = async {
+        client
+            .batch_execute(queries::CREATE_MIGRATIONS_TABLE)
+            .await
+            .map_err(from_pg)?;
+        let applied: Vec<i32> = client
+            .query(queries::APPLIED_MIGRATIONS, &[])
+            .await
+            .map_err(from_pg)?
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        for (version, name, sql) in MIGRATIONS {
+            if applied.contains(version) {
+                continue;
+            }
+            tracing::info!(version, name, "applying migration");
+            let transaction = client.transaction().await.map_err(from_pg)?;
+            transaction.batch_execute(sql).await.map_err(from_pg)?;
+            transaction
+                .execute(queries::RECORD_MIGRATION, &[version, name])
+                .await
+                .map_err(from_pg)?;
+            transaction.commit().await.map_err(from_pg)?;
+        }
+        Ok(())
+    }
+    .await;
+    client
+        .batch_execute(queries::UNLOCK_MIGRATIONS)
+        .await
+        .map_err(from_pg)?;
+    result
+}
+
+/// Runs `$body` in a transaction bound to `$tx`, retrying from the start when PostgreSQL picks
+/// the transaction as the victim of a serialization failure or deadlock.
+macro_rules! in_transaction {
+    ($store:expr, |$tx:ident| $body:expr) => {{
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut client = $store.client().await?;
+            let $tx = client.transaction().await.map_err(from_pg)?;
+            let outcome: Result<_, StoreError> = async { $body }.await;
+            let outcome = match outcome {
+                Ok(value) => $tx.commit().await.map(|()| value).map_err(from_pg),
+                Err(error) => Err(error),
+            };
+            match outcome {
+                Err(error) if is_retryable(&error) && attempt < WRITE_RETRIES => {
+                    tracing::debug!(attempt, %error, "retrying write after contention");
+                    tokio::time::sleep(Duration::from_millis(attempt as u64 * 2)).await;
+                }
+                other => break other,
+            }
+        }
+    }};
+}
+
+/// Writes `change` in `tx`: rows, then the revision bump with its notification, then the audit
+/// events. Returns the committed revision (the caller commits).
+async fn apply(tx: &Transaction<'_>, change: Change) -> Result<Committed, StoreError> {
+    if change.is_empty() {
+        let revision: i64 = tx
+            .query_one(queries::CURRENT_REVISION, &[])
+            .await
+            .map_err(from_pg)?
+            .get(0);
+        return Ok(Committed {
+            revision: revision as u64,
+            change,
+        });
+    }
+
+    let subjects: Vec<String> = change
+        .affected_subjects()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let notify_everyone =
+        subjects.iter().map(String::len).sum::<usize>() > MAX_NOTIFIED_SUBJECT_BYTES;
+    let notified_subjects: Vec<String> = if notify_everyone {
+        Vec::new()
+    } else {
+        subjects
+    };
+    let event_count = change.events.len() as i64;
+    let head = tx
+        .query_one(
+            queries::BUMP_REVISION_AND_NOTIFY,
+            &[
+                &event_count,
+                &change.policy.is_some(),
+                &notify_everyone,
+                &notified_subjects,
+            ],
+        )
+        .await
+        .map_err(from_pg)?;
+    let revision: i64 = head.get(0);
+    let last_seq: i64 = head.get(1);
+    let revision = revision as u64;
+
+    for elevation in &change.elevations {
+        let params = rows::ElevationParams::new(elevation, revision)?;
+        tx.execute(queries::UPSERT_ELEVATION, &params.as_params())
+            .await
+            .map_err(from_pg)?;
+    }
+    for grant in &change.grants {
+        let params = rows::GrantParams::new(grant, revision)?;
+        tx.execute(queries::UPSERT_GRANT, &params.as_params())
+            .await
+            .map_err(from_pg)?;
+    }
+    for signal in &change.risk_signals {
+        let session = signal.session.as_ref().map(ToString::to_string);
+        tx.execute(
+            queries::INSERT_RISK_SIGNAL,
+            &[
+                &signal.id,
+                &signal.subject.as_str(),
+                &session,
+                &(signal.score as i32),
+                &signal.flags,
+                &signal.source,
+                &signal.reported_at,
+                &signal.expires_at,
+                &(revision as i64),
+            ],
+        )
+        .await
+        .map_err(from_pg)?;
+    }
+    if let Some(policy) = &change.policy {
+        tx.execute(
+            queries::INSERT_POLICY,
+            &[
+                &(policy.version as i64),
+                &policy.source,
+                &policy.created_by,
+                &policy.created_at,
+                &(revision as i64),
+            ],
+        )
+        .await
+        .map_err(from_pg)?;
+    }
+    let first_seq = last_seq - event_count + 1;
+    for (offset, event) in change.events.iter().enumerate() {
+        let seq = first_seq + offset as i64;
+        tx.execute(
+            queries::INSERT_AUDIT_EVENT,
+            &[
+                &seq,
+                &(revision as i64),
+                &event.at,
+                &event.actor,
+                &event.action.as_str(),
+                &event.subject.as_ref().map(|s| s.as_str()),
+                &event.role.as_ref().map(|r| r.as_str()),
+                &event.scope.as_ref().map(|s| s.as_str()),
+                &event.elevation_id.map(|id| id.0),
+                &event.grant_id.map(|id| id.0),
+                &event.reason,
+                &event.ticket,
+                &event.details,
+                &(event.policy_version as i64),
+            ],
+        )
+        .await
+        .map_err(from_pg)?;
+    }
+    Ok(Committed { revision, change })
+}
+
+async fn lock_elevations(tx: &Transaction<'_>, ids: &[Uuid]) -> Result<Vec<Elevation>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    tx.query(queries::ELEVATIONS_BY_IDS_FOR_UPDATE, &[&ids])
+        .await
+        .map_err(from_pg)?
+        .iter()
+        .map(rows::elevation)
+        .collect()
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn create_elevation(
+        &self,
+        change: Change,
+        idempotency: Option<(Subject, String)>,
+    ) -> Result<Created, StoreError> {
+        in_transaction!(self, |tx| {
+            if let Some((requester, key)) = &idempotency {
+                tx.execute(queries::LOCK_SUBJECT, &[&requester.as_str()])
+                    .await
+                    .map_err(from_pg)?;
+                let existing = tx
+                    .query_opt(
+                        queries::ELEVATION_BY_IDEMPOTENCY_KEY,
+                        &[&requester.as_str(), key],
+                    )
+                    .await
+                    .map_err(from_pg)?;
+                if let Some(row) = existing {
+                    return Ok(Created::Existing(Box::new(rows::elevation(&row)?)));
+                }
+            }
+            Ok(Created::New(apply(&tx, change.clone()).await?))
+        })
+    }
+
+    async fn update_elevation(
+        &self,
+        id: ElevationId,
+        now: DateTime<Utc>,
+        decide: Decide<'_, ElevationContext>,
+    ) -> Result<Committed, StoreError> {
+        in_transaction!(self, |tx| {
+            let row = tx
+                .query_opt(queries::ELEVATION_BY_ID_FOR_UPDATE, &[&id.0])
+                .await
+                .map_err(from_pg)?
+                .ok_or_else(|| StoreError::NotFound {
+                    what: "elevation",
+                    id: id.to_string(),
+                })?;
+            let elevation = rows::elevation(&row)?;
+            tx.execute(queries::LOCK_SUBJECT, &[&elevation.requester.as_str()])
+                .await
+                .map_err(from_pg)?;
+            let own_grant_id = elevation.grant_id.map(|grant_id| grant_id.0);
+            let mut requester_grants: Vec<Grant> = tx
+                .query(
+                    queries::REQUESTER_GRANTS,
+                    &[&elevation.requester.as_str(), &now, &own_grant_id],
+                )
+                .await
+                .map_err(from_pg)?
+                .iter()
+                .map(rows::grant)
+                .collect::<Result<_, _>>()?;
+            let grant = own_grant_id.and_then(|own| {
+                let position = requester_grants.iter().position(|g| g.id.0 == own)?;
+                Some(requester_grants.remove(position))
+            });
+            let before = [elevation.clone()];
+            let change = decide_change(
+                decide,
+                ElevationContext {
+                    elevation,
+                    grant,
+                    requester_grants,
+                },
+            )?;
+            check_transitions(&before, &change)?;
+            apply(&tx, change).await
+        })
+    }
+
+    async fn update_grant(
+        &self,
+        id: GrantId,
+        decide: Decide<'_, GrantContext>,
+    ) -> Result<Committed, StoreError> {
+        in_transaction!(self, |tx| {
+            let row = tx
+                .query_opt(queries::GRANT_BY_ID_FOR_UPDATE, &[&id.0])
+                .await
+                .map_err(from_pg)?
+                .ok_or_else(|| StoreError::NotFound {
+                    what: "grant",
+                    id: id.to_string(),
+                })?;
+            let grant = rows::grant(&row)?;
+            let elevation_ids: Vec<Uuid> = grant.elevation_id.iter().map(|e| e.0).collect();
+            let elevation = lock_elevations(&tx, &elevation_ids).await?.pop();
+            let before: Vec<Elevation> = elevation.iter().cloned().collect();
+            let change = decide_change(decide, GrantContext { grant, elevation })?;
+            check_transitions(&before, &change)?;
+            apply(&tx, change).await
+        })
+    }
+
+    async fn update_session(
+        &self,
+        subject: &Subject,
+        session: &SessionId,
+        now: DateTime<Utc>,
+        decide: Decide<'_, Vec<GrantContext>>,
+    ) -> Result<Committed, StoreError> {
+        in_transaction!(self, |tx| {
+            let grants: Vec<Grant> = tx
+                .query(
+                    queries::SESSION_GRANTS_FOR_UPDATE,
+                    &[&subject.as_str(), &session.as_str(), &now],
+                )
+                .await
+                .map_err(from_pg)?
+                .iter()
+                .map(rows::grant)
+                .collect::<Result<_, _>>()?;
+            let elevation_ids: Vec<Uuid> = grants
+                .iter()
+                .filter_map(|grant| grant.elevation_id.map(|e| e.0))
+                .collect();
+            let elevations = lock_elevations(&tx, &elevation_ids).await?;
+            let contexts: Vec<GrantContext> = grants
+                .into_iter()
+                .map(|grant| GrantContext {
+                    elevation: elevations
+                        .iter()
+                        .find(|e| Some(e.id) == grant.elevation_id)
+                        .cloned(),
+                    grant,
+                })
+                .collect();
+            let change = decide_change(decide, contexts)?;
+            check_transitions(&elevations, &change)?;
+            apply(&tx, change).await
+        })
+    }
+
+    async fn update_policy(
+        &self,
+        decide: Decide<'_, Option<StoredPolicy>>,
+    ) -> Result<Committed, StoreError> {
+        in_transaction!(self, |tx| {
+            tx.execute(queries::LOCK_HEAD, &[]).await.map_err(from_pg)?;
+            let current = tx
+                .query_opt(queries::LATEST_POLICY, &[])
+                .await
+                .map_err(from_pg)?
+                .map(|row| rows::policy(&row))
+                .transpose()?;
+            let change = decide_change(decide, current)?;
+            apply(&tx, change).await
+        })
+    }
+
+    async fn append(&self, change: Change) -> Result<Committed, StoreError> {
+        in_transaction!(self, |tx| apply(&tx, change.clone()).await)
+    }
+
+    async fn due_elevations(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<ElevationId>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(queries::DUE_ELEVATIONS, &[&now, &(limit as i64)])
+            .await
+            .map_err(from_pg)?;
+        Ok(rows.iter().map(|row| ElevationId(row.get(0))).collect())
+    }
+
+    async fn get_elevation(&self, id: ElevationId) -> Result<Option<Elevation>, StoreError> {
+        let client = self.client().await?;
+        client
+            .query_opt(queries::ELEVATION_BY_ID, &[&id.0])
+            .await
+            .map_err(from_pg)?
+            .map(|row| rows::elevation(&row))
+            .transpose()
+    }
+
+    async fn list_elevations(
+        &self,
+        filter: &ElevationFilter,
+    ) -> Result<Vec<Elevation>, StoreError> {
+        let client = self.client().await?;
+        let requester = filter.requester.as_ref().map(|s| s.as_str());
+        let state = filter.state.map(|s| s.as_str());
+        let role = filter.role.as_ref().map(|r| r.as_str());
+        let before = filter.before.map(|id| id.0);
+        client
+            .query(
+                queries::LIST_ELEVATIONS,
+                &[&requester, &state, &role, &before, &(filter.limit as i64)],
+            )
+            .await
+            .map_err(from_pg)?
+            .iter()
+            .map(rows::elevation)
+            .collect()
+    }
+
+    async fn get_grant(&self, id: GrantId) -> Result<Option<Grant>, StoreError> {
+        let client = self.client().await?;
+        client
+            .query_opt(queries::GRANT_BY_ID, &[&id.0])
+            .await
+            .map_err(from_pg)?
+            .map(|row| rows::grant(&row))
+            .transpose()
+    }
+
+    async fn list_grants(
+        &self,
+        subject: &Subject,
+        include_ended: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Grant>, StoreError> {
+        let client = self.client().await?;
+        client
+            .query(
+                queries::LIST_GRANTS,
+                &[&subject.as_str(), &include_ended, &now],
+            )
+            .await
+            .map_err(from_pg)?
+            .iter()
+            .map(rows::grant)
+            .collect()
+    }
+
+    async fn load_grants(
+        &self,
+        subject: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Snapshot<Vec<Grant>>, StoreError> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(queries::LOAD_GRANTS)
+            .await
+            .map_err(from_pg)?;
+        let rows = client
+            .query(&statement, &[&subject, &since])
+            .await
+            .map_err(from_pg)?;
+        let revision: i64 = rows
+            .first()
+            .ok_or_else(|| StoreError::Corrupt("the head row is missing".into()))?
+            .get(0);
+        let mut grants = Vec::with_capacity(rows.len());
+        for row in &rows {
+            if let Some(grant) = rows::grant_at(row, 1)? {
+                grants.push(grant);
+            }
+        }
+        Ok(Snapshot {
+            value: grants,
+            revision: revision as u64,
+        })
+    }
+
+    async fn load_risk(
+        &self,
+        subject: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Snapshot<Vec<RiskSignal>>, StoreError> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(queries::LOAD_RISK)
+            .await
+            .map_err(from_pg)?;
+        let rows = client
+            .query(&statement, &[&subject, &now])
+            .await
+            .map_err(from_pg)?;
+        let revision: i64 = rows
+            .first()
+            .ok_or_else(|| StoreError::Corrupt("the head row is missing".into()))?
+            .get(0);
+        let mut signals = Vec::new();
+        for row in &rows {
+            if let Some(signal) = rows::risk_signal_at(row, 1)? {
+                signals.push(signal);
+            }
+        }
+        Ok(Snapshot {
+            value: signals,
+            revision: revision as u64,
+        })
+    }
+
+    async fn latest_policy(&self) -> Result<Option<StoredPolicy>, StoreError> {
+        let client = self.client().await?;
+        client
+            .query_opt(queries::LATEST_POLICY, &[])
+            .await
+            .map_err(from_pg)?
+            .map(|row| rows::policy(&row))
+            .transpose()
+    }
+
+    async fn revision(&self) -> Result<Revision, StoreError> {
+        let client = self.client().await?;
+        let revision: i64 = client
+            .query_one(queries::CURRENT_REVISION, &[])
+            .await
+            .map_err(from_pg)?
+            .get(0);
+        Ok(revision as u64)
+    }
+
+    async fn audit_events(
+        &self,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredAuditEvent>, StoreError> {
+        let client = self.client().await?;
+        client
+            .query(
+                queries::AUDIT_EVENTS_AFTER,
+                &[&(after_seq as i64), &(limit as i64)],
+            )
+            .await
+            .map_err(from_pg)?
+            .iter()
+            .map(rows::audit_event)
+            .collect()
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<StoreEvent> {
+        self.events.subscribe()
+    }
+
+    fn is_listening(&self) -> bool {
+        self.listening.load(Ordering::Acquire)
+    }
+}

@@ -1,0 +1,188 @@
+//! Every SQL statement the PostgreSQL store runs, by name. The schema itself lives in
+//! `migrations/`.
+
+/// Columns of `elevations`, in the order [`super::rows::elevation`] reads them.
+macro_rules! elevation_columns {
+    () => {
+        "id, requester, session_id, role, scope, duration_ms, reason, ticket, state, state_reason, \
+         created_at, updated_at, request_expires_at, not_before, steps, votes, requester_claims, \
+         policy_version, grant_id, idempotency_key"
+    };
+}
+
+/// Columns of `grants`, in the order [`super::rows::grant`] reads them.
+macro_rules! grant_columns {
+    () => {
+        "id, subject, session_id, role, scope, not_before, not_after, elevation_id, \
+         parent_grant_id, delegation_trail, revoked_at, revoked_by, revoke_reason"
+    };
+}
+
+/// Columns of `risk_signals`, in the order [`super::rows::risk_signal`] reads them.
+macro_rules! risk_columns {
+    () => {
+        "id, subject, session_id, score, flags, source, reported_at, expires_at"
+    };
+}
+
+/// Bumps the revision and reserves `$1` audit sequence numbers, and notifies the other replicas
+/// that the subjects `$4` (or, when `$3`, everyone) and, when `$2`, the policy changed. The
+/// notification is delivered when (and only if) the transaction commits; the row lock is held to
+/// commit, which orders commits by revision.
+pub const BUMP_REVISION_AND_NOTIFY: &str = "\
+    WITH head AS ( \
+        UPDATE elevator_head SET revision = revision + 1, audit_seq = audit_seq + $1 \
+        RETURNING revision, audit_seq \
+    ) \
+    SELECT head.revision, head.audit_seq, pg_notify('elevator_changes', json_build_object( \
+        'r', head.revision, 'p', $2::bool, 'a', $3::bool, 's', $4::text[])::text) \
+    FROM head";
+
+pub const CURRENT_REVISION: &str = "SELECT revision FROM elevator_head";
+
+pub const LOCK_HEAD: &str = "SELECT revision FROM elevator_head FOR UPDATE";
+
+pub const UPSERT_ELEVATION: &str = concat!(
+    "INSERT INTO elevations (",
+    elevation_columns!(),
+    ", revision) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+     $17, $18, $19, $20, $21) \
+     ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, state_reason = EXCLUDED.state_reason, \
+     updated_at = EXCLUDED.updated_at, votes = EXCLUDED.votes, grant_id = EXCLUDED.grant_id, \
+     revision = EXCLUDED.revision"
+);
+
+pub const UPSERT_GRANT: &str = concat!(
+    "INSERT INTO grants (",
+    grant_columns!(),
+    ", revision) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+     ON CONFLICT (id) DO UPDATE SET not_after = EXCLUDED.not_after, \
+     revoked_at = EXCLUDED.revoked_at, revoked_by = EXCLUDED.revoked_by, \
+     revoke_reason = EXCLUDED.revoke_reason, revision = EXCLUDED.revision"
+);
+
+pub const INSERT_RISK_SIGNAL: &str = concat!(
+    "INSERT INTO risk_signals (",
+    risk_columns!(),
+    ", revision) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+);
+
+pub const INSERT_POLICY: &str = "\
+    INSERT INTO policies (version, source, created_by, created_at, revision) \
+    VALUES ($1, $2, $3, $4, $5)";
+
+pub const INSERT_AUDIT_EVENT: &str = "\
+    INSERT INTO audit_events (seq, revision, at, actor, action, subject, role, scope, \
+        elevation_id, grant_id, reason, ticket, details, policy_version) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
+
+pub const ELEVATION_BY_IDEMPOTENCY_KEY: &str = concat!(
+    "SELECT ",
+    elevation_columns!(),
+    " FROM elevations WHERE requester = $1 AND idempotency_key = $2"
+);
+
+pub const ELEVATION_BY_ID: &str = concat!(
+    "SELECT ",
+    elevation_columns!(),
+    " FROM elevations WHERE id = $1"
+);
+
+pub const ELEVATION_BY_ID_FOR_UPDATE: &str = concat!(
+    "SELECT ",
+    elevation_columns!(),
+    " FROM elevations WHERE id = $1 FOR UPDATE"
+);
+
+pub const ELEVATIONS_BY_IDS_FOR_UPDATE: &str = concat!(
+    "SELECT ",
+    elevation_columns!(),
+    " FROM elevations WHERE id = ANY($1) ORDER BY id FOR UPDATE"
+);
+
+/// Serializes writes that look at one subject's grants as a whole (separation of duties).
+pub const LOCK_SUBJECT: &str =
+    "SELECT pg_advisory_xact_lock(hashtextextended('subject:' || $1, 0))";
+
+pub const LIST_ELEVATIONS: &str = concat!(
+    "SELECT ",
+    elevation_columns!(),
+    " FROM elevations \
+     WHERE ($1::text IS NULL OR requester = $1) \
+       AND ($2::text IS NULL OR state = $2) \
+       AND ($3::text IS NULL OR role = $3) \
+       AND ($4::uuid IS NULL OR id < $4) \
+     ORDER BY id DESC LIMIT $5"
+);
+
+pub const DUE_ELEVATIONS: &str = "\
+    (SELECT id FROM elevations WHERE state = 'PENDING' AND request_expires_at <= $1 LIMIT $2) \
+    UNION ALL \
+    (SELECT e.id FROM elevations e JOIN grants g ON g.id = e.grant_id \
+     WHERE (e.state = 'SCHEDULED' AND g.not_before <= $1) \
+        OR (e.state = 'ACTIVE' AND g.not_after <= $1) LIMIT $2)";
+
+pub const GRANT_BY_ID: &str = concat!("SELECT ", grant_columns!(), " FROM grants WHERE id = $1");
+
+pub const GRANT_BY_ID_FOR_UPDATE: &str = concat!(
+    "SELECT ",
+    grant_columns!(),
+    " FROM grants WHERE id = $1 FOR UPDATE"
+);
+
+/// The requester's live grants, plus the elevation's own grant (`$3`) whatever its state.
+pub const REQUESTER_GRANTS: &str = concat!(
+    "SELECT ",
+    grant_columns!(),
+    " FROM grants WHERE subject = $1 \
+      AND ((revoked_at IS NULL AND not_after > $2) OR id = $3)"
+);
+
+pub const SESSION_GRANTS_FOR_UPDATE: &str = concat!(
+    "SELECT ",
+    grant_columns!(),
+    " FROM grants WHERE subject = $1 AND session_id = $2 \
+      AND revoked_at IS NULL AND not_after > $3 ORDER BY id FOR UPDATE"
+);
+
+pub const LIST_GRANTS: &str = concat!(
+    "SELECT ",
+    grant_columns!(),
+    " FROM grants WHERE subject = $1 \
+      AND ($2 OR (revoked_at IS NULL AND not_after > $3)) ORDER BY id DESC LIMIT 1000"
+);
+
+/// The cache load: one statement, so the grants and the revision come from one snapshot.
+pub const LOAD_GRANTS: &str = "\
+    SELECT h.revision, g.id, g.subject, g.session_id, g.role, g.scope, g.not_before, \
+           g.not_after, g.elevation_id, g.parent_grant_id, g.delegation_trail, g.revoked_at, \
+           g.revoked_by, g.revoke_reason \
+    FROM elevator_head h LEFT JOIN grants g ON g.subject = $1 AND g.not_after > $2";
+
+/// The risk cache load, in one snapshot with the revision.
+pub const LOAD_RISK: &str = "\
+    SELECT h.revision, r.id, r.subject, r.session_id, r.score, r.flags, r.source, \
+           r.reported_at, r.expires_at \
+    FROM elevator_head h LEFT JOIN risk_signals r ON r.subject = $1 AND r.expires_at > $2";
+
+pub const LATEST_POLICY: &str = "\
+    SELECT version, source, created_by, created_at FROM policies ORDER BY version DESC LIMIT 1";
+
+pub const AUDIT_EVENTS_AFTER: &str = "\
+    SELECT seq, revision, at, actor, action, subject, role, scope, elevation_id, grant_id, \
+           reason, ticket, details, policy_version \
+    FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2";
+
+pub const LISTEN: &str = "LISTEN elevator_changes";
+
+/// The migration bookkeeping table, created before anything else.
+pub const CREATE_MIGRATIONS_TABLE: &str = "\
+    CREATE TABLE IF NOT EXISTS elevator_migrations ( \
+        version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())";
+
+/// Keeps two replicas that start together from migrating at the same time.
+pub const LOCK_MIGRATIONS: &str = "SELECT pg_advisory_lock(7428510001)";
+pub const UNLOCK_MIGRATIONS: &str = "SELECT pg_advisory_unlock(7428510001)";
+pub const APPLIED_MIGRATIONS: &str = "SELECT version FROM elevator_migrations";
+pub const RECORD_MIGRATION: &str =
+    "INSERT INTO elevator_migrations (version, name) VALUES ($1, $2)";
