@@ -83,6 +83,8 @@ pub struct DatabaseConfig {
     pub max_connections: usize,
     /// How long to wait for a connection, in ms.
     pub connect_timeout_ms: u64,
+    /// First wait before reopening a broken change-feed connection, in ms.
+    pub listener_backoff_ms: u64,
 }
 
 impl Default for Config {
@@ -130,6 +132,7 @@ impl Default for DatabaseConfig {
         DatabaseConfig {
             max_connections: 16,
             connect_timeout_ms: 5000,
+            listener_backoff_ms: 100,
         }
     }
 }
@@ -185,6 +188,7 @@ settings! {
     "cache.ended_grant_lookback_seconds", "ELEVATOR_CACHE_ENDED_GRANT_LOOKBACK_SECONDS", Number, false, "how long ended grants stay loaded to explain denials (3600)";
     "database.max_connections", "ELEVATOR_DATABASE_MAX_CONNECTIONS", Number, false, "PostgreSQL pool size (16)";
     "database.connect_timeout_ms", "ELEVATOR_DATABASE_CONNECT_TIMEOUT_MS", Number, false, "wait for a connection (5000)";
+    "database.listener_backoff_ms", "ELEVATOR_DATABASE_LISTENER_BACKOFF_MS", Number, false, "first wait before reopening a broken change feed (100)";
     "sweep_interval_ms", "ELEVATOR_SWEEP_INTERVAL_MS", Number, false, "how often time-driven transitions run (1000)";
 }
 

@@ -109,6 +109,7 @@ impl Server {
                     url: url.clone(),
                     max_connections: config.database.max_connections,
                     connect_timeout: Duration::from_millis(config.database.connect_timeout_ms),
+                    listener_backoff: Duration::from_millis(config.database.listener_backoff_ms),
                     listener_name: format!("elevator-listener-{instance_id}"),
                 })
                 .await

@@ -47,7 +47,7 @@ impl State {
             .and_then(|grant_id| self.grants.get(&grant_id).cloned());
         let requester_grants = self
             .subject_grants(elevation.requester.as_str())
-            .filter(|grant| !grant.has_ended(now))
+            .filter(|grant| Some(grant.id) != elevation.grant_id && !grant.has_ended(now))
             .cloned()
             .collect();
         Some(ElevationContext {

@@ -1,1 +1,11 @@
+//! Integration tests over real gRPC, against the in-memory store and a real PostgreSQL (one
+//! fresh database per test; see [`harness`]). One test binary, one module per concern.
 
+mod harness;
+
+mod concurrency;
+mod expiry;
+mod fatma;
+mod replicas;
+mod security;
+mod store_contract;

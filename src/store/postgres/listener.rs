@@ -34,17 +34,17 @@ struct Payload {
 /// Listens until the task is aborted.
 pub async fn run(
     config: tokio_postgres::Config,
+    first_backoff: Duration,
     events: broadcast::Sender<StoreEvent>,
     listening: Arc<AtomicBool>,
 ) {
-    const FIRST_BACKOFF: Duration = Duration::from_millis(50);
-    let mut backoff = FIRST_BACKOFF;
+    let mut backoff = first_backoff;
     loop {
         let outcome = listen_once(&config, &events, &listening).await;
         let was_listening = listening.swap(false, Ordering::AcqRel);
         if was_listening {
             let _ = events.send(StoreEvent::Lost);
-            backoff = FIRST_BACKOFF;
+            backoff = first_backoff;
         }
         match outcome {
             Ok(()) => tracing::warn!("change listener connection closed; reconnecting"),

@@ -50,6 +50,9 @@ pub struct PostgresOptions {
     pub max_connections: usize,
     /// How long a request waits for a connection, or for one to open.
     pub connect_timeout: Duration,
+    /// The first wait before the LISTEN connection is reopened after it broke (doubling up to
+    /// two seconds while it keeps failing).
+    pub listener_backoff: Duration,
     /// A name for this replica's LISTEN connection (`application_name`), so operators and tests
     /// can find it in `pg_stat_activity`.
     pub listener_name: String,
@@ -110,6 +113,7 @@ impl PostgresStore {
         listener_config.application_name(&options.listener_name);
         let listener_task = tokio::spawn(listener::run(
             listener_config,
+            options.listener_backoff,
             events.clone(),
             listening.clone(),
         ));

@@ -116,11 +116,13 @@ pub const LIST_ELEVATIONS: &str = concat!(
 );
 
 pub const DUE_ELEVATIONS: &str = "\
-    (SELECT id FROM elevations WHERE state = 'PENDING' AND request_expires_at <= $1 LIMIT $2) \
-    UNION ALL \
-    (SELECT e.id FROM elevations e JOIN grants g ON g.id = e.grant_id \
-     WHERE (e.state = 'SCHEDULED' AND g.not_before <= $1) \
-        OR (e.state = 'ACTIVE' AND g.not_after <= $1) LIMIT $2)";
+    SELECT id FROM ( \
+        (SELECT id FROM elevations WHERE state = 'PENDING' AND request_expires_at <= $1 LIMIT $2) \
+        UNION ALL \
+        (SELECT e.id FROM elevations e JOIN grants g ON g.id = e.grant_id \
+         WHERE (e.state = 'SCHEDULED' AND g.not_before <= $1) \
+            OR (e.state = 'ACTIVE' AND g.not_after <= $1) LIMIT $2) \
+    ) due LIMIT $2";
 
 pub const GRANT_BY_ID: &str = concat!("SELECT ", grant_columns!(), " FROM grants WHERE id = $1");
 

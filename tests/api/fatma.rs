@@ -1,0 +1,317 @@
+//! The seed's example end to end: Fatma asks for admin_approver, Ali approves, the PEP's Check
+//! allows in her session and denies in another, and a revoke denies again.
+
+use crate::harness::*;
+use crate::on_both_backends;
+use elevator::proto::v1 as pb;
+
+async fn fatma_flow(backend: Backend) {
+    let app = spawn_app(backend).await;
+
+    // Before anything, nothing is allowed.
+    let before = app.check_fatma("s1").await;
+    assert!(!before.allowed);
+    assert_eq!(reason(&before), pb::DecisionReason::NoGrant);
+
+    let elevation = app.request_fatma().await;
+    assert_eq!(elevation.state, pb::ElevationState::Pending as i32);
+    assert_eq!(elevation.requester, "fatma");
+    assert_eq!(elevation.session_id, "s1");
+
+    // Pending is not enough.
+    assert!(!app.check_fatma("s1").await.allowed);
+
+    // Ali sees it in his inbox; Fatma does not see her own there.
+    let inbox = app
+        .approvals()
+        .list_pending_approvals(authed(
+            &app.ali(),
+            pb::ListPendingApprovalsRequest::default(),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(inbox.elevations.len(), 1);
+    assert_eq!(inbox.elevations[0].id, elevation.id);
+    let own_inbox = app
+        .approvals()
+        .list_pending_approvals(authed(
+            &app.fatma(),
+            pb::ListPendingApprovalsRequest::default(),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(own_inbox.elevations.is_empty());
+
+    let approved = app.ali_approves(&elevation.id).await;
+    let active = approved.elevation.unwrap();
+    assert_eq!(active.state, pb::ElevationState::Active as i32);
+    let grant = approved.grant.expect("the approval created a grant");
+    assert_eq!(grant.session_id, "s1");
+    assert_eq!(grant.subject, "fatma");
+    let window = grant.not_after.unwrap().seconds - grant.not_before.unwrap().seconds;
+    assert_eq!(window, 7200);
+
+    // Fatma's grants show it, with its id and expiry.
+    let grants = app
+        .elevations()
+        .list_grants(authed(&app.fatma(), pb::ListGrantsRequest::default()))
+        .await
+        .unwrap()
+        .into_inner()
+        .grants;
+    assert_eq!(grants.len(), 1);
+    assert_eq!(grants[0].id, grant.id);
+    assert_eq!(grants[0].status, pb::GrantStatus::Active as i32);
+
+    // Allowed in her session (reading the approval's write), denied in another one.
+    let allowed = app
+        .check(
+            "fatma",
+            "s1",
+            "purchase_orders.approve",
+            "Org:Procurement/PO:4711",
+            approved.revision,
+        )
+        .await;
+    assert!(allowed.allowed, "{allowed:?}");
+    assert_eq!(reason(&allowed), pb::DecisionReason::Allowed);
+    assert_eq!(allowed.grant_id, grant.id);
+    assert_eq!(allowed.role, "admin_approver");
+    assert!(allowed.revision >= approved.revision);
+    let other_session = app.check_fatma("s2").await;
+    assert!(!other_session.allowed);
+    assert_eq!(reason(&other_session), pb::DecisionReason::OtherSession);
+    assert_eq!(other_session.grant_id, grant.id);
+
+    // A permission the role does not carry, and a resource outside the scope, are denied.
+    let other_permission = app
+        .check(
+            "fatma",
+            "s1",
+            "purchase_orders.create",
+            "Org:Procurement/PO:4711",
+            0,
+        )
+        .await;
+    assert_eq!(reason(&other_permission), pb::DecisionReason::NoGrant);
+    let outside = app
+        .check(
+            "fatma",
+            "s1",
+            "purchase_orders.approve",
+            "Org:Procurement2/PO:4711",
+            0,
+        )
+        .await;
+    assert_eq!(reason(&outside), pb::DecisionReason::ScopeMismatch);
+
+    // Fatma gives it up; the next Check denies.
+    let revoked = app
+        .elevations()
+        .revoke_grant(authed(
+            &app.fatma(),
+            pb::RevokeGrantRequest {
+                grant_id: grant.id.clone(),
+                reason: "done".into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        revoked.grant.unwrap().status,
+        pb::GrantStatus::Revoked as i32
+    );
+    let after = app.check_fatma("s1").await;
+    assert!(!after.allowed);
+    assert_eq!(reason(&after), pb::DecisionReason::Revoked);
+
+    let shown = app
+        .elevations()
+        .get_elevation(authed(
+            &app.fatma(),
+            pb::GetElevationRequest {
+                id: elevation.id.clone(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .elevation
+        .unwrap();
+    assert_eq!(shown.state, pb::ElevationState::Revoked as i32);
+
+    assert_eq!(
+        app.audit_actions().await,
+        [
+            "policy.changed",
+            "elevation.requested",
+            "approval.approved",
+            "elevation.approved",
+            "grant.activated",
+            "grant.revoked"
+        ]
+    );
+}
+on_both_backends!(the_fatma_flow_works_end_to_end, fatma_flow);
+
+async fn ending_the_session_revokes_its_grants(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let elevation = app.request_fatma().await;
+    let grant = app.ali_approves(&elevation.id).await.grant.unwrap();
+    assert!(app.check_fatma("s1").await.allowed);
+
+    let ended = app
+        .elevations()
+        .end_session(authed(&app.fatma(), pb::EndSessionRequest::default()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(ended.revoked_grant_ids, vec![grant.id.clone()]);
+    let after = app.check_fatma("s1").await;
+    assert_eq!(reason(&after), pb::DecisionReason::Revoked);
+}
+on_both_backends!(end_session, ending_the_session_revokes_its_grants);
+
+async fn a_repeated_idempotency_key_returns_the_first_elevation(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let request = || pb::RequestElevationRequest {
+        role: "admin_approver".into(),
+        scope: "Org:Procurement".into(),
+        duration: Some(prost_types::Duration {
+            seconds: 3600,
+            nanos: 0,
+        }),
+        reason: "Q4 close".into(),
+        idempotency_key: "req-1".into(),
+        ..Default::default()
+    };
+    let first = app
+        .elevations()
+        .request_elevation(authed(&app.fatma(), request()))
+        .await
+        .unwrap()
+        .into_inner();
+    let second = app
+        .elevations()
+        .request_elevation(authed(&app.fatma(), request()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(first.elevation.unwrap().id, second.elevation.unwrap().id);
+    let listed = app
+        .elevations()
+        .list_elevations(authed(&app.fatma(), pb::ListElevationsRequest::default()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.elevations.len(), 1);
+}
+on_both_backends!(
+    idempotency,
+    a_repeated_idempotency_key_returns_the_first_elevation
+);
+
+async fn cancel_and_deny_end_pending_elevations(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let first = app.request_fatma().await;
+    let cancelled = app
+        .elevations()
+        .cancel_elevation(authed(
+            &app.fatma(),
+            pb::CancelElevationRequest {
+                id: first.id.clone(),
+                reason: "not needed".into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        cancelled.elevation.unwrap().state,
+        pb::ElevationState::Cancelled as i32
+    );
+
+    let second = app.request_fatma().await;
+    let denied = app
+        .approvals()
+        .deny(authed(
+            &app.ali(),
+            pb::DenyRequest {
+                elevation_id: second.id.clone(),
+                comment: "use the team account".into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .elevation
+        .unwrap();
+    assert_eq!(denied.state, pb::ElevationState::Denied as i32);
+    assert!(denied.state_reason.contains("use the team account"));
+
+    // A decided elevation cannot be approved any more.
+    let late = app
+        .approvals()
+        .approve(authed(
+            &app.ali(),
+            pb::ApproveRequest {
+                elevation_id: first.id.clone(),
+                comment: String::new(),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(late.code(), tonic::Code::FailedPrecondition);
+    assert_eq!(error_reason(&late), "WRONG_STATE");
+    assert!(!app.check_fatma("s1").await.allowed);
+}
+on_both_backends!(cancel_and_deny, cancel_and_deny_end_pending_elevations);
+
+#[tokio::test]
+async fn health_and_reflection_are_served() {
+    let app = spawn_app(Backend::Memory).await;
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", app.address))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+    let status = health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "elevator.v1.CheckService".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        status.status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
+}
+
+#[tokio::test]
+async fn postgres_mode_refuses_dev_tokens() {
+    let app = spawn_app(Backend::Postgres).await;
+    let dev_token = token_signed(
+        TEST_SECRET.as_bytes(),
+        &app.clock,
+        elevator::auth::Claims {
+            sub: "fatma".into(),
+            sid: Some("s1".into()),
+            groups: vec!["procurement-staff".into()],
+            manager: Some("ali".into()),
+            iss: Some(elevator::auth::DEV_ISSUER.into()),
+            ..Default::default()
+        },
+    );
+    let refused = app
+        .elevations()
+        .list_grants(authed(&dev_token, pb::ListGrantsRequest::default()))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::Unauthenticated);
+    assert!(refused.message().contains("dev tokens are refused"));
+}

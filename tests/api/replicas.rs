@@ -1,0 +1,141 @@
+//! Two replicas over one PostgreSQL: a write through one is seen by the other through the
+//! change feed, and a replica that loses its feed never answers from a stale cache.
+
+use std::time::{Duration, Instant};
+
+use crate::harness::*;
+use elevator::proto::v1 as pb;
+
+async fn revoke_through(app: &TestApp, grant_id: &str) -> u64 {
+    app.elevations()
+        .revoke_grant(authed(
+            &app.fatma(),
+            pb::RevokeGrantRequest {
+                grant_id: grant_id.into(),
+                reason: "done".into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .revision
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoke_through_one_replica_denies_on_the_other_within_a_second() {
+    let a = spawn_app(Backend::Postgres).await;
+    let b = spawn_replica(&a, None).await;
+    let elevation = a.request_fatma().await;
+    let approved = a.ali_approves(&elevation.id).await;
+    let grant = approved.grant.unwrap();
+
+    // B learns of the grant through the feed and caches it.
+    let seen = b
+        .check(
+            "fatma",
+            "s1",
+            "purchase_orders.approve",
+            "Org:Procurement/PO:4711",
+            approved.revision,
+        )
+        .await;
+    assert!(seen.allowed, "{seen:?}");
+    assert!(b.check_fatma("s1").await.allowed);
+
+    let revoked_at = revoke_through(&a, &grant.id).await;
+    let started = Instant::now();
+    loop {
+        let decision = b.check_fatma("s1").await;
+        if !decision.allowed {
+            assert_eq!(reason(&decision), pb::DecisionReason::Revoked);
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "replica B still allowed a revoked grant after one second"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // Asking for the revoke's revision never sees the old state.
+    let fresh = b
+        .check(
+            "fatma",
+            "s1",
+            "purchase_orders.approve",
+            "Org:Procurement/PO:4711",
+            revoked_at,
+        )
+        .await;
+    assert!(!fresh.allowed);
+    assert!(fresh.revision >= revoked_at);
+}
+
+async fn listener_pid(app: &TestApp) -> Option<i32> {
+    let rows = sql(
+        app.database_url.as_deref().unwrap(),
+        &format!(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = 'elevator-listener-{}'",
+            app.instance_id
+        ),
+    )
+    .await;
+    rows.iter().find_map(|message| match message {
+        tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).and_then(|pid| pid.parse().ok()),
+        _ => None,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_that_loses_its_feed_never_allows_what_was_revoked_meanwhile() {
+    let a = spawn_app(Backend::Postgres).await;
+    let b = spawn_replica(&a, None).await;
+    let elevation = a.request_fatma().await;
+    let approved = a.ali_approves(&elevation.id).await;
+    let grant = approved.grant.unwrap();
+    assert!(
+        b.check(
+            "fatma",
+            "s1",
+            "purchase_orders.approve",
+            "Org:Procurement/PO:4711",
+            approved.revision
+        )
+        .await
+        .allowed
+    );
+    assert!(b.check_fatma("s1").await.allowed, "B caches the grant");
+
+    let pid = listener_pid(&b)
+        .await
+        .expect("B's listener connection is visible");
+    sql(
+        a.database_url.as_deref().unwrap(),
+        &format!("SELECT pg_terminate_backend({pid})"),
+    )
+    .await;
+    // B notices the loss (the server tells the client it terminated the connection)...
+    let started = Instant::now();
+    while b.app.decider().freshness().is_listening() {
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "B did not notice the lost feed"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    // ...and a revoke committed while B is not listening is never missed: B reads through
+    // until it listens again, then drops everything it cached before.
+    revoke_through(&a, &grant.id).await;
+    let until = Instant::now() + Duration::from_secs(2);
+    let mut relistened = false;
+    while Instant::now() < until {
+        let decision = b.check_fatma("s1").await;
+        assert!(
+            !decision.allowed,
+            "B allowed a grant revoked while its feed was down"
+        );
+        relistened |= b.app.decider().freshness().is_listening();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(relistened, "B reconnected its feed");
+    assert!(listener_pid(&b).await.is_some_and(|new_pid| new_pid != pid));
+}
