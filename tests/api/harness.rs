@@ -40,6 +40,11 @@ pub enum Backend {
 
 static POSTGRES_ADMIN_URL: OnceLock<String> = OnceLock::new();
 
+/// The throwaway server and its watchdog live as long as this process; they are kept here,
+/// never waited for, and the watchdog stops the server once the process is gone.
+static BACKGROUND_PROCESSES: std::sync::Mutex<Vec<std::process::Child>> =
+    std::sync::Mutex::new(Vec::new());
+
 /// A URL with administrative rights on a PostgreSQL server: `DATABASE_URL`, or a throwaway
 /// server this process started.
 pub fn postgres_admin_url() -> &'static str {
@@ -194,7 +199,7 @@ fn start_throwaway_postgres() -> String {
         .expect("start postgres");
     // The server outlives no test run: a watchdog stops it and removes its files once this
     // process is gone.
-    Command::new("sh")
+    let watchdog = Command::new("sh")
         .arg("-c")
         .arg(format!(
             "while kill -0 {me} 2>/dev/null; do sleep 0.5; done; kill -INT {pg} 2>/dev/null; \
@@ -209,6 +214,10 @@ fn start_throwaway_postgres() -> String {
         .stderr(Stdio::null())
         .spawn()
         .expect("start the PostgreSQL watchdog");
+    BACKGROUND_PROCESSES
+        .lock()
+        .unwrap()
+        .extend([server, watchdog]);
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
         let ready = Command::new(bin.join("pg_isready"))
@@ -362,13 +371,15 @@ pub async fn spawn_app_with(backend: Backend, options: AppOptions) -> TestApp {
             None => fresh_database().await,
         }),
     };
-    let mut config = Config::default();
-    config.listen = "127.0.0.1:0".parse().unwrap();
-    config.database_url = database_url.clone();
-    config.policy_file = Some(policy_file);
-    config.state_dir = Some(scratch.join("state"));
+    let mut config = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database_url: database_url.clone(),
+        policy_file: Some(policy_file),
+        state_dir: Some(scratch.join("state")),
+        sweep_interval_ms: 3_600_000,
+        ..Default::default()
+    };
     config.auth.hs256_secret = Some(TEST_SECRET.into());
-    config.sweep_interval_ms = 3_600_000;
     config.database.max_connections = 24;
     config.database.listener_backoff_ms = 300;
     let clock = options
