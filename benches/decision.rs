@@ -35,7 +35,10 @@ fn grant(subject: &str, scope: &str, clock: &ManualClock) -> Grant {
 }
 
 fn cache_hit(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let mut group = c.benchmark_group("decision/cache_hit");
     for grants_held in [1usize, 10, 100] {
         let clock = Arc::new(ManualClock::starting_now());
@@ -45,8 +48,19 @@ fn cache_hit(c: &mut Criterion) {
                 .map(|i| grant("fatma", &format!("Org:Department{i}"), &clock))
                 .collect();
             grants.push(grant("fatma", "Org:Procurement", &clock));
-            store.append(Change { grants, ..Default::default() }).await.unwrap();
-            let decider = Decider::new(Policy::demo(), store.clone(), clock.clone(), CacheOptions::default());
+            store
+                .append(Change {
+                    grants,
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            let decider = Decider::new(
+                Policy::demo(),
+                store.clone(),
+                clock.clone(),
+                CacheOptions::default(),
+            );
             let revision = store.revision().await.unwrap();
             decider.observe(&StoreEvent::Restored { revision }).await;
             decider
@@ -60,9 +74,14 @@ fn cache_hit(c: &mut Criterion) {
             min_revision: 0,
         };
         assert!(runtime.block_on(decider.check(&query)).allowed);
-        group.bench_with_input(BenchmarkId::from_parameter(grants_held), &grants_held, |b, _| {
-            b.to_async(&runtime).iter(|| async { black_box(decider.check(black_box(&query)).await) });
-        });
+        group.bench_with_input(
+            BenchmarkId::from_parameter(grants_held),
+            &grants_held,
+            |b, _| {
+                b.to_async(&runtime)
+                    .iter(|| async { black_box(decider.check(black_box(&query)).await) });
+            },
+        );
     }
     group.finish();
 }

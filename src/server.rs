@@ -27,6 +27,9 @@ use crate::store::memory::MemoryStore;
 use crate::store::postgres::{PostgresOptions, PostgresStore};
 use crate::store::{Store, StoreEvent};
 
+/// The actor recorded for policy versions put from the configured file.
+pub const CONFIGURED_POLICY_ACTOR: &str = "system:policy-file";
+
 /// A built server, bound to its port, not yet serving.
 pub struct Server {
     listener: TcpListener,
@@ -155,11 +158,16 @@ impl Server {
                 risk_reporter: config.roles.risk_reporter.clone(),
             },
         ));
-        if let Some(source) = configured
-            && stored.as_ref().is_none_or(|stored| stored.source != source)
-        {
-            let (version, _) = app.put_policy_as("system", &source, None).await?;
-            tracing::info!(version, "policy from configuration stored");
+        // The configured document is put in force when it changed since it was last put from
+        // configuration (a new deploy); policies put through the API since then otherwise stand.
+        if let Some(source) = configured {
+            let last_configured = store.latest_policy_by(CONFIGURED_POLICY_ACTOR).await?;
+            if last_configured.is_none_or(|last| last.source != source) {
+                let (version, _) = app
+                    .put_policy_as(CONFIGURED_POLICY_ACTOR, &source, None)
+                    .await?;
+                tracing::info!(version, "policy from configuration put in force");
+            }
         }
 
         let mut background = Vec::new();

@@ -167,6 +167,26 @@ fn jwks_keys(document: &str) -> Result<Vec<VerificationKey>, String> {
     Ok(keys)
 }
 
+/// A verified token stays cached until its `exp` (and never longer than an hour); a read never
+/// extends it.
+struct UntilTokenExpiry {
+    clock: SharedClock,
+}
+
+impl moka::Expiry<[u8; 32], Arc<Identity>> for UntilTokenExpiry {
+    fn expire_after_create(
+        &self,
+        _digest: &[u8; 32],
+        identity: &Arc<Identity>,
+        _created_at: std::time::Instant,
+    ) -> Option<Duration> {
+        let until_expiry = (identity.expires_at - self.clock.now())
+            .to_std()
+            .unwrap_or_default();
+        Some(until_expiry.min(Duration::from_secs(3600)))
+    }
+}
+
 /// Verifies tokens and caches the verified identities.
 pub struct Authenticator {
     keys: Vec<VerificationKey>,
@@ -211,10 +231,12 @@ impl Authenticator {
             audience: options.audience.clone(),
             leeway: TimeDelta::from_std(options.leeway).unwrap_or_default(),
             dev_mode: options.dev_mode,
-            clock,
+            clock: clock.clone(),
             cache: moka::sync::Cache::builder()
                 .max_capacity(100_000)
-                .time_to_live(Duration::from_secs(3600))
+                .expire_after(UntilTokenExpiry {
+                    clock: clock.clone(),
+                })
                 .build(),
         })
     }
@@ -444,6 +466,84 @@ mod tests {
         assert!(auth.verify(&valid).is_ok());
         clock.advance(TimeDelta::minutes(11));
         assert!(matches!(auth.verify(&valid), Err(AuthError::Expired(_))));
+    }
+
+    const JWKS: &str = include_str!("../../tests/fixtures/jwks.json");
+    const ES256_KEY: &[u8] = include_bytes!("../../tests/fixtures/es256-private.pem");
+    const RS256_KEY: &[u8] = include_bytes!("../../tests/fixtures/rs256-private.pem");
+
+    fn signed(
+        algorithm: Algorithm,
+        kid: Option<&str>,
+        key: &jsonwebtoken::EncodingKey,
+        claims: &Claims,
+    ) -> String {
+        let mut header = jsonwebtoken::Header::new(algorithm);
+        header.kid = kid.map(Into::into);
+        jsonwebtoken::encode(&header, claims, key).unwrap()
+    }
+
+    #[test]
+    fn jwks_keys_verify_their_own_algorithm_only() {
+        let clock = Arc::new(ManualClock::starting_now());
+        let auth = Authenticator::new(
+            &AuthOptions {
+                jwks: vec![JWKS.into()],
+                leeway: Duration::from_secs(5),
+                ..Default::default()
+            },
+            clock.clone(),
+        )
+        .unwrap();
+        let claims = claims(&clock, TimeDelta::hours(1));
+        let es_key = jsonwebtoken::EncodingKey::from_ec_pem(ES256_KEY).unwrap();
+        let rs_key = jsonwebtoken::EncodingKey::from_rsa_pem(RS256_KEY).unwrap();
+
+        assert!(
+            auth.verify(&signed(Algorithm::ES256, Some("ec-1"), &es_key, &claims))
+                .is_ok()
+        );
+        assert!(
+            auth.verify(&signed(Algorithm::RS256, Some("rsa-1"), &rs_key, &claims))
+                .is_ok()
+        );
+        assert!(
+            auth.verify(&signed(Algorithm::ES256, None, &es_key, &claims))
+                .is_ok()
+        );
+
+        // A key is pinned to its algorithm; an unknown kid finds no key.
+        let wrong_kid = signed(Algorithm::RS256, Some("ec-1"), &rs_key, &claims);
+        assert!(matches!(
+            auth.verify(&wrong_kid),
+            Err(AuthError::Invalid(_))
+        ));
+        let unknown_kid = signed(Algorithm::ES256, Some("ec-9"), &es_key, &claims);
+        assert!(matches!(
+            auth.verify(&unknown_kid),
+            Err(AuthError::Invalid(_))
+        ));
+
+        // HS256 "signed" with the RSA public key (algorithm confusion) is refused: no HS256 key.
+        let public_pem = rs_public_pem();
+        let confused = signed(
+            Algorithm::HS256,
+            Some("rsa-1"),
+            &jsonwebtoken::EncodingKey::from_secret(public_pem.as_bytes()),
+            &claims,
+        );
+        assert!(matches!(auth.verify(&confused), Err(AuthError::Invalid(_))));
+    }
+
+    fn rs_public_pem() -> String {
+        // The JWKS modulus, as a stand-in for "the public key an attacker knows".
+        JWKS.split("\"n\": \"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_owned()
     }
 
     #[test]

@@ -388,6 +388,16 @@ impl Store for MemoryStore {
         Ok(self.lock().policies.last().cloned())
     }
 
+    async fn latest_policy_by(&self, created_by: &str) -> Result<Option<StoredPolicy>, StoreError> {
+        Ok(self
+            .lock()
+            .policies
+            .iter()
+            .rev()
+            .find(|policy| policy.created_by == created_by)
+            .cloned())
+    }
+
     async fn revision(&self) -> Result<Revision, StoreError> {
         Ok(self.lock().revision)
     }

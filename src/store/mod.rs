@@ -309,6 +309,9 @@ pub trait Store: Send + Sync + 'static {
     /// The policy in force, if any was stored.
     async fn latest_policy(&self) -> Result<Option<StoredPolicy>, StoreError>;
 
+    /// The latest policy version put by `created_by`.
+    async fn latest_policy_by(&self, created_by: &str) -> Result<Option<StoredPolicy>, StoreError>;
+
     /// The latest committed revision.
     async fn revision(&self) -> Result<Revision, StoreError>;
 

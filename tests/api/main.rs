@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod checks;
 mod concurrency;
 mod expiry;
 mod fatma;

@@ -139,3 +139,66 @@ async fn a_replica_that_loses_its_feed_never_allows_what_was_revoked_meanwhile()
     assert!(relistened, "B reconnected its feed");
     assert!(listener_pid(&b).await.is_some_and(|new_pid| new_pid != pid));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_put_through_one_replica_takes_effect_on_the_other() {
+    let a = spawn_app(Backend::Postgres).await;
+    let b = spawn_replica(&a, None).await;
+    assert_eq!(b.app.decider().policy().version(), 1);
+    let narrowed = elevator::policy::DEMO_POLICY.replace("max_duration: 2h", "max_duration: 1h");
+    let put = a
+        .policies()
+        .put_policy(authed(
+            &a.admin(),
+            pb::PutPolicyRequest {
+                source: narrowed,
+                expected_version: 0,
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(put.version, 2);
+    let started = Instant::now();
+    while b.app.decider().policy().version() != 2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "B did not pick up the new policy"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let refused = b
+        .elevations()
+        .request_elevation(authed(
+            &b.fatma(),
+            pb::RequestElevationRequest {
+                role: "admin_approver".into(),
+                scope: "Org:Procurement".into(),
+                duration: Some(prost_types::Duration {
+                    seconds: 7200,
+                    nanos: 0,
+                }),
+                reason: "Q4 close".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+
+    // A replica started later with the same policy file does not roll the policy back...
+    let c = spawn_replica(&a, None).await;
+    assert_eq!(c.app.decider().policy().version(), 2);
+    // ...but one deployed with a changed file puts it in force everywhere.
+    let changed = elevator::policy::DEMO_POLICY.replace("max_duration: 8h", "max_duration: 4h");
+    let d = spawn_replica(&a, Some(changed)).await;
+    assert_eq!(d.app.decider().policy().version(), 3);
+    let started = Instant::now();
+    while b.app.decider().policy().version() != 3 {
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "B did not pick up the deployed policy"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}

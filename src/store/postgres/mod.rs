@@ -629,6 +629,16 @@ impl Store for PostgresStore {
             .transpose()
     }
 
+    async fn latest_policy_by(&self, created_by: &str) -> Result<Option<StoredPolicy>, StoreError> {
+        let client = self.client().await?;
+        client
+            .query_opt(queries::LATEST_POLICY_BY, &[&created_by])
+            .await
+            .map_err(from_pg)?
+            .map(|row| rows::policy(&row))
+            .transpose()
+    }
+
     async fn revision(&self) -> Result<Revision, StoreError> {
         let client = self.client().await?;
         let revision: i64 = client

@@ -170,6 +170,10 @@ pub const LOAD_RISK: &str = "\
 pub const LATEST_POLICY: &str = "\
     SELECT version, source, created_by, created_at FROM policies ORDER BY version DESC LIMIT 1";
 
+pub const LATEST_POLICY_BY: &str = "\
+    SELECT version, source, created_by, created_at FROM policies WHERE created_by = $1 \
+    ORDER BY version DESC LIMIT 1";
+
 pub const AUDIT_EVENTS_AFTER: &str = "\
     SELECT seq, revision, at, actor, action, subject, role, scope, elevation_id, grant_id, \
            reason, ticket, details, policy_version \
