@@ -7,6 +7,7 @@ mod checks;
 mod concurrency;
 mod expiry;
 mod fatma;
+mod helm_chart;
 mod replicas;
 mod security;
 mod store_contract;
