@@ -70,7 +70,7 @@ fn cache_hit(c: &mut Criterion) {
             session: Some("s1"),
             permission: "purchase_orders.approve",
             resource: "Org:Procurement/PO:4711",
-            standing_roles: &[],
+            token: None,
             min_revision: 0,
         };
         assert!(runtime.block_on(decider.check(&query)).allowed);

@@ -84,22 +84,23 @@ impl Api {
         field("permission", Permission::validate(&request.permission))?;
         field("resource", Scope::validate(&request.resource))?;
         let session = (!request.session_id.is_empty()).then_some(request.session_id.as_str());
-        let standing_roles = if request.subject_token.is_empty() {
-            Vec::new()
+        let subject_token = if request.subject_token.is_empty() {
+            None
         } else {
             let subject_identity = self
                 .auth
                 .verify(&request.subject_token)
                 .map_err(|error| ServiceError::invalid("subject_token", error.to_string()))?;
             self.app
-                .standing_roles_of(&subject_identity, &request.subject, session)?
+                .check_subject_token(&subject_identity, &request.subject, session)?;
+            Some(subject_identity)
         };
         let query = CheckQuery {
             subject: &request.subject,
             session,
             permission: &request.permission,
             resource: &request.resource,
-            standing_roles: &standing_roles,
+            token: subject_token.as_deref(),
             min_revision: request.min_revision,
         };
         let decision = self.app.check(caller, &query).await?;

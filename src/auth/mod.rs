@@ -47,6 +47,9 @@ pub struct Claims {
     /// The subject's manager.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manager: Option<String>,
+    /// Authentication methods.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
     /// Expiry, seconds since the epoch.
     pub exp: i64,
     /// Not valid before, seconds since the epoch.
@@ -384,6 +387,7 @@ impl Authenticator {
                 .map(Subject::parse)
                 .transpose()
                 .map_err(|e| invalid("manager", e))?,
+            amr: claims.amr,
             expires_at,
             issuer: claims.iss,
         })

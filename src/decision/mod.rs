@@ -18,9 +18,11 @@ use moka::future::Cache;
 
 use crate::clock::SharedClock;
 use crate::domain::decision::DecisionReason;
+use crate::domain::risk::{RiskPicture, risk_picture};
 use crate::domain::scope::scope_covers;
-use crate::domain::{Decision, Grant, RiskSignal, RoleName, StandingRole, Subject};
-use crate::policy::Policy;
+use crate::domain::{Decision, Grant, Identity, RiskSignal, RoleName, Subject};
+use crate::policy::rules::{self, GrantFacts, RuleInput, RuleOutcome, TokenFacts};
+use crate::policy::{Holding, Policy};
 use crate::store::{Snapshot, Store, StoreError, StoreEvent};
 
 pub use freshness::Freshness;
@@ -57,8 +59,9 @@ pub struct CheckQuery<'a> {
     pub permission: &'a str,
     /// The resource (a well-formed scope).
     pub resource: &'a str,
-    /// Standing roles from the subject's own token, when the PEP passed it.
-    pub standing_roles: &'a [StandingRole],
+    /// The subject's own verified token, when the PEP passed it: its standing roles count,
+    /// and rules read its groups.
+    pub token: Option<&'a Identity>,
     /// The decision must reflect at least this revision.
     pub min_revision: u64,
 }
@@ -103,6 +106,11 @@ impl SubjectGrants {
 
     fn with_role(&self, role: &str) -> &[Arc<Grant>] {
         self.by_role.get(role).map_or(&[], Vec::as_slice)
+    }
+
+    /// Every grant loaded.
+    pub fn all(&self) -> impl Iterator<Item = &Arc<Grant>> {
+        self.by_role.values().flatten()
     }
 }
 
@@ -260,11 +268,81 @@ impl Decider {
         let grants = self
             .subject_grants(query.subject, query.min_revision)
             .await?;
-        let policy = self.policy.load();
+        let policy = self.policy.load_full();
         let now = self.clock.now();
-        let mut decision = evaluate(&policy, &grants, query, now);
+        let risk = self.risk_if_needed(&policy, query, now).await?;
+        let mut decision = evaluate(&policy, &grants, query, now, risk.as_ref());
         decision.revision = grants.revision().max(known_at_start);
         Ok(decision)
+    }
+
+    /// The subject's risk picture for the session, when a rule that could decide the question
+    /// reads it (loading it costs a cache lookup; most Checks need none).
+    async fn risk_if_needed(
+        &self,
+        policy: &Policy,
+        query: &CheckQuery<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<RiskPicture>, StoreError> {
+        if !policy.permission_reads_risk(query.permission) {
+            return Ok(None);
+        }
+        let risk = self.subject_risk(query.subject, query.min_revision).await?;
+        Ok(Some(risk_picture(&risk.signals, query.session, now)))
+    }
+
+    /// Decides `query` as if at `at` and, when given, under `risk` instead of the stored
+    /// signals, and explains every grant the subject holds. Changes nothing.
+    pub async fn explain(
+        &self,
+        query: &CheckQuery<'_>,
+        at: DateTime<Utc>,
+        risk: Option<RiskPicture>,
+    ) -> Result<(Decision, Vec<GrantTrace>), StoreError> {
+        let grants = self
+            .subject_grants(query.subject, query.min_revision)
+            .await?;
+        let policy = self.policy.load_full();
+        let risk = match risk {
+            Some(risk) => risk,
+            None => {
+                let stored = self.subject_risk(query.subject, query.min_revision).await?;
+                risk_picture(&stored.signals, query.session, at)
+            }
+        };
+        let mut decision = evaluate(&policy, &grants, query, at, Some(&risk));
+        decision.revision = grants.revision().max(self.freshness.known());
+        let mut traces: Vec<GrantTrace> = grants
+            .all()
+            .map(|grant| {
+                let carries_permission = policy
+                    .roles_with_permission(query.permission)
+                    .contains(&grant.role);
+                let mut rules = Vec::new();
+                let (reason, rule) = if carries_permission {
+                    judge_grant(
+                        &policy,
+                        &grants,
+                        grant,
+                        query,
+                        at,
+                        Some(&risk),
+                        Some(&mut rules),
+                    )
+                } else {
+                    (DecisionReason::NoGrant, None)
+                };
+                GrantTrace {
+                    grant: grant.clone(),
+                    carries_permission,
+                    reason,
+                    rule,
+                    rules,
+                }
+            })
+            .collect();
+        traces.sort_by_key(|trace| trace.grant.id);
+        Ok((decision, traces))
     }
 
     /// The subject's grants: from the cache when it can be trusted for `min_revision`,
@@ -409,26 +487,122 @@ impl Decider {
     }
 }
 
-/// Why one grant does or does not allow the question.
-fn grant_verdict(grant: &Grant, query: &CheckQuery<'_>, now: DateTime<Utc>) -> DecisionReason {
+/// How one grant fared in an explained decision.
+#[derive(Debug, Clone)]
+pub struct GrantTrace {
+    /// The grant.
+    pub grant: Arc<Grant>,
+    /// Whether its role carries the permission asked for.
+    pub carries_permission: bool,
+    /// Why it allows, or why not.
+    pub reason: DecisionReason,
+    /// The rule that decided, when a rule did.
+    pub rule: Option<String>,
+    /// Every rule evaluated for it.
+    pub rules: Vec<RuleOutcome>,
+}
+
+/// Why one grant (whose role carries the permission) does or does not allow the question:
+/// scope, revocation, window and session first, then separation of duties, then its rules.
+/// Returns the reason and, when a rule decided, the rule.
+fn judge_grant(
+    policy: &Policy,
+    grants: &SubjectGrants,
+    grant: &Arc<Grant>,
+    query: &CheckQuery<'_>,
+    now: DateTime<Utc>,
+    risk: Option<&RiskPicture>,
+    trace: Option<&mut Vec<RuleOutcome>>,
+) -> (DecisionReason, Option<String>) {
     if !scope_covers(grant.scope.as_str(), query.resource) {
-        return DecisionReason::ScopeMismatch;
+        return (DecisionReason::ScopeMismatch, None);
     }
     if grant.revocation.is_some() {
-        return DecisionReason::Revoked;
+        return (DecisionReason::Revoked, None);
     }
     if now >= grant.not_after {
-        return DecisionReason::Expired;
+        return (DecisionReason::Expired, None);
     }
     if now < grant.not_before {
-        return DecisionReason::NotYetActive;
+        return (DecisionReason::NotYetActive, None);
     }
     if let Some(bound) = &grant.session
         && query.session != Some(bound.as_str())
     {
-        return DecisionReason::OtherSession;
+        return (DecisionReason::OtherSession, None);
     }
-    DecisionReason::Allowed
+    if !policy.separations().is_empty()
+        && let Some(conflict) = separation_conflict(policy, grants, grant, query, now)
+    {
+        return (DecisionReason::SodConflict, Some(conflict));
+    }
+    if !policy.has_grant_rules(grant.role.as_str()) {
+        return (DecisionReason::Allowed, None);
+    }
+    let no_risk = RiskPicture::default();
+    let delegated_by = grant.delegated_by().map(|s| s.as_str());
+    let input = RuleInput {
+        token: TokenFacts {
+            sub: query.subject,
+            sid: query.session,
+            groups: query
+                .token
+                .map(|token| token.groups.iter().map(|g| g.as_str()).collect())
+                .unwrap_or_default(),
+            delegated_by,
+            amr: Vec::new(),
+        },
+        request: None,
+        grant: Some(GrantFacts {
+            role: grant.role.as_str(),
+            scope: grant.scope.as_str(),
+            activated_at: grant.not_before,
+            expires_at: grant.not_after,
+            delegated_by,
+        }),
+        risk: risk.unwrap_or(&no_risk),
+        now,
+        time: now - grant.not_before,
+    };
+    match rules::judge(
+        policy.grant_rules_for(&grant.role, &grant.scope),
+        &input,
+        trace,
+    ) {
+        rules::Verdict::Allowed => (DecisionReason::Allowed, None),
+        rules::Verdict::Refused { rule, by_risk, .. } => {
+            let reason = if by_risk {
+                DecisionReason::RiskSuspended
+            } else {
+                DecisionReason::RuleDenied
+            };
+            (reason, Some(rule))
+        }
+    }
+}
+
+/// A conflict between the grant's role and another role the subject has active now (a grant,
+/// or a standing role from its token), under a separation-of-duties set.
+fn separation_conflict(
+    policy: &Policy,
+    grants: &SubjectGrants,
+    grant: &Arc<Grant>,
+    query: &CheckQuery<'_>,
+    now: DateTime<Utc>,
+) -> Option<String> {
+    let active_grants = grants
+        .all()
+        .filter(|other| other.id != grant.id && other.revocation.is_none())
+        .filter(|other| other.not_before <= now && now < other.not_after)
+        .map(|other| Holding::Grant(other.id, &other.role));
+    let standing = query
+        .token
+        .into_iter()
+        .flat_map(|token| token.standing_roles.iter())
+        .map(|standing| Holding::Standing(&standing.role));
+    policy
+        .separation_conflict(&grant.role, active_grants.chain(standing))
+        .map(|conflict| conflict.to_string())
 }
 
 /// The decision itself, pure: which grant (or standing role) carries the permission on the
@@ -438,28 +612,35 @@ pub fn evaluate(
     grants: &SubjectGrants,
     query: &CheckQuery<'_>,
     now: DateTime<Utc>,
+    risk: Option<&RiskPicture>,
 ) -> Decision {
     let roles = policy.roles_with_permission(query.permission);
-    let mut closest: Option<(DecisionReason, &Arc<Grant>)> = None;
+    let mut closest: Option<(DecisionReason, &Arc<Grant>, Option<String>)> = None;
     for role in roles {
         for grant in grants.with_role(role.as_str()) {
-            let reason = grant_verdict(grant, query, now);
+            let (reason, rule) = judge_grant(policy, grants, grant, query, now, risk, None);
             if reason == DecisionReason::Allowed {
                 return Decision {
                     allowed: true,
                     reason,
                     grant: Some(grant.clone()),
                     standing_role: None,
+                    rule: None,
                     revision: grants.revision,
                 };
             }
-            if closest.is_none_or(|(best, _)| reason.closeness() > best.closeness()) {
-                closest = Some((reason, grant));
+            if closest
+                .as_ref()
+                .is_none_or(|(best, _, _)| reason.closeness() > best.closeness())
+            {
+                closest = Some((reason, grant, rule));
             }
         }
     }
-    if let Some(standing) = query
-        .standing_roles
+    let standing_roles = query
+        .token
+        .map_or(&[][..], |token| token.standing_roles.as_slice());
+    if let Some(standing) = standing_roles
         .iter()
         .find(|standing| roles.contains(&standing.role) && standing.covers(query.resource))
     {
@@ -468,15 +649,17 @@ pub fn evaluate(
             reason: DecisionReason::Allowed,
             grant: None,
             standing_role: Some(standing.role.to_string()),
+            rule: None,
             revision: grants.revision,
         };
     }
     match closest {
-        Some((reason, grant)) => Decision {
+        Some((reason, grant, rule)) => Decision {
             allowed: false,
             reason,
             grant: Some(grant.clone()),
             standing_role: None,
+            rule,
             revision: grants.revision,
         },
         None => Decision::deny(DecisionReason::NoGrant, grants.revision),

@@ -39,6 +39,9 @@ pub enum AuditAction {
     /// A grant was created to start later.
     #[serde(rename = "grant.scheduled")]
     GrantScheduled,
+    /// A grant's window was lengthened by an approved extension.
+    #[serde(rename = "grant.extended")]
+    GrantExtended,
     /// A grant reached its end.
     #[serde(rename = "grant.expired")]
     GrantExpired,
@@ -58,7 +61,7 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [AuditAction; 14] = [
+    pub const ALL: [AuditAction; 15] = [
         AuditAction::ElevationRequested,
         AuditAction::ApprovalApproved,
         AuditAction::ApprovalDenied,
@@ -68,6 +71,7 @@ impl AuditAction {
         AuditAction::ElevationTimedOut,
         AuditAction::GrantActivated,
         AuditAction::GrantScheduled,
+        AuditAction::GrantExtended,
         AuditAction::GrantExpired,
         AuditAction::GrantRevoked,
         AuditAction::SessionEnded,
@@ -87,6 +91,7 @@ impl AuditAction {
             AuditAction::ElevationTimedOut => "elevation.timed_out",
             AuditAction::GrantActivated => "grant.activated",
             AuditAction::GrantScheduled => "grant.scheduled",
+            AuditAction::GrantExtended => "grant.extended",
             AuditAction::GrantExpired => "grant.expired",
             AuditAction::GrantRevoked => "grant.revoked",
             AuditAction::SessionEnded => "session.ended",

@@ -69,6 +69,8 @@ pub struct Decision {
     pub grant: Option<Arc<Grant>>,
     /// The standing role that allowed it, when no grant did.
     pub standing_role: Option<String>,
+    /// The rule (or separation-of-duties set) that denied it, when one did.
+    pub rule: Option<String>,
     /// The revision the decision reflects.
     pub revision: u64,
 }
@@ -81,6 +83,7 @@ impl Decision {
             reason,
             grant: None,
             standing_role: None,
+            rule: None,
             revision,
         }
     }

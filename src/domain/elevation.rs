@@ -213,6 +213,10 @@ pub struct RequesterSnapshot {
     pub groups: Vec<GroupName>,
     /// The requester's manager.
     pub manager: Option<Subject>,
+    /// The requester's token roles (standing roles among them), for separation-of-duties
+    /// checks at activation.
+    #[serde(default)]
+    pub roles: Vec<String>,
 }
 
 /// One request for a role on a scope for a limited time.
@@ -259,6 +263,9 @@ pub struct Elevation {
     pub grant_id: Option<GrantId>,
     /// The requester's idempotency key, if one was given.
     pub idempotency_key: Option<String>,
+    /// For an extension request: the grant whose window it lengthens.
+    #[serde(default)]
+    pub extends_grant: Option<GrantId>,
 }
 
 /// Why a transition was refused.
@@ -575,6 +582,7 @@ pub(crate) mod tests {
             roles: vec![],
             standing_roles: vec![],
             manager: None,
+            amr: vec![],
             expires_at: Utc::now() + TimeDelta::hours(1),
             issuer: None,
         }
@@ -600,12 +608,13 @@ pub(crate) mod tests {
             steps,
             votes: vec![],
             requester_claims: RequesterSnapshot {
-                groups: vec![],
                 manager: Some(Subject::parse("ali").unwrap()),
+                ..Default::default()
             },
             policy_version: 1,
             grant_id: None,
             idempotency_key: None,
+            extends_grant: None,
         }
     }
 

@@ -56,6 +56,8 @@ pub struct Identity {
     pub standing_roles: Vec<StandingRole>,
     /// The token's `manager` claim: who approves as this subject's manager.
     pub manager: Option<Subject>,
+    /// The token's `amr`: how the subject authenticated.
+    pub amr: Vec<String>,
     /// The token's `exp`.
     pub expires_at: DateTime<Utc>,
     /// The token's `iss`, when present.

@@ -196,25 +196,25 @@ impl ScopePattern {
         &self.text
     }
 
-    /// Whether `scope` matches the pattern.
+    /// Whether `scope` matches the pattern (without allocating: the hot path asks it).
     pub fn matches(&self, scope: &Scope) -> bool {
-        let scope_segments: Vec<&str> = scope.as_str().split('/').collect();
-        if scope_segments.len() < self.segments.len() {
-            return false;
-        }
-        if !self.subtree && scope_segments.len() != self.segments.len() {
-            return false;
-        }
-        self.segments
-            .iter()
-            .zip(&scope_segments)
-            .all(|(pattern, segment)| match pattern {
+        let mut segments = scope.as_str().split('/');
+        for pattern in &self.segments {
+            let Some(segment) = segments.next() else {
+                return false;
+            };
+            let segment_matches = match pattern {
                 PatternSegment::Exact(exact) => exact == segment,
                 PatternSegment::AnySegment => true,
                 PatternSegment::AnyNameOfType(segment_type) => segment
                     .split_once(':')
                     .is_some_and(|(actual_type, _)| actual_type == segment_type),
-            })
+            };
+            if !segment_matches {
+                return false;
+            }
+        }
+        self.subtree || segments.next().is_none()
     }
 }
 

@@ -19,6 +19,28 @@ pub struct PolicyDocument {
     /// Limits that apply to every entry.
     #[serde(default)]
     pub limits: LimitsDocument,
+    /// Rules every request must pass, whatever the entry.
+    #[serde(default)]
+    pub request_rules: Vec<String>,
+    /// Rules every grant must pass at every Check, whatever the entry.
+    #[serde(default)]
+    pub grant_rules: Vec<String>,
+    /// Sets of roles one subject may not combine.
+    #[serde(default)]
+    pub separation_of_duties: Vec<SeparationDocument>,
+}
+
+/// A separation-of-duties set.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeparationDocument {
+    /// A name for messages and audit.
+    pub name: String,
+    /// Roles that conflict with each other.
+    pub roles: Vec<String>,
+    /// `static`: one subject may not be eligible for, or hold, two of them; `dynamic`: may not
+    /// have two of them active at the same time.
+    pub mode: String,
 }
 
 /// A role.
@@ -54,6 +76,8 @@ pub struct EligibilityDocument {
     pub who: WhoDocument,
     /// The longest access window.
     pub max_duration: String,
+    /// The shortest access window, if any.
+    pub min_duration: Option<String>,
     /// The approval window (default: `limits.default_request_ttl`).
     pub request_ttl: Option<String>,
     /// The approval chain; empty means the grant is created at once.
@@ -62,6 +86,12 @@ pub struct EligibilityDocument {
     /// Fields the request must carry: `reason`, `ticket`.
     #[serde(default)]
     pub require: Vec<String>,
+    /// Rules a request must pass (`allow if ...`, `deny if ...`).
+    #[serde(default)]
+    pub request_rules: Vec<String>,
+    /// Rules the grant must pass at every Check.
+    #[serde(default)]
+    pub grant_rules: Vec<String>,
     /// `session` (default): the grant is bound to the requester's login session; `none`: it is
     /// not (for non-interactive subjects).
     pub session_binding: Option<String>,

@@ -1,9 +1,12 @@
-//! The policy: roles and their permissions, eligibility entries with their approval chains, and
-//! limits. A document is parsed and validated as a whole ([`Policy::parse`]): every problem is
-//! reported with its place (`eligibility[2].max_duration: ...`), and a document with any
-//! problem never replaces the policy in force.
+//! The policy: roles and their permissions, eligibility entries with their approval chains and
+//! rules, separation-of-duties sets, and limits. A document is parsed and validated as a whole
+//! ([`Policy::parse`]): every problem is reported with its place
+//! (`eligibility[2].max_duration: ...`, and a line and column where one is known), and a
+//! document with any problem never replaces the policy in force. Rules are compiled here, once
+//! per policy version.
 
 pub mod document;
+pub mod rules;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -11,10 +14,14 @@ use std::sync::Arc;
 use chrono::TimeDelta;
 
 use crate::domain::{
-    ApprovalStep, ApproverSpec, GroupName, Identity, InvalidValue, Permission, RoleName, Scope,
-    ScopePattern, Subject, parse_duration,
+    ApprovalStep, ApproverSpec, GrantId, GroupName, Identity, InvalidValue, Permission, RoleName,
+    Scope, ScopePattern, Subject, parse_duration,
 };
-use document::{EligibilityDocument, PolicyDocument, StepDocument};
+use document::{EligibilityDocument, PolicyDocument, SeparationDocument, StepDocument};
+use rules::{Moment, Rule};
+
+/// Largest policy document accepted, in bytes.
+pub const MAX_POLICY_BYTES: usize = 1024 * 1024;
 
 /// The demo policy `elevator serve` uses in dev mode.
 pub const DEMO_POLICY: &str = include_str!("demo.yaml");
@@ -80,6 +87,12 @@ pub struct Eligibility {
     pub users: Vec<Subject>,
     /// The longest access window.
     pub max_duration: TimeDelta,
+    /// The shortest access window, if any.
+    pub min_duration: Option<TimeDelta>,
+    /// Rules a request must pass.
+    pub request_rules: Vec<Arc<Rule>>,
+    /// Rules the grant must pass at every Check.
+    pub grant_rules: Vec<Arc<Rule>>,
     /// The approval window.
     pub request_ttl: TimeDelta,
     /// The approval chain.
@@ -101,6 +114,73 @@ impl Eligibility {
     /// Whether `scope` matches one of the entry's patterns.
     pub fn covers(&self, scope: &Scope) -> bool {
         self.scopes.iter().any(|pattern| pattern.matches(scope))
+    }
+
+    /// Whether the entry lets a subject with `groups` request its role (while the subject
+    /// itself is not around, as at activation).
+    pub fn admits_subject(&self, subject: &Subject, groups: &[GroupName]) -> bool {
+        self.users.contains(subject) || self.groups.iter().any(|group| groups.contains(group))
+    }
+}
+
+/// How a separation-of-duties set constrains its roles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeparationMode {
+    /// One subject may not be eligible for, or hold, two roles of the set.
+    Static,
+    /// One subject may not have two roles of the set active at the same time.
+    Dynamic,
+}
+
+/// A separation-of-duties set.
+#[derive(Debug, Clone)]
+pub struct Separation {
+    /// Its name.
+    pub name: String,
+    /// The conflicting roles.
+    pub roles: Vec<RoleName>,
+    /// How they conflict.
+    pub mode: SeparationMode,
+}
+
+/// A role the subject holds or could hold, as far as separation of duties is concerned.
+#[derive(Debug, Clone, Copy)]
+pub enum Holding<'a> {
+    /// A grant that has not ended.
+    Grant(GrantId, &'a RoleName),
+    /// A standing role from the subject's token.
+    Standing(&'a RoleName),
+    /// A role the subject is eligible to request (matters for static sets only).
+    Eligible(&'a RoleName),
+}
+
+/// Why a role would break a separation-of-duties set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeparationConflict {
+    /// The set.
+    pub set: String,
+    /// The role already held (or eligible for).
+    pub role: RoleName,
+    /// The conflicting grant, when a grant is the conflict.
+    pub grant: Option<GrantId>,
+    /// How the conflicting role is held: `grant`, `standing role`, `eligibility`.
+    pub held_as: &'static str,
+}
+
+impl std::fmt::Display for SeparationConflict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.grant {
+            Some(grant) => write!(
+                f,
+                "sod_conflict: separation of duties {:?} forbids combining it with {} held through grant {grant}",
+                self.set, self.role
+            ),
+            None => write!(
+                f,
+                "sod_conflict: separation of duties {:?} forbids combining it with {} ({})",
+                self.set, self.role, self.held_as
+            ),
+        }
     }
 }
 
@@ -127,11 +207,24 @@ pub struct Policy {
     roles_by_permission: HashMap<Permission, Vec<RoleName>>,
     eligibility: Vec<Eligibility>,
     max_duration_ceiling: TimeDelta,
+    request_rules: Vec<Arc<Rule>>,
+    grant_rules: Vec<Arc<Rule>>,
+    separations: Vec<Separation>,
+    /// Roles whose grants are judged by rules at Check time, and whether a rule reads risk.
+    ruled_roles: HashMap<RoleName, bool>,
 }
 
 impl Policy {
     /// Parses and validates `source`, reporting every problem.
     pub fn parse(source: &str, version: u64) -> Result<Policy, PolicyProblems> {
+        if source.len() > MAX_POLICY_BYTES {
+            return Err(PolicyProblems(vec![PolicyProblem {
+                path: "(document)".into(),
+                message: format!("a policy may be at most {MAX_POLICY_BYTES} bytes long"),
+                line: 0,
+                column: 0,
+            }]));
+        }
         let document: PolicyDocument = serde_yaml::from_str(source).map_err(|error| {
             let (line, column) = error
                 .location()
@@ -186,6 +279,100 @@ impl Policy {
     /// The global ceiling on any access window.
     pub fn max_duration_ceiling(&self) -> TimeDelta {
         self.max_duration_ceiling
+    }
+
+    /// Rules every request must pass.
+    pub fn request_rules(&self) -> &[Arc<Rule>] {
+        &self.request_rules
+    }
+
+    /// Whether a grant of `role` is judged by rules at Check time.
+    pub fn has_grant_rules(&self, role: &str) -> bool {
+        self.ruled_roles.contains_key(role)
+    }
+
+    /// Whether a Check for `permission` may need the subject's risk signals.
+    pub fn permission_reads_risk(&self, permission: &str) -> bool {
+        self.roles_with_permission(permission).iter().any(|role| {
+            self.ruled_roles
+                .get(role.as_str())
+                .copied()
+                .unwrap_or(false)
+        })
+    }
+
+    /// The rules a grant of `role` on `scope` must pass: the global grant rules and those of
+    /// every entry for the role whose scopes match.
+    pub fn grant_rules_for<'p>(
+        &'p self,
+        role: &'p RoleName,
+        scope: &'p Scope,
+    ) -> impl Iterator<Item = &'p Arc<Rule>> + 'p {
+        self.grant_rules.iter().chain(
+            self.eligibility
+                .iter()
+                .filter(move |entry| {
+                    &entry.role == role && !entry.grant_rules.is_empty() && entry.covers(scope)
+                })
+                .flat_map(|entry| entry.grant_rules.iter()),
+        )
+    }
+
+    /// The separation-of-duties sets.
+    pub fn separations(&self) -> &[Separation] {
+        &self.separations
+    }
+
+    /// The first set that taking `role` would break, given what the subject holds.
+    pub fn separation_conflict<'h>(
+        &self,
+        role: &RoleName,
+        holdings: impl IntoIterator<Item = Holding<'h>>,
+    ) -> Option<SeparationConflict> {
+        let sets: Vec<&Separation> = self
+            .separations
+            .iter()
+            .filter(|set| set.roles.contains(role))
+            .collect();
+        if sets.is_empty() {
+            return None;
+        }
+        for holding in holdings {
+            let (held, grant, held_as, counts_for_dynamic) = match holding {
+                Holding::Grant(grant, held) => (held, Some(grant), "grant", true),
+                Holding::Standing(held) => (held, None, "standing role", true),
+                Holding::Eligible(held) => (held, None, "eligibility", false),
+            };
+            if held == role {
+                continue;
+            }
+            let breaks = sets.iter().find(|set| {
+                set.roles.contains(held)
+                    && (counts_for_dynamic || set.mode == SeparationMode::Static)
+            });
+            if let Some(set) = breaks {
+                return Some(SeparationConflict {
+                    set: set.name.clone(),
+                    role: held.clone(),
+                    grant,
+                    held_as,
+                });
+            }
+        }
+        None
+    }
+
+    /// The roles `subject` with `groups` may request somewhere (for static separation sets).
+    pub fn eligible_roles(&self, subject: &Subject, groups: &[GroupName]) -> Vec<&RoleName> {
+        let mut roles: Vec<&RoleName> = self
+            .eligibility
+            .iter()
+            .filter(|entry| entry.admits_subject(subject, groups))
+            .map(|entry| &entry.role)
+            .collect();
+        roles.sort();
+        roles.dedup();
+        roles
     }
 
     /// The first entry that lets `who` request `role` on `scope`.
@@ -304,6 +491,22 @@ fn compile(document: PolicyDocument, source: &str, version: u64) -> Result<Polic
         );
     }
 
+    let locate = Locator { source };
+    let request_rules = compile_rules(
+        &document.request_rules,
+        "request_rules",
+        Moment::Request,
+        &locate,
+        &mut problems,
+    );
+    let grant_rules = compile_rules(
+        &document.grant_rules,
+        "grant_rules",
+        Moment::Grant,
+        &locate,
+        &mut problems,
+    );
+
     let mut eligibility = Vec::new();
     for (index, entry) in document.eligibility.iter().enumerate() {
         let path = format!("eligibility[{index}]");
@@ -314,14 +517,46 @@ fn compile(document: PolicyDocument, source: &str, version: u64) -> Result<Polic
             &roles,
             max_duration_ceiling,
             default_request_ttl,
+            &locate,
             &mut problems,
         ) {
             eligibility.push(compiled);
         }
     }
 
+    let separations: Vec<Separation> = document
+        .separation_of_duties
+        .iter()
+        .enumerate()
+        .filter_map(|(index, set)| {
+            compile_separation(
+                set,
+                &format!("separation_of_duties[{index}]"),
+                &roles,
+                &mut problems,
+            )
+        })
+        .collect();
+
     if !problems.0.is_empty() {
         return Err(PolicyProblems(problems.0));
+    }
+    let global_reads_risk = grant_rules.iter().any(|rule| rule.reads_risk());
+    let mut ruled_roles: HashMap<RoleName, bool> = HashMap::new();
+    for role in roles.keys() {
+        let entry_rules = eligibility
+            .iter()
+            .filter(|entry: &&Eligibility| &entry.role == role)
+            .flat_map(|entry| entry.grant_rules.iter());
+        let mut any = !grant_rules.is_empty();
+        let mut reads_risk = global_reads_risk;
+        for rule in entry_rules {
+            any = true;
+            reads_risk |= rule.reads_risk();
+        }
+        if any {
+            ruled_roles.insert(role.clone(), reads_risk);
+        }
     }
     Ok(Policy {
         version,
@@ -330,9 +565,124 @@ fn compile(document: PolicyDocument, source: &str, version: u64) -> Result<Polic
         roles_by_permission,
         eligibility,
         max_duration_ceiling,
+        request_rules,
+        grant_rules,
+        separations,
+        ruled_roles,
     })
 }
 
+/// Finds where a rule's text stands in the document, to give its problems a line and column.
+struct Locator<'a> {
+    source: &'a str,
+}
+
+impl Locator<'_> {
+    /// The document position of byte `offset` in `rule`, when the rule's text appears verbatim
+    /// exactly once in the document.
+    fn position(&self, rule: &str, line_in_rule: u32, column_in_rule: u32) -> Option<(u32, u32)> {
+        let mut found = self.source.match_indices(rule);
+        let (start, _) = found.next()?;
+        if found.next().is_some() {
+            return None;
+        }
+        let before = &self.source[..start];
+        let line = before.matches('\n').count() as u32 + 1;
+        let column = before
+            .rfind('\n')
+            .map_or(before.chars().count(), |n| before[n + 1..].chars().count())
+            as u32
+            + 1;
+        Some(if line_in_rule <= 1 {
+            (line, column + column_in_rule - 1)
+        } else {
+            (line + line_in_rule - 1, column_in_rule)
+        })
+    }
+}
+
+fn compile_rules(
+    texts: &[String],
+    path: &str,
+    moment: Moment,
+    locate: &Locator<'_>,
+    problems: &mut Problems,
+) -> Vec<Arc<Rule>> {
+    texts
+        .iter()
+        .enumerate()
+        .filter_map(|(index, text)| match Rule::parse(text, moment) {
+            Ok(rule) => Some(Arc::new(rule)),
+            Err(error) => {
+                let (line, column) = locate
+                    .position(text, error.line, error.column)
+                    .unwrap_or((0, 0));
+                problems.0.push(PolicyProblem {
+                    path: format!("{path}[{index}]"),
+                    message: format!(
+                        "{} (rule line {}, column {})",
+                        error.message, error.line, error.column
+                    ),
+                    line,
+                    column,
+                });
+                None
+            }
+        })
+        .collect()
+}
+
+fn compile_separation(
+    set: &SeparationDocument,
+    path: &str,
+    roles: &HashMap<RoleName, RoleDefinition>,
+    problems: &mut Problems,
+) -> Option<Separation> {
+    let problems_before = problems.0.len();
+    if set.name.trim().is_empty() {
+        problems.add(
+            format!("{path}.name"),
+            "a separation-of-duties set needs a name",
+        );
+    }
+    let mode = match set.mode.as_str() {
+        "static" => SeparationMode::Static,
+        "dynamic" => SeparationMode::Dynamic,
+        other => {
+            problems.add(
+                format!("{path}.mode"),
+                format!("{other:?} is not a mode; use static or dynamic"),
+            );
+            SeparationMode::Dynamic
+        }
+    };
+    if set.roles.len() < 2 {
+        problems.add(format!("{path}.roles"), "a set needs at least two roles");
+    }
+    let mut members = Vec::new();
+    for (index, role) in set.roles.iter().enumerate() {
+        if let Some(role) = problems.check(format!("{path}.roles[{index}]"), RoleName::parse(role))
+        {
+            if !roles.contains_key(&role) {
+                problems.add(
+                    format!("{path}.roles[{index}]"),
+                    format!("role {role:?} is not defined under roles"),
+                );
+            }
+            members.push(role);
+        }
+    }
+    if problems.0.len() > problems_before {
+        return None;
+    }
+    Some(Separation {
+        name: set.name.clone(),
+        roles: members,
+        mode,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
 fn compile_eligibility(
     entry: &EligibilityDocument,
     index: usize,
@@ -340,6 +690,7 @@ fn compile_eligibility(
     roles: &HashMap<RoleName, RoleDefinition>,
     max_duration_ceiling: TimeDelta,
     default_request_ttl: TimeDelta,
+    locate: &Locator<'_>,
     problems: &mut Problems,
 ) -> Option<Eligibility> {
     let problems_before = problems.0.len();
@@ -398,6 +749,32 @@ fn compile_eligibility(
             ),
         );
     }
+    let min_duration = match &entry.min_duration {
+        Some(text) => problems.duration(format!("{path}.min_duration"), text),
+        None => None,
+    };
+    if let (Some(min), Some(max)) = (min_duration, max_duration)
+        && min > max
+    {
+        problems.add(
+            format!("{path}.min_duration"),
+            "is longer than max_duration",
+        );
+    }
+    let request_rules = compile_rules(
+        &entry.request_rules,
+        &format!("{path}.request_rules"),
+        Moment::Request,
+        locate,
+        problems,
+    );
+    let grant_rules = compile_rules(
+        &entry.grant_rules,
+        &format!("{path}.grant_rules"),
+        Moment::Grant,
+        locate,
+        problems,
+    );
     let request_ttl = match &entry.request_ttl {
         Some(text) => problems.duration(format!("{path}.request_ttl"), text),
         None => Some(default_request_ttl),
@@ -455,6 +832,9 @@ fn compile_eligibility(
         groups,
         users,
         max_duration: max_duration?,
+        min_duration,
+        request_rules,
+        grant_rules,
         request_ttl: request_ttl?,
         steps,
         require_reason,

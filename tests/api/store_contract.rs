@@ -104,10 +104,12 @@ fn pending(requester: &str, created_at: DateTime<Utc>) -> Elevation {
         requester_claims: RequesterSnapshot {
             groups: vec![GroupName::parse("staff").unwrap()],
             manager: Some(subject("ali")),
+            roles: vec!["elevator:check".into()],
         },
         policy_version: 1,
         grant_id: None,
         idempotency_key: None,
+        extends_grant: None,
     }
 }
 

@@ -31,11 +31,18 @@ use crate::domain::{
 };
 
 /// The versioned schema migrations, applied in order at start-up.
-const MIGRATIONS: &[(i32, &str, &str)] = &[(
-    1,
-    "initial",
-    include_str!("../../../migrations/0001_initial.sql"),
-)];
+const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (
+        1,
+        "initial",
+        include_str!("../../../migrations/0001_initial.sql"),
+    ),
+    (
+        2,
+        "extensions",
+        include_str!("../../../migrations/0002_extensions.sql"),
+    ),
+];
 
 /// A notification payload must stay under PostgreSQL's 8000-byte limit; past this many bytes of
 /// subject names a write tells replicas to drop everything instead.

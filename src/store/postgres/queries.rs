@@ -6,7 +6,7 @@ macro_rules! elevation_columns {
     () => {
         "id, requester, session_id, role, scope, duration_ms, reason, ticket, state, state_reason, \
          created_at, updated_at, request_expires_at, not_before, steps, votes, requester_claims, \
-         policy_version, grant_id, idempotency_key"
+         policy_version, grant_id, idempotency_key, extends_grant"
     };
 }
 
@@ -46,7 +46,7 @@ pub const UPSERT_ELEVATION: &str = concat!(
     "INSERT INTO elevations (",
     elevation_columns!(),
     ", revision) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-     $17, $18, $19, $20, $21) \
+     $17, $18, $19, $20, $21, $22) \
      ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, state_reason = EXCLUDED.state_reason, \
      updated_at = EXCLUDED.updated_at, votes = EXCLUDED.votes, grant_id = EXCLUDED.grant_id, \
      revision = EXCLUDED.revision"

@@ -74,6 +74,7 @@ pub fn elevation(row: &Row) -> Result<Elevation, StoreError> {
         policy_version: policy_version as u64,
         grant_id: get::<Option<Uuid>>(row, 18)?.map(GrantId),
         idempotency_key: get(row, 19)?,
+        extends_grant: get::<Option<Uuid>>(row, 20)?.map(GrantId),
     })
 }
 
@@ -99,6 +100,7 @@ pub struct ElevationParams {
     policy_version: i64,
     grant_id: Option<Uuid>,
     idempotency_key: Option<String>,
+    extends_grant: Option<Uuid>,
     revision: i64,
 }
 
@@ -129,12 +131,13 @@ impl ElevationParams {
             policy_version: elevation.policy_version as i64,
             grant_id: elevation.grant_id.map(|id| id.0),
             idempotency_key: elevation.idempotency_key.clone(),
+            extends_grant: elevation.extends_grant.map(|id| id.0),
             revision: revision as i64,
         })
     }
 
     /// As statement parameters.
-    pub fn as_params(&self) -> [&(dyn ToSql + Sync); 21] {
+    pub fn as_params(&self) -> [&(dyn ToSql + Sync); 22] {
         [
             &self.id,
             &self.requester,
@@ -156,6 +159,7 @@ impl ElevationParams {
             &self.policy_version,
             &self.grant_id,
             &self.idempotency_key,
+            &self.extends_grant,
             &self.revision,
         ]
     }

@@ -1,0 +1,148 @@
+//! Decisions: Check for policy enforcement points, the Check simulator, and risk signals.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde_json::json;
+
+use super::{Elevator, MAX_RISK_TTL, NewRiskSignal, ServiceError, check_text};
+use crate::decision::{CheckQuery, GrantTrace};
+use crate::domain::risk::RiskPicture;
+use crate::domain::{
+    AuditAction, AuditEvent, Decision, Identity, Revision, RiskSignal, format_duration,
+};
+use crate::store::Change;
+
+/// A simulated Check: the decision, and how every grant the subject holds fared.
+#[derive(Debug, Clone)]
+pub struct CheckSimulation {
+    /// The decision.
+    pub decision: Decision,
+    /// Every grant, with why it did or did not count.
+    pub grants: Vec<GrantTrace>,
+}
+
+impl Elevator {
+    /// Decides a Check for a policy enforcement point.
+    pub async fn check(
+        &self,
+        caller: &Identity,
+        query: &CheckQuery<'_>,
+    ) -> Result<Decision, ServiceError> {
+        self.require_role(caller, &self.roles.pep, "Check")?;
+        Ok(self.decider.check(query).await)
+    }
+
+    /// Checks that an end-user token a PEP passed along belongs to the subject (and session)
+    /// asked about; only then do its standing roles and groups count.
+    pub fn check_subject_token(
+        &self,
+        subject_identity: &Identity,
+        subject: &str,
+        session: Option<&str>,
+    ) -> Result<(), ServiceError> {
+        if subject_identity.subject.as_str() != subject {
+            return Err(ServiceError::invalid(
+                "subject_token",
+                "the token belongs to another subject",
+            ));
+        }
+        if let (Some(asked), Some(own)) = (session, &subject_identity.session)
+            && own.as_str() != asked
+        {
+            return Err(ServiceError::invalid(
+                "subject_token",
+                "the token belongs to another session",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Stores a risk signal for a risk engine.
+    pub async fn report_risk(
+        &self,
+        caller: &Identity,
+        signal: NewRiskSignal,
+    ) -> Result<(RiskSignal, Revision), ServiceError> {
+        self.require_role(caller, &self.roles.risk_reporter, "ReportRiskSignal")?;
+        if signal.score > 100 {
+            return Err(ServiceError::invalid("score", "must be between 0 and 100"));
+        }
+        if signal.ttl <= TimeDelta::zero() || signal.ttl > MAX_RISK_TTL {
+            return Err(ServiceError::invalid(
+                "ttl",
+                format!(
+                    "must be longer than zero and at most {}",
+                    format_duration(MAX_RISK_TTL)
+                ),
+            ));
+        }
+        for (index, flag) in signal.flags.iter().enumerate() {
+            if flag.is_empty()
+                || flag.len() > 64
+                || !flag
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            {
+                return Err(ServiceError::invalid(
+                    format!("flags[{index}]"),
+                    "flags are words of letters, digits, _ and - (at most 64)",
+                ));
+            }
+        }
+        check_text("source", &signal.source, 128)?;
+        let now = self.clock.now();
+        let stored = RiskSignal {
+            id: uuid::Uuid::now_v7(),
+            subject: signal.subject,
+            session: signal.session,
+            score: signal.score,
+            flags: signal.flags,
+            source: if signal.source.is_empty() {
+                caller.subject.to_string()
+            } else {
+                signal.source
+            },
+            reported_at: now,
+            expires_at: now + signal.ttl,
+        };
+        let mut event = AuditEvent::new(
+            AuditAction::RiskReported,
+            caller.subject.as_str(),
+            self.decider.policy().version(),
+            now,
+        )
+        .with_details(json!({
+            "signal": stored.id,
+            "session": stored.session.as_ref().map(|s| s.as_str()),
+            "score": stored.score,
+            "flags": stored.flags,
+            "source": stored.source,
+            "expires_at": stored.expires_at,
+        }));
+        event.subject = Some(stored.subject.clone());
+        let change = Change {
+            risk_signals: vec![stored.clone()],
+            events: vec![event],
+            ..Default::default()
+        };
+        let committed = self.store.append(change).await?;
+        self.after_commit(&committed).await;
+        Ok((stored, committed.revision))
+    }
+
+    /// Evaluates a Check at a hypothetical time and risk, changing nothing, and explains every
+    /// grant considered ("why denied"). For policy enforcement points and admins.
+    pub async fn simulate_check(
+        &self,
+        caller: &Identity,
+        query: &CheckQuery<'_>,
+        at: Option<DateTime<Utc>>,
+        risk: Option<RiskPicture>,
+    ) -> Result<CheckSimulation, ServiceError> {
+        if !caller.has_role(&self.roles.pep) {
+            self.require_role(caller, &self.roles.admin, "SimulateCheck")?;
+        }
+        let at = at.unwrap_or_else(|| self.clock.now());
+        let (decision, grants) = self.decider.explain(query, at, risk).await?;
+        Ok(CheckSimulation { decision, grants })
+    }
+}

@@ -1,0 +1,194 @@
+//! Grants: give one up or revoke it, list them, end a login session (which revokes every grant
+//! bound to it, in one transaction).
+
+use serde_json::json;
+
+use super::{Elevator, MAX_REASON_BYTES, ServiceError, check_text};
+use crate::domain::{
+    AuditAction, AuditEvent, ElevationState, Grant, GrantId, Identity, Revision, Revocation,
+    SessionId, Subject, TransitionError,
+};
+use crate::store::{Change, GrantContext};
+
+impl Elevator {
+    /// Ends a grant early: its holder gives it up, or an admin revokes it.
+    pub async fn revoke_grant(
+        &self,
+        caller: &Identity,
+        id: GrantId,
+        reason: &str,
+    ) -> Result<(Grant, Revision), ServiceError> {
+        check_text("reason", reason, MAX_REASON_BYTES)?;
+        if reason.trim().is_empty() {
+            return Err(ServiceError::invalid(
+                "reason",
+                "say why the grant is revoked",
+            ));
+        }
+        let now = self.clock.now();
+        let admin = self.is_admin(caller);
+        let policy_version = self.decider.policy().version();
+        let decide = |context: GrantContext| -> Result<Change, TransitionError> {
+            if context.grant.subject != caller.subject && !admin {
+                return Err(TransitionError::NotAllowed(
+                    "only the grant's holder or an admin may revoke it".into(),
+                ));
+            }
+            revocation(
+                &context,
+                Revocation {
+                    at: now,
+                    by: caller.subject.to_string(),
+                    reason: reason.to_owned(),
+                },
+                policy_version,
+            )
+        };
+        let committed = self.store.update_grant(id, &decide).await?;
+        self.after_commit(&committed).await;
+        Ok((committed.change.grants[0].clone(), committed.revision))
+    }
+
+    /// A subject's grants: the caller's, or anyone's for an admin.
+    pub async fn list_grants(
+        &self,
+        caller: &Identity,
+        subject: Option<Subject>,
+        include_ended: bool,
+    ) -> Result<Vec<Grant>, ServiceError> {
+        let subject = subject.unwrap_or_else(|| caller.subject.clone());
+        if subject != caller.subject && !self.is_admin(caller) {
+            return Err(ServiceError::denied(
+                "ROLE_REQUIRED",
+                format!(
+                    "listing another subject's grants needs the {:?} role",
+                    self.roles.admin
+                ),
+            ));
+        }
+        Ok(self
+            .store
+            .list_grants(&subject, include_ended, self.clock.now())
+            .await?)
+    }
+
+    /// Revokes every live grant of a login session (logout, or back-channel logout).
+    pub async fn end_session(
+        &self,
+        caller: &Identity,
+        subject: Option<Subject>,
+        session: Option<SessionId>,
+        reason: &str,
+    ) -> Result<(Vec<GrantId>, Revision), ServiceError> {
+        check_text("reason", reason, MAX_REASON_BYTES)?;
+        let subject = subject.unwrap_or_else(|| caller.subject.clone());
+        if subject != caller.subject && !self.is_admin(caller) {
+            return Err(ServiceError::denied(
+                "ROLE_REQUIRED",
+                format!(
+                    "ending another subject's session needs the {:?} role",
+                    self.roles.admin
+                ),
+            ));
+        }
+        let session = match session {
+            Some(session) => session,
+            None if subject == caller.subject => caller.session.clone().ok_or_else(|| {
+                ServiceError::invalid("session_id", "the token has no sid claim; name the session")
+            })?,
+            None => {
+                return Err(ServiceError::invalid(
+                    "session_id",
+                    "name the session to end",
+                ));
+            }
+        };
+        let reason = if reason.is_empty() {
+            "session ended"
+        } else {
+            reason
+        };
+        let now = self.clock.now();
+        let policy_version = self.decider.policy().version();
+        let decide = |contexts: Vec<GrantContext>| -> Result<Change, TransitionError> {
+            let mut change = Change::default();
+            let mut ended = Vec::new();
+            for context in &contexts {
+                ended.push(context.grant.id.to_string());
+                change.merge(revocation(
+                    context,
+                    Revocation {
+                        at: now,
+                        by: caller.subject.to_string(),
+                        reason: format!("session {session} ended: {reason}"),
+                    },
+                    policy_version,
+                )?);
+            }
+            let mut event = AuditEvent::new(
+                AuditAction::SessionEnded,
+                caller.subject.as_str(),
+                policy_version,
+                now,
+            )
+            .with_reason(reason)
+            .with_details(json!({ "session": session.as_str(), "revoked_grants": ended }));
+            event.subject = Some(subject.clone());
+            change.events.push(event);
+            Ok(change)
+        };
+        let committed = self
+            .store
+            .update_session(&subject, &session, now, &decide)
+            .await?;
+        self.after_commit(&committed).await;
+        let revoked = committed.change.grants.iter().map(|g| g.id).collect();
+        Ok((revoked, committed.revision))
+    }
+}
+
+/// The change that revokes one grant (and moves its elevation to REVOKED).
+pub(super) fn revocation(
+    context: &GrantContext,
+    revocation: Revocation,
+    policy_version: u64,
+) -> Result<Change, TransitionError> {
+    let grant = &context.grant;
+    if grant.revocation.is_some() {
+        return Err(TransitionError::WrongState {
+            action: "revoke",
+            what: format!("grant {}", grant.id),
+            state: "REVOKED".into(),
+        });
+    }
+    if revocation.at >= grant.not_after {
+        return Err(TransitionError::WrongState {
+            action: "revoke",
+            what: format!("grant {}", grant.id),
+            state: "EXPIRED".into(),
+        });
+    }
+    let mut change = Change::default();
+    if let Some(elevation) = &context.elevation
+        && matches!(
+            elevation.state,
+            ElevationState::Active | ElevationState::Scheduled
+        )
+    {
+        change
+            .elevations
+            .push(elevation.revoke(&revocation.reason, revocation.at)?);
+    }
+    change.events.push(
+        AuditEvent::for_grant(
+            AuditAction::GrantRevoked,
+            revocation.by.clone(),
+            grant,
+            policy_version,
+            revocation.at,
+        )
+        .with_reason(&revocation.reason),
+    );
+    change.grants.push(grant.revoked(revocation));
+    Ok(change)
+}

@@ -1,0 +1,80 @@
+//! What time alone moves on: pending elevations past their approval window time out,
+//! scheduled ones whose start came become active, active ones whose grant ended (or was
+//! revoked with its session) are recorded as such.
+
+use chrono::{DateTime, Utc};
+
+use super::{Elevator, ServiceError};
+use crate::domain::audit::SYSTEM_ACTOR;
+use crate::domain::{AuditAction, AuditEvent, TransitionError};
+use crate::store::{Change, ElevationContext};
+
+impl Elevator {
+    /// Moves on what time has moved: pending elevations past their approval window time out,
+    /// scheduled ones whose start came become active, active ones whose grant ended expire.
+    /// Safe to run on every replica at once: each elevation is decided under its lock, and a
+    /// second sweep of the same elevation finds nothing to do. Returns how many moved.
+    pub async fn sweep(&self) -> Result<usize, ServiceError> {
+        let now = self.clock.now();
+        let policy_version = self.decider.policy().version();
+        let due = self.store.due_elevations(now, 500).await?;
+        let mut moved = 0;
+        for id in due {
+            let decide = |context: ElevationContext| -> Result<Change, TransitionError> {
+                Ok(time_passes(&context, now, policy_version))
+            };
+            match self.store.update_elevation(id, now, &decide).await {
+                Ok(committed) => {
+                    if !committed.change.is_empty() {
+                        moved += 1;
+                        self.after_commit(&committed).await;
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(elevation = %id, %error, "sweep could not move an elevation")
+                }
+            }
+        }
+        Ok(moved)
+    }
+}
+
+/// What time alone does to an elevation at `now`.
+fn time_passes(context: &ElevationContext, now: DateTime<Utc>, policy_version: u64) -> Change {
+    let elevation = &context.elevation;
+    let mut change = Change::default();
+    if let Some(timed_out) = elevation.time_out(now) {
+        change.events.push(AuditEvent::for_elevation(
+            AuditAction::ElevationTimedOut,
+            SYSTEM_ACTOR,
+            &timed_out,
+            policy_version,
+            now,
+        ));
+        change.elevations.push(timed_out);
+        return change;
+    }
+    let Some(grant) = &context.grant else {
+        return change;
+    };
+    if let Some(expired) = elevation.expire(grant, now) {
+        change.events.push(AuditEvent::for_grant(
+            AuditAction::GrantExpired,
+            SYSTEM_ACTOR,
+            grant,
+            policy_version,
+            now,
+        ));
+        change.elevations.push(expired);
+    } else if let Some(started) = elevation.start_scheduled(grant, now) {
+        change.events.push(AuditEvent::for_grant(
+            AuditAction::GrantActivated,
+            SYSTEM_ACTOR,
+            grant,
+            policy_version,
+            now,
+        ));
+        change.elevations.push(started);
+    }
+    change
+}
