@@ -34,6 +34,44 @@ fn grant(subject: &str, scope: &str, clock: &ManualClock) -> Grant {
     }
 }
 
+/// A decider over a memory store holding `grants_held` grants of `fatma`, the allowing one
+/// (on Org:Procurement) last, under `policy`; the cache is warm.
+fn warm_decider(runtime: &tokio::runtime::Runtime, grants_held: usize, policy: Policy) -> Decider {
+    let clock = Arc::new(ManualClock::starting_now());
+    let store = Arc::new(MemoryStore::new());
+    runtime.block_on(async {
+        let mut grants: Vec<Grant> = (1..grants_held)
+            .map(|i| grant("fatma", &format!("Org:Department{i}"), &clock))
+            .collect();
+        grants.push(grant("fatma", "Org:Procurement", &clock));
+        store
+            .append(Change {
+                grants,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let decider = Decider::new(
+            policy,
+            store.clone(),
+            clock.clone(),
+            CacheOptions::default(),
+        );
+        let revision = store.revision().await.unwrap();
+        decider.observe(&StoreEvent::Restored { revision }).await;
+        decider
+    })
+}
+
+const QUERY: CheckQuery<'static> = CheckQuery {
+    subject: "fatma",
+    session: Some("s1"),
+    permission: "purchase_orders.approve",
+    resource: "Org:Procurement/PO:4711",
+    token: None,
+    min_revision: 0,
+};
+
 fn cache_hit(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -41,50 +79,40 @@ fn cache_hit(c: &mut Criterion) {
         .unwrap();
     let mut group = c.benchmark_group("decision/cache_hit");
     for grants_held in [1usize, 10, 100] {
-        let clock = Arc::new(ManualClock::starting_now());
-        let store = Arc::new(MemoryStore::new());
-        let decider = runtime.block_on(async {
-            let mut grants: Vec<Grant> = (1..grants_held)
-                .map(|i| grant("fatma", &format!("Org:Department{i}"), &clock))
-                .collect();
-            grants.push(grant("fatma", "Org:Procurement", &clock));
-            store
-                .append(Change {
-                    grants,
-                    ..Default::default()
-                })
-                .await
-                .unwrap();
-            let decider = Decider::new(
-                Policy::demo(),
-                store.clone(),
-                clock.clone(),
-                CacheOptions::default(),
-            );
-            let revision = store.revision().await.unwrap();
-            decider.observe(&StoreEvent::Restored { revision }).await;
-            decider
-        });
-        let query = CheckQuery {
-            subject: "fatma",
-            session: Some("s1"),
-            permission: "purchase_orders.approve",
-            resource: "Org:Procurement/PO:4711",
-            token: None,
-            min_revision: 0,
-        };
-        assert!(runtime.block_on(decider.check(&query)).allowed);
+        let decider = warm_decider(&runtime, grants_held, Policy::demo());
+        assert!(runtime.block_on(decider.check(&QUERY)).allowed);
         group.bench_with_input(
             BenchmarkId::from_parameter(grants_held),
             &grants_held,
             |b, _| {
                 b.to_async(&runtime)
-                    .iter(|| async { black_box(decider.check(black_box(&query)).await) });
+                    .iter(|| async { black_box(decider.check(black_box(&QUERY)).await) });
             },
         );
     }
     group.finish();
 }
 
-criterion_group!(benches, cache_hit);
+/// The same Check when the allowing grant must also pass one rule (the seed's shape: a token
+/// field and the time since activation), 10 grants held.
+fn cache_hit_with_rule(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let source = elevator::policy::DEMO_POLICY.replace(
+        "    require: [reason]\n\n  - role: po_creator",
+        "    require: [reason]\n    grant_rules: [\"allow if token.sub == 'fatma' && context.time < 2h\"]\n\n  - role: po_creator",
+    );
+    let policy = Policy::parse(&source, 2).expect("the benchmark policy is valid");
+    assert!(policy.has_grant_rules("admin_approver"));
+    let decider = warm_decider(&runtime, 10, policy);
+    assert!(runtime.block_on(decider.check(&QUERY)).allowed);
+    c.bench_function("decision/cache_hit_one_rule/10", |b| {
+        b.to_async(&runtime)
+            .iter(|| async { black_box(decider.check(black_box(&QUERY)).await) });
+    });
+}
+
+criterion_group!(benches, cache_hit, cache_hit_with_rule);
 criterion_main!(benches);

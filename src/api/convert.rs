@@ -4,12 +4,18 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 
+use crate::domain::risk::RiskPicture;
 use crate::domain::{
-    Decision, DecisionReason, DelegationHop, Elevation, ElevationId, ElevationState, Grant,
-    GrantId, GrantStatus, InvalidValue, RoleName, Scope, SessionId, Subject, Verdict,
+    ApprovalStep, Decision, DecisionReason, DelegationHop, Elevation, ElevationId, ElevationState,
+    Grant, GrantId, GrantStatus, GroupName, InvalidValue, RoleName, Scope, SessionId, Subject,
+    Verdict,
 };
+use crate::policy::rules::RuleOutcome;
 use crate::proto::v1 as pb;
-use crate::service::{NewElevation, NewRiskSignal, ServiceError};
+use crate::service::{
+    CheckSimulation, NewElevation, NewRiskSignal, RequestAssessment, ServiceError,
+    SimulatedRequester,
+};
 
 fn field<T>(name: &str, result: Result<T, InvalidValue>) -> Result<T, ServiceError> {
     result.map_err(|error| ServiceError::invalid(name, error.0))
@@ -57,6 +63,14 @@ pub fn timestamp(value: DateTime<Utc>) -> prost_types::Timestamp {
     }
 }
 
+/// An optional timestamp.
+pub fn optional_timestamp(
+    name: &str,
+    value: Option<&prost_types::Timestamp>,
+) -> Result<Option<DateTime<Utc>>, ServiceError> {
+    value.map(|value| from_timestamp(name, value)).transpose()
+}
+
 fn from_timestamp(
     name: &str,
     value: &prost_types::Timestamp,
@@ -74,6 +88,14 @@ pub fn duration(value: TimeDelta) -> prost_types::Duration {
         seconds: value.num_seconds(),
         nanos: value.subsec_nanos(),
     }
+}
+
+/// A required duration.
+pub fn required_duration(
+    name: &str,
+    value: Option<&prost_types::Duration>,
+) -> Result<TimeDelta, ServiceError> {
+    from_duration(name, value)
 }
 
 fn from_duration(
@@ -165,6 +187,131 @@ fn elevation_state(state: ElevationState) -> pb::ElevationState {
     }
 }
 
+/// A hypothetical risk picture.
+pub fn risk_override(
+    value: Option<&pb::RiskOverride>,
+) -> Result<Option<RiskPicture>, ServiceError> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    if value.score > 100 {
+        return Err(ServiceError::invalid(
+            "risk.score",
+            "must be between 0 and 100",
+        ));
+    }
+    let mut flags = value.flags.clone();
+    flags.sort();
+    flags.dedup();
+    Ok(Some(RiskPicture {
+        score: value.score,
+        flags,
+    }))
+}
+
+/// Someone to simulate a request for.
+pub fn simulated_requester(
+    value: pb::SimulatedRequester,
+) -> Result<SimulatedRequester, ServiceError> {
+    Ok(SimulatedRequester {
+        subject: required("requester.subject", &value.subject, Subject::parse)?,
+        groups: value
+            .groups
+            .iter()
+            .map(|group| field("requester.groups", GroupName::parse(group)))
+            .collect::<Result<_, _>>()?,
+        manager: optional("requester.manager", &value.manager, Subject::parse)?,
+        session: optional("requester.session_id", &value.session_id, SessionId::parse)?,
+    })
+}
+
+fn rule_results(outcomes: &[RuleOutcome]) -> Vec<pb::RuleResult> {
+    outcomes
+        .iter()
+        .map(|outcome| pb::RuleResult {
+            rule: outcome.rule.clone(),
+            held: outcome.held.unwrap_or(false),
+            error: outcome.error.clone().unwrap_or_default(),
+        })
+        .collect()
+}
+
+fn approval_step(step: &ApprovalStep, approvals: u32) -> pb::ApprovalStep {
+    pb::ApprovalStep {
+        name: step.name.clone(),
+        quorum: step.quorum,
+        deny_threshold: step.deny_threshold,
+        approver_groups: strings(&step.approvers.groups),
+        approver_users: strings(&step.approvers.users),
+        manager_of_requester: step.approvers.manager_of_requester,
+        approvals,
+        met: approvals >= step.quorum,
+    }
+}
+
+/// What RequestElevation would do.
+pub fn simulation(assessment: &RequestAssessment) -> pb::SimulateElevationResponse {
+    pb::SimulateElevationResponse {
+        eligible: assessment.refusal.is_none(),
+        refusal_code: assessment
+            .refusal
+            .as_ref()
+            .map(|r| r.code().to_owned())
+            .unwrap_or_default(),
+        refusal: assessment
+            .refusal
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        rules: rule_results(&assessment.rules),
+        steps: assessment
+            .steps
+            .iter()
+            .map(|step| approval_step(step, 0))
+            .collect(),
+        manager: assessment
+            .manager
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        sod_conflict: assessment
+            .separation
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        not_before: Some(timestamp(assessment.not_before)),
+        not_after: Some(timestamp(assessment.not_after)),
+        request_expires_at: Some(timestamp(assessment.request_expires_at)),
+        policy_version: assessment.policy.version(),
+        session_id: assessment
+            .session
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+    }
+}
+
+/// A decision with its explanation.
+pub fn check_simulation(
+    simulation: &CheckSimulation,
+    now: DateTime<Utc>,
+) -> pb::SimulateCheckResponse {
+    pb::SimulateCheckResponse {
+        decision: Some(check_response(&simulation.decision)),
+        grants: simulation
+            .grants
+            .iter()
+            .map(|trace| pb::GrantExplanation {
+                grant: Some(grant(&trace.grant, now)),
+                carries_permission: trace.carries_permission,
+                reason: decision_reason(trace.reason) as i32,
+                rule: trace.rule.clone().unwrap_or_default(),
+                rules: rule_results(&trace.rules),
+            })
+            .collect(),
+    }
+}
+
 fn strings<T: ToString>(values: &[T]) -> Vec<String> {
     values.iter().map(ToString::to_string).collect()
 }
@@ -191,19 +338,7 @@ pub fn elevation(elevation: &Elevation) -> pb::Elevation {
             .steps
             .iter()
             .enumerate()
-            .map(|(index, step)| {
-                let approvals = elevation.approvals_at(index);
-                pb::ApprovalStep {
-                    name: step.name.clone(),
-                    quorum: step.quorum,
-                    deny_threshold: step.deny_threshold,
-                    approver_groups: strings(&step.approvers.groups),
-                    approver_users: strings(&step.approvers.users),
-                    manager_of_requester: step.approvers.manager_of_requester,
-                    approvals,
-                    met: approvals >= step.quorum,
-                }
-            })
+            .map(|(index, step)| approval_step(step, elevation.approvals_at(index)))
             .collect(),
         votes: elevation
             .votes
@@ -306,6 +441,11 @@ pub fn decision_reason(reason: DecisionReason) -> pb::DecisionReason {
 /// A decision.
 pub fn check_response(decision: &Decision) -> pb::CheckResponse {
     let message = match (&decision.grant, decision.allowed) {
+        (_, false) if decision.rule.is_some() => format!(
+            "denied: {} by `{}`",
+            decision.reason.as_str(),
+            decision.rule.as_deref().unwrap_or_default()
+        ),
         (Some(grant), true) => format!("allowed by grant {} ({})", grant.id, grant.role),
         (None, true) => format!(
             "allowed by standing role {}",

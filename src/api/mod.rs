@@ -63,11 +63,12 @@ impl Api {
             .map_err(|error| status(ServiceError::Unauthenticated(error)))
     }
 
-    async fn decide_one(
+    /// Validates a Check question and verifies the subject token it carries, if any: returns
+    /// the subject's own identity (whose standing roles and groups then count).
+    fn check_question(
         &self,
-        caller: &Identity,
         request: &pb::CheckRequest,
-    ) -> Result<pb::CheckResponse, ServiceError> {
+    ) -> Result<Option<Arc<Identity>>, ServiceError> {
         let field = |name: &str, result: Result<(), crate::domain::InvalidValue>| {
             result.map_err(|error| ServiceError::invalid(name, error.0))
         };
@@ -83,33 +84,96 @@ impl Api {
         }
         field("permission", Permission::validate(&request.permission))?;
         field("resource", Scope::validate(&request.resource))?;
-        let session = (!request.session_id.is_empty()).then_some(request.session_id.as_str());
-        let subject_token = if request.subject_token.is_empty() {
-            None
-        } else {
-            let subject_identity = self
-                .auth
-                .verify(&request.subject_token)
-                .map_err(|error| ServiceError::invalid("subject_token", error.to_string()))?;
-            self.app
-                .check_subject_token(&subject_identity, &request.subject, session)?;
-            Some(subject_identity)
-        };
-        let query = CheckQuery {
-            subject: &request.subject,
-            session,
-            permission: &request.permission,
-            resource: &request.resource,
-            token: subject_token.as_deref(),
-            min_revision: request.min_revision,
-        };
-        let decision = self.app.check(caller, &query).await?;
+        if request.subject_token.is_empty() {
+            return Ok(None);
+        }
+        let subject_identity = self
+            .auth
+            .verify(&request.subject_token)
+            .map_err(|error| ServiceError::invalid("subject_token", error.to_string()))?;
+        self.app
+            .check_subject_token(&subject_identity, &request.subject, session_of(request))?;
+        Ok(Some(subject_identity))
+    }
+
+    async fn decide_one(
+        &self,
+        caller: &Identity,
+        request: &pb::CheckRequest,
+    ) -> Result<pb::CheckResponse, ServiceError> {
+        let subject_token = self.check_question(request)?;
+        let decision = self
+            .app
+            .check(caller, &check_query(request, subject_token.as_deref()))
+            .await?;
         Ok(convert::check_response(&decision))
+    }
+}
+
+fn session_of(request: &pb::CheckRequest) -> Option<&str> {
+    (!request.session_id.is_empty()).then_some(request.session_id.as_str())
+}
+
+fn check_query<'a>(request: &'a pb::CheckRequest, token: Option<&'a Identity>) -> CheckQuery<'a> {
+    CheckQuery {
+        subject: &request.subject,
+        session: session_of(request),
+        permission: &request.permission,
+        resource: &request.resource,
+        token,
+        min_revision: request.min_revision,
     }
 }
 
 #[tonic::async_trait]
 impl ElevationService for Api {
+    async fn extend_elevation(
+        &self,
+        request: Request<pb::ExtendElevationRequest>,
+    ) -> Result<Response<pb::ExtendElevationResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let input = request.into_inner();
+        let id = convert::elevation_id("id", &input.id).map_err(status)?;
+        let extension =
+            convert::required_duration("extension", input.extension.as_ref()).map_err(status)?;
+        let key = (!input.idempotency_key.is_empty()).then_some(input.idempotency_key);
+        let outcome = self
+            .app
+            .extend_elevation(&caller, id, extension, input.reason, key)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::ExtendElevationResponse {
+            elevation: Some(convert::elevation(&outcome.elevation)),
+            grant: outcome
+                .grant
+                .as_ref()
+                .map(|g| convert::grant(g, self.clock.now())),
+            revision: outcome.revision,
+        }))
+    }
+
+    async fn simulate_elevation(
+        &self,
+        request: Request<pb::SimulateElevationRequest>,
+    ) -> Result<Response<pb::SimulateElevationResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let input = request.into_inner();
+        let asked = NewElevation::try_from(input.request.unwrap_or_default()).map_err(status)?;
+        let requester = input
+            .requester
+            .map(convert::simulated_requester)
+            .transpose()
+            .map_err(status)?;
+        let at = convert::optional_timestamp("at", input.at.as_ref()).map_err(status)?;
+        let risk = convert::risk_override(input.risk.as_ref()).map_err(status)?;
+        let assessment = self
+            .app
+            .simulate_elevation(&caller, requester, asked, at, risk)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(convert::simulation(&assessment)))
+    }
+
     async fn request_elevation(
         &self,
         request: Request<pb::RequestElevationRequest>,
@@ -305,6 +369,32 @@ impl ApprovalService for Api {
 
 #[tonic::async_trait]
 impl CheckService for Api {
+    async fn simulate_check(
+        &self,
+        request: Request<pb::SimulateCheckRequest>,
+    ) -> Result<Response<pb::SimulateCheckResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let input = request.into_inner();
+        let question = input.check.unwrap_or_default();
+        let subject_token = self.check_question(&question).map_err(status)?;
+        let at = convert::optional_timestamp("at", input.at.as_ref()).map_err(status)?;
+        let risk = convert::risk_override(input.risk.as_ref()).map_err(status)?;
+        let simulation = self
+            .app
+            .simulate_check(
+                &caller,
+                &check_query(&question, subject_token.as_deref()),
+                at,
+                risk,
+            )
+            .await
+            .map_err(status)?;
+        Ok(Response::new(convert::check_simulation(
+            &simulation,
+            self.clock.now(),
+        )))
+    }
+
     async fn check(
         &self,
         request: Request<pb::CheckRequest>,

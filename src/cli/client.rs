@@ -9,7 +9,10 @@ use tonic::metadata::MetadataValue;
 use tonic::transport::Channel;
 
 use super::output::{self, Printer};
-use super::{ClientArgs, Command, DevTokenArgs, EXIT_ERROR, PolicyCommand, RiskCommand};
+use super::{
+    CheckArgs, ClientArgs, Command, DevTokenArgs, EXIT_ERROR, PolicyCommand, RequestArgs,
+    RiskCommand, SimulateCommand,
+};
 use crate::auth::{Claims, DEV_ISSUER, dev};
 use crate::domain::{ElevationState, parse_duration};
 use crate::proto::v1 as pb;
@@ -79,6 +82,53 @@ impl Client {
 
     fn policies(&self) -> PolicyServiceClient<Channel> {
         PolicyServiceClient::new(self.channel.clone())
+    }
+}
+
+/// A point in time given as RFC 3339 or as a duration from now.
+fn instant(flag: &str, text: &str) -> Result<prost_types::Timestamp, Failure> {
+    let at = match chrono::DateTime::parse_from_rfc3339(text) {
+        Ok(at) => at.with_timezone(&Utc),
+        Err(_) => {
+            let offset = parse_duration(text).map_err(|_| {
+                Failure::Usage(format!(
+                    "{flag}: {text:?} is neither an RFC 3339 time nor a duration like 2h"
+                ))
+            })?;
+            Utc::now() + offset
+        }
+    };
+    Ok(crate::api::convert::timestamp(at))
+}
+
+fn risk(score: Option<u32>, flags: Vec<String>) -> Option<pb::RiskOverride> {
+    score.map(|score| pb::RiskOverride { score, flags })
+}
+
+fn request_message(args: RequestArgs) -> Result<pb::RequestElevationRequest, Failure> {
+    Ok(pb::RequestElevationRequest {
+        role: args.role,
+        scope: args.scope,
+        duration: Some(duration("--duration", &args.duration)?),
+        reason: args.reason,
+        ticket: args.ticket,
+        idempotency_key: args.idempotency_key,
+        not_before: args
+            .start
+            .as_deref()
+            .map(|start| instant("--start", start))
+            .transpose()?,
+    })
+}
+
+fn check_message(args: CheckArgs) -> pb::CheckRequest {
+    pb::CheckRequest {
+        subject: args.subject,
+        session_id: args.session,
+        permission: args.permission,
+        resource: args.resource,
+        min_revision: args.min_revision,
+        subject_token: String::new(),
     }
 }
 
@@ -175,15 +225,7 @@ async fn execute(
         Command::Request(args) => {
             let response = client
                 .elevations()
-                .request_elevation(client.request(pb::RequestElevationRequest {
-                    role: args.role,
-                    scope: args.scope,
-                    duration: Some(duration("--duration", &args.duration)?),
-                    reason: args.reason,
-                    ticket: args.ticket,
-                    idempotency_key: args.idempotency_key,
-                    not_before: None,
-                }))
+                .request_elevation(client.request(request_message(args)?))
                 .await?
                 .into_inner();
             printer.elevation_with_grant(
@@ -304,17 +346,81 @@ async fn execute(
                 .into_inner();
             printer.session_ended(&response);
         }
+        Command::Extend { id, by, reason } => {
+            let response = client
+                .elevations()
+                .extend_elevation(client.request(pb::ExtendElevationRequest {
+                    id,
+                    extension: Some(duration("--by", &by)?),
+                    reason,
+                    idempotency_key: String::new(),
+                }))
+                .await?
+                .into_inner();
+            printer.elevation_with_grant(
+                response.elevation.as_ref(),
+                response.grant.as_ref(),
+                response.revision,
+            );
+        }
+        Command::Simulate(SimulateCommand::Request(args)) => {
+            let requester = args.as_subject.map(|subject| pb::SimulatedRequester {
+                subject,
+                groups: args.as_groups,
+                manager: args.as_manager.unwrap_or_default(),
+                session_id: args.as_session.unwrap_or_default(),
+            });
+            let response = client
+                .elevations()
+                .simulate_elevation(
+                    client.request(pb::SimulateElevationRequest {
+                        request: Some(request_message(args.request)?),
+                        at: args
+                            .at
+                            .as_deref()
+                            .map(|at| instant("--at", at))
+                            .transpose()?,
+                        risk: risk(args.risk_score, args.risk_flags),
+                        requester,
+                    }),
+                )
+                .await?
+                .into_inner();
+            printer.request_simulation(&response);
+            return Ok(if response.eligible {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            });
+        }
+        Command::Simulate(SimulateCommand::Check(args)) => {
+            let response = client
+                .checks()
+                .simulate_check(
+                    client.request(pb::SimulateCheckRequest {
+                        check: Some(check_message(args.check)),
+                        at: args
+                            .at
+                            .as_deref()
+                            .map(|at| instant("--at", at))
+                            .transpose()?,
+                        risk: risk(args.risk_score, args.risk_flags),
+                    }),
+                )
+                .await?
+                .into_inner();
+            printer.check_simulation(&response);
+            let allowed = response.decision.as_ref().is_some_and(|d| d.allowed);
+            return Ok(if allowed {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            });
+        }
         Command::Check(args) => {
             let response = client
                 .checks()
-                .check(client.request(pb::CheckRequest {
-                    subject: args.subject,
-                    session_id: args.session,
-                    permission: args.permission,
-                    resource: args.resource,
-                    min_revision: args.min_revision,
-                    subject_token: String::new(),
-                }))
+                .check(client.request(check_message(args)))
                 .await?
                 .into_inner();
             printer.decision(&response);

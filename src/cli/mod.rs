@@ -84,6 +84,20 @@ enum Command {
         #[arg(long, default_value = "")]
         comment: String,
     },
+    /// Ask for more time on an active elevation's grant (approved like the elevation).
+    Extend {
+        /// Elevation id.
+        id: String,
+        /// How much longer (e.g. 30m).
+        #[arg(long)]
+        by: String,
+        /// Why.
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// See what a request or a Check would do, changing nothing.
+    #[command(subcommand)]
+    Simulate(SimulateCommand),
     /// Withdraw an elevation that is not active yet.
     Cancel {
         /// Elevation id.
@@ -195,6 +209,63 @@ pub struct RequestArgs {
     /// Repeat-safe key.
     #[arg(long, default_value = "")]
     pub idempotency_key: String,
+    /// Start later: an RFC 3339 time, or a duration from now (e.g. 2h).
+    #[arg(long)]
+    pub start: Option<String>,
+}
+
+/// `elevator simulate request`.
+#[derive(Debug, Args)]
+pub struct SimulateRequestArgs {
+    /// The request.
+    #[command(flatten)]
+    pub request: RequestArgs,
+    /// Assess at this time: RFC 3339, or a duration from now.
+    #[arg(long)]
+    pub at: Option<String>,
+    /// Assess under this risk score instead of the stored signals.
+    #[arg(long)]
+    pub risk_score: Option<u32>,
+    /// With --risk-score: these risk flags, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub risk_flags: Vec<String>,
+    /// Assess for another subject (admins).
+    #[arg(long)]
+    pub as_subject: Option<String>,
+    /// With --as-subject: its groups, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub as_groups: Vec<String>,
+    /// With --as-subject: its manager.
+    #[arg(long)]
+    pub as_manager: Option<String>,
+    /// With --as-subject: its session.
+    #[arg(long)]
+    pub as_session: Option<String>,
+}
+
+/// `elevator simulate check`.
+#[derive(Debug, Args)]
+pub struct SimulateCheckArgs {
+    /// The question.
+    #[command(flatten)]
+    pub check: CheckArgs,
+    /// Decide at this time: RFC 3339, or a duration from now.
+    #[arg(long)]
+    pub at: Option<String>,
+    /// Decide under this risk score instead of the stored signals.
+    #[arg(long)]
+    pub risk_score: Option<u32>,
+    /// With --risk-score: these risk flags, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub risk_flags: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum SimulateCommand {
+    /// What RequestElevation would answer: eligibility, rules, steps, conflicts, window.
+    Request(SimulateRequestArgs),
+    /// What Check would answer, with every grant and why it did or did not count.
+    Check(SimulateCheckArgs),
 }
 
 /// `elevator list`.

@@ -63,6 +63,18 @@ fn hop_json(hop: &pb::DelegationHop) -> Value {
     })
 }
 
+fn rule_json(rule: &pb::RuleResult) -> Value {
+    json!({ "rule": rule.rule, "held": rule.held, "error": rule.error })
+}
+
+fn rule_verdict(rule: &pb::RuleResult) -> String {
+    if rule.error.is_empty() {
+        rule.held.to_string()
+    } else {
+        format!("error: {}", rule.error)
+    }
+}
+
 fn elevation_json(elevation: &pb::Elevation) -> Value {
     json!({
         "id": elevation.id,
@@ -339,6 +351,114 @@ impl Printer {
                 );
                 if !response.grant_id.is_empty() {
                     println!("  grant {} ({})", response.grant_id, response.role);
+                }
+            }
+        }
+    }
+
+    /// What a request would meet.
+    pub fn request_simulation(&self, response: &pb::SimulateElevationResponse) {
+        match self.format {
+            OutputFormat::Json => self.json(json!({
+                "eligible": response.eligible,
+                "refusal_code": response.refusal_code,
+                "refusal": response.refusal,
+                "rules": response.rules.iter().map(rule_json).collect::<Vec<_>>(),
+                "steps": response.steps.iter().map(|step| json!({
+                    "name": step.name,
+                    "quorum": step.quorum,
+                    "approver_groups": step.approver_groups,
+                    "approver_users": step.approver_users,
+                    "manager_of_requester": step.manager_of_requester,
+                })).collect::<Vec<_>>(),
+                "manager": response.manager,
+                "sod_conflict": response.sod_conflict,
+                "session_id": response.session_id,
+                "not_before": time(response.not_before.as_ref()),
+                "not_after": time(response.not_after.as_ref()),
+                "request_expires_at": time(response.request_expires_at.as_ref()),
+                "policy_version": response.policy_version,
+            })),
+            OutputFormat::Text => {
+                if response.eligible {
+                    println!("eligible (policy version {})", response.policy_version);
+                } else {
+                    println!("refused: {} ({})", response.refusal, response.refusal_code);
+                }
+                for rule in &response.rules {
+                    println!("  rule   {}  -> {}", rule.rule, rule_verdict(rule));
+                }
+                for step in &response.steps {
+                    let mut who: Vec<String> = step
+                        .approver_groups
+                        .iter()
+                        .map(|g| format!("group {g}"))
+                        .collect();
+                    who.extend(step.approver_users.iter().cloned());
+                    if step.manager_of_requester {
+                        who.push(if response.manager.is_empty() {
+                            "the requester's manager (none known)".into()
+                        } else {
+                            format!("manager {}", response.manager)
+                        });
+                    }
+                    println!(
+                        "  step   {}: {} of {}",
+                        step.name,
+                        step.quorum,
+                        who.join(", ")
+                    );
+                }
+                if !response.sod_conflict.is_empty() {
+                    println!("  sod    {}", response.sod_conflict);
+                }
+                println!(
+                    "  window {} .. {} (decide by {})",
+                    time(response.not_before.as_ref()),
+                    time(response.not_after.as_ref()),
+                    time(response.request_expires_at.as_ref())
+                );
+            }
+        }
+    }
+
+    /// A decision and how every grant fared.
+    pub fn check_simulation(&self, response: &pb::SimulateCheckResponse) {
+        let Some(decision) = &response.decision else {
+            return;
+        };
+        match self.format {
+            OutputFormat::Json => self.json(json!({
+                "allowed": decision.allowed,
+                "reason": reason_name(decision.reason),
+                "grant_id": decision.grant_id,
+                "message": decision.message,
+                "grants": response.grants.iter().map(|explained| json!({
+                    "grant": explained.grant.as_ref().map(grant_json),
+                    "carries_permission": explained.carries_permission,
+                    "reason": reason_name(explained.reason),
+                    "rule": explained.rule,
+                    "rules": explained.rules.iter().map(rule_json).collect::<Vec<_>>(),
+                })).collect::<Vec<_>>(),
+            })),
+            OutputFormat::Text => {
+                self.decision(decision);
+                for explained in &response.grants {
+                    let Some(grant) = &explained.grant else {
+                        continue;
+                    };
+                    let why = if explained.carries_permission {
+                        reason_name(explained.reason)
+                    } else {
+                        "role lacks the permission".into()
+                    };
+                    println!("  {} {} on {}: {why}", grant.id, grant.role, grant.scope);
+                    if !explained.rule.is_empty() {
+                        println!("      decided by {}", explained.rule);
+                    }
+                    for rule in &explained.rules {
+                        println!("      rule {} -> {}", rule.rule, rule_verdict(rule));
+                    }
                 }
             }
         }

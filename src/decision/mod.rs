@@ -268,10 +268,9 @@ impl Decider {
         let grants = self
             .subject_grants(query.subject, query.min_revision)
             .await?;
-        let policy = self.policy.load_full();
         let now = self.clock.now();
-        let risk = self.risk_if_needed(&policy, query, now).await?;
-        let mut decision = evaluate(&policy, &grants, query, now, risk.as_ref());
+        let risk = self.risk_if_needed(query, now).await?;
+        let mut decision = evaluate(&self.policy.load(), &grants, query, now, risk.as_ref());
         decision.revision = grants.revision().max(known_at_start);
         Ok(decision)
     }
@@ -280,11 +279,10 @@ impl Decider {
     /// reads it (loading it costs a cache lookup; most Checks need none).
     async fn risk_if_needed(
         &self,
-        policy: &Policy,
         query: &CheckQuery<'_>,
         now: DateTime<Utc>,
     ) -> Result<Option<RiskPicture>, StoreError> {
-        if !policy.permission_reads_risk(query.permission) {
+        if !self.policy.load().permission_reads_risk(query.permission) {
             return Ok(None);
         }
         let risk = self.subject_risk(query.subject, query.min_revision).await?;
@@ -502,9 +500,33 @@ pub struct GrantTrace {
     pub rules: Vec<RuleOutcome>,
 }
 
+/// The checks every grant gets on every call, whatever the cache holds: scope, revocation,
+/// window and session. Cheap and allocation-free; most grants stop here.
+#[inline(always)]
+fn base_verdict(grant: &Grant, query: &CheckQuery<'_>, now: DateTime<Utc>) -> DecisionReason {
+    if !scope_covers(grant.scope.as_str(), query.resource) {
+        return DecisionReason::ScopeMismatch;
+    }
+    if grant.revocation.is_some() {
+        return DecisionReason::Revoked;
+    }
+    if now >= grant.not_after {
+        return DecisionReason::Expired;
+    }
+    if now < grant.not_before {
+        return DecisionReason::NotYetActive;
+    }
+    if let Some(bound) = &grant.session
+        && query.session != Some(bound.as_str())
+    {
+        return DecisionReason::OtherSession;
+    }
+    DecisionReason::Allowed
+}
+
 /// Why one grant (whose role carries the permission) does or does not allow the question:
-/// scope, revocation, window and session first, then separation of duties, then its rules.
-/// Returns the reason and, when a rule decided, the rule.
+/// the base checks first, then separation of duties, then its rules. Returns the reason and,
+/// when a rule (or a separation set) decided, its text.
 fn judge_grant(
     policy: &Policy,
     grants: &SubjectGrants,
@@ -514,23 +536,23 @@ fn judge_grant(
     risk: Option<&RiskPicture>,
     trace: Option<&mut Vec<RuleOutcome>>,
 ) -> (DecisionReason, Option<String>) {
-    if !scope_covers(grant.scope.as_str(), query.resource) {
-        return (DecisionReason::ScopeMismatch, None);
+    let base = base_verdict(grant, query, now);
+    if base != DecisionReason::Allowed {
+        return (base, None);
     }
-    if grant.revocation.is_some() {
-        return (DecisionReason::Revoked, None);
-    }
-    if now >= grant.not_after {
-        return (DecisionReason::Expired, None);
-    }
-    if now < grant.not_before {
-        return (DecisionReason::NotYetActive, None);
-    }
-    if let Some(bound) = &grant.session
-        && query.session != Some(bound.as_str())
-    {
-        return (DecisionReason::OtherSession, None);
-    }
+    judge_allowed_grant(policy, grants, grant, query, now, risk, trace)
+}
+
+/// The checks for a grant that passed the base checks: separation of duties and rules.
+fn judge_allowed_grant(
+    policy: &Policy,
+    grants: &SubjectGrants,
+    grant: &Arc<Grant>,
+    query: &CheckQuery<'_>,
+    now: DateTime<Utc>,
+    risk: Option<&RiskPicture>,
+    trace: Option<&mut Vec<RuleOutcome>>,
+) -> (DecisionReason, Option<String>) {
     if !policy.separations().is_empty()
         && let Some(conflict) = separation_conflict(policy, grants, grant, query, now)
     {
@@ -618,7 +640,12 @@ pub fn evaluate(
     let mut closest: Option<(DecisionReason, &Arc<Grant>, Option<String>)> = None;
     for role in roles {
         for grant in grants.with_role(role.as_str()) {
-            let (reason, rule) = judge_grant(policy, grants, grant, query, now, risk, None);
+            let base = base_verdict(grant, query, now);
+            let (reason, rule) = if base == DecisionReason::Allowed {
+                judge_allowed_grant(policy, grants, grant, query, now, risk, None)
+            } else {
+                (base, None)
+            };
             if reason == DecisionReason::Allowed {
                 return Decision {
                     allowed: true,

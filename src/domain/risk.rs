@@ -49,16 +49,25 @@ impl RiskSignal {
     }
 }
 
-/// Combines the signals that hold for `session` at `now`.
+/// Combines the signals that hold for `session` at `now`. A source's latest report for a
+/// subject (or session) replaces its earlier ones, so risk can drop as well as rise; across
+/// sources the highest score counts and the flags add up.
 pub fn risk_picture(
     signals: &[RiskSignal],
     session: Option<&str>,
     now: DateTime<Utc>,
 ) -> RiskPicture {
     let mut picture = RiskPicture::default();
+    let superseded = |signal: &RiskSignal| {
+        signals.iter().any(|later| {
+            later.source == signal.source
+                && later.session == signal.session
+                && (later.reported_at, later.id) > (signal.reported_at, signal.id)
+        })
+    };
     for signal in signals
         .iter()
-        .filter(|signal| signal.holds_for(session, now))
+        .filter(|signal| signal.holds_for(session, now) && !superseded(signal))
     {
         picture.score = picture.score.max(signal.score);
         for flag in &signal.flags {
@@ -91,13 +100,29 @@ mod tests {
     }
 
     #[test]
+    fn a_sources_latest_report_replaces_its_earlier_one() {
+        let now = Utc::now();
+        let high = signal(Some("s1"), 90, &["vpn"], 10);
+        let mut lower = signal(Some("s1"), 10, &[], 10);
+        lower.reported_at = high.reported_at + TimeDelta::seconds(1);
+        let mut other_source = signal(Some("s1"), 40, &["new_device"], 10);
+        other_source.source = "device-engine".into();
+        let picture = risk_picture(&[high, lower, other_source], Some("s1"), now);
+        assert_eq!(picture.score, 40);
+        assert_eq!(picture.flags, vec!["new_device"]);
+    }
+
+    #[test]
     fn signals_combine_per_session_and_expire() {
         let now = Utc::now();
-        let signals = vec![
+        let mut signals = vec![
             signal(None, 20, &["new_device"], 10),
             signal(Some("s1"), 80, &["vpn"], 10),
             signal(Some("s2"), 90, &["impossible_travel"], 10),
         ];
+        for (index, signal) in signals.iter_mut().enumerate() {
+            signal.source = format!("engine-{index}");
+        }
         let s1 = risk_picture(&signals, Some("s1"), now);
         assert_eq!(s1.score, 80);
         assert_eq!(s1.flags, vec!["new_device", "vpn"]);

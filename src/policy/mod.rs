@@ -212,6 +212,8 @@ pub struct Policy {
     separations: Vec<Separation>,
     /// Roles whose grants are judged by rules at Check time, and whether a rule reads risk.
     ruled_roles: HashMap<RoleName, bool>,
+    /// Whether any grant rule reads risk (most policies: no, and Checks skip the lookup).
+    any_rule_reads_risk: bool,
 }
 
 impl Policy {
@@ -288,11 +290,14 @@ impl Policy {
 
     /// Whether a grant of `role` is judged by rules at Check time.
     pub fn has_grant_rules(&self, role: &str) -> bool {
-        self.ruled_roles.contains_key(role)
+        !self.ruled_roles.is_empty() && self.ruled_roles.contains_key(role)
     }
 
     /// Whether a Check for `permission` may need the subject's risk signals.
     pub fn permission_reads_risk(&self, permission: &str) -> bool {
+        if !self.any_rule_reads_risk {
+            return false;
+        }
         self.roles_with_permission(permission).iter().any(|role| {
             self.ruled_roles
                 .get(role.as_str())
@@ -568,6 +573,7 @@ fn compile(document: PolicyDocument, source: &str, version: u64) -> Result<Polic
         request_rules,
         grant_rules,
         separations,
+        any_rule_reads_risk: ruled_roles.values().any(|reads_risk| *reads_risk),
         ruled_roles,
     })
 }

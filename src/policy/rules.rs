@@ -25,6 +25,9 @@ use crate::domain::risk::RiskPicture;
 pub const MAX_RULE_BYTES: usize = 4096;
 /// Deepest bracket nesting a rule may have (the CEL parser recurses on it).
 pub const MAX_RULE_NESTING: usize = 32;
+/// Most operator characters a rule may have: the parser and checker recurse once per operator,
+/// so this bounds their depth (and keeps a hostile rule from overflowing a thread's stack).
+pub const MAX_RULE_OPERATORS: usize = 256;
 
 /// The one standard environment every rule compiles and runs against.
 static ENVIRONMENT: LazyLock<Arc<Env>> = LazyLock::new(|| Arc::new(Env::stdlib()));
@@ -223,7 +226,11 @@ impl Rewrite {
 }
 
 fn line_and_column(text: &str, offset: usize) -> (u32, u32) {
-    let before = &text[..offset.min(text.len())];
+    let mut end = offset.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let before = &text[..end];
     let line = before.matches('\n').count() + 1;
     let column = before
         .rfind('\n')
@@ -300,20 +307,38 @@ fn rewrite_durations(
     })
 }
 
-fn nesting_depth(expression: &str) -> usize {
+/// The deepest bracket nesting and the number of operator characters, outside string literals.
+fn shape(expression: &str) -> (usize, usize) {
     let mut depth: usize = 0;
     let mut deepest = 0;
-    for byte in expression.bytes() {
-        match byte {
-            b'(' | b'[' | b'{' => {
+    let mut operators = 0;
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for character in expression.chars() {
+        if let Some(open) = quote {
+            if escaped {
+                escaped = false;
+            } else if character == '\\' {
+                escaped = true;
+            } else if character == open {
+                quote = None;
+            }
+            continue;
+        }
+        match character {
+            '"' | '\'' => quote = Some(character),
+            '(' | '[' | '{' => {
                 depth += 1;
                 deepest = deepest.max(depth);
+                operators += 1;
             }
-            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            ')' | ']' | '}' => depth = depth.saturating_sub(1),
+            '!' | '-' | '+' | '*' | '/' | '%' | '&' | '|' | '=' | '<' | '>' | '.' | '?' | ','
+            | ':' => operators += 1,
             _ => {}
         }
     }
-    deepest
+    (deepest, operators)
 }
 
 impl Rule {
@@ -349,10 +374,19 @@ impl Rule {
         if expression.trim().is_empty() {
             return Err(at(expression_offset, "the condition is missing".into()));
         }
-        if nesting_depth(expression) > MAX_RULE_NESTING {
+        let (nesting, operators) = shape(expression);
+        if nesting > MAX_RULE_NESTING {
             return Err(at(
                 expression_offset,
                 format!("brackets nest deeper than {MAX_RULE_NESTING} levels"),
+            ));
+        }
+        if operators > MAX_RULE_OPERATORS {
+            return Err(at(
+                expression_offset,
+                format!(
+                    "a rule may have at most {MAX_RULE_OPERATORS} operators; split it into several rules"
+                ),
             ));
         }
         let rewrite = rewrite_durations(expression, expression_offset)
@@ -368,7 +402,12 @@ impl Rule {
                 .take(line - 1)
                 .map(str::len)
                 .sum::<usize>();
-            let offset = rewrite.original_offset(line_start + column);
+            // The parser counts columns in characters.
+            let column_bytes = rewrite.text[line_start..]
+                .char_indices()
+                .nth(column)
+                .map_or(rewrite.text.len() - line_start, |(index, _)| index);
+            let offset = rewrite.original_offset(line_start + column_bytes);
             at(
                 offset,
                 first.map_or_else(

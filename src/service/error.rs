@@ -59,6 +59,21 @@ pub enum ServiceError {
 }
 
 impl ServiceError {
+    /// The stable code clients branch on (the `ErrorInfo` reason of its status).
+    pub fn code(&self) -> &'static str {
+        match self {
+            ServiceError::InvalidArgument { .. } => "INVALID_ARGUMENT",
+            ServiceError::InvalidPolicy(_) => "INVALID_POLICY",
+            ServiceError::Unauthenticated(_) => "UNAUTHENTICATED",
+            ServiceError::PermissionDenied { code, .. }
+            | ServiceError::FailedPrecondition { code, .. } => code,
+            ServiceError::NotFound { .. } => "NOT_FOUND",
+            ServiceError::Aborted(_) => "CONTENTION",
+            ServiceError::Unavailable(_) => "UNAVAILABLE",
+            ServiceError::Internal(_) => "INTERNAL",
+        }
+    }
+
     /// An invalid-argument error for `field`.
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         ServiceError::InvalidArgument {

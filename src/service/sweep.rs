@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::{Elevator, ServiceError};
 use crate::domain::audit::SYSTEM_ACTOR;
-use crate::domain::{AuditAction, AuditEvent, TransitionError};
+use crate::domain::{AuditAction, AuditEvent, ElevationState, TransitionError};
 use crate::store::{Change, ElevationContext};
 
 impl Elevator {
@@ -57,20 +57,40 @@ fn time_passes(context: &ElevationContext, now: DateTime<Utc>, policy_version: u
     let Some(grant) = &context.grant else {
         return change;
     };
-    if let Some(expired) = elevation.expire(grant, now) {
-        change.events.push(AuditEvent::for_grant(
+    // The grant was revoked through another elevation that shares it (an extension) or with
+    // its session: the elevation follows.
+    if let Some(revocation) = &grant.revocation
+        && matches!(
+            elevation.state,
+            ElevationState::Active | ElevationState::Scheduled
+        )
+        && let Ok(revoked) = elevation.revoke(&revocation.reason, now)
+    {
+        change.events.push(
+            AuditEvent::for_elevation(
+                AuditAction::GrantRevoked,
+                SYSTEM_ACTOR,
+                &revoked,
+                policy_version,
+                now,
+            )
+            .with_reason(&revocation.reason),
+        );
+        change.elevations.push(revoked);
+    } else if let Some(expired) = elevation.expire(grant, now) {
+        change.events.push(AuditEvent::for_elevation(
             AuditAction::GrantExpired,
             SYSTEM_ACTOR,
-            grant,
+            &expired,
             policy_version,
             now,
         ));
         change.elevations.push(expired);
     } else if let Some(started) = elevation.start_scheduled(grant, now) {
-        change.events.push(AuditEvent::for_grant(
+        change.events.push(AuditEvent::for_elevation(
             AuditAction::GrantActivated,
             SYSTEM_ACTOR,
-            grant,
+            &started,
             policy_version,
             now,
         ));

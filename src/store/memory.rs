@@ -282,12 +282,10 @@ impl Store for MemoryStore {
             .values()
             .filter(|elevation| match elevation.state {
                 ElevationState::Pending => now >= elevation.request_expires_at,
-                ElevationState::Scheduled => {
-                    grant_of(elevation).is_some_and(|grant| now >= grant.not_before)
-                }
-                ElevationState::Active => {
-                    grant_of(elevation).is_some_and(|grant| now >= grant.not_after)
-                }
+                ElevationState::Scheduled => grant_of(elevation)
+                    .is_some_and(|grant| now >= grant.not_before || grant.revocation.is_some()),
+                ElevationState::Active => grant_of(elevation)
+                    .is_some_and(|grant| now >= grant.not_after || grant.revocation.is_some()),
                 _ => false,
             })
             .map(|elevation| elevation.id)

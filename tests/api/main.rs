@@ -8,6 +8,8 @@ mod concurrency;
 mod expiry;
 mod fatma;
 mod helm_chart;
+mod policy_fuzz;
 mod replicas;
+mod rules;
 mod security;
 mod store_contract;

@@ -121,7 +121,8 @@ pub const DUE_ELEVATIONS: &str = "\
         UNION ALL \
         (SELECT e.id FROM elevations e JOIN grants g ON g.id = e.grant_id \
          WHERE (e.state = 'SCHEDULED' AND g.not_before <= $1) \
-            OR (e.state = 'ACTIVE' AND g.not_after <= $1) LIMIT $2) \
+            OR (e.state = 'ACTIVE' AND g.not_after <= $1) \
+            OR (e.state IN ('SCHEDULED', 'ACTIVE') AND g.revoked_at IS NOT NULL) LIMIT $2) \
     ) due LIMIT $2";
 
 pub const GRANT_BY_ID: &str = concat!("SELECT ", grant_columns!(), " FROM grants WHERE id = $1");
