@@ -712,3 +712,87 @@ async fn simulations_answer_what_the_real_flow_then_does(backend: Backend) {
     assert_eq!(error.code(), Code::PermissionDenied);
 }
 on_both_backends!(simulator, simulations_answer_what_the_real_flow_then_does);
+
+#[tokio::test]
+async fn global_rules_apply_to_every_entry() {
+    let policy = format!(
+        "{RULES_POLICY}request_rules: [\"deny if request.ticket == ''\"]\ngrant_rules: [\"deny if context.time > 30m\"]\n"
+    );
+    let app = spawn_app_with(
+        Backend::Memory,
+        AppOptions {
+            policy: Some(policy),
+            ..Default::default()
+        },
+    )
+    .await;
+    let refused = request(&app, ask("po_creator", "Org:Procurement", 60))
+        .await
+        .unwrap_err();
+    assert_eq!(error_reason(&refused), "RULE_DENIED");
+    assert!(refused.message().contains("request.ticket == ''"));
+    let mut with_ticket = ask("po_creator", "Org:Procurement", 60);
+    with_ticket.ticket = "CHG-7".into();
+    let granted = request(&app, with_ticket).await.unwrap();
+    assert!(
+        check_at(
+            &app,
+            "purchase_orders.create",
+            "Org:Procurement",
+            granted.revision
+        )
+        .await
+        .allowed
+    );
+    app.clock.advance(TimeDelta::minutes(31));
+    let late = check_at(&app, "purchase_orders.create", "Org:Procurement", 0).await;
+    assert_eq!(reason(&late), pb::DecisionReason::RuleDenied);
+    assert!(late.message.contains("context.time > 30m"));
+}
+
+#[tokio::test]
+async fn a_check_refuses_a_grant_that_conflicts_with_a_standing_role() {
+    let app = rules_app(Backend::Memory).await;
+    let elevation = request(&app, ask("admin_approver", "Org:Procurement", 60))
+        .await
+        .unwrap();
+    let approved = app.ali_approves(&elevation.elevation.unwrap().id).await;
+    // The identity provider gives Fatma po_creator permanently (in her token's roles).
+    let standing = app.token(
+        "fatma",
+        &["procurement-staff"],
+        &["po_creator"],
+        Some("ali"),
+        Some("s1"),
+    );
+    let mut question = pb::CheckRequest {
+        subject: "fatma".into(),
+        session_id: "s1".into(),
+        permission: "purchase_orders.approve".into(),
+        resource: "Org:Procurement/PO:1".into(),
+        min_revision: approved.revision,
+        subject_token: standing,
+    };
+    let refused = app
+        .checks()
+        .check(authed(&app.pep(), question.clone()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!refused.allowed);
+    assert_eq!(reason(&refused), pb::DecisionReason::SodConflict);
+    assert!(
+        refused.message.contains("po-maker-checker"),
+        "{}",
+        refused.message
+    );
+    question.subject_token.clear();
+    assert!(
+        app.checks()
+            .check(authed(&app.pep(), question))
+            .await
+            .unwrap()
+            .into_inner()
+            .allowed
+    );
+}
