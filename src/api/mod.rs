@@ -110,6 +110,11 @@ impl Api {
     }
 }
 
+/// An optional idempotency key (empty means none).
+fn key(value: &str) -> Option<&str> {
+    (!value.is_empty()).then_some(value)
+}
+
 fn session_of(request: &pb::CheckRequest) -> Option<&str> {
     (!request.session_id.is_empty()).then_some(request.session_id.as_str())
 }
@@ -335,7 +340,13 @@ impl ApprovalService for Api {
         let id = convert::elevation_id("elevation_id", &input.elevation_id).map_err(status)?;
         let outcome = self
             .app
-            .decide(&caller, id, Verdict::Approve, &input.comment)
+            .decide(
+                &caller,
+                id,
+                Verdict::Approve,
+                &input.comment,
+                key(&input.idempotency_key),
+            )
             .await
             .map_err(status)?;
         Ok(Response::new(pb::ApproveResponse {
@@ -357,7 +368,13 @@ impl ApprovalService for Api {
         let id = convert::elevation_id("elevation_id", &input.elevation_id).map_err(status)?;
         let outcome = self
             .app
-            .decide(&caller, id, Verdict::Deny, &input.comment)
+            .decide(
+                &caller,
+                id,
+                Verdict::Deny,
+                &input.comment,
+                key(&input.idempotency_key),
+            )
             .await
             .map_err(status)?;
         Ok(Response::new(pb::DenyResponse {

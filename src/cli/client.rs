@@ -283,6 +283,7 @@ async fn execute(
                 .approve(client.request(pb::ApproveRequest {
                     elevation_id: id,
                     comment,
+                    idempotency_key: String::new(),
                 }))
                 .await?
                 .into_inner();
@@ -298,6 +299,7 @@ async fn execute(
                 .deny(client.request(pb::DenyRequest {
                     elevation_id: id,
                     comment,
+                    idempotency_key: String::new(),
                 }))
                 .await?
                 .into_inner();

@@ -21,6 +21,9 @@ pub enum AuditAction {
     /// An approver denied a step.
     #[serde(rename = "approval.denied")]
     ApprovalDenied,
+    /// Policy met a step by itself (an `auto_approve` rule held).
+    #[serde(rename = "approval.auto_approved")]
+    ApprovalAutoApproved,
     /// Every step was met.
     #[serde(rename = "elevation.approved")]
     ElevationApproved,
@@ -61,10 +64,11 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [AuditAction; 15] = [
+    pub const ALL: [AuditAction; 16] = [
         AuditAction::ElevationRequested,
         AuditAction::ApprovalApproved,
         AuditAction::ApprovalDenied,
+        AuditAction::ApprovalAutoApproved,
         AuditAction::ElevationApproved,
         AuditAction::ElevationDenied,
         AuditAction::ElevationCancelled,
@@ -85,6 +89,7 @@ impl AuditAction {
             AuditAction::ElevationRequested => "elevation.requested",
             AuditAction::ApprovalApproved => "approval.approved",
             AuditAction::ApprovalDenied => "approval.denied",
+            AuditAction::ApprovalAutoApproved => "approval.auto_approved",
             AuditAction::ElevationApproved => "elevation.approved",
             AuditAction::ElevationDenied => "elevation.denied",
             AuditAction::ElevationCancelled => "elevation.cancelled",

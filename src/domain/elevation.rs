@@ -146,14 +146,29 @@ pub struct ApproverSpec {
     pub users: Vec<Subject>,
     /// The requester's manager, from the requester's `manager` claim.
     pub manager_of_requester: bool,
+    /// Holders of any of these roles as standing roles in their own token. A role held through
+    /// an elevated or delegated grant never counts: approvals cannot be bootstrapped.
+    #[serde(default)]
+    pub roles: Vec<RoleName>,
 }
 
 impl ApproverSpec {
-    /// Whether `approver` may approve for a requester described by `requester`.
-    pub fn admits(&self, approver: &Identity, requester: &RequesterSnapshot) -> bool {
+    /// Whether `approver` may approve, on `scope`, for a requester described by `requester`.
+    pub fn admits(
+        &self,
+        approver: &Identity,
+        requester: &RequesterSnapshot,
+        scope: &Scope,
+    ) -> bool {
         self.users.contains(&approver.subject)
             || self.groups.iter().any(|group| approver.in_group(group))
             || (self.manager_of_requester && requester.manager.as_ref() == Some(&approver.subject))
+            || self.roles.iter().any(|role| {
+                approver
+                    .standing_roles
+                    .iter()
+                    .any(|standing| &standing.role == role && standing.covers(scope.as_str()))
+            })
     }
 }
 
@@ -168,6 +183,10 @@ pub struct ApprovalStep {
     pub quorum: u32,
     /// How many denials end the elevation.
     pub deny_threshold: u32,
+    /// A rule (`auto_approve if <expr>`, as written in policy) that meets the step by policy
+    /// when it holds as the step opens.
+    #[serde(default)]
+    pub auto_approve: Option<String>,
 }
 
 /// An approver's answer.
@@ -199,11 +218,17 @@ pub struct Vote {
     pub step: u32,
     /// The answer.
     pub verdict: Verdict,
-    /// The approver's comment.
+    /// The approver's comment (for an automatic approval: the rule that fired).
     pub comment: String,
     /// When.
     pub at: DateTime<Utc>,
+    /// Given by policy (an `auto_approve` rule), not a person; meets the step by itself.
+    #[serde(default)]
+    pub automatic: bool,
 }
+
+/// The subject votes recorded for policy's automatic approvals carry.
+pub const POLICY_APPROVER: &str = "policy";
 
 /// What the requester's token said when the request was made; approvers are matched against it
 /// (the manager) while the requester is not around.
@@ -266,6 +291,25 @@ pub struct Elevation {
     /// For an extension request: the grant whose window it lengthens.
     #[serde(default)]
     pub extends_grant: Option<GrantId>,
+    /// For a delegation that needs approval: what is delegated to whom.
+    #[serde(default)]
+    pub delegation: Option<DelegationTerms>,
+    /// Subjects who may not approve this elevation besides the requester: those who delegated
+    /// the role along the chain, and the delegatee of a delegation.
+    #[serde(default)]
+    pub excluded_approvers: Vec<Subject>,
+}
+
+/// What a delegation passes on, kept with its elevation while approvals are pending.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DelegationTerms {
+    /// Who receives the role.
+    pub delegatee: Subject,
+    /// The delegator's grant the role comes from; `None` for a standing role.
+    pub parent_grant: Option<GrantId>,
+    /// The latest the delegated grant may end (the parent's end, or the policy's cap for a
+    /// standing role), as known at request time; re-read from the parent at activation.
+    pub not_after_cap: DateTime<Utc>,
 }
 
 /// Why a transition was refused.
@@ -299,6 +343,12 @@ pub enum TransitionError {
         subject: Subject,
         /// The earlier verdict.
         verdict: &'static str,
+    },
+    /// The caller delegated the role along this chain, or receives it: not independent.
+    #[error("{subject} delegated the role along this chain or receives it, and may not approve it")]
+    NotIndependent {
+        /// The caller.
+        subject: Subject,
     },
     /// The caller may not act on this object.
     #[error("{0}")]
@@ -337,17 +387,38 @@ impl Elevation {
             .count() as u32
     }
 
-    /// The first step whose quorum is not met, while the elevation is pending.
+    /// Whether step `step` is met: its quorum of distinct approvals, or policy's automatic
+    /// approval.
+    pub fn step_met(&self, step: usize) -> bool {
+        self.approvals_at(step) >= self.steps[step].quorum
+            || self
+                .votes
+                .iter()
+                .any(|vote| vote.automatic && vote.step as usize == step)
+    }
+
+    /// The first step not met, while the elevation is pending.
     pub fn current_step(&self) -> Option<usize> {
         if self.state != ElevationState::Pending {
             return None;
         }
-        (0..self.steps.len()).find(|&step| self.approvals_at(step) < self.steps[step].quorum)
+        (0..self.steps.len()).find(|&step| !self.step_met(step))
+    }
+
+    /// Whether `who` may never approve this elevation: the requester, the delegatee of a
+    /// delegation, and whoever delegated the role along its chain.
+    fn is_interested(&self, who: &Subject) -> bool {
+        *who == self.requester
+            || self.excluded_approvers.contains(who)
+            || self
+                .delegation
+                .as_ref()
+                .is_some_and(|terms| terms.delegatee == *who)
     }
 
     /// Whether `who` could vote on the current step now (used for inboxes and visibility).
     pub fn awaits(&self, who: &Identity) -> bool {
-        if who.subject == self.requester {
+        if self.is_interested(&who.subject) {
             return false;
         }
         if self.votes.iter().any(|vote| vote.approver == who.subject) {
@@ -356,15 +427,16 @@ impl Elevation {
         self.current_step().is_some_and(|step| {
             self.steps[step]
                 .approvers
-                .admits(who, &self.requester_claims)
+                .admits(who, &self.requester_claims, &self.scope)
         })
     }
 
     /// Whether `who` is named anywhere in the chain (may see the elevation).
     pub fn is_approver(&self, who: &Identity) -> bool {
-        self.steps
-            .iter()
-            .any(|step| step.approvers.admits(who, &self.requester_claims))
+        self.steps.iter().any(|step| {
+            step.approvers
+                .admits(who, &self.requester_claims, &self.scope)
+        })
     }
 
     /// Records `who`'s verdict on the current step. Returns `None` when the vote repeats one
@@ -379,6 +451,11 @@ impl Elevation {
     ) -> Result<Option<Elevation>, TransitionError> {
         if who.subject == self.requester {
             return Err(TransitionError::SelfApproval);
+        }
+        if self.is_interested(&who.subject) {
+            return Err(TransitionError::NotIndependent {
+                subject: who.subject.clone(),
+            });
         }
         if let Some(earlier) = self.votes.iter().find(|vote| vote.approver == who.subject) {
             if earlier.verdict == verdict {
@@ -402,7 +479,7 @@ impl Elevation {
         let step_definition = &self.steps[step];
         if !step_definition
             .approvers
-            .admits(who, &self.requester_claims)
+            .admits(who, &self.requester_claims, &self.scope)
         {
             return Err(TransitionError::NotAnApprover {
                 subject: who.subject.clone(),
@@ -417,6 +494,7 @@ impl Elevation {
             verdict,
             comment: comment.to_owned(),
             at: now,
+            automatic: false,
         });
         next.updated_at = now;
         match verdict {
@@ -431,13 +509,40 @@ impl Elevation {
                     )
                 };
             }
-            Verdict::Approve if next.current_step().is_none() => {
-                next.state = ElevationState::Approved;
-                next.state_reason = format!("approved by {}", next.approvers().join(", "));
-            }
+            Verdict::Approve => next.approve_if_every_step_is_met(),
             _ => {}
         }
         Ok(Some(next))
+    }
+
+    fn approve_if_every_step_is_met(&mut self) {
+        if self.state == ElevationState::Pending && self.current_step().is_none() {
+            self.state = ElevationState::Approved;
+            self.state_reason = format!("approved by {}", self.approvers().join(", "));
+        }
+    }
+
+    /// Meets the current step by policy (its `auto_approve` rule held), recording the rule.
+    pub fn approve_automatically(
+        &self,
+        rule: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Elevation, TransitionError> {
+        let Some(step) = self.current_step() else {
+            return Err(wrong_state("auto-approve", self));
+        };
+        let mut next = self.clone();
+        next.votes.push(Vote {
+            approver: Subject::parse(POLICY_APPROVER).expect("a valid subject"),
+            step: step as u32,
+            verdict: Verdict::Approve,
+            comment: rule.to_owned(),
+            at: now,
+            automatic: true,
+        });
+        next.updated_at = now;
+        next.approve_if_every_step_is_met();
+        Ok(next)
     }
 
     /// The subjects who approved, in order.
@@ -615,6 +720,8 @@ pub(crate) mod tests {
             grant_id: None,
             idempotency_key: None,
             extends_grant: None,
+            delegation: None,
+            excluded_approvers: vec![],
         }
     }
 
@@ -627,6 +734,7 @@ pub(crate) mod tests {
             },
             quorum: 1,
             deny_threshold: 1,
+            auto_approve: None,
         }
     }
 
@@ -639,6 +747,7 @@ pub(crate) mod tests {
             },
             quorum,
             deny_threshold: 1,
+            auto_approve: None,
         }
     }
 

@@ -121,6 +121,8 @@ pub struct StepDocument {
     pub quorum: Option<u32>,
     /// Denials that deny the elevation (default 1).
     pub deny_threshold: Option<u32>,
+    /// `auto_approve if <expr>`: the step is met by policy when the rule holds as it opens.
+    pub auto_approve: Option<String>,
 }
 
 /// Who may approve a step.
@@ -136,4 +138,7 @@ pub struct ApproversDocument {
     /// The requester's manager.
     #[serde(default)]
     pub manager_of_requester: bool,
+    /// Holders of these roles as standing roles of their own token (never through a grant).
+    #[serde(default)]
+    pub roles: Vec<String>,
 }

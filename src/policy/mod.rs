@@ -799,7 +799,7 @@ fn compile_eligibility(
                     format!("step name {:?} is used twice", step.step),
                 );
             }
-            compile_step(step, &step_path, problems)
+            compile_step(step, &step_path, locate, problems)
         })
         .collect();
 
@@ -849,7 +849,12 @@ fn compile_eligibility(
     })
 }
 
-fn compile_step(step: &StepDocument, path: &str, problems: &mut Problems) -> Option<ApprovalStep> {
+fn compile_step(
+    step: &StepDocument,
+    path: &str,
+    locate: &Locator<'_>,
+    problems: &mut Problems,
+) -> Option<ApprovalStep> {
     let problems_before = problems.0.len();
     if step.step.trim().is_empty() {
         problems.add(format!("{path}.step"), "a step needs a name");
@@ -867,18 +872,51 @@ fn compile_step(step: &StepDocument, path: &str, problems: &mut Problems) -> Opt
         Subject::parse,
         problems,
     );
-    if groups.is_empty() && users.is_empty() && !approvers.manager_of_requester {
+    let roles = parse_all(
+        &approvers.roles,
+        &format!("{path}.approvers.roles"),
+        RoleName::parse,
+        problems,
+    );
+    if groups.is_empty() && users.is_empty() && roles.is_empty() && !approvers.manager_of_requester
+    {
         problems.add(
             format!("{path}.approvers"),
-            "name approver groups, users, or manager_of_requester: true",
+            "name approver groups, users, roles, or manager_of_requester: true",
         );
     }
+    let auto_approve = match &step.auto_approve {
+        Some(text) => {
+            let expression = text
+                .trim()
+                .strip_prefix("auto_approve if ")
+                .unwrap_or(text.trim());
+            let rule = format!("allow if {expression}");
+            match Rule::parse(&rule, Moment::Request) {
+                Ok(_) => Some(rule),
+                Err(error) => {
+                    let (line, column) = locate
+                        .position(text, error.line, error.column)
+                        .unwrap_or((0, 0));
+                    problems.0.push(PolicyProblem {
+                        path: format!("{path}.auto_approve"),
+                        message: error.message,
+                        line,
+                        column,
+                    });
+                    None
+                }
+            }
+        }
+        None => None,
+    };
     let quorum = step.quorum.unwrap_or(1);
     if quorum == 0 {
         problems.add(format!("{path}.quorum"), "quorum must be at least 1");
     }
     if !users.is_empty()
         && groups.is_empty()
+        && roles.is_empty()
         && !approvers.manager_of_requester
         && quorum as usize > users.len()
     {
@@ -906,9 +944,11 @@ fn compile_step(step: &StepDocument, path: &str, problems: &mut Problems) -> Opt
             groups,
             users,
             manager_of_requester: approvers.manager_of_requester,
+            roles,
         },
         quorum,
         deny_threshold,
+        auto_approve,
     })
 }
 

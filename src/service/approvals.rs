@@ -11,11 +11,13 @@ use super::{
     page_size, page_token,
 };
 use crate::domain::audit::SYSTEM_ACTOR;
+use crate::domain::risk::{RiskPicture, risk_picture};
 use crate::domain::{
     AuditAction, AuditEvent, Elevation, ElevationId, ElevationState, Identity, StandingRole,
     TransitionError, Verdict,
 };
 use crate::policy::Policy;
+use crate::policy::rules::{Moment, RequestFacts, Rule, RuleInput, TokenFacts};
 use crate::store::{Change, ElevationContext, ElevationFilter};
 
 impl Elevator {
@@ -64,17 +66,24 @@ impl Elevator {
         })
     }
 
-    /// Records the caller's verdict on the current step; the final approval creates the grant.
+    /// Records the caller's verdict on the current step; steps that open then may be met by
+    /// policy (`auto_approve`), and the final approval creates the grant. A vote the caller
+    /// already gave (or an idempotency key already used) changes nothing.
     pub async fn decide(
         &self,
         caller: &Identity,
         id: ElevationId,
         verdict: Verdict,
         comment: &str,
+        idempotency_key: Option<&str>,
     ) -> Result<ElevationOutcome, ServiceError> {
         check_text("comment", comment, MAX_REASON_BYTES)?;
+        if let Some(key) = idempotency_key {
+            check_text("idempotency_key", key, super::MAX_IDEMPOTENCY_KEY_BYTES)?;
+        }
         let now = self.clock.now();
         let policy = self.decider.policy();
+        let risk = self.risk_for_automatic_steps(id, now).await?;
         let decide = |context: ElevationContext| -> Result<Change, TransitionError> {
             let before = &context.elevation;
             let step = before.current_step();
@@ -98,37 +107,17 @@ impl Elevator {
                     now,
                 )
                 .with_reason(comment)
-                .with_details(json!({ "step": step_name })),
+                .with_details(json!({ "step": step_name, "idempotency_key": idempotency_key })),
             );
-            match voted.state {
-                ElevationState::Denied => {
-                    change.events.push(
-                        AuditEvent::for_elevation(
-                            AuditAction::ElevationDenied,
-                            caller.subject.as_str(),
-                            &voted,
-                            policy.version(),
-                            now,
-                        )
-                        .with_reason(&voted.state_reason),
-                    );
-                    change.elevations.push(voted);
-                }
-                ElevationState::Approved => {
-                    change.events.push(
-                        AuditEvent::for_elevation(
-                            AuditAction::ElevationApproved,
-                            caller.subject.as_str(),
-                            &voted,
-                            policy.version(),
-                            now,
-                        )
-                        .with_details(json!({ "approvers": voted.approvers() })),
-                    );
-                    change.merge(complete_approval(&voted, &context, &policy, now)?);
-                }
-                _ => change.elevations.push(voted),
-            }
+            follow_through(
+                voted,
+                &context,
+                &policy,
+                &risk,
+                caller.subject.as_str(),
+                now,
+                &mut change,
+            )?;
             Ok(change)
         };
         let committed = self.store.update_elevation(id, now, &decide).await?;
@@ -145,35 +134,40 @@ impl Elevator {
         })
     }
 
-    /// Approves a pending elevation on policy's behalf (a chain without steps), under its lock.
-    pub(super) async fn approve_by_policy(
+    /// Moves a new pending elevation on as far as policy alone allows, under its lock: a chain
+    /// without steps is approved; a first step whose `auto_approve` rule holds is met.
+    pub(super) async fn advance_by_policy(
         &self,
         id: ElevationId,
-        why: &str,
     ) -> Result<ElevationOutcome, ServiceError> {
         let now = self.clock.now();
         let policy = self.decider.policy();
+        let risk = self.risk_for_automatic_steps(id, now).await?;
         let decide = |context: ElevationContext| -> Result<Change, TransitionError> {
             let pending = &context.elevation;
             if pending.state != ElevationState::Pending {
                 return Ok(Change::default());
             }
-            let mut approved = pending.clone();
-            approved.state = ElevationState::Approved;
-            approved.state_reason = why.to_owned();
-            approved.updated_at = now;
+            let mut next = pending.clone();
+            if next.steps.is_empty() {
+                next.state = ElevationState::Approved;
+                next.state_reason = "no approval step in policy".into();
+                next.updated_at = now;
+            }
             let mut change = Change::default();
-            change.events.push(
-                AuditEvent::for_elevation(
-                    AuditAction::ElevationApproved,
-                    SYSTEM_ACTOR,
-                    &approved,
-                    policy.version(),
-                    now,
-                )
-                .with_reason(why),
-            );
-            change.merge(complete_approval(&approved, &context, &policy, now)?);
+            follow_through(
+                next,
+                &context,
+                &policy,
+                &risk,
+                SYSTEM_ACTOR,
+                now,
+                &mut change,
+            )?;
+            if change.events.is_empty() {
+                // Nothing for policy to do: the elevation waits for people.
+                return Ok(Change::default());
+            }
             Ok(change)
         };
         let committed = self.store.update_elevation(id, now, &decide).await?;
@@ -195,6 +189,137 @@ impl Elevator {
             revision: committed.revision,
         })
     }
+
+    /// The requester's risk, when an `auto_approve` rule of the elevation reads it.
+    async fn risk_for_automatic_steps(
+        &self,
+        id: ElevationId,
+        now: DateTime<Utc>,
+    ) -> Result<RiskPicture, ServiceError> {
+        let Some(elevation) = self.store.get_elevation(id).await? else {
+            return Ok(RiskPicture::default());
+        };
+        let reads_risk = elevation
+            .steps
+            .iter()
+            .filter_map(|step| step.auto_approve.as_deref())
+            .filter_map(|rule| Rule::parse(rule, Moment::Request).ok())
+            .any(|rule| rule.reads_risk());
+        if !reads_risk {
+            return Ok(RiskPicture::default());
+        }
+        let signals = self
+            .decider
+            .subject_risk(elevation.requester.as_str(), 0)
+            .await?;
+        Ok(risk_picture(
+            &signals.signals,
+            elevation.session.as_ref().map(|s| s.as_str()),
+            now,
+        ))
+    }
+}
+
+/// Whether the `auto_approve` rule of the elevation's current step holds now.
+fn automatic_approval(
+    elevation: &Elevation,
+    risk: &RiskPicture,
+    now: DateTime<Utc>,
+) -> Option<String> {
+    let step = elevation.current_step()?;
+    let text = elevation.steps[step].auto_approve.as_deref()?;
+    // Policy validated the rule when it was loaded; one that no longer compiles never approves.
+    let rule = Rule::parse(text, Moment::Request).ok()?;
+    let claims = &elevation.requester_claims;
+    let input = RuleInput {
+        token: TokenFacts {
+            sub: elevation.requester.as_str(),
+            sid: elevation.session.as_ref().map(|s| s.as_str()),
+            groups: claims.groups.iter().map(|g| g.as_str()).collect(),
+            delegated_by: None,
+            amr: Vec::new(),
+        },
+        request: Some(RequestFacts {
+            role: elevation.role.as_str(),
+            scope: elevation.scope.as_str(),
+            duration: elevation.duration,
+            reason: &elevation.reason,
+            ticket: elevation.ticket.as_deref().unwrap_or_default(),
+        }),
+        grant: None,
+        risk,
+        now,
+        time: chrono::TimeDelta::zero(),
+    };
+    (rule.holds(&input) == Ok(true)).then(|| text.to_owned())
+}
+
+/// What follows a change to a pending elevation: steps that open and whose `auto_approve` rule
+/// holds are met by policy (audited with the rule that fired); then a denied elevation is
+/// recorded, and an approved one completed.
+fn follow_through(
+    mut elevation: Elevation,
+    context: &ElevationContext,
+    policy: &Policy,
+    risk: &RiskPicture,
+    actor: &str,
+    now: DateTime<Utc>,
+    change: &mut Change,
+) -> Result<(), TransitionError> {
+    while elevation.state == ElevationState::Pending {
+        let Some(rule) = automatic_approval(&elevation, risk, now) else {
+            break;
+        };
+        let step = elevation.current_step().unwrap_or_default();
+        let step_name = elevation.steps[step].name.clone();
+        elevation = elevation.approve_automatically(&rule, now)?;
+        change.events.push(
+            AuditEvent::for_elevation(
+                AuditAction::ApprovalAutoApproved,
+                SYSTEM_ACTOR,
+                &elevation,
+                policy.version(),
+                now,
+            )
+            .with_reason(&rule)
+            .with_details(json!({ "step": step_name, "rule": rule })),
+        );
+    }
+    match elevation.state {
+        ElevationState::Denied => {
+            change.events.push(
+                AuditEvent::for_elevation(
+                    AuditAction::ElevationDenied,
+                    actor,
+                    &elevation,
+                    policy.version(),
+                    now,
+                )
+                .with_reason(&elevation.state_reason),
+            );
+            change.elevations.push(elevation);
+        }
+        ElevationState::Approved => {
+            change.events.push(
+                AuditEvent::for_elevation(
+                    AuditAction::ElevationApproved,
+                    actor,
+                    &elevation,
+                    policy.version(),
+                    now,
+                )
+                .with_reason(&elevation.state_reason)
+                .with_details(json!({ "approvers": elevation.approvers() })),
+            );
+            change.merge(complete_approval(&elevation, context, policy, now)?);
+        }
+        _ => {
+            if elevation != context.elevation {
+                change.elevations.push(elevation);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// An approved elevation that may not become active after all: denied, with the reason.

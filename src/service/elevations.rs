@@ -453,6 +453,8 @@ impl Elevator {
             grant_id: None,
             idempotency_key: request.idempotency_key.clone(),
             extends_grant: extending.map(|grant| grant.id),
+            delegation: None,
+            excluded_approvers: Vec::new(),
         };
         let event = AuditEvent::for_elevation(
             AuditAction::ElevationRequested,
@@ -483,10 +485,13 @@ impl Elevator {
             Created::New(committed) => {
                 self.after_commit(&committed).await;
                 let created = committed.change.elevations[0].clone();
-                if needs_no_approval {
-                    return self
-                        .approve_by_policy(created.id, "no approval step in policy")
-                        .await;
+                if needs_no_approval
+                    || created
+                        .steps
+                        .first()
+                        .is_some_and(|step| step.auto_approve.is_some())
+                {
+                    return self.advance_by_policy(created.id).await;
                 }
                 Ok(ElevationOutcome {
                     elevation: created,

@@ -110,6 +110,9 @@ impl From<TransitionError> for ServiceError {
                 ServiceError::precondition("ALREADY_VOTED", message)
             }
             TransitionError::SelfApproval => ServiceError::denied("SELF_APPROVAL", message),
+            TransitionError::NotIndependent { .. } => {
+                ServiceError::denied("NOT_INDEPENDENT", message)
+            }
             TransitionError::NotAnApprover { .. } => {
                 ServiceError::denied("NOT_AN_APPROVER", message)
             }

@@ -54,6 +54,7 @@ async fn racing_calls_leave_one_final_state(backend: Backend) {
                         pb::ApproveRequest {
                             elevation_id: id,
                             comment: String::new(),
+                            idempotency_key: String::new(),
                         },
                     ))
                     .await
@@ -65,6 +66,7 @@ async fn racing_calls_leave_one_final_state(backend: Backend) {
                         pb::DenyRequest {
                             elevation_id: id,
                             comment: String::new(),
+                            idempotency_key: String::new(),
                         },
                     ))
                     .await

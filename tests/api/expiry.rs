@@ -73,6 +73,7 @@ async fn pending_elevations_time_out(backend: Backend) {
             pb::ApproveRequest {
                 elevation_id: elevation.id.clone(),
                 comment: String::new(),
+                idempotency_key: String::new(),
             },
         ))
         .await

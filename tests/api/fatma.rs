@@ -242,6 +242,7 @@ async fn cancel_and_deny_end_pending_elevations(backend: Backend) {
             pb::DenyRequest {
                 elevation_id: second.id.clone(),
                 comment: "use the team account".into(),
+                idempotency_key: String::new(),
             },
         ))
         .await
@@ -260,6 +261,7 @@ async fn cancel_and_deny_end_pending_elevations(backend: Backend) {
             pb::ApproveRequest {
                 elevation_id: first.id.clone(),
                 comment: String::new(),
+                idempotency_key: String::new(),
             },
         ))
         .await

@@ -557,6 +557,7 @@ impl TestApp {
                 pb::ApproveRequest {
                     elevation_id: elevation_id.into(),
                     comment: "ok".into(),
+                    idempotency_key: String::new(),
                 },
             ))
             .await

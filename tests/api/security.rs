@@ -60,6 +60,7 @@ async fn bad_requests_are_refused_and_change_nothing(backend: Backend) {
             pb::ApproveRequest {
                 elevation_id: elevation.id.clone(),
                 comment: String::new(),
+                idempotency_key: String::new(),
             },
         ))
         .await
@@ -77,6 +78,7 @@ async fn bad_requests_are_refused_and_change_nothing(backend: Backend) {
             pb::ApproveRequest {
                 elevation_id: elevation.id.clone(),
                 comment: String::new(),
+                idempotency_key: String::new(),
             },
         ))
         .await
@@ -101,6 +103,7 @@ async fn bad_requests_are_refused_and_change_nothing(backend: Backend) {
             pb::ApproveRequest {
                 elevation_id: elevation.id.clone(),
                 comment: String::new(),
+                idempotency_key: String::new(),
             },
         ))
         .await
@@ -122,6 +125,7 @@ async fn bad_requests_are_refused_and_change_nothing(backend: Backend) {
             pb::ApproveRequest {
                 elevation_id: elevation.id.clone(),
                 comment: String::new(),
+                idempotency_key: String::new(),
             },
         ))
         .await

@@ -99,6 +99,7 @@ fn pending(requester: &str, created_at: DateTime<Utc>) -> Elevation {
             },
             quorum: 1000,
             deny_threshold: 1000,
+            auto_approve: None,
         }],
         votes: vec![],
         requester_claims: RequesterSnapshot {
@@ -110,6 +111,8 @@ fn pending(requester: &str, created_at: DateTime<Utc>) -> Elevation {
         grant_id: None,
         idempotency_key: None,
         extends_grant: None,
+        delegation: None,
+        excluded_approvers: vec![],
     }
 }
 
@@ -639,6 +642,7 @@ async fn concurrent_decisions_are_serialized(store: Arc<dyn Store>) {
                         verdict: Verdict::Approve,
                         comment: String::new(),
                         at: t,
+                        automatic: false,
                     });
                     Ok(Change {
                         events: vec![event(AuditAction::ApprovalApproved, &next)],

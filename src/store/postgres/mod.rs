@@ -42,6 +42,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "extensions",
         include_str!("../../../migrations/0002_extensions.sql"),
     ),
+    (
+        3,
+        "delegation_and_outbox",
+        include_str!("../../../migrations/0003_delegation_and_outbox.sql"),
+    ),
 ];
 
 /// A notification payload must stay under PostgreSQL's 8000-byte limit; past this many bytes of

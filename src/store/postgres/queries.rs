@@ -6,7 +6,7 @@ macro_rules! elevation_columns {
     () => {
         "id, requester, session_id, role, scope, duration_ms, reason, ticket, state, state_reason, \
          created_at, updated_at, request_expires_at, not_before, steps, votes, requester_claims, \
-         policy_version, grant_id, idempotency_key, extends_grant"
+         policy_version, grant_id, idempotency_key, extends_grant, delegation, excluded_approvers"
     };
 }
 
@@ -14,7 +14,7 @@ macro_rules! elevation_columns {
 macro_rules! grant_columns {
     () => {
         "id, subject, session_id, role, scope, not_before, not_after, elevation_id, \
-         parent_grant_id, delegation_trail, revoked_at, revoked_by, revoke_reason"
+         parent_grant_id, delegation_trail, revoked_at, revoked_by, revoke_reason, delegated_by"
     };
 }
 
@@ -46,7 +46,7 @@ pub const UPSERT_ELEVATION: &str = concat!(
     "INSERT INTO elevations (",
     elevation_columns!(),
     ", revision) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-     $17, $18, $19, $20, $21, $22) \
+     $17, $18, $19, $20, $21, $22, $23, $24) \
      ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, state_reason = EXCLUDED.state_reason, \
      updated_at = EXCLUDED.updated_at, votes = EXCLUDED.votes, grant_id = EXCLUDED.grant_id, \
      revision = EXCLUDED.revision"
@@ -55,7 +55,7 @@ pub const UPSERT_ELEVATION: &str = concat!(
 pub const UPSERT_GRANT: &str = concat!(
     "INSERT INTO grants (",
     grant_columns!(),
-    ", revision) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+    ", revision) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
      ON CONFLICT (id) DO UPDATE SET not_after = EXCLUDED.not_after, \
      revoked_at = EXCLUDED.revoked_at, revoked_by = EXCLUDED.revoked_by, \
      revoke_reason = EXCLUDED.revoke_reason, revision = EXCLUDED.revision"
@@ -159,7 +159,7 @@ pub const LIST_GRANTS: &str = concat!(
 pub const LOAD_GRANTS: &str = "\
     SELECT h.revision, g.id, g.subject, g.session_id, g.role, g.scope, g.not_before, \
            g.not_after, g.elevation_id, g.parent_grant_id, g.delegation_trail, g.revoked_at, \
-           g.revoked_by, g.revoke_reason \
+           g.revoked_by, g.revoke_reason, g.delegated_by \
     FROM elevator_head h LEFT JOIN grants g ON g.subject = $1 AND g.not_after > $2";
 
 /// The risk cache load, in one snapshot with the revision.

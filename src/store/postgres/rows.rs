@@ -75,6 +75,11 @@ pub fn elevation(row: &Row) -> Result<Elevation, StoreError> {
         grant_id: get::<Option<Uuid>>(row, 18)?.map(GrantId),
         idempotency_key: get(row, 19)?,
         extends_grant: get::<Option<Uuid>>(row, 20)?.map(GrantId),
+        delegation: get::<Option<Json<_>>>(row, 21)?.map(|Json(terms)| terms),
+        excluded_approvers: {
+            let Json(excluded) = get(row, 22)?;
+            excluded
+        },
     })
 }
 
@@ -101,6 +106,8 @@ pub struct ElevationParams {
     grant_id: Option<Uuid>,
     idempotency_key: Option<String>,
     extends_grant: Option<Uuid>,
+    delegation: Option<serde_json::Value>,
+    excluded_approvers: serde_json::Value,
     revision: i64,
 }
 
@@ -132,12 +139,19 @@ impl ElevationParams {
             grant_id: elevation.grant_id.map(|id| id.0),
             idempotency_key: elevation.idempotency_key.clone(),
             extends_grant: elevation.extends_grant.map(|id| id.0),
+            delegation: elevation
+                .delegation
+                .as_ref()
+                .map(serde_json::to_value)
+                .transpose()
+                .map_err(|error| StoreError::Internal(format!("encoding elevation: {error}")))?,
+            excluded_approvers: json(serde_json::to_value(&elevation.excluded_approvers))?,
             revision: revision as i64,
         })
     }
 
     /// As statement parameters.
-    pub fn as_params(&self) -> [&(dyn ToSql + Sync); 22] {
+    pub fn as_params(&self) -> [&(dyn ToSql + Sync); 24] {
         [
             &self.id,
             &self.requester,
@@ -160,6 +174,8 @@ impl ElevationParams {
             &self.grant_id,
             &self.idempotency_key,
             &self.extends_grant,
+            &self.delegation,
+            &self.excluded_approvers,
             &self.revision,
         ]
     }
@@ -216,6 +232,7 @@ pub struct GrantParams {
     revoked_at: Option<DateTime<Utc>>,
     revoked_by: Option<String>,
     revoke_reason: Option<String>,
+    delegated_by: Option<String>,
     revision: i64,
 }
 
@@ -237,12 +254,13 @@ impl GrantParams {
             revoked_at: grant.revocation.as_ref().map(|r| r.at),
             revoked_by: grant.revocation.as_ref().map(|r| r.by.clone()),
             revoke_reason: grant.revocation.as_ref().map(|r| r.reason.clone()),
+            delegated_by: grant.delegated_by().map(ToString::to_string),
             revision: revision as i64,
         })
     }
 
     /// As statement parameters.
-    pub fn as_params(&self) -> [&(dyn ToSql + Sync); 14] {
+    pub fn as_params(&self) -> [&(dyn ToSql + Sync); 15] {
         [
             &self.id,
             &self.subject,
@@ -257,6 +275,7 @@ impl GrantParams {
             &self.revoked_at,
             &self.revoked_by,
             &self.revoke_reason,
+            &self.delegated_by,
             &self.revision,
         ]
     }
