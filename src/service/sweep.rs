@@ -12,9 +12,14 @@ use crate::store::{Change, ElevationContext};
 impl Elevator {
     /// Moves on what time has moved: pending elevations past their approval window time out,
     /// scheduled ones whose start came become active, active ones whose grant ended expire.
-    /// Safe to run on every replica at once: each elevation is decided under its lock, and a
+    /// Runs on one replica at a time (the store's sweep lease; a replica that dies loses it), and
+    /// even without the lease it would be safe: each elevation is decided under its lock, and a
     /// second sweep of the same elevation finds nothing to do. Returns how many moved.
     pub async fn sweep(&self) -> Result<usize, ServiceError> {
+        let Some(_lease) = self.store.sweep_lease().await? else {
+            // Another replica is sweeping.
+            return Ok(0);
+        };
         let now = self.clock.now();
         let policy_version = self.decider.policy().version();
         let due = self.store.due_elevations(now, 500).await?;

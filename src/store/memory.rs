@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 use tokio::sync::broadcast;
 
 use super::{
-    Change, Committed, Created, Decide, ElevationContext, ElevationFilter, GrantContext, Snapshot,
-    Store, StoreError, StoreEvent, StoredAuditEvent, StoredPolicy, check_transitions,
+    Change, Committed, Created, Decide, ElevationContext, ElevationFilter, GrantContext, Lease,
+    Snapshot, Store, StoreError, StoreEvent, StoredAuditEvent, StoredPolicy, check_transitions,
     decide_change,
 };
 use crate::domain::{
@@ -413,6 +413,11 @@ impl Store for MemoryStore {
             .take(limit)
             .cloned()
             .collect())
+    }
+
+    async fn sweep_lease(&self) -> Result<Option<Lease>, StoreError> {
+        // One process is the only replica.
+        Ok(Some(Lease::new(())))
     }
 
     fn subscribe(&self) -> broadcast::Receiver<StoreEvent> {

@@ -322,11 +322,25 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<StoredAuditEvent>, StoreError>;
 
+    /// Takes the exclusive right to run time-driven work (the sweep) while the returned lease
+    /// lives; `None` when another replica holds it. A replica that dies loses its lease.
+    async fn sweep_lease(&self) -> Result<Option<Lease>, StoreError>;
+
     /// The feed of committed writes, from this and every other replica.
     fn subscribe(&self) -> broadcast::Receiver<StoreEvent>;
 
     /// Whether the change feed is connected (always true for the memory store).
     fn is_listening(&self) -> bool;
+}
+
+/// An exclusive right, held until dropped.
+pub struct Lease(#[allow(dead_code)] Box<dyn Send + Sync>);
+
+impl Lease {
+    /// A lease kept alive by `holder` (released when it is dropped).
+    pub fn new(holder: impl Send + Sync + 'static) -> Self {
+        Lease(Box::new(holder))
+    }
 }
 
 /// How many times a write is retried when the database reports a serialization failure or a

@@ -202,3 +202,47 @@ async fn a_policy_put_through_one_replica_takes_effect_on_the_other() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweep_runs_once_across_replicas_and_survives_one_dying() {
+    let a = spawn_app(Backend::Postgres).await;
+    let b = spawn_replica(&a, None).await;
+    for _ in 0..3 {
+        a.request_fatma().await;
+    }
+    a.clock.advance(chrono::TimeDelta::hours(1));
+
+    // Both sweep at once: every elevation times out exactly once.
+    let (moved_a, moved_b) = tokio::join!(a.app.sweep(), b.app.sweep());
+    assert_eq!(moved_a.unwrap() + moved_b.unwrap(), 3);
+    let timed_out = a
+        .audit_actions()
+        .await
+        .iter()
+        .filter(|action| *action == "elevation.timed_out")
+        .count();
+    assert_eq!(timed_out, 3);
+
+    // While A holds the lease B does nothing; when A's lease goes (A dies), B takes over.
+    a.request_fatma().await;
+    a.clock.advance(chrono::TimeDelta::hours(1));
+    let lease = a
+        .store
+        .sweep_lease()
+        .await
+        .unwrap()
+        .expect("A takes the lease");
+    assert_eq!(b.app.sweep().await.unwrap(), 0);
+    drop(lease);
+    let started = Instant::now();
+    loop {
+        if b.app.sweep().await.unwrap() == 1 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "B never took over the sweep"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

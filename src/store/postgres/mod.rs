@@ -22,8 +22,8 @@ use uuid::Uuid;
 
 use self::errors::{from_pg, from_pool, is_retryable};
 use super::{
-    Change, Committed, Created, Decide, ElevationContext, ElevationFilter, GrantContext, Snapshot,
-    Store, StoreError, StoreEvent, StoredAuditEvent, StoredPolicy, WRITE_RETRIES,
+    Change, Committed, Created, Decide, ElevationContext, ElevationFilter, GrantContext, Lease,
+    Snapshot, Store, StoreError, StoreEvent, StoredAuditEvent, StoredPolicy, WRITE_RETRIES,
     check_transitions, decide_change,
 };
 use crate::domain::{
@@ -677,6 +677,21 @@ impl Store for PostgresStore {
             .iter()
             .map(rows::audit_event)
             .collect()
+    }
+
+    async fn sweep_lease(&self) -> Result<Option<Lease>, StoreError> {
+        let client = self.client().await?;
+        let acquired: bool = client
+            .query_one(queries::TRY_LOCK_SWEEP, &[])
+            .await
+            .map_err(from_pg)?
+            .get(0);
+        if !acquired {
+            return Ok(None);
+        }
+        // The lock lives as long as this session: take the connection out of the pool, so
+        // that dropping the lease closes it (and a replica that dies loses the lock with it).
+        Ok(Some(Lease::new(deadpool_postgres::Object::take(client))))
     }
 
     fn subscribe(&self) -> broadcast::Receiver<StoreEvent> {

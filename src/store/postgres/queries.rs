@@ -182,6 +182,10 @@ pub const AUDIT_EVENTS_AFTER: &str = "\
 
 pub const LISTEN: &str = "LISTEN elevator_changes";
 
+/// The sweep runs on one replica at a time: a session-level advisory lock, released when the
+/// holder's connection closes.
+pub const TRY_LOCK_SWEEP: &str = "SELECT pg_try_advisory_lock(7428510002)";
+
 /// The migration bookkeeping table, created before anything else.
 pub const CREATE_MIGRATIONS_TABLE: &str = "\
     CREATE TABLE IF NOT EXISTS elevator_migrations ( \
