@@ -13,8 +13,8 @@ use crate::domain::{
 use crate::policy::rules::RuleOutcome;
 use crate::proto::v1 as pb;
 use crate::service::{
-    CheckSimulation, NewElevation, NewRiskSignal, RequestAssessment, ServiceError,
-    SimulatedRequester,
+    CheckSimulation, DelegationView, NewDelegation, NewElevation, NewRiskSignal, RequestAssessment,
+    ServiceError, SimulatedRequester,
 };
 
 fn field<T>(name: &str, result: Result<T, InvalidValue>) -> Result<T, ServiceError> {
@@ -129,6 +129,38 @@ impl TryFrom<pb::RequestElevationRequest> for NewElevation {
                 .map(|start| from_timestamp("not_before", start))
                 .transpose()?,
         })
+    }
+}
+
+impl TryFrom<pb::DelegateRequest> for NewDelegation {
+    type Error = ServiceError;
+
+    fn try_from(request: pb::DelegateRequest) -> Result<Self, ServiceError> {
+        Ok(NewDelegation {
+            delegatee: required("delegatee", &request.delegatee, Subject::parse)?,
+            role: required("role", &request.role, RoleName::parse)?,
+            scope: required("scope", &request.scope, Scope::parse)?,
+            duration: from_duration("duration", request.duration.as_ref())?,
+            reason: request.reason,
+            source_grant: optional("source_grant_id", &request.source_grant_id, GrantId::parse)?,
+            idempotency_key: (!request.idempotency_key.is_empty())
+                .then_some(request.idempotency_key),
+        })
+    }
+}
+
+/// Which delegations to list.
+pub fn delegation_view(view: i32, grant_id: &str) -> Result<DelegationView, ServiceError> {
+    match pb::DelegationView::try_from(view) {
+        Ok(pb::DelegationView::Given) => Ok(DelegationView::Given),
+        Ok(pb::DelegationView::Received) => Ok(DelegationView::Received),
+        Ok(pb::DelegationView::FromGrant) => Ok(DelegationView::FromGrant(self::grant_id(
+            "grant_id", grant_id,
+        )?)),
+        _ => Err(ServiceError::invalid(
+            "view",
+            "say GIVEN, RECEIVED or FROM_GRANT",
+        )),
     }
 }
 

@@ -19,7 +19,7 @@ use crate::proto::v1::approval_service_server::{ApprovalService, ApprovalService
 use crate::proto::v1::check_service_server::{CheckService, CheckServiceServer};
 use crate::proto::v1::elevation_service_server::{ElevationService, ElevationServiceServer};
 use crate::proto::v1::policy_service_server::{PolicyService, PolicyServiceServer};
-use crate::service::{Elevator, NewElevation, NewRiskSignal, ServiceError};
+use crate::service::{Elevator, NewDelegation, NewElevation, NewRiskSignal, ServiceError};
 use convert::optional;
 use status::status;
 
@@ -132,6 +132,41 @@ fn check_query<'a>(request: &'a pb::CheckRequest, token: Option<&'a Identity>) -
 
 #[tonic::async_trait]
 impl ElevationService for Api {
+    async fn delegate(
+        &self,
+        request: Request<pb::DelegateRequest>,
+    ) -> Result<Response<pb::DelegateResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let input = NewDelegation::try_from(request.into_inner()).map_err(status)?;
+        let outcome = self.app.delegate(&caller, input).await.map_err(status)?;
+        Ok(Response::new(pb::DelegateResponse {
+            elevation: Some(convert::elevation(&outcome.elevation)),
+            grant: outcome
+                .grant
+                .as_ref()
+                .map(|g| convert::grant(g, self.clock.now())),
+            revision: outcome.revision,
+        }))
+    }
+
+    async fn list_delegations(
+        &self,
+        request: Request<pb::ListDelegationsRequest>,
+    ) -> Result<Response<pb::ListDelegationsResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let input = request.into_inner();
+        let view = convert::delegation_view(input.view, &input.grant_id).map_err(status)?;
+        let subject = optional("subject", &input.subject, Subject::parse).map_err(status)?;
+        let grants = self
+            .app
+            .list_delegations(&caller, view, subject, input.include_ended)
+            .await
+            .map_err(status)?;
+        let now = self.clock.now();
+        Ok(Response::new(pb::ListDelegationsResponse {
+            grants: grants.iter().map(|g| convert::grant(g, now)).collect(),
+        }))
+    }
     async fn extend_elevation(
         &self,
         request: Request<pb::ExtendElevationRequest>,

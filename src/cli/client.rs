@@ -365,6 +365,55 @@ async fn execute(
                 response.revision,
             );
         }
+        Command::Delegate {
+            to,
+            role,
+            scope,
+            duration: how_long,
+            reason,
+            grant,
+        } => {
+            let response = client
+                .elevations()
+                .delegate(client.request(pb::DelegateRequest {
+                    delegatee: to,
+                    role,
+                    scope,
+                    duration: Some(duration("--duration", &how_long)?),
+                    reason,
+                    source_grant_id: grant.unwrap_or_default(),
+                    idempotency_key: String::new(),
+                }))
+                .await?
+                .into_inner();
+            printer.elevation_with_grant(
+                response.elevation.as_ref(),
+                response.grant.as_ref(),
+                response.revision,
+            );
+        }
+        Command::Delegations {
+            received,
+            grant,
+            all,
+        } => {
+            let view = match (&grant, received) {
+                (Some(_), _) => pb::DelegationView::FromGrant,
+                (None, true) => pb::DelegationView::Received,
+                (None, false) => pb::DelegationView::Given,
+            };
+            let response = client
+                .elevations()
+                .list_delegations(client.request(pb::ListDelegationsRequest {
+                    view: view as i32,
+                    grant_id: grant.unwrap_or_default(),
+                    subject: String::new(),
+                    include_ended: all,
+                }))
+                .await?
+                .into_inner();
+            printer.delegations(&response.grants);
+        }
         Command::Simulate(SimulateCommand::Request(args)) => {
             let requester = args.as_subject.map(|subject| pb::SimulatedRequester {
                 subject,

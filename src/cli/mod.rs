@@ -95,6 +95,39 @@ enum Command {
         #[arg(long, default_value = "")]
         reason: String,
     },
+    /// Pass a role you hold on to someone else, for part of its scope and time.
+    Delegate {
+        /// Who receives it.
+        #[arg(long)]
+        to: String,
+        /// The role.
+        #[arg(long)]
+        role: String,
+        /// The scope (within yours).
+        #[arg(long)]
+        scope: String,
+        /// How long (never past your own grant's end).
+        #[arg(long)]
+        duration: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+        /// Your grant to delegate from (default: the one that covers the scope).
+        #[arg(long)]
+        grant: Option<String>,
+    },
+    /// List delegations you gave (default), received, or that were made from one grant.
+    Delegations {
+        /// Those you received.
+        #[arg(long, conflicts_with = "grant")]
+        received: bool,
+        /// Those made from this grant, at any depth.
+        #[arg(long)]
+        grant: Option<String>,
+        /// Include ended ones.
+        #[arg(long)]
+        all: bool,
+    },
     /// See what a request or a Check would do, changing nothing.
     #[command(subcommand)]
     Simulate(SimulateCommand),

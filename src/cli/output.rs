@@ -302,6 +302,29 @@ impl Printer {
         }
     }
 
+    /// Delegated grants, each with its trail.
+    pub fn delegations(&self, grants: &[pb::Grant]) {
+        match self.format {
+            OutputFormat::Json => self.json(Value::Array(grants.iter().map(grant_json).collect())),
+            OutputFormat::Text if grants.is_empty() => println!("no delegations"),
+            OutputFormat::Text => {
+                for grant in grants {
+                    Self::grant_text(grant);
+                    for hop in &grant.delegation_trail {
+                        println!(
+                            "    {} -> {} on {} at {}: {}",
+                            hop.delegator,
+                            hop.delegatee,
+                            hop.scope,
+                            time(hop.at.as_ref()),
+                            hop.reason
+                        );
+                    }
+                }
+            }
+        }
+    }
+
     /// A revoked grant.
     pub fn revoked(&self, grant: Option<&pb::Grant>, revision: u64) {
         let Some(grant) = grant else { return };

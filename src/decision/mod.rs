@@ -587,7 +587,11 @@ fn judge_allowed_grant(
         time: now - grant.not_before,
     };
     match rules::judge(
-        policy.grant_rules_for(&grant.role, &grant.scope),
+        policy.grant_rules_for(
+            &grant.role,
+            &grant.scope,
+            grant.parent_grant_id.is_some() || !grant.delegation_trail.is_empty(),
+        ),
         &input,
         trace,
     ) {

@@ -39,6 +39,9 @@ pub enum AuditAction {
     /// A grant started counting.
     #[serde(rename = "grant.activated")]
     GrantActivated,
+    /// A role was delegated: the delegatee's grant was created.
+    #[serde(rename = "grant.delegated")]
+    GrantDelegated,
     /// A grant was created to start later.
     #[serde(rename = "grant.scheduled")]
     GrantScheduled,
@@ -64,7 +67,7 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [AuditAction; 16] = [
+    pub const ALL: [AuditAction; 17] = [
         AuditAction::ElevationRequested,
         AuditAction::ApprovalApproved,
         AuditAction::ApprovalDenied,
@@ -74,6 +77,7 @@ impl AuditAction {
         AuditAction::ElevationCancelled,
         AuditAction::ElevationTimedOut,
         AuditAction::GrantActivated,
+        AuditAction::GrantDelegated,
         AuditAction::GrantScheduled,
         AuditAction::GrantExtended,
         AuditAction::GrantExpired,
@@ -95,6 +99,7 @@ impl AuditAction {
             AuditAction::ElevationCancelled => "elevation.cancelled",
             AuditAction::ElevationTimedOut => "elevation.timed_out",
             AuditAction::GrantActivated => "grant.activated",
+            AuditAction::GrantDelegated => "grant.delegated",
             AuditAction::GrantScheduled => "grant.scheduled",
             AuditAction::GrantExtended => "grant.extended",
             AuditAction::GrantExpired => "grant.expired",

@@ -138,4 +138,100 @@ impl Grant {
             ..self.clone()
         }
     }
+
+    /// Whether a grant of this one's role on `scope` until `not_after` would stay within it:
+    /// the scope inside this grant's scope, the end no later than this grant's end.
+    pub fn attenuates_to(
+        &self,
+        scope: &Scope,
+        not_after: DateTime<Utc>,
+    ) -> Result<(), AttenuationBreach> {
+        if !self.scope.contains(scope) {
+            return Err(AttenuationBreach::Scope {
+                held: self.scope.clone(),
+            });
+        }
+        if not_after > self.not_after {
+            return Err(AttenuationBreach::Time {
+                held_until: self.not_after,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Why a delegation would pass on more than its delegator holds.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AttenuationBreach {
+    /// The scope is not inside the delegator's.
+    #[error("the scope is not within the delegator's scope {held}")]
+    Scope {
+        /// What the delegator holds.
+        held: Scope,
+    },
+    /// It would last longer than the delegator's grant.
+    #[error("it would outlast the delegator's grant, which ends at {held_until}")]
+    Time {
+        /// When the delegator's grant ends.
+        held_until: DateTime<Utc>,
+    },
+}
+
+/// A delegation's terms, from which [`Grant::delegated`] builds the delegatee's grant.
+#[derive(Debug, Clone)]
+pub struct Delegation<'a> {
+    /// The grant the role comes from (`None`: a standing role of the delegator).
+    pub parent: Option<&'a Grant>,
+    /// Who passes it on.
+    pub delegator: &'a Subject,
+    /// Who receives it.
+    pub delegatee: &'a Subject,
+    /// The role.
+    pub role: &'a RoleName,
+    /// The scope passed on.
+    pub scope: &'a Scope,
+    /// The window.
+    pub not_before: DateTime<Utc>,
+    /// Its end.
+    pub not_after: DateTime<Utc>,
+    /// Why.
+    pub reason: &'a str,
+    /// Who approved it.
+    pub approvers: Vec<Subject>,
+    /// The elevation that carried it through approval, if one did.
+    pub elevation_id: Option<ElevationId>,
+}
+
+impl Grant {
+    /// The delegatee's grant: not bound to a session (the delegator's session binding reaches
+    /// it through the cascade), carrying the parent's trail plus this hop.
+    pub fn delegated(terms: Delegation<'_>) -> Grant {
+        let id = GrantId::generate();
+        let mut delegation_trail = terms
+            .parent
+            .map(|parent| parent.delegation_trail.clone())
+            .unwrap_or_default();
+        delegation_trail.push(DelegationHop {
+            delegator: terms.delegator.clone(),
+            delegatee: terms.delegatee.clone(),
+            scope: terms.scope.clone(),
+            reason: terms.reason.to_owned(),
+            approvers: terms.approvers,
+            at: terms.not_before,
+            grant_id: id,
+        });
+        Grant {
+            id,
+            subject: terms.delegatee.clone(),
+            session: None,
+            role: terms.role.clone(),
+            scope: terms.scope.clone(),
+            not_before: terms.not_before,
+            not_after: terms.not_after,
+            elevation_id: terms.elevation_id,
+            parent_grant_id: terms.parent.map(|parent| parent.id),
+            delegation_trail,
+            revocation: None,
+        }
+    }
 }

@@ -16,10 +16,12 @@ pub use audit::{AuditAction, AuditEvent};
 pub use decision::{Decision, DecisionReason};
 pub use duration::{format_duration, parse_duration};
 pub use elevation::{
-    ApprovalStep, ApproverSpec, Elevation, ElevationId, ElevationState, RequesterSnapshot,
-    TransitionError, Verdict, Vote,
+    ApprovalStep, ApproverSpec, DelegationTerms, Elevation, ElevationId, ElevationState,
+    RequesterSnapshot, TransitionError, Verdict, Vote,
 };
-pub use grant::{DelegationHop, Grant, GrantId, GrantStatus, Revocation};
+pub use grant::{
+    AttenuationBreach, Delegation, DelegationHop, Grant, GrantId, GrantStatus, Revocation,
+};
 pub use identity::{Identity, StandingRole};
 pub use names::{GroupName, InvalidValue, Permission, RoleName, SessionId, Subject};
 pub use risk::RiskSignal;

@@ -28,6 +28,44 @@ pub struct PolicyDocument {
     /// Sets of roles one subject may not combine.
     #[serde(default)]
     pub separation_of_duties: Vec<SeparationDocument>,
+    /// Roles that may be passed on, and how.
+    #[serde(default)]
+    pub delegation: Vec<DelegationDocument>,
+    /// Where change notifications are posted.
+    #[serde(default)]
+    pub webhooks: Vec<WebhookDocument>,
+}
+
+/// A role that may be delegated.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DelegationDocument {
+    /// The role.
+    pub role: String,
+    /// Scope patterns it may be delegated on.
+    pub scopes: Vec<String>,
+    /// How many delegations one chain may have (1: no re-delegation; default 1).
+    pub max_depth: Option<u32>,
+    /// The longest a delegation may last (needed for standing roles; otherwise the delegator's
+    /// own grant bounds it).
+    pub max_duration: Option<String>,
+    /// An optional approval chain, as for elevations.
+    #[serde(default)]
+    pub approval: Vec<StepDocument>,
+    /// Rules a delegated grant must pass at every Check.
+    #[serde(default)]
+    pub grant_rules: Vec<String>,
+}
+
+/// A webhook subscription.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookDocument {
+    /// Where to post (http or https).
+    pub url: String,
+    /// Audit actions to announce (e.g. `elevation.requested`, `grant.activated`); `["*"]` for
+    /// all.
+    pub events: Vec<String>,
 }
 
 /// A separation-of-duties set.

@@ -132,6 +132,55 @@ pub enum SeparationMode {
     Dynamic,
 }
 
+/// A role that may be delegated, and how.
+#[derive(Debug, Clone)]
+pub struct DelegationEntry {
+    /// Its position under `delegation`.
+    pub index: usize,
+    /// The role.
+    pub role: RoleName,
+    /// Where it may be delegated.
+    pub scopes: Vec<ScopePattern>,
+    /// Most delegations along one chain.
+    pub max_depth: u32,
+    /// Longest delegation, if capped.
+    pub max_duration: Option<TimeDelta>,
+    /// Approval chain; empty means the delegated grant is created at once.
+    pub steps: Vec<ApprovalStep>,
+    /// Rules delegated grants must pass at every Check.
+    pub grant_rules: Vec<Arc<Rule>>,
+}
+
+/// Why a role may not be delegated on a scope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotDelegable {
+    /// No delegation entry names the role.
+    Role,
+    /// Entries name the role, but not on this scope.
+    Scope {
+        /// The patterns it may be delegated on.
+        allowed: Vec<String>,
+    },
+}
+
+/// Where an audit action is announced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Webhook {
+    /// The URL.
+    pub url: String,
+    /// The audit actions announced (`*`: all).
+    pub events: Vec<String>,
+}
+
+impl Webhook {
+    /// Whether `action` is announced here.
+    pub fn announces(&self, action: &str) -> bool {
+        self.events
+            .iter()
+            .any(|event| event == "*" || event == action)
+    }
+}
+
 /// A separation-of-duties set.
 #[derive(Debug, Clone)]
 pub struct Separation {
@@ -210,6 +259,8 @@ pub struct Policy {
     request_rules: Vec<Arc<Rule>>,
     grant_rules: Vec<Arc<Rule>>,
     separations: Vec<Separation>,
+    delegations: Vec<DelegationEntry>,
+    webhooks: Vec<Webhook>,
     /// Roles whose grants are judged by rules at Check time, and whether a rule reads risk.
     ruled_roles: HashMap<RoleName, bool>,
     /// Whether any grant rule reads risk (most policies: no, and Checks skip the lookup).
@@ -306,21 +357,65 @@ impl Policy {
         })
     }
 
-    /// The rules a grant of `role` on `scope` must pass: the global grant rules and those of
-    /// every entry for the role whose scopes match.
+    /// The rules a grant of `role` on `scope` must pass: the global grant rules, those of every
+    /// eligibility entry for the role whose scopes match, and, for a delegated grant, those of
+    /// every delegation entry for the role whose scopes match.
     pub fn grant_rules_for<'p>(
         &'p self,
         role: &'p RoleName,
         scope: &'p Scope,
+        delegated: bool,
     ) -> impl Iterator<Item = &'p Arc<Rule>> + 'p {
-        self.grant_rules.iter().chain(
-            self.eligibility
-                .iter()
-                .filter(move |entry| {
-                    &entry.role == role && !entry.grant_rules.is_empty() && entry.covers(scope)
-                })
-                .flat_map(|entry| entry.grant_rules.iter()),
-        )
+        let covers = move |patterns: &[ScopePattern]| patterns.iter().any(|p| p.matches(scope));
+        let eligibility = self
+            .eligibility
+            .iter()
+            .filter(move |entry| {
+                &entry.role == role && !entry.grant_rules.is_empty() && covers(&entry.scopes)
+            })
+            .flat_map(|entry| entry.grant_rules.iter());
+        let delegation = self
+            .delegations
+            .iter()
+            .filter(move |entry| {
+                delegated
+                    && &entry.role == role
+                    && !entry.grant_rules.is_empty()
+                    && covers(&entry.scopes)
+            })
+            .flat_map(|entry| entry.grant_rules.iter());
+        self.grant_rules.iter().chain(eligibility).chain(delegation)
+    }
+
+    /// The delegation entry that lets `role` be delegated on `scope`.
+    pub fn delegation_for(
+        &self,
+        role: &RoleName,
+        scope: &Scope,
+    ) -> Result<&DelegationEntry, NotDelegable> {
+        let entries: Vec<&DelegationEntry> = self
+            .delegations
+            .iter()
+            .filter(|entry| &entry.role == role)
+            .collect();
+        if entries.is_empty() {
+            return Err(NotDelegable::Role);
+        }
+        entries
+            .iter()
+            .find(|entry| entry.scopes.iter().any(|pattern| pattern.matches(scope)))
+            .copied()
+            .ok_or_else(|| NotDelegable::Scope {
+                allowed: entries
+                    .iter()
+                    .flat_map(|entry| entry.scopes.iter().map(|p| p.as_str().to_owned()))
+                    .collect(),
+            })
+    }
+
+    /// Where audit actions are announced.
+    pub fn webhooks(&self) -> &[Webhook] {
+        &self.webhooks
     }
 
     /// The separation-of-duties sets.
@@ -529,6 +624,30 @@ fn compile(document: PolicyDocument, source: &str, version: u64) -> Result<Polic
         }
     }
 
+    let delegations: Vec<DelegationEntry> = document
+        .delegation
+        .iter()
+        .enumerate()
+        .filter_map(|(index, entry)| {
+            compile_delegation(
+                entry,
+                index,
+                &roles,
+                max_duration_ceiling,
+                &locate,
+                &mut problems,
+            )
+        })
+        .collect();
+    let webhooks: Vec<Webhook> = document
+        .webhooks
+        .iter()
+        .enumerate()
+        .filter_map(|(index, hook)| {
+            compile_webhook(hook, &format!("webhooks[{index}]"), &mut problems)
+        })
+        .collect();
+
     let separations: Vec<Separation> = document
         .separation_of_duties
         .iter()
@@ -552,7 +671,13 @@ fn compile(document: PolicyDocument, source: &str, version: u64) -> Result<Polic
         let entry_rules = eligibility
             .iter()
             .filter(|entry: &&Eligibility| &entry.role == role)
-            .flat_map(|entry| entry.grant_rules.iter());
+            .flat_map(|entry| entry.grant_rules.iter())
+            .chain(
+                delegations
+                    .iter()
+                    .filter(|entry| &entry.role == role)
+                    .flat_map(|entry| entry.grant_rules.iter()),
+            );
         let mut any = !grant_rules.is_empty();
         let mut reads_risk = global_reads_risk;
         for rule in entry_rules {
@@ -573,6 +698,8 @@ fn compile(document: PolicyDocument, source: &str, version: u64) -> Result<Polic
         request_rules,
         grant_rules,
         separations,
+        delegations,
+        webhooks,
         any_rule_reads_risk: ruled_roles.values().any(|reads_risk| *reads_risk),
         ruled_roles,
     })
@@ -636,6 +763,139 @@ fn compile_rules(
             }
         })
         .collect()
+}
+
+fn compile_delegation(
+    entry: &document::DelegationDocument,
+    index: usize,
+    roles: &HashMap<RoleName, RoleDefinition>,
+    max_duration_ceiling: TimeDelta,
+    locate: &Locator<'_>,
+    problems: &mut Problems,
+) -> Option<DelegationEntry> {
+    let path = format!("delegation[{index}]");
+    let problems_before = problems.0.len();
+    let role = problems.check(format!("{path}.role"), RoleName::parse(&entry.role));
+    if let Some(role) = &role
+        && !roles.contains_key(role)
+    {
+        problems.add(
+            format!("{path}.role"),
+            format!("role {role:?} is not defined under roles"),
+        );
+    }
+    if entry.scopes.is_empty() {
+        problems.add(format!("{path}.scopes"), "list at least one scope pattern");
+    }
+    let scopes: Vec<ScopePattern> = entry
+        .scopes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, pattern)| {
+            problems.check(format!("{path}.scopes[{i}]"), ScopePattern::parse(pattern))
+        })
+        .collect();
+    let max_depth = entry.max_depth.unwrap_or(1);
+    if max_depth == 0 {
+        problems.add(
+            format!("{path}.max_depth"),
+            "must be at least 1 (one delegation)",
+        );
+    }
+    let max_duration = match &entry.max_duration {
+        Some(text) => {
+            let duration = problems.duration(format!("{path}.max_duration"), text);
+            if let Some(duration) = duration
+                && duration > max_duration_ceiling
+            {
+                problems.add(
+                    format!("{path}.max_duration"),
+                    "is above the global ceiling limits.max_duration",
+                );
+            }
+            duration
+        }
+        None => None,
+    };
+    let mut step_names = HashSet::new();
+    let steps: Vec<ApprovalStep> = entry
+        .approval
+        .iter()
+        .enumerate()
+        .filter_map(|(i, step)| {
+            let step_path = format!("{path}.approval[{i}]");
+            if !step_names.insert(step.step.clone()) {
+                problems.add(
+                    format!("{step_path}.step"),
+                    format!("step name {:?} is used twice", step.step),
+                );
+            }
+            compile_step(step, &step_path, locate, problems)
+        })
+        .collect();
+    let grant_rules = compile_rules(
+        &entry.grant_rules,
+        &format!("{path}.grant_rules"),
+        Moment::Grant,
+        locate,
+        problems,
+    );
+    if problems.0.len() > problems_before {
+        return None;
+    }
+    Some(DelegationEntry {
+        index,
+        role: role?,
+        scopes,
+        max_depth,
+        max_duration,
+        steps,
+        grant_rules,
+    })
+}
+
+fn compile_webhook(
+    hook: &document::WebhookDocument,
+    path: &str,
+    problems: &mut Problems,
+) -> Option<Webhook> {
+    let problems_before = problems.0.len();
+    let scheme_ok = hook.url.starts_with("http://") || hook.url.starts_with("https://");
+    if !scheme_ok
+        || hook.url.len() > 2048
+        || hook
+            .url
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
+    {
+        problems.add(
+            format!("{path}.url"),
+            "must be an http:// or https:// URL without spaces",
+        );
+    }
+    if hook.events.is_empty() {
+        problems.add(
+            format!("{path}.events"),
+            "list the audit actions to announce, or \"*\"",
+        );
+    }
+    for (index, event) in hook.events.iter().enumerate() {
+        if event != "*" && crate::domain::AuditAction::parse(event).is_none() {
+            problems.add(
+                format!("{path}.events[{index}]"),
+                format!(
+                    "{event:?} is not an audit action (e.g. elevation.requested, grant.activated)"
+                ),
+            );
+        }
+    }
+    if problems.0.len() > problems_before {
+        return None;
+    }
+    Some(Webhook {
+        url: hook.url.clone(),
+        events: hook.events.clone(),
+    })
 }
 
 fn compile_separation(

@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
+use super::delegations::complete_delegation;
 use super::elevations::holdings;
 use super::{
     ElevationOutcome, Elevator, MAX_PAGE_SIZE, MAX_REASON_BYTES, Page, ServiceError, check_text,
@@ -353,6 +354,15 @@ pub(super) fn complete_approval(
     policy: &Policy,
     now: DateTime<Utc>,
 ) -> Result<Change, TransitionError> {
+    if let Some(terms) = &approved.delegation {
+        let entry = policy.delegation_for(&approved.role, &approved.scope).ok();
+        return Ok(
+            match complete_delegation(approved, terms, context, entry, policy, now)? {
+                Ok(change) => change,
+                Err(reason) => denial(approved, reason, policy, now),
+            },
+        );
+    }
     let claims = &approved.requester_claims;
     let Some(entry) = policy.eligibility().iter().find(|entry| {
         entry.role == approved.role

@@ -454,7 +454,7 @@ impl Elevator {
             idempotency_key: request.idempotency_key.clone(),
             extends_grant: extending.map(|grant| grant.id),
             delegation: None,
-            excluded_approvers: Vec::new(),
+            excluded_approvers: self.delegators_of(caller, &request.role, now).await?,
         };
         let event = AuditEvent::for_elevation(
             AuditAction::ElevationRequested,
@@ -521,6 +521,27 @@ impl Elevator {
                 })
             }
         }
+    }
+
+    /// Who delegated `role` to the requester along the chains of its live grants: they may not
+    /// approve its elevations of that role.
+    async fn delegators_of(
+        &self,
+        requester: &Identity,
+        role: &RoleName,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Subject>, ServiceError> {
+        let mut delegators: Vec<Subject> = self
+            .store
+            .list_grants(&requester.subject, false, now)
+            .await?
+            .into_iter()
+            .filter(|grant| &grant.role == role)
+            .flat_map(|grant| grant.delegation_trail.into_iter().map(|hop| hop.delegator))
+            .collect();
+        delegators.sort();
+        delegators.dedup();
+        Ok(delegators)
     }
 
     /// Assesses a request without making it: as the caller, or (admins) as someone else, at a

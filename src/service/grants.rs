@@ -46,7 +46,16 @@ impl Elevator {
         };
         let committed = self.store.update_grant(id, &decide).await?;
         self.after_commit(&committed).await;
-        Ok((committed.change.grants[0].clone(), committed.revision))
+        let revoked = committed
+            .change
+            .grants
+            .iter()
+            .find(|grant| grant.id == id)
+            .cloned()
+            .ok_or_else(|| {
+                ServiceError::Internal(format!("the revocation of {id} wrote no grant"))
+            })?;
+        Ok((revoked, committed.revision))
     }
 
     /// A subject's grants: the caller's, or anyone's for an admin.
@@ -114,6 +123,14 @@ impl Elevator {
             let mut change = Change::default();
             let mut ended = Vec::new();
             for context in &contexts {
+                // A grant already revoked as another's delegate in this change is done.
+                if change
+                    .grants
+                    .iter()
+                    .any(|revoked| revoked.id == context.grant.id)
+                {
+                    continue;
+                }
                 ended.push(context.grant.id.to_string());
                 change.merge(revocation(
                     context,
@@ -142,12 +159,20 @@ impl Elevator {
             .update_session(&subject, &session, now, &decide)
             .await?;
         self.after_commit(&committed).await;
-        let revoked = committed.change.grants.iter().map(|g| g.id).collect();
+        let revoked = committed
+            .change
+            .grants
+            .iter()
+            .filter(|grant| grant.session.as_ref() == Some(&session))
+            .map(|grant| grant.id)
+            .collect();
         Ok((revoked, committed.revision))
     }
 }
 
-/// The change that revokes one grant (and moves its elevation to REVOKED).
+/// The change that revokes one grant, moves its elevation to REVOKED, and revokes every grant
+/// delegated from it at any depth (the cascade: they stop counting at once, on every replica,
+/// because every delegatee's cache is invalidated by the same commit).
 pub(super) fn revocation(
     context: &GrantContext,
     revocation: Revocation,
@@ -189,6 +214,32 @@ pub(super) fn revocation(
         )
         .with_reason(&revocation.reason),
     );
+    for descendant in context
+        .descendants
+        .iter()
+        .filter(|descendant| !descendant.has_ended(revocation.at))
+    {
+        let cascaded = Revocation {
+            at: revocation.at,
+            by: revocation.by.clone(),
+            reason: format!(
+                "delegated from revoked grant {}: {}",
+                grant.id, revocation.reason
+            ),
+        };
+        change.events.push(
+            AuditEvent::for_grant(
+                AuditAction::GrantRevoked,
+                revocation.by.clone(),
+                descendant,
+                policy_version,
+                revocation.at,
+            )
+            .with_reason(&cascaded.reason)
+            .with_details(json!({ "cascade_from": grant.id.to_string() })),
+        );
+        change.grants.push(descendant.revoked(cascaded));
+    }
     change.grants.push(grant.revoked(revocation));
     Ok(change)
 }

@@ -8,13 +8,15 @@
 //! | --------------- | --------- |
 //! | [`elevations`]  | request (and its assessment, shared with the simulator), extend, get, list, cancel |
 //! | [`approvals`]   | the inbox, approve and deny, and what completing a chain does |
-//! | [`grants`]      | revoke, list, end a session |
+//! | [`delegations`] | delegate a held role, list delegations |
+//! | [`grants`]      | revoke (with the cascade to delegated grants), list, end a session |
 //! | [`checks`]      | Check, the Check simulator, risk signals |
 //! | [`policies`]    | read, validate and replace the policy |
 //! | [`sweep`]       | what time alone moves on |
 
 mod approvals;
 mod checks;
+mod delegations;
 mod elevations;
 mod error;
 mod grants;
@@ -35,6 +37,7 @@ use crate::policy::Policy;
 use crate::store::{Committed, Store};
 
 pub use checks::CheckSimulation;
+pub use delegations::{DelegationView, NewDelegation};
 pub use elevations::{RequestAssessment, SimulatedRequester};
 pub use error::ServiceError;
 

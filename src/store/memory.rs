@@ -10,9 +10,9 @@ use chrono::{DateTime, Utc};
 use tokio::sync::broadcast;
 
 use super::{
-    Change, Committed, Created, Decide, ElevationContext, ElevationFilter, GrantContext, Lease,
-    Snapshot, Store, StoreError, StoreEvent, StoredAuditEvent, StoredPolicy, check_transitions,
-    decide_change,
+    Change, Committed, Created, Decide, DelegationFilter, ElevationContext, ElevationFilter,
+    GrantContext, Lease, Snapshot, Store, StoreError, StoreEvent, StoredAuditEvent, StoredPolicy,
+    check_transitions, decide_change,
 };
 use crate::domain::{
     Elevation, ElevationId, ElevationState, Grant, GrantId, Revision, RiskSignal, SessionId,
@@ -63,7 +63,29 @@ impl State {
             elevation: grant
                 .elevation_id
                 .and_then(|id| self.elevations.get(&id).cloned()),
+            descendants: self
+                .descendants(grant.id)
+                .into_iter()
+                .filter(|descendant| descendant.revocation.is_none())
+                .collect(),
         }
+    }
+
+    /// Every grant delegated from `root`, at any depth.
+    fn descendants(&self, root: GrantId) -> Vec<Grant> {
+        let mut found: Vec<Grant> = Vec::new();
+        let mut frontier = vec![root];
+        while let Some(parent) = frontier.pop() {
+            for grant in self.grants.values() {
+                if grant.parent_grant_id == Some(parent) && !found.iter().any(|g| g.id == grant.id)
+                {
+                    frontier.push(grant.id);
+                    found.push(grant.clone());
+                }
+            }
+        }
+        found.sort_by_key(|grant| grant.id);
+        found
     }
 
     fn apply(&mut self, change: Change) -> Committed {
@@ -329,6 +351,32 @@ impl Store for MemoryStore {
 
     async fn get_grant(&self, id: GrantId) -> Result<Option<Grant>, StoreError> {
         Ok(self.lock().grants.get(&id).cloned())
+    }
+
+    async fn list_delegations(
+        &self,
+        filter: &DelegationFilter,
+        include_ended: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Grant>, StoreError> {
+        let state = self.lock();
+        let mut grants: Vec<Grant> = match filter {
+            DelegationFilter::GivenBy(delegator) => state
+                .grants
+                .values()
+                .filter(|grant| grant.delegated_by() == Some(delegator))
+                .cloned()
+                .collect(),
+            DelegationFilter::GivenTo(delegatee) => state
+                .subject_grants(delegatee.as_str())
+                .filter(|grant| grant.delegated_by().is_some())
+                .cloned()
+                .collect(),
+            DelegationFilter::From(root) => state.descendants(*root),
+        };
+        grants.retain(|grant| include_ended || !grant.has_ended(now));
+        grants.sort_by_key(|grant| std::cmp::Reverse(grant.id));
+        Ok(grants)
     }
 
     async fn list_grants(

@@ -119,13 +119,27 @@ pub struct ElevationContext {
     pub requester_grants: Vec<Grant>,
 }
 
-/// What a decision about a grant sees: the grant and the elevation that created it.
+/// What a decision about a grant sees: the grant, the elevation that created it, and every
+/// grant delegated from it (at any depth) that is not revoked, all locked.
 #[derive(Debug, Clone)]
 pub struct GrantContext {
     /// The grant.
     pub grant: Grant,
     /// The elevation that created it, if any.
     pub elevation: Option<Elevation>,
+    /// Grants delegated from it, directly or through other delegations, not yet revoked.
+    pub descendants: Vec<Grant>,
+}
+
+/// Which delegated grants to list.
+#[derive(Debug, Clone)]
+pub enum DelegationFilter {
+    /// Those this subject delegated.
+    GivenBy(Subject),
+    /// Those delegated to this subject.
+    GivenTo(Subject),
+    /// Those delegated from this grant, at any depth.
+    From(GrantId),
 }
 
 /// A pure decision over what was read: the change to apply, or why not.
@@ -282,6 +296,15 @@ pub trait Store: Send + Sync + 'static {
 
     /// One grant.
     async fn get_grant(&self, id: GrantId) -> Result<Option<Grant>, StoreError>;
+
+    /// Delegated grants matching `filter`, newest first: those that have not ended at `now`,
+    /// or all of them.
+    async fn list_delegations(
+        &self,
+        filter: &DelegationFilter,
+        include_ended: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Grant>, StoreError>;
 
     /// A subject's grants, newest first: those that have not ended at `now`, or all of them.
     async fn list_grants(

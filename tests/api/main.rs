@@ -5,6 +5,7 @@ mod harness;
 
 mod checks;
 mod concurrency;
+mod delegation;
 mod expiry;
 mod fatma;
 mod helm_chart;
@@ -13,3 +14,4 @@ mod replicas;
 mod rules;
 mod security;
 mod store_contract;
+mod workflows;

@@ -22,9 +22,9 @@ use uuid::Uuid;
 
 use self::errors::{from_pg, from_pool, is_retryable};
 use super::{
-    Change, Committed, Created, Decide, ElevationContext, ElevationFilter, GrantContext, Lease,
-    Snapshot, Store, StoreError, StoreEvent, StoredAuditEvent, StoredPolicy, WRITE_RETRIES,
-    check_transitions, decide_change,
+    Change, Committed, Created, Decide, DelegationFilter, ElevationContext, ElevationFilter,
+    GrantContext, Lease, Snapshot, Store, StoreError, StoreEvent, StoredAuditEvent, StoredPolicy,
+    WRITE_RETRIES, check_transitions, decide_change,
 };
 use crate::domain::{
     Elevation, ElevationId, Grant, GrantId, Revision, RiskSignal, SessionId, Subject,
@@ -327,6 +327,15 @@ async fn apply(tx: &Transaction<'_>, change: Change) -> Result<Committed, StoreE
     Ok(Committed { revision, change })
 }
 
+async fn lock_descendants(tx: &Transaction<'_>, root: GrantId) -> Result<Vec<Grant>, StoreError> {
+    tx.query(queries::DESCENDANTS_FOR_UPDATE, &[&root.0])
+        .await
+        .map_err(from_pg)?
+        .iter()
+        .map(rows::grant)
+        .collect()
+}
+
 async fn lock_elevations(tx: &Transaction<'_>, ids: &[Uuid]) -> Result<Vec<Elevation>, StoreError> {
     if ids.is_empty() {
         return Ok(Vec::new());
@@ -420,6 +429,19 @@ impl Store for PostgresStore {
         decide: Decide<'_, GrantContext>,
     ) -> Result<Committed, StoreError> {
         in_transaction!(self, |tx| {
+            // The holder's lock first, as every write about a subject's grants takes it: a
+            // delegation being activated from this grant and its revocation then cannot
+            // interleave.
+            let holder: Option<String> = tx
+                .query_opt(queries::GRANT_SUBJECT, &[&id.0])
+                .await
+                .map_err(from_pg)?
+                .map(|row| row.get(0));
+            if let Some(holder) = &holder {
+                tx.execute(queries::LOCK_SUBJECT, &[holder])
+                    .await
+                    .map_err(from_pg)?;
+            }
             let row = tx
                 .query_opt(queries::GRANT_BY_ID_FOR_UPDATE, &[&id.0])
                 .await
@@ -432,7 +454,15 @@ impl Store for PostgresStore {
             let elevation_ids: Vec<Uuid> = grant.elevation_id.iter().map(|e| e.0).collect();
             let elevation = lock_elevations(&tx, &elevation_ids).await?.pop();
             let before: Vec<Elevation> = elevation.iter().cloned().collect();
-            let change = decide_change(decide, GrantContext { grant, elevation })?;
+            let descendants = lock_descendants(&tx, grant.id).await?;
+            let change = decide_change(
+                decide,
+                GrantContext {
+                    grant,
+                    elevation,
+                    descendants,
+                },
+            )?;
             check_transitions(&before, &change)?;
             apply(&tx, change).await
         })
@@ -446,6 +476,9 @@ impl Store for PostgresStore {
         decide: Decide<'_, Vec<GrantContext>>,
     ) -> Result<Committed, StoreError> {
         in_transaction!(self, |tx| {
+            tx.execute(queries::LOCK_SUBJECT, &[&subject.as_str()])
+                .await
+                .map_err(from_pg)?;
             let grants: Vec<Grant> = tx
                 .query(
                     queries::SESSION_GRANTS_FOR_UPDATE,
@@ -461,16 +494,18 @@ impl Store for PostgresStore {
                 .filter_map(|grant| grant.elevation_id.map(|e| e.0))
                 .collect();
             let elevations = lock_elevations(&tx, &elevation_ids).await?;
-            let contexts: Vec<GrantContext> = grants
-                .into_iter()
-                .map(|grant| GrantContext {
+            let mut contexts: Vec<GrantContext> = Vec::with_capacity(grants.len());
+            for grant in grants {
+                let descendants = lock_descendants(&tx, grant.id).await?;
+                contexts.push(GrantContext {
                     elevation: elevations
                         .iter()
                         .find(|e| Some(e.id) == grant.elevation_id)
                         .cloned(),
                     grant,
-                })
-                .collect();
+                    descendants,
+                });
+            }
             let change = decide_change(decide, contexts)?;
             check_transitions(&elevations, &change)?;
             apply(&tx, change).await
@@ -550,6 +585,40 @@ impl Store for PostgresStore {
             .map_err(from_pg)?
             .map(|row| rows::grant(&row))
             .transpose()
+    }
+
+    async fn list_delegations(
+        &self,
+        filter: &DelegationFilter,
+        include_ended: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Grant>, StoreError> {
+        let client = self.client().await?;
+        let rows = match filter {
+            DelegationFilter::GivenBy(delegator) => {
+                client
+                    .query(
+                        queries::DELEGATIONS_GIVEN_BY,
+                        &[&delegator.as_str(), &include_ended, &now],
+                    )
+                    .await
+            }
+            DelegationFilter::GivenTo(delegatee) => {
+                client
+                    .query(
+                        queries::DELEGATIONS_GIVEN_TO,
+                        &[&delegatee.as_str(), &include_ended, &now],
+                    )
+                    .await
+            }
+            DelegationFilter::From(root) => {
+                client
+                    .query(queries::DELEGATIONS_FROM, &[&root.0, &include_ended, &now])
+                    .await
+            }
+        }
+        .map_err(from_pg)?;
+        rows.iter().map(rows::grant).collect()
     }
 
     async fn list_grants(

@@ -137,8 +137,44 @@ pub const GRANT_BY_ID_FOR_UPDATE: &str = concat!(
 pub const REQUESTER_GRANTS: &str = concat!(
     "SELECT ",
     grant_columns!(),
-    " FROM grants WHERE subject = $1 \
-      AND ((revoked_at IS NULL AND not_after > $2) OR id = $3)"
+    " FROM grants WHERE (subject = $1 AND revoked_at IS NULL AND not_after > $2) OR id = $3"
+);
+
+/// Whose grant `$1` is (to take that subject's lock before the grant's).
+pub const GRANT_SUBJECT: &str = "SELECT subject FROM grants WHERE id = $1";
+
+/// The grants delegated from `$1` at any depth that are not revoked, locked.
+pub const DESCENDANTS_FOR_UPDATE: &str = concat!(
+    "WITH RECURSIVE tree(id) AS ( \
+        SELECT id FROM grants WHERE parent_grant_id = $1 \
+        UNION SELECT g.id FROM grants g JOIN tree t ON g.parent_grant_id = t.id) \
+     SELECT ",
+    grant_columns!(),
+    " FROM grants WHERE id IN (SELECT id FROM tree) AND revoked_at IS NULL ORDER BY id FOR UPDATE"
+);
+
+pub const DELEGATIONS_GIVEN_BY: &str = concat!(
+    "SELECT ",
+    grant_columns!(),
+    " FROM grants WHERE delegated_by = $1 \
+      AND ($2 OR (revoked_at IS NULL AND not_after > $3)) ORDER BY id DESC LIMIT 1000"
+);
+
+pub const DELEGATIONS_GIVEN_TO: &str = concat!(
+    "SELECT ",
+    grant_columns!(),
+    " FROM grants WHERE subject = $1 AND delegated_by IS NOT NULL \
+      AND ($2 OR (revoked_at IS NULL AND not_after > $3)) ORDER BY id DESC LIMIT 1000"
+);
+
+pub const DELEGATIONS_FROM: &str = concat!(
+    "WITH RECURSIVE tree(id) AS ( \
+        SELECT id FROM grants WHERE parent_grant_id = $1 \
+        UNION SELECT g.id FROM grants g JOIN tree t ON g.parent_grant_id = t.id) \
+     SELECT ",
+    grant_columns!(),
+    " FROM grants WHERE id IN (SELECT id FROM tree) \
+      AND ($2 OR (revoked_at IS NULL AND not_after > $3)) ORDER BY id DESC LIMIT 1000"
 );
 
 pub const SESSION_GRANTS_FOR_UPDATE: &str = concat!(

@@ -1,0 +1,523 @@
+//! Delegation: a subject passes a role it holds (an active grant, or a standing role of its
+//! token) on a scope to another subject, never more scope and never longer than it holds, for
+//! roles policy marks delegable, up to the policy's depth, through the policy's approval chain
+//! if it names one. A delegation is an elevation whose requester is the delegator and whose
+//! grant goes to the delegatee, so it is approved, audited, replayed and swept like any other.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde_json::json;
+
+use super::{
+    ElevationOutcome, Elevator, MAX_IDEMPOTENCY_KEY_BYTES, MAX_REASON_BYTES, ServiceError,
+    check_text,
+};
+use crate::domain::{
+    AttenuationBreach, AuditAction, AuditEvent, Delegation, DelegationTerms, Elevation,
+    ElevationId, ElevationState, Grant, GrantId, Identity, RequesterSnapshot, RoleName, Scope,
+    StandingRole, Subject, format_duration,
+};
+use crate::policy::{DelegationEntry, Holding, NotDelegable, Policy};
+use crate::store::{Change, Created, DelegationFilter, ElevationContext};
+
+/// A delegation, as the delegator asked for it.
+#[derive(Debug, Clone)]
+pub struct NewDelegation {
+    /// Who receives the role.
+    pub delegatee: Subject,
+    /// The role.
+    pub role: RoleName,
+    /// The scope passed on.
+    pub scope: Scope,
+    /// How long.
+    pub duration: TimeDelta,
+    /// Why.
+    pub reason: String,
+    /// The delegator's grant to delegate from; found among its grants when absent.
+    pub source_grant: Option<GrantId>,
+    /// Makes a repeated request return the first delegation.
+    pub idempotency_key: Option<String>,
+}
+
+/// Which delegations to list.
+#[derive(Debug, Clone, Copy)]
+pub enum DelegationView {
+    /// Those the subject gave.
+    Given,
+    /// Those the subject received.
+    Received,
+    /// Those delegated from one grant, at any depth.
+    FromGrant(GrantId),
+}
+
+/// Where the delegated role comes from.
+enum Source {
+    Grant(Grant),
+    Standing(StandingRole),
+}
+
+impl Source {
+    fn depth(&self) -> usize {
+        match self {
+            Source::Grant(grant) => grant.delegation_trail.len(),
+            Source::Standing(_) => 0,
+        }
+    }
+}
+
+/// The approval window of delegations that need approval.
+const DELEGATION_REQUEST_TTL: TimeDelta = TimeDelta::hours(1);
+
+impl Elevator {
+    /// Delegates a role the caller holds.
+    pub async fn delegate(
+        &self,
+        caller: &Identity,
+        request: NewDelegation,
+    ) -> Result<ElevationOutcome, ServiceError> {
+        check_text("reason", &request.reason, MAX_REASON_BYTES)?;
+        if request.reason.trim().is_empty() {
+            return Err(ServiceError::invalid(
+                "reason",
+                "say why the role is delegated",
+            ));
+        }
+        if let Some(key) = &request.idempotency_key {
+            check_text("idempotency_key", key, MAX_IDEMPOTENCY_KEY_BYTES)?;
+        }
+        if request.delegatee == caller.subject {
+            return Err(ServiceError::invalid(
+                "delegatee",
+                "a role cannot be delegated to oneself",
+            ));
+        }
+        if request.duration <= TimeDelta::zero() {
+            return Err(ServiceError::invalid(
+                "duration",
+                "must be longer than zero",
+            ));
+        }
+        let now = self.clock.now();
+        let policy = self.decider.policy();
+        let entry = policy
+            .delegation_for(&request.role, &request.scope)
+            .map_err(|refusal| not_delegable(&request, refusal))?;
+        let source = self.delegation_source(caller, &request, now).await?;
+
+        if source.depth() + 1 > entry.max_depth as usize {
+            return Err(ServiceError::denied(
+                "DEPTH_EXCEEDED",
+                format!(
+                    "{} may be delegated at most {} time(s) along one chain; this would be delegation {}",
+                    request.role,
+                    entry.max_depth,
+                    source.depth() + 1
+                ),
+            ));
+        }
+        if let Some(maximum) = entry.max_duration
+            && request.duration > maximum
+        {
+            return Err(ServiceError::invalid(
+                "duration",
+                format!(
+                    "a delegation of {} may last at most {}",
+                    request.role,
+                    format_duration(maximum)
+                ),
+            ));
+        }
+        let not_after = now + request.duration;
+        let not_after_cap = match &source {
+            Source::Grant(grant) => {
+                grant
+                    .attenuates_to(&request.scope, not_after)
+                    .map_err(attenuation_error)?;
+                grant.not_after
+            }
+            Source::Standing(_) => {
+                let cap = entry.max_duration.unwrap_or(policy.max_duration_ceiling());
+                if request.duration > cap {
+                    return Err(ServiceError::invalid(
+                        "duration",
+                        format!(
+                            "a delegation from a standing role may last at most {}",
+                            format_duration(cap)
+                        ),
+                    ));
+                }
+                // A standing role has no end of its own: the policy's cap bounds the delegation
+                // from the moment it was asked for.
+                now + cap
+            }
+        };
+
+        let delegatee_grants = self
+            .store
+            .list_grants(&request.delegatee, false, now)
+            .await?;
+        let holdings = delegatee_grants
+            .iter()
+            .map(|grant| Holding::Grant(grant.id, &grant.role));
+        if let Some(conflict) = policy.separation_conflict(&request.role, holdings) {
+            return Err(ServiceError::denied(
+                "SOD_CONFLICT",
+                format!("the delegatee {}: {conflict}", request.delegatee),
+            ));
+        }
+
+        let (parent_grant, mut excluded_approvers) = match &source {
+            Source::Grant(grant) => (
+                Some(grant.id),
+                grant
+                    .delegation_trail
+                    .iter()
+                    .map(|hop| hop.delegator.clone())
+                    .collect(),
+            ),
+            Source::Standing(_) => (None, Vec::new()),
+        };
+        excluded_approvers.push(request.delegatee.clone());
+        excluded_approvers.sort();
+        excluded_approvers.dedup();
+        let elevation = Elevation {
+            id: ElevationId::generate(),
+            requester: caller.subject.clone(),
+            session: None,
+            role: request.role.clone(),
+            scope: request.scope.clone(),
+            duration: request.duration,
+            reason: request.reason.clone(),
+            ticket: None,
+            state: ElevationState::Pending,
+            state_reason: "waiting for approval".into(),
+            created_at: now,
+            updated_at: now,
+            request_expires_at: now + DELEGATION_REQUEST_TTL,
+            not_before: None,
+            steps: entry.steps.clone(),
+            votes: Vec::new(),
+            requester_claims: RequesterSnapshot {
+                groups: caller.groups.clone(),
+                manager: caller.manager.clone(),
+                roles: caller.roles.clone(),
+            },
+            policy_version: policy.version(),
+            grant_id: None,
+            idempotency_key: request.idempotency_key.clone(),
+            extends_grant: None,
+            delegation: Some(DelegationTerms {
+                delegatee: request.delegatee.clone(),
+                parent_grant,
+                not_after_cap,
+            }),
+            excluded_approvers,
+        };
+        let event = AuditEvent::for_elevation(
+            AuditAction::ElevationRequested,
+            caller.subject.as_str(),
+            &elevation,
+            policy.version(),
+            now,
+        )
+        .with_reason(&request.reason)
+        .with_details(json!({
+            "delegation": true,
+            "delegatee": request.delegatee.as_str(),
+            "parent_grant": parent_grant.map(|id| id.to_string()),
+            "duration": format_duration(request.duration),
+            "depth": source.depth() + 1,
+            "source": match &source {
+                Source::Grant(grant) => format!("grant {}", grant.id),
+                Source::Standing(standing) => format!("standing role {}", standing.role),
+            },
+            "steps": entry.steps.iter().map(|s| s.name.clone()).collect::<Vec<_>>(),
+        }));
+        let needs_approval = !entry.steps.is_empty()
+            && entry
+                .steps
+                .first()
+                .is_none_or(|step| step.auto_approve.is_none());
+        let change = Change {
+            elevations: vec![elevation],
+            events: vec![event],
+            ..Default::default()
+        };
+        let idempotency = request
+            .idempotency_key
+            .clone()
+            .map(|key| (caller.subject.clone(), key));
+        match self.store.create_elevation(change, idempotency).await? {
+            Created::New(committed) => {
+                self.after_commit(&committed).await;
+                let created = committed.change.elevations[0].clone();
+                if needs_approval {
+                    return Ok(ElevationOutcome {
+                        elevation: created,
+                        grant: None,
+                        revision: committed.revision,
+                    });
+                }
+                self.advance_by_policy(created.id).await
+            }
+            Created::Existing(existing) => {
+                let same = existing
+                    .delegation
+                    .as_ref()
+                    .is_some_and(|terms| terms.delegatee == request.delegatee)
+                    && existing.role == request.role
+                    && existing.scope == request.scope
+                    && existing.duration == request.duration;
+                if !same {
+                    return Err(ServiceError::precondition(
+                        "IDEMPOTENCY_KEY_REUSED",
+                        "this idempotency key was used for a different request",
+                    ));
+                }
+                let grant = match existing.grant_id {
+                    Some(id) => self.store.get_grant(id).await?,
+                    None => None,
+                };
+                Ok(ElevationOutcome {
+                    elevation: *existing,
+                    grant,
+                    revision: self.decider.freshness().known(),
+                })
+            }
+        }
+    }
+
+    /// The grant (or standing role) the caller delegates from: the one named, or the caller's
+    /// live grant of the role covering the scope that lasts longest, or a standing role.
+    async fn delegation_source(
+        &self,
+        caller: &Identity,
+        request: &NewDelegation,
+        now: DateTime<Utc>,
+    ) -> Result<Source, ServiceError> {
+        let usable = |grant: &Grant| {
+            grant.subject == caller.subject
+                && grant.role == request.role
+                && !grant.has_ended(now)
+                && now >= grant.not_before
+                && grant
+                    .session
+                    .as_ref()
+                    .is_none_or(|bound| Some(bound) == caller.session.as_ref())
+        };
+        if let Some(id) = request.source_grant {
+            let grant = self
+                .store
+                .get_grant(id)
+                .await?
+                .filter(|grant| grant.subject == caller.subject)
+                .ok_or_else(|| ServiceError::NotFound {
+                    what: "grant",
+                    id: id.to_string(),
+                })?;
+            if !usable(&grant) {
+                return Err(ServiceError::denied(
+                    "NOT_HELD",
+                    format!(
+                        "grant {id} is not an active {} grant of this session, so it cannot be delegated",
+                        request.role
+                    ),
+                ));
+            }
+            return Ok(Source::Grant(grant));
+        }
+        let held = self
+            .store
+            .list_grants(&caller.subject, false, now)
+            .await?
+            .into_iter()
+            .filter(|grant| usable(grant) && grant.scope.contains(&request.scope))
+            .max_by_key(|grant| grant.not_after);
+        if let Some(grant) = held {
+            return Ok(Source::Grant(grant));
+        }
+        if let Some(standing) = caller.standing_roles.iter().find(|standing| {
+            standing.role == request.role && standing.covers(request.scope.as_str())
+        }) {
+            return Ok(Source::Standing(standing.clone()));
+        }
+        Err(ServiceError::denied(
+            "NOT_HELD",
+            format!(
+                "you hold no active {} covering {} in this session, so you cannot delegate it",
+                request.role, request.scope
+            ),
+        ))
+    }
+
+    /// Delegated grants: those the caller (or, for admins, `subject`) gave or received, or
+    /// those delegated from a grant the caller holds.
+    pub async fn list_delegations(
+        &self,
+        caller: &Identity,
+        view: DelegationView,
+        subject: Option<Subject>,
+        include_ended: bool,
+    ) -> Result<Vec<Grant>, ServiceError> {
+        let subject = subject.unwrap_or_else(|| caller.subject.clone());
+        if subject != caller.subject && !self.is_admin(caller) {
+            return Err(ServiceError::denied(
+                "ROLE_REQUIRED",
+                format!(
+                    "listing another subject's delegations needs the {:?} role",
+                    self.roles.admin
+                ),
+            ));
+        }
+        let filter = match view {
+            DelegationView::Given => DelegationFilter::GivenBy(subject),
+            DelegationView::Received => DelegationFilter::GivenTo(subject),
+            DelegationView::FromGrant(id) => {
+                let root = self.store.get_grant(id).await?;
+                let visible = root.as_ref().is_some_and(|root| {
+                    root.subject == caller.subject
+                        || root
+                            .delegation_trail
+                            .iter()
+                            .any(|hop| hop.delegator == caller.subject)
+                        || self.is_admin(caller)
+                });
+                if !visible {
+                    return Err(ServiceError::NotFound {
+                        what: "grant",
+                        id: id.to_string(),
+                    });
+                }
+                DelegationFilter::From(id)
+            }
+        };
+        Ok(self
+            .store
+            .list_delegations(&filter, include_ended, self.clock.now())
+            .await?)
+    }
+}
+
+fn not_delegable(request: &NewDelegation, refusal: NotDelegable) -> ServiceError {
+    match refusal {
+        NotDelegable::Role => ServiceError::denied(
+            "NOT_DELEGABLE",
+            format!("policy does not let {} be delegated", request.role),
+        ),
+        NotDelegable::Scope { allowed } => ServiceError::denied(
+            "SCOPE_NOT_DELEGABLE",
+            format!(
+                "{} may be delegated only on {}; {} is outside them",
+                request.role,
+                allowed.join(", "),
+                request.scope
+            ),
+        ),
+    }
+}
+
+fn attenuation_error(breach: AttenuationBreach) -> ServiceError {
+    match breach {
+        AttenuationBreach::Scope { .. } => {
+            ServiceError::denied("SCOPE_EXCEEDS_DELEGATOR", breach.to_string())
+        }
+        AttenuationBreach::Time { .. } => {
+            ServiceError::denied("OUTLASTS_DELEGATOR", breach.to_string())
+        }
+    }
+}
+
+/// Completes an approved delegation under the delegator's lock: the parent grant must still be
+/// live (a revocation and this activation cannot interleave), and the delegated grant never
+/// outlasts it, whatever the approvals cost in time.
+pub(super) fn complete_delegation(
+    approved: &Elevation,
+    terms: &DelegationTerms,
+    context: &ElevationContext,
+    entry: Option<&DelegationEntry>,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Result<Result<Change, String>, crate::domain::TransitionError> {
+    if entry.is_none() {
+        return Ok(Err(format!(
+            "{} may no longer be delegated on {} under policy version {}",
+            approved.role,
+            approved.scope,
+            policy.version()
+        )));
+    }
+    let parent = match terms.parent_grant {
+        Some(parent_id) => {
+            let Some(parent) = context
+                .requester_grants
+                .iter()
+                .find(|grant| grant.id == parent_id && !grant.has_ended(now))
+            else {
+                return Ok(Err(
+                    "the delegator's grant ended before the delegation was approved".into(),
+                ));
+            };
+            Some(parent)
+        }
+        None => None,
+    };
+    let cap = parent.map_or(terms.not_after_cap, |parent| parent.not_after);
+    let not_after = (now + approved.duration).min(cap);
+    if not_after <= now {
+        return Ok(Err(
+            "nothing of the delegator's window is left to delegate".into()
+        ));
+    }
+    if let Some(parent) = parent
+        && let Err(breach) = parent.attenuates_to(&approved.scope, not_after)
+    {
+        return Ok(Err(breach.to_string()));
+    }
+    let approvers: Vec<Subject> = approved
+        .votes
+        .iter()
+        .filter(|vote| vote.verdict == crate::domain::Verdict::Approve && !vote.automatic)
+        .map(|vote| vote.approver.clone())
+        .collect();
+    let grant = Grant::delegated(Delegation {
+        parent,
+        delegator: &approved.requester,
+        delegatee: &terms.delegatee,
+        role: &approved.role,
+        scope: &approved.scope,
+        not_before: now,
+        not_after,
+        reason: &approved.reason,
+        approvers,
+        elevation_id: Some(approved.id),
+    });
+    let mut active = approved.clone();
+    active.state = ElevationState::Active;
+    active.grant_id = Some(grant.id);
+    active.state_reason = format!(
+        "delegated to {} until {}",
+        terms.delegatee,
+        not_after.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
+    active.updated_at = now;
+    let event = AuditEvent::for_grant(
+        AuditAction::GrantDelegated,
+        approved.requester.as_str(),
+        &grant,
+        policy.version(),
+        now,
+    )
+    .with_reason(&approved.reason)
+    .with_details(json!({
+        "delegator": approved.requester.as_str(),
+        "delegatee": terms.delegatee.as_str(),
+        "parent_grant": terms.parent_grant.map(|id| id.to_string()),
+        "not_after": not_after,
+        "trail": grant.delegation_trail,
+    }));
+    Ok(Ok(Change {
+        elevations: vec![active],
+        grants: vec![grant],
+        events: vec![event],
+        ..Default::default()
+    }))
+}
