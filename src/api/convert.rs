@@ -13,8 +13,8 @@ use crate::domain::{
 use crate::policy::rules::RuleOutcome;
 use crate::proto::v1 as pb;
 use crate::service::{
-    CheckSimulation, DelegationView, NewDelegation, NewElevation, NewRiskSignal, RequestAssessment,
-    ServiceError, SimulatedRequester,
+    ApprovalBatch, CheckSimulation, DelegationView, NewDelegation, NewElevation, NewRiskSignal,
+    RequestAssessment, ServiceError, SimulatedRequester, UpdateKind,
 };
 
 fn field<T>(name: &str, result: Result<T, InvalidValue>) -> Result<T, ServiceError> {
@@ -450,6 +450,25 @@ pub fn grant(grant: &Grant, now: DateTime<Utc>) -> pb::Grant {
             .as_ref()
             .map(|r| r.reason.clone())
             .unwrap_or_default(),
+    }
+}
+
+/// One revision's approval updates.
+pub fn approval_batch(batch: &ApprovalBatch) -> pb::WatchApprovalsResponse {
+    pb::WatchApprovalsResponse {
+        revision: batch.revision,
+        updates: batch
+            .updates
+            .iter()
+            .map(|update| pb::ApprovalUpdate {
+                kind: match update.kind {
+                    UpdateKind::AwaitingYou => pb::ApprovalUpdateKind::AwaitingYou,
+                    UpdateKind::YourElevation => pb::ApprovalUpdateKind::YourElevation,
+                } as i32,
+                action: update.action.as_str().to_owned(),
+                elevation: Some(elevation(&update.elevation)),
+            })
+            .collect(),
     }
 }
 

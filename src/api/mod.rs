@@ -349,6 +349,26 @@ impl ElevationService for Api {
 
 #[tonic::async_trait]
 impl ApprovalService for Api {
+    type WatchApprovalsStream = std::pin::Pin<
+        Box<dyn tokio_stream::Stream<Item = Result<pb::WatchApprovalsResponse, Status>> + Send>,
+    >;
+
+    async fn watch_approvals(
+        &self,
+        request: Request<pb::WatchApprovalsRequest>,
+    ) -> Result<Response<Self::WatchApprovalsStream>, Status> {
+        use tokio_stream::StreamExt;
+        let caller = self.caller(&request)?;
+        let batches = self
+            .app
+            .watch_approvals(caller, request.get_ref().after_revision);
+        let stream = tokio_stream::wrappers::ReceiverStream::new(batches).map(|batch| {
+            batch
+                .map(|batch| convert::approval_batch(&batch))
+                .map_err(status)
+        });
+        Ok(Response::new(Box::pin(stream)))
+    }
     async fn list_pending_approvals(
         &self,
         request: Request<pb::ListPendingApprovalsRequest>,

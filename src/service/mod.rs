@@ -13,6 +13,7 @@
 //! | [`checks`]      | Check, the Check simulator, risk signals |
 //! | [`policies`]    | read, validate and replace the policy |
 //! | [`sweep`]       | what time alone moves on |
+//! | [`watch`]       | streams of approval updates, tailing the audit log |
 
 mod approvals;
 mod checks;
@@ -22,6 +23,7 @@ mod error;
 mod grants;
 mod policies;
 mod sweep;
+mod watch;
 
 use std::sync::Arc;
 
@@ -40,6 +42,7 @@ pub use checks::CheckSimulation;
 pub use delegations::{DelegationView, NewDelegation};
 pub use elevations::{RequestAssessment, SimulatedRequester};
 pub use error::ServiceError;
+pub use watch::{ApprovalBatch, ApprovalUpdate, UpdateKind};
 
 /// Longest reason or comment, in bytes.
 pub const MAX_REASON_BYTES: usize = 1024;

@@ -12,7 +12,7 @@ use tokio::sync::broadcast;
 use super::{
     Change, Committed, Created, Decide, DelegationFilter, ElevationContext, ElevationFilter,
     GrantContext, Lease, Snapshot, Store, StoreError, StoreEvent, StoredAuditEvent, StoredPolicy,
-    check_transitions, decide_change,
+    check_transitions, decide_change, whole_revisions,
 };
 use crate::domain::{
     Elevation, ElevationId, ElevationState, Grant, GrantId, Revision, RiskSignal, SessionId,
@@ -461,6 +461,22 @@ impl Store for MemoryStore {
             .take(limit)
             .cloned()
             .collect())
+    }
+
+    async fn audit_events_after_revision(
+        &self,
+        after_revision: Revision,
+        limit: usize,
+    ) -> Result<Vec<StoredAuditEvent>, StoreError> {
+        let state = self.lock();
+        let events: Vec<StoredAuditEvent> = state
+            .audit
+            .iter()
+            .filter(|stored| stored.revision > after_revision)
+            .take(limit + 1)
+            .cloned()
+            .collect();
+        Ok(whole_revisions(events, limit))
     }
 
     async fn sweep_lease(&self) -> Result<Option<Lease>, StoreError> {

@@ -345,6 +345,14 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<StoredAuditEvent>, StoreError>;
 
+    /// Audit events of revisions after `after_revision`, oldest first, at most `limit` (a
+    /// revision is never split: the last revision is dropped when the limit would cut it).
+    async fn audit_events_after_revision(
+        &self,
+        after_revision: Revision,
+        limit: usize,
+    ) -> Result<Vec<StoredAuditEvent>, StoreError>;
+
     /// Takes the exclusive right to run time-driven work (the sweep) while the returned lease
     /// lives; `None` when another replica holds it. A replica that dies loses its lease.
     async fn sweep_lease(&self) -> Result<Option<Lease>, StoreError>;
@@ -354,6 +362,24 @@ pub trait Store: Send + Sync + 'static {
 
     /// Whether the change feed is connected (always true for the memory store).
     fn is_listening(&self) -> bool;
+}
+
+/// Trims `events` (fetched with one more than `limit`) to at most `limit`, never cutting a
+/// revision in two: a reader that resumes after the last revision it saw misses nothing.
+pub(crate) fn whole_revisions(
+    mut events: Vec<StoredAuditEvent>,
+    limit: usize,
+) -> Vec<StoredAuditEvent> {
+    if events.len() <= limit {
+        return events;
+    }
+    events.truncate(limit);
+    let last = events.last().map(|event| event.revision);
+    let first = events.first().map(|event| event.revision);
+    if last != first {
+        events.retain(|event| Some(event.revision) != last);
+    }
+    events
 }
 
 /// An exclusive right, held until dropped.

@@ -573,3 +573,97 @@ on_both_backends!(
     session_binding_none,
     session_binding_none_grants_count_in_every_session
 );
+
+async fn next_batch(
+    stream: &mut tonic::Streaming<pb::WatchApprovalsResponse>,
+) -> pb::WatchApprovalsResponse {
+    tokio::time::timeout(std::time::Duration::from_secs(5), stream.message())
+        .await
+        .expect("a batch within five seconds")
+        .expect("the stream")
+        .expect("an open stream")
+}
+
+async fn watch(
+    app: &TestApp,
+    token: &str,
+    after_revision: u64,
+) -> tonic::Streaming<pb::WatchApprovalsResponse> {
+    app.approvals()
+        .watch_approvals(authed(token, pb::WatchApprovalsRequest { after_revision }))
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+async fn watch_streams_resume_without_missing_or_repeating(backend: Backend) {
+    let app = workflow_app(backend).await;
+    let rita = app.token("rita", &["risk-officers"], &[], None, Some("r"));
+    let rob = app.token("rob", &["risk-officers"], &[], None, Some("r"));
+
+    let mut ali_stream = watch(&app, &app.ali(), 0).await;
+    let hello = next_batch(&mut ali_stream).await;
+    assert!(hello.updates.is_empty());
+    let mut fatma_stream = watch(&app, &app.fatma(), hello.revision).await;
+    assert_eq!(next_batch(&mut fatma_stream).await.revision, hello.revision);
+
+    // Fatma asks: Ali (her manager) is told it waits for him.
+    let elevation = request_as(
+        &app,
+        &app.fatma(),
+        ask("admin_approver", "Org:Procurement", 60),
+    )
+    .await;
+    let waiting = next_batch(&mut ali_stream).await;
+    assert_eq!(waiting.updates.len(), 1);
+    assert_eq!(
+        waiting.updates[0].kind,
+        pb::ApprovalUpdateKind::AwaitingYou as i32
+    );
+    assert_eq!(
+        waiting.updates[0].elevation.as_ref().unwrap().id,
+        elevation.id
+    );
+
+    // Ali approves the first step: Fatma hears of it; Rita, watching since, is now awaited.
+    let mut rita_stream = watch(&app, &rita, waiting.revision).await;
+    next_batch(&mut rita_stream).await;
+    vote(&app, &app.ali(), &elevation.id, true).await.unwrap();
+    let decided = next_batch(&mut fatma_stream).await;
+    assert_eq!(
+        decided.updates[0].kind,
+        pb::ApprovalUpdateKind::YourElevation as i32
+    );
+    assert_eq!(decided.updates[0].action, "approval.approved");
+    let awaiting_rita = next_batch(&mut rita_stream).await;
+    assert_eq!(
+        awaiting_rita.updates[0].kind,
+        pb::ApprovalUpdateKind::AwaitingYou as i32
+    );
+
+    // Fatma disconnects; the officers finish the chain meanwhile.
+    let last_seen = decided.revision;
+    drop(fatma_stream);
+    vote(&app, &rita, &elevation.id, true).await.unwrap();
+    vote(&app, &rob, &elevation.id, true).await.unwrap();
+
+    // Reconnecting with the last revision she saw, she gets exactly what she missed, once.
+    let mut resumed = watch(&app, &app.fatma(), last_seen).await;
+    assert_eq!(next_batch(&mut resumed).await.revision, last_seen);
+    let first = next_batch(&mut resumed).await;
+    let second = next_batch(&mut resumed).await;
+    assert!(first.revision > last_seen && second.revision > first.revision);
+    assert_eq!(first.updates[0].action, "approval.approved");
+    assert_eq!(second.updates[0].action, "grant.activated");
+    assert_eq!(
+        second.updates[0].elevation.as_ref().unwrap().state,
+        pb::ElevationState::Active as i32
+    );
+    let quiet =
+        tokio::time::timeout(std::time::Duration::from_millis(1500), resumed.message()).await;
+    assert!(quiet.is_err(), "nothing is repeated: {quiet:?}");
+}
+on_both_backends!(
+    watch_approvals,
+    watch_streams_resume_without_missing_or_repeating
+);

@@ -748,6 +748,25 @@ impl Store for PostgresStore {
             .collect()
     }
 
+    async fn audit_events_after_revision(
+        &self,
+        after_revision: Revision,
+        limit: usize,
+    ) -> Result<Vec<StoredAuditEvent>, StoreError> {
+        let client = self.client().await?;
+        let events = client
+            .query(
+                queries::AUDIT_EVENTS_AFTER_REVISION,
+                &[&(after_revision as i64), &(limit as i64 + 1)],
+            )
+            .await
+            .map_err(from_pg)?
+            .iter()
+            .map(rows::audit_event)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(super::whole_revisions(events, limit))
+    }
+
     async fn sweep_lease(&self) -> Result<Option<Lease>, StoreError> {
         let client = self.client().await?;
         let acquired: bool = client

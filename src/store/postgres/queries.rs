@@ -216,6 +216,11 @@ pub const AUDIT_EVENTS_AFTER: &str = "\
            reason, ticket, details, policy_version \
     FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2";
 
+pub const AUDIT_EVENTS_AFTER_REVISION: &str = "\
+    SELECT seq, revision, at, actor, action, subject, role, scope, elevation_id, grant_id, \
+           reason, ticket, details, policy_version \
+    FROM audit_events WHERE revision > $1 ORDER BY seq LIMIT $2";
+
 pub const LISTEN: &str = "LISTEN elevator_changes";
 
 /// The sweep runs on one replica at a time: a session-level advisory lock, released when the
