@@ -19,7 +19,9 @@ CREATE TABLE webhook_outbox (
     next_attempt_at timestamptz NOT NULL,
     locked_until timestamptz,
     delivered_at timestamptz,
+    abandoned_at timestamptz,
     last_error text,
     revision bigint NOT NULL
 );
-CREATE INDEX webhook_outbox_due ON webhook_outbox (next_attempt_at) WHERE delivered_at IS NULL;
+CREATE INDEX webhook_outbox_due ON webhook_outbox (next_attempt_at)
+    WHERE delivered_at IS NULL AND abandoned_at IS NULL;

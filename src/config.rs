@@ -30,6 +30,36 @@ pub struct Config {
     pub database: DatabaseConfig,
     /// How often pending, scheduled and active elevations are moved on by time, in ms.
     pub sweep_interval_ms: u64,
+    /// Webhook delivery.
+    pub webhooks: WebhooksConfig,
+}
+
+/// Webhook delivery settings (the URLs and events are in policy).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhooksConfig {
+    /// The HMAC-SHA256 signing secret.
+    pub secret: Option<String>,
+    /// A file holding it.
+    pub secret_file: Option<PathBuf>,
+    /// How long one post may take, in ms.
+    pub timeout_ms: u64,
+    /// Attempts before a delivery is given up.
+    pub max_attempts: u32,
+    /// How often the outbox is read, in ms.
+    pub poll_interval_ms: u64,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        WebhooksConfig {
+            secret: None,
+            secret_file: None,
+            timeout_ms: 5000,
+            max_attempts: 12,
+            poll_interval_ms: 1000,
+        }
+    }
 }
 
 /// Token verification settings.
@@ -102,6 +132,7 @@ impl Default for Config {
             cache: CacheConfig::default(),
             database: DatabaseConfig::default(),
             sweep_interval_ms: 1000,
+            webhooks: WebhooksConfig::default(),
         }
     }
 }
@@ -190,6 +221,11 @@ settings! {
     "database.connect_timeout_ms", "ELEVATOR_DATABASE_CONNECT_TIMEOUT_MS", Number, false, "wait for a connection (5000)";
     "database.listener_backoff_ms", "ELEVATOR_DATABASE_LISTENER_BACKOFF_MS", Number, false, "first wait before reopening a broken change feed (100)";
     "sweep_interval_ms", "ELEVATOR_SWEEP_INTERVAL_MS", Number, false, "how often time-driven transitions run (1000)";
+    "webhooks.secret", "ELEVATOR_WEBHOOKS_SECRET", Text, true, "HMAC-SHA256 key that signs webhook posts";
+    "webhooks.secret_file", "ELEVATOR_WEBHOOKS_SECRET_FILE", Text, false, "file holding the webhook secret";
+    "webhooks.timeout_ms", "ELEVATOR_WEBHOOKS_TIMEOUT_MS", Number, false, "how long one webhook post may take (5000)";
+    "webhooks.max_attempts", "ELEVATOR_WEBHOOKS_MAX_ATTEMPTS", Number, false, "attempts before a webhook delivery is given up (12)";
+    "webhooks.poll_interval_ms", "ELEVATOR_WEBHOOKS_POLL_INTERVAL_MS", Number, false, "how often the webhook outbox is read (1000)";
 }
 
 fn set_path(root: &mut serde_yaml::Value, path: &str, value: serde_yaml::Value) {

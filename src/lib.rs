@@ -16,6 +16,7 @@
 //! | [`domain`]  | plain types and pure rules: names, scopes, the elevation state machine, grants; no I/O |
 //! | [`clock`]   | the injected clock, so tests move time instead of sleeping |
 //! | [`config`]  | layered configuration: defaults, then a file, then `ELEVATOR_*` variables |
+//! | [`webhooks`]| delivery of announced changes from the outbox, signed, retried |
 //!
 //! The generated protobuf code is in [`proto`]; nothing below [`api`] sees it.
 
@@ -31,3 +32,4 @@ pub mod proto;
 pub mod server;
 pub mod service;
 pub mod store;
+pub mod webhooks;

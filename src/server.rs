@@ -170,7 +170,30 @@ impl Server {
             }
         }
 
+        let webhook_secret = match (&config.webhooks.secret, &config.webhooks.secret_file) {
+            (Some(secret), _) => Some(secret.as_bytes().to_vec()),
+            (None, Some(path)) => Some(
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("reading webhooks.secret_file {}", path.display()))?
+                    .trim()
+                    .as_bytes()
+                    .to_vec(),
+            ),
+            (None, None) => None,
+        };
+        let deliverer = crate::webhooks::Deliverer::new(
+            store.clone(),
+            clock.clone(),
+            crate::webhooks::WebhookOptions {
+                secret: webhook_secret,
+                timeout: Duration::from_millis(config.webhooks.timeout_ms.max(1)),
+                max_attempts: config.webhooks.max_attempts.max(1),
+                poll_interval: Duration::from_millis(config.webhooks.poll_interval_ms.max(10)),
+            },
+        );
+
         let mut background = Vec::new();
+        background.push(tokio::spawn(deliverer.run()));
         background.push(spawn_change_feed(store.clone(), decider.clone()).await?);
         background.push(spawn_sweeper(
             app.clone(),

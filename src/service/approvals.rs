@@ -121,7 +121,10 @@ impl Elevator {
             )?;
             Ok(change)
         };
-        let committed = self.store.update_elevation(id, now, &decide).await?;
+        let committed = self
+            .store
+            .update_elevation(id, now, &self.announced(&decide))
+            .await?;
         self.after_commit(&committed).await;
         let elevation = match committed.change.elevations.first() {
             Some(elevation) => elevation.clone(),
@@ -171,7 +174,10 @@ impl Elevator {
             }
             Ok(change)
         };
-        let committed = self.store.update_elevation(id, now, &decide).await?;
+        let committed = self
+            .store
+            .update_elevation(id, now, &self.announced(&decide))
+            .await?;
         self.after_commit(&committed).await;
         let elevation = match committed.change.elevations.first() {
             Some(elevation) => elevation.clone(),

@@ -124,7 +124,7 @@ impl Elevator {
             events: vec![event],
             ..Default::default()
         };
-        let committed = self.store.append(change).await?;
+        let committed = self.store.append(self.announce(change)).await?;
         self.after_commit(&committed).await;
         Ok((stored, committed.revision))
     }

@@ -246,7 +246,11 @@ impl Elevator {
             .idempotency_key
             .clone()
             .map(|key| (caller.subject.clone(), key));
-        match self.store.create_elevation(change, idempotency).await? {
+        match self
+            .store
+            .create_elevation(self.announce(change), idempotency)
+            .await?
+        {
             Created::New(committed) => {
                 self.after_commit(&committed).await;
                 let created = committed.change.elevations[0].clone();

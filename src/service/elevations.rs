@@ -481,7 +481,11 @@ impl Elevator {
             .idempotency_key
             .clone()
             .map(|key| (caller.subject.clone(), key));
-        match self.store.create_elevation(change, idempotency).await? {
+        match self
+            .store
+            .create_elevation(self.announce(change), idempotency)
+            .await?
+        {
             Created::New(committed) => {
                 self.after_commit(&committed).await;
                 let created = committed.change.elevations[0].clone();
@@ -693,7 +697,10 @@ impl Elevator {
             change.elevations.push(cancelled);
             Ok(change)
         };
-        let committed = self.store.update_elevation(id, now, &decide).await?;
+        let committed = self
+            .store
+            .update_elevation(id, now, &self.announced(&decide))
+            .await?;
         self.after_commit(&committed).await;
         Ok(ElevationOutcome {
             elevation: committed.change.elevations[0].clone(),

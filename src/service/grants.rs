@@ -44,7 +44,10 @@ impl Elevator {
                 policy_version,
             )
         };
-        let committed = self.store.update_grant(id, &decide).await?;
+        let committed = self
+            .store
+            .update_grant(id, &self.announced(&decide))
+            .await?;
         self.after_commit(&committed).await;
         let revoked = committed
             .change
@@ -156,7 +159,7 @@ impl Elevator {
         };
         let committed = self
             .store
-            .update_session(&subject, &session, now, &decide)
+            .update_session(&subject, &session, now, &self.announced(&decide))
             .await?;
         self.after_commit(&committed).await;
         let revoked = committed

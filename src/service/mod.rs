@@ -31,12 +31,13 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::clock::SharedClock;
 use crate::decision::Decider;
+use crate::domain::TransitionError;
 use crate::domain::names::validate_free_text;
 use crate::domain::{
     Elevation, ElevationId, Grant, Identity, Revision, RoleName, Scope, SessionId, Subject,
 };
 use crate::policy::Policy;
-use crate::store::{Committed, Store};
+use crate::store::{Change, Committed, Decide, OutboxMessage, Store};
 
 pub use checks::CheckSimulation;
 pub use delegations::{DelegationView, NewDelegation};
@@ -203,6 +204,32 @@ impl Elevator {
             "ROLE_REQUIRED",
             format!("{what} needs the {role:?} role in the caller's token"),
         ))
+    }
+
+    /// `change` with a webhook delivery for each of its audit events that the policy's webhooks
+    /// announce, so the deliveries commit (or not) with the change.
+    fn announce(&self, mut change: Change) -> Change {
+        let policy = self.decider.policy();
+        for event in &change.events {
+            let kind = event.action.as_str();
+            for webhook in policy.webhooks().iter().filter(|hook| hook.announces(kind)) {
+                change.outbox.push(OutboxMessage {
+                    url: webhook.url.clone(),
+                    event_kind: kind.to_owned(),
+                    payload: serde_json::to_value(event).unwrap_or_default(),
+                    created_at: event.at,
+                });
+            }
+        }
+        change
+    }
+
+    /// A decision that also announces what it decides (see [`Elevator::announce`]).
+    fn announced<'a, C>(
+        &'a self,
+        decide: Decide<'a, C>,
+    ) -> impl Fn(C) -> Result<Change, TransitionError> + Send + Sync + 'a {
+        move |context| decide(context).map(|change| self.announce(change))
     }
 
     /// Makes a commit visible locally at once.

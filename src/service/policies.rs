@@ -69,7 +69,7 @@ impl Elevator {
                 ..Default::default()
             })
         };
-        let committed = self.store.update_policy(&decide).await?;
+        let committed = self.store.update_policy(&self.announced(&decide)).await?;
         self.after_commit(&committed).await;
         let version = committed.change.policy.as_ref().map_or(0, |p| p.version);
         Ok((version, committed.revision))

@@ -28,7 +28,11 @@ impl Elevator {
             let decide = |context: ElevationContext| -> Result<Change, TransitionError> {
                 Ok(time_passes(&context, now, policy_version))
             };
-            match self.store.update_elevation(id, now, &decide).await {
+            match self
+                .store
+                .update_elevation(id, now, &self.announced(&decide))
+                .await
+            {
                 Ok(committed) => {
                     if !committed.change.is_empty() {
                         moved += 1;

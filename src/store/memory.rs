@@ -10,9 +10,10 @@ use chrono::{DateTime, Utc};
 use tokio::sync::broadcast;
 
 use super::{
-    Change, Committed, Created, Decide, DelegationFilter, ElevationContext, ElevationFilter,
-    GrantContext, Lease, Snapshot, Store, StoreError, StoreEvent, StoredAuditEvent, StoredPolicy,
-    check_transitions, decide_change, whole_revisions,
+    Change, Committed, Created, Decide, DelegationFilter, DeliveryOutcome, ElevationContext,
+    ElevationFilter, GrantContext, Lease, OutboxMessage, PendingDelivery, Snapshot, Store,
+    StoreError, StoreEvent, StoredAuditEvent, StoredPolicy, check_transitions, decide_change,
+    whole_revisions, with_revision,
 };
 use crate::domain::{
     Elevation, ElevationId, ElevationState, Grant, GrantId, Revision, RiskSignal, SessionId,
@@ -29,6 +30,17 @@ struct State {
     risk_by_subject: HashMap<Subject, Vec<RiskSignal>>,
     policies: Vec<StoredPolicy>,
     audit: Vec<StoredAuditEvent>,
+    outbox: Vec<OutboxRow>,
+}
+
+/// A webhook delivery kept in memory.
+struct OutboxRow {
+    message: OutboxMessage,
+    revision: Revision,
+    attempts: u32,
+    next_attempt_at: DateTime<Utc>,
+    locked_until: Option<DateTime<Utc>>,
+    finished: bool,
 }
 
 impl State {
@@ -121,6 +133,16 @@ impl State {
         }
         if let Some(policy) = &change.policy {
             self.policies.push(policy.clone());
+        }
+        for message in &change.outbox {
+            self.outbox.push(OutboxRow {
+                message: message.clone(),
+                revision,
+                attempts: 0,
+                next_attempt_at: message.created_at,
+                locked_until: None,
+                finished: false,
+            });
         }
         for event in &change.events {
             let seq = self.audit.len() as u64 + 1;
@@ -477,6 +499,70 @@ impl Store for MemoryStore {
             .cloned()
             .collect();
         Ok(whole_revisions(events, limit))
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease: chrono::TimeDelta,
+        limit: usize,
+    ) -> Result<Vec<PendingDelivery>, StoreError> {
+        let mut state = self.lock();
+        let mut claimed = Vec::new();
+        for (index, row) in state.outbox.iter_mut().enumerate() {
+            if claimed.len() == limit {
+                break;
+            }
+            let due = !row.finished
+                && row.next_attempt_at <= now
+                && row.locked_until.is_none_or(|until| until <= now);
+            if due {
+                row.locked_until = Some(now + lease);
+                claimed.push(PendingDelivery {
+                    id: index as i64,
+                    url: row.message.url.clone(),
+                    event_kind: row.message.event_kind.clone(),
+                    payload: with_revision(row.message.payload.clone(), row.revision),
+                    attempts: row.attempts,
+                });
+            }
+        }
+        Ok(claimed)
+    }
+
+    async fn finish_delivery(
+        &self,
+        id: i64,
+        outcome: DeliveryOutcome,
+        _now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        let row = state
+            .outbox
+            .get_mut(id as usize)
+            .ok_or_else(|| StoreError::NotFound {
+                what: "delivery",
+                id: id.to_string(),
+            })?;
+        row.attempts += 1;
+        row.locked_until = None;
+        match outcome {
+            DeliveryOutcome::Delivered => row.finished = true,
+            DeliveryOutcome::Failed { retry_at, .. } => match retry_at {
+                Some(at) => row.next_attempt_at = at,
+                None => row.finished = true,
+            },
+        }
+        Ok(())
+    }
+
+    async fn pending_deliveries(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .lock()
+            .outbox
+            .iter()
+            .filter(|row| !row.finished)
+            .count() as u64)
     }
 
     async fn sweep_lease(&self) -> Result<Option<Lease>, StoreError> {

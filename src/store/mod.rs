@@ -32,6 +32,50 @@ pub struct Change {
     pub policy: Option<NewPolicy>,
     /// The audit events of the change, in order.
     pub events: Vec<AuditEvent>,
+    /// Webhook deliveries announcing the change, written with it and delivered later.
+    pub outbox: Vec<OutboxMessage>,
+}
+
+/// A webhook delivery to make.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxMessage {
+    /// Where to post.
+    pub url: String,
+    /// The audit action announced.
+    pub event_kind: String,
+    /// The body (the audit event); the store adds the revision.
+    pub payload: serde_json::Value,
+    /// When it was written.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A webhook delivery claimed by a worker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingDelivery {
+    /// The outbox row.
+    pub id: i64,
+    /// Where to post.
+    pub url: String,
+    /// The audit action announced.
+    pub event_kind: String,
+    /// The body, with the revision of the change it announces.
+    pub payload: serde_json::Value,
+    /// Attempts made before this one.
+    pub attempts: u32,
+}
+
+/// How a delivery attempt ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeliveryOutcome {
+    /// The receiver accepted it.
+    Delivered,
+    /// It failed; try again at `retry_at`, or never when `None` (attempts exhausted).
+    Failed {
+        /// What went wrong.
+        error: String,
+        /// When to try again.
+        retry_at: Option<DateTime<Utc>>,
+    },
 }
 
 impl Change {
@@ -42,6 +86,7 @@ impl Change {
             && self.risk_signals.is_empty()
             && self.policy.is_none()
             && self.events.is_empty()
+            && self.outbox.is_empty()
     }
 
     /// The subjects whose cached grants or risk signals the change makes stale.
@@ -70,6 +115,7 @@ impl Change {
             self.policy = other.policy;
         }
         self.events.extend(other.events);
+        self.outbox.extend(other.outbox);
     }
 }
 
@@ -353,6 +399,26 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<StoredAuditEvent>, StoreError>;
 
+    /// Claims up to `limit` webhook deliveries that are due at `now`, for `lease` (a worker that
+    /// dies releases them when the lease ends).
+    async fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease: chrono::TimeDelta,
+        limit: usize,
+    ) -> Result<Vec<PendingDelivery>, StoreError>;
+
+    /// Records how a claimed delivery went.
+    async fn finish_delivery(
+        &self,
+        id: i64,
+        outcome: DeliveryOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Webhook deliveries not yet made (and not given up).
+    async fn pending_deliveries(&self) -> Result<u64, StoreError>;
+
     /// Takes the exclusive right to run time-driven work (the sweep) while the returned lease
     /// lives; `None` when another replica holds it. A replica that dies loses its lease.
     async fn sweep_lease(&self) -> Result<Option<Lease>, StoreError>;
@@ -362,6 +428,17 @@ pub trait Store: Send + Sync + 'static {
 
     /// Whether the change feed is connected (always true for the memory store).
     fn is_listening(&self) -> bool;
+}
+
+/// A webhook body with the revision of the change it announces.
+pub(crate) fn with_revision(
+    mut payload: serde_json::Value,
+    revision: Revision,
+) -> serde_json::Value {
+    if let Some(object) = payload.as_object_mut() {
+        object.insert("revision".into(), revision.into());
+    }
+    payload
 }
 
 /// Trims `events` (fetched with one more than `limit`) to at most `limit`, never cutting a

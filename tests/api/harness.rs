@@ -27,6 +27,9 @@ use tonic::transport::Channel;
 /// The HS256 secret every test server accepts.
 pub const TEST_SECRET: &str = "integration-test-secret";
 
+/// The HMAC key every test server signs webhook posts with.
+pub const TEST_WEBHOOK_SECRET: &str = "integration-webhook-secret";
+
 /// Which store a test server runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -382,6 +385,9 @@ pub async fn spawn_app_with(backend: Backend, options: AppOptions) -> TestApp {
     config.auth.hs256_secret = Some(TEST_SECRET.into());
     config.database.max_connections = 24;
     config.database.listener_backoff_ms = 300;
+    config.webhooks.secret = Some(TEST_WEBHOOK_SECRET.into());
+    config.webhooks.poll_interval_ms = 50;
+    config.webhooks.timeout_ms = 2000;
     let clock = options
         .clock
         .unwrap_or_else(|| Arc::new(ManualClock::starting_now()));

@@ -14,4 +14,5 @@ mod replicas;
 mod rules;
 mod security;
 mod store_contract;
+mod webhooks;
 mod workflows;

@@ -22,9 +22,9 @@ use uuid::Uuid;
 
 use self::errors::{from_pg, from_pool, is_retryable};
 use super::{
-    Change, Committed, Created, Decide, DelegationFilter, ElevationContext, ElevationFilter,
-    GrantContext, Lease, Snapshot, Store, StoreError, StoreEvent, StoredAuditEvent, StoredPolicy,
-    WRITE_RETRIES, check_transitions, decide_change,
+    Change, Committed, Created, Decide, DelegationFilter, DeliveryOutcome, ElevationContext,
+    ElevationFilter, GrantContext, Lease, PendingDelivery, Snapshot, Store, StoreError, StoreEvent,
+    StoredAuditEvent, StoredPolicy, WRITE_RETRIES, check_transitions, decide_change, with_revision,
 };
 use crate::domain::{
     Elevation, ElevationId, Grant, GrantId, Revision, RiskSignal, SessionId, Subject,
@@ -293,6 +293,20 @@ async fn apply(tx: &Transaction<'_>, change: Change) -> Result<Committed, StoreE
                 &policy.source,
                 &policy.created_by,
                 &policy.created_at,
+                &(revision as i64),
+            ],
+        )
+        .await
+        .map_err(from_pg)?;
+    }
+    for message in &change.outbox {
+        tx.execute(
+            queries::INSERT_OUTBOX,
+            &[
+                &message.url,
+                &message.event_kind,
+                &message.payload,
+                &message.created_at,
                 &(revision as i64),
             ],
         )
@@ -765,6 +779,65 @@ impl Store for PostgresStore {
             .map(rows::audit_event)
             .collect::<Result<Vec<_>, _>>()?;
         Ok(super::whole_revisions(events, limit))
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease: chrono::TimeDelta,
+        limit: usize,
+    ) -> Result<Vec<PendingDelivery>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                queries::CLAIM_DELIVERIES,
+                &[&now, &(now + lease), &(limit as i64)],
+            )
+            .await
+            .map_err(from_pg)?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                let revision: i64 = row.get(5);
+                let attempts: i32 = row.get(4);
+                PendingDelivery {
+                    id: row.get(0),
+                    url: row.get(1),
+                    event_kind: row.get(2),
+                    payload: with_revision(row.get(3), revision as u64),
+                    attempts: attempts.max(0) as u32,
+                }
+            })
+            .collect())
+    }
+
+    async fn finish_delivery(
+        &self,
+        id: i64,
+        outcome: DeliveryOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        match outcome {
+            DeliveryOutcome::Delivered => client.execute(queries::DELIVERED, &[&id, &now]).await,
+            DeliveryOutcome::Failed { error, retry_at } => {
+                client
+                    .execute(queries::DELIVERY_FAILED, &[&id, &error, &retry_at, &now])
+                    .await
+            }
+        }
+        .map_err(from_pg)?;
+        Ok(())
+    }
+
+    async fn pending_deliveries(&self) -> Result<u64, StoreError> {
+        let client = self.client().await?;
+        let count: i64 = client
+            .query_one(queries::PENDING_DELIVERIES, &[])
+            .await
+            .map_err(from_pg)?
+            .get(0);
+        Ok(count as u64)
     }
 
     async fn sweep_lease(&self) -> Result<Option<Lease>, StoreError> {

@@ -221,6 +221,33 @@ pub const AUDIT_EVENTS_AFTER_REVISION: &str = "\
            reason, ticket, details, policy_version \
     FROM audit_events WHERE revision > $1 ORDER BY seq LIMIT $2";
 
+pub const INSERT_OUTBOX: &str = "\
+    INSERT INTO webhook_outbox (url, event_kind, payload, created_at, next_attempt_at, revision) \
+    VALUES ($1, $2, $3, $4, $4, $5)";
+
+/// Claims due deliveries for a while; `SKIP LOCKED` lets every replica's worker take its own.
+pub const CLAIM_DELIVERIES: &str = "\
+    WITH due AS ( \
+        SELECT id FROM webhook_outbox \
+        WHERE delivered_at IS NULL AND abandoned_at IS NULL AND next_attempt_at <= $1 \
+          AND (locked_until IS NULL OR locked_until <= $1) \
+        ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) \
+    UPDATE webhook_outbox o SET locked_until = $2 FROM due WHERE o.id = due.id \
+    RETURNING o.id, o.url, o.event_kind, o.payload, o.attempts, o.revision";
+
+pub const DELIVERED: &str = "\
+    UPDATE webhook_outbox SET delivered_at = $2, attempts = attempts + 1, locked_until = NULL, \
+        last_error = NULL WHERE id = $1";
+
+pub const DELIVERY_FAILED: &str = "\
+    UPDATE webhook_outbox SET attempts = attempts + 1, locked_until = NULL, last_error = $2, \
+        next_attempt_at = COALESCE($3, next_attempt_at), \
+        abandoned_at = CASE WHEN $3 IS NULL THEN $4 ELSE NULL END \
+    WHERE id = $1";
+
+pub const PENDING_DELIVERIES: &str = "\
+    SELECT count(*) FROM webhook_outbox WHERE delivered_at IS NULL AND abandoned_at IS NULL";
+
 pub const LISTEN: &str = "LISTEN elevator_changes";
 
 /// The sweep runs on one replica at a time: a session-level advisory lock, released when the
