@@ -143,6 +143,84 @@ pub struct AuditEvent {
     pub policy_version: u64,
     /// When.
     pub at: DateTime<Utc>,
+    /// The id of the request that caused it (the `x-request-id` it came with, or one given).
+    #[serde(default)]
+    pub request_id: Option<String>,
+    /// The W3C trace it belongs to, when the request carried one.
+    #[serde(default)]
+    pub trace_id: Option<String>,
+}
+
+/// The hash before the first event of the chain.
+pub const GENESIS_HASH: [u8; 32] = [0; 32];
+
+/// Writes `value` as JSON with every object's keys sorted, whatever order it was built or read
+/// back in (PostgreSQL's jsonb reorders keys).
+fn write_canonical(value: &serde_json::Value, out: &mut String) {
+    match value {
+        serde_json::Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (index, key) in keys.iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                out.push_str(&serde_json::Value::String((*key).clone()).to_string());
+                out.push(':');
+                write_canonical(&map[*key], out);
+            }
+            out.push('}');
+        }
+        serde_json::Value::Array(items) => {
+            out.push('[');
+            for (index, item) in items.iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// The canonical encoding of an event at its place in the chain: every field, in a fixed order,
+/// with times to the microsecond and the previous event's hash.
+pub fn canonical_encoding(seq: u64, revision: u64, prev_hash: &[u8; 32], event: &AuditEvent) -> String {
+    let value = serde_json::json!({
+        "seq": seq,
+        "revision": revision,
+        "prev_hash": hex(prev_hash),
+        "at": event.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        "actor": event.actor,
+        "action": event.action.as_str(),
+        "subject": event.subject.as_ref().map(|s| s.as_str()),
+        "role": event.role.as_ref().map(|r| r.as_str()),
+        "scope": event.scope.as_ref().map(|s| s.as_str()),
+        "elevation_id": event.elevation_id.map(|id| id.to_string()),
+        "grant_id": event.grant_id.map(|id| id.to_string()),
+        "reason": event.reason,
+        "ticket": event.ticket,
+        "details": event.details,
+        "policy_version": event.policy_version,
+        "request_id": event.request_id,
+        "trace_id": event.trace_id,
+    });
+    let mut out = String::new();
+    write_canonical(&value, &mut out);
+    out
+}
+
+/// The chain hash of an event: SHA-256 of its canonical encoding.
+pub fn chain_hash(seq: u64, revision: u64, prev_hash: &[u8; 32], event: &AuditEvent) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(canonical_encoding(seq, revision, prev_hash, event).as_bytes()).into()
 }
 
 /// The actor recorded for changes the server makes by itself (expiry, time-outs).
@@ -169,6 +247,8 @@ impl AuditEvent {
             details: serde_json::Value::Null,
             policy_version,
             at,
+            request_id: None,
+            trace_id: None,
         }
     }
 

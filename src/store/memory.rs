@@ -15,6 +15,7 @@ use super::{
     StoreError, StoreEvent, StoredAuditEvent, StoredPolicy, check_transitions, decide_change,
     whole_revisions, with_revision,
 };
+use crate::domain::audit::{GENESIS_HASH, chain_hash};
 use crate::domain::{
     Elevation, ElevationId, ElevationState, Grant, GrantId, Revision, RiskSignal, SessionId,
     Subject,
@@ -30,6 +31,7 @@ struct State {
     risk_by_subject: HashMap<Subject, Vec<RiskSignal>>,
     policies: Vec<StoredPolicy>,
     audit: Vec<StoredAuditEvent>,
+    audit_hash: Option<[u8; 32]>,
     outbox: Vec<OutboxRow>,
 }
 
@@ -146,10 +148,15 @@ impl State {
         }
         for event in &change.events {
             let seq = self.audit.len() as u64 + 1;
+            let prev_hash = self.audit_hash.unwrap_or(GENESIS_HASH);
+            let hash = chain_hash(seq, revision, &prev_hash, event);
+            self.audit_hash = Some(hash);
             self.audit.push(StoredAuditEvent {
                 seq,
                 revision,
                 event: event.clone(),
+                prev_hash,
+                hash,
             });
         }
         Committed { revision, change }

@@ -224,6 +224,10 @@ pub struct StoredAuditEvent {
     pub revision: Revision,
     /// The event.
     pub event: AuditEvent,
+    /// The previous event's chain hash (all zero before the first).
+    pub prev_hash: [u8; 32],
+    /// This event's chain hash.
+    pub hash: [u8; 32],
 }
 
 /// What replicas learn about each other's writes.

@@ -26,6 +26,7 @@ use super::{
     ElevationFilter, GrantContext, Lease, PendingDelivery, Snapshot, Store, StoreError, StoreEvent,
     StoredAuditEvent, StoredPolicy, WRITE_RETRIES, check_transitions, decide_change, with_revision,
 };
+use crate::domain::audit::chain_hash;
 use crate::domain::{
     Elevation, ElevationId, Grant, GrantId, Revision, RiskSignal, SessionId, Subject,
 };
@@ -46,6 +47,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         3,
         "delegation_and_outbox",
         include_str!("../../../migrations/0003_delegation_and_outbox.sql"),
+    ),
+    (
+        4,
+        "audit_chain",
+        include_str!("../../../migrations/0004_audit_chain.sql"),
     ),
 ];
 
@@ -252,6 +258,10 @@ async fn apply(tx: &Transaction<'_>, change: Change) -> Result<Committed, StoreE
         .map_err(from_pg)?;
     let revision: i64 = head.get(0);
     let last_seq: i64 = head.get(1);
+    let head_hash: &[u8] = head.get(2);
+    let mut prev_hash: [u8; 32] = head_hash
+        .try_into()
+        .map_err(|_| StoreError::Corrupt("the audit chain head is not a SHA-256 hash".into()))?;
     let revision = revision as u64;
 
     for elevation in &change.elevations {
@@ -316,6 +326,7 @@ async fn apply(tx: &Transaction<'_>, change: Change) -> Result<Committed, StoreE
     let first_seq = last_seq - event_count + 1;
     for (offset, event) in change.events.iter().enumerate() {
         let seq = first_seq + offset as i64;
+        let hash = chain_hash(seq as u64, revision, &prev_hash, event);
         tx.execute(
             queries::INSERT_AUDIT_EVENT,
             &[
@@ -333,10 +344,20 @@ async fn apply(tx: &Transaction<'_>, change: Change) -> Result<Committed, StoreE
                 &event.ticket,
                 &event.details,
                 &(event.policy_version as i64),
+                &event.request_id,
+                &event.trace_id,
+                &prev_hash.as_slice(),
+                &hash.as_slice(),
             ],
         )
         .await
         .map_err(from_pg)?;
+        prev_hash = hash;
+    }
+    if !change.events.is_empty() {
+        tx.execute(queries::SET_AUDIT_HEAD, &[&prev_hash.as_slice()])
+            .await
+            .map_err(from_pg)?;
     }
     Ok(Committed { revision, change })
 }

@@ -32,9 +32,9 @@ macro_rules! risk_columns {
 pub const BUMP_REVISION_AND_NOTIFY: &str = "\
     WITH head AS ( \
         UPDATE elevator_head SET revision = revision + 1, audit_seq = audit_seq + $1 \
-        RETURNING revision, audit_seq \
+        RETURNING revision, audit_seq, audit_hash \
     ) \
-    SELECT head.revision, head.audit_seq, pg_notify('elevator_changes', json_build_object( \
+    SELECT head.revision, head.audit_seq, head.audit_hash, pg_notify('elevator_changes', json_build_object( \
         'r', head.revision, 'p', $2::bool, 'a', $3::bool, 's', $4::text[])::text) \
     FROM head";
 
@@ -73,8 +73,12 @@ pub const INSERT_POLICY: &str = "\
 
 pub const INSERT_AUDIT_EVENT: &str = "\
     INSERT INTO audit_events (seq, revision, at, actor, action, subject, role, scope, \
-        elevation_id, grant_id, reason, ticket, details, policy_version) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
+        elevation_id, grant_id, reason, ticket, details, policy_version, request_id, trace_id, \
+        prev_hash, hash) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)";
+
+/// Moves the chain head to the last appended event.
+pub const SET_AUDIT_HEAD: &str = "UPDATE elevator_head SET audit_hash = $1";
 
 pub const ELEVATION_BY_IDEMPOTENCY_KEY: &str = concat!(
     "SELECT ",
@@ -213,12 +217,12 @@ pub const LATEST_POLICY_BY: &str = "\
 
 pub const AUDIT_EVENTS_AFTER: &str = "\
     SELECT seq, revision, at, actor, action, subject, role, scope, elevation_id, grant_id, \
-           reason, ticket, details, policy_version \
+           reason, ticket, details, policy_version, request_id, trace_id, prev_hash, hash \
     FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2";
 
 pub const AUDIT_EVENTS_AFTER_REVISION: &str = "\
     SELECT seq, revision, at, actor, action, subject, role, scope, elevation_id, grant_id, \
-           reason, ticket, details, policy_version \
+           reason, ticket, details, policy_version, request_id, trace_id, prev_hash, hash \
     FROM audit_events WHERE revision > $1 ORDER BY seq LIMIT $2";
 
 pub const INSERT_OUTBOX: &str = "\

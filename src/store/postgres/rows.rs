@@ -333,6 +333,17 @@ pub fn audit_event(row: &Row) -> Result<StoredAuditEvent, StoreError> {
             ticket: get(row, 11)?,
             details: get(row, 12)?,
             policy_version: policy_version as u64,
+            request_id: get(row, 14)?,
+            trace_id: get(row, 15)?,
         },
+        prev_hash: hash_column(row, 16)?,
+        hash: hash_column(row, 17)?,
     })
+}
+
+fn hash_column(row: &Row, index: usize) -> Result<[u8; 32], StoreError> {
+    let bytes: &[u8] = get(row, index)?;
+    bytes
+        .try_into()
+        .map_err(|_| corrupt(row.columns()[index].name(), "not a 32-byte SHA-256 hash"))
 }
