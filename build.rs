@@ -13,6 +13,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/elevator/v1/types.proto",
         "proto/elevator/v1/elevation_service.proto",
         "proto/elevator/v1/approval_service.proto",
+        "proto/elevator/v1/audit_service.proto",
         "proto/elevator/v1/check_service.proto",
         "proto/elevator/v1/policy_service.proto",
     ];

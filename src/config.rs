@@ -32,6 +32,55 @@ pub struct Config {
     pub sweep_interval_ms: u64,
     /// Webhook delivery.
     pub webhooks: WebhooksConfig,
+    /// The audit log.
+    pub audit: AuditConfig,
+    /// The decision log.
+    pub decision_log: DecisionLogConfig,
+}
+
+/// Decision log settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DecisionLogConfig {
+    /// Log Check decisions.
+    pub enabled: bool,
+    /// The JSON-lines file to append to; unset or `-` for standard output.
+    pub path: Option<String>,
+    /// The share of allows logged, 0 to 1 (denies are always logged).
+    pub sample_allows: f64,
+    /// Decisions waiting to be written before new ones are dropped (and counted).
+    pub queue_size: usize,
+}
+
+impl Default for DecisionLogConfig {
+    fn default() -> Self {
+        DecisionLogConfig {
+            enabled: false,
+            path: None,
+            sample_allows: 0.0,
+            queue_size: 10_000,
+        }
+    }
+}
+
+/// Audit log settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditConfig {
+    /// A file holding the Ed25519 key (a 32-byte seed, hex) that signs chain heads. Dev mode
+    /// keeps one in its state directory; otherwise a key made at start-up is used (and said so).
+    pub signing_key_file: Option<PathBuf>,
+    /// How often the chain head is signed and kept, in seconds.
+    pub checkpoint_interval_seconds: u64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            signing_key_file: None,
+            checkpoint_interval_seconds: 600,
+        }
+    }
 }
 
 /// Webhook delivery settings (the URLs and events are in policy).
@@ -90,6 +139,8 @@ pub struct RolesConfig {
     pub admin: String,
     /// Risk engines: may report risk signals.
     pub risk_reporter: String,
+    /// Auditors: may read, stream and verify the whole audit log.
+    pub auditor: String,
 }
 
 /// Decision cache settings.
@@ -133,6 +184,8 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             sweep_interval_ms: 1000,
             webhooks: WebhooksConfig::default(),
+            audit: AuditConfig::default(),
+            decision_log: DecisionLogConfig::default(),
         }
     }
 }
@@ -144,6 +197,7 @@ impl Default for RolesConfig {
             pep: roles.pep,
             admin: roles.admin,
             risk_reporter: roles.risk_reporter,
+            auditor: roles.auditor,
         }
     }
 }
@@ -175,6 +229,10 @@ pub enum Kind {
     Text,
     /// A whole number.
     Number,
+    /// `true` or `false`.
+    Flag,
+    /// A number between 0 and 1.
+    Fraction,
 }
 
 /// One setting: its path in the file, its environment variable, its kind, and what it does.
@@ -214,6 +272,7 @@ settings! {
     "roles.pep", "ELEVATOR_ROLES_PEP", Text, false, "role that may call Check (elevator:check)";
     "roles.admin", "ELEVATOR_ROLES_ADMIN", Text, false, "administrator role (elevator:admin)";
     "roles.risk_reporter", "ELEVATOR_ROLES_RISK_REPORTER", Text, false, "role that may report risk (elevator:risk)";
+    "roles.auditor", "ELEVATOR_ROLES_AUDITOR", Text, false, "role that may read and verify the whole audit log (elevator:auditor)";
     "cache.ttl_seconds", "ELEVATOR_CACHE_TTL_SECONDS", Number, false, "longest life of a cached subject (300)";
     "cache.max_subjects", "ELEVATOR_CACHE_MAX_SUBJECTS", Number, false, "most cached subjects (1000000)";
     "cache.ended_grant_lookback_seconds", "ELEVATOR_CACHE_ENDED_GRANT_LOOKBACK_SECONDS", Number, false, "how long ended grants stay loaded to explain denials (3600)";
@@ -225,6 +284,12 @@ settings! {
     "webhooks.secret_file", "ELEVATOR_WEBHOOKS_SECRET_FILE", Text, false, "file holding the webhook secret";
     "webhooks.timeout_ms", "ELEVATOR_WEBHOOKS_TIMEOUT_MS", Number, false, "how long one webhook post may take (5000)";
     "webhooks.max_attempts", "ELEVATOR_WEBHOOKS_MAX_ATTEMPTS", Number, false, "attempts before a webhook delivery is given up (12)";
+    "audit.signing_key_file", "ELEVATOR_AUDIT_SIGNING_KEY_FILE", Text, false, "Ed25519 seed (hex) that signs audit chain heads";
+    "audit.checkpoint_interval_seconds", "ELEVATOR_AUDIT_CHECKPOINT_INTERVAL_SECONDS", Number, false, "how often the audit chain head is signed (600)";
+    "decision_log.enabled", "ELEVATOR_DECISION_LOG_ENABLED", Flag, false, "log Check decisions (false)";
+    "decision_log.path", "ELEVATOR_DECISION_LOG_PATH", Text, false, "JSON-lines file for the decision log (standard output)";
+    "decision_log.sample_allows", "ELEVATOR_DECISION_LOG_SAMPLE_ALLOWS", Fraction, false, "share of allows logged, 0 to 1 (0); denies are always logged";
+    "decision_log.queue_size", "ELEVATOR_DECISION_LOG_QUEUE_SIZE", Number, false, "decisions queued before new ones are dropped (10000)";
     "webhooks.poll_interval_ms", "ELEVATOR_WEBHOOKS_POLL_INTERVAL_MS", Number, false, "how often the webhook outbox is read (1000)";
 }
 
@@ -277,6 +342,22 @@ impl Config {
                         .map_err(|_| format!("{}: {text:?} is not a whole number", setting.env))?
                         .into(),
                 ),
+                Kind::Flag => serde_yaml::Value::Bool(match text.trim() {
+                    "true" | "1" | "yes" => true,
+                    "false" | "0" | "no" => false,
+                    _ => return Err(format!("{}: {text:?} is not true or false", setting.env)),
+                }),
+                Kind::Fraction => {
+                    let fraction: f64 = text
+                        .trim()
+                        .parse()
+                        .ok()
+                        .filter(|f: &f64| (0.0..=1.0).contains(f))
+                        .ok_or_else(|| {
+                            format!("{}: {text:?} is not a number from 0 to 1", setting.env)
+                        })?;
+                    serde_yaml::Value::Number(fraction.into())
+                }
             };
             // Check the variable alone first, so an error names the variable, not the layers.
             let mut alone = serde_yaml::Value::Mapping(Default::default());

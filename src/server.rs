@@ -19,10 +19,11 @@ use crate::api::Api;
 use crate::auth::{AuthOptions, Authenticator, dev, read_jwks_file};
 use crate::clock::SharedClock;
 use crate::config::Config;
+use crate::decision::log::{DecisionLog, DecisionLogOptions};
 use crate::decision::{CacheOptions, Decider};
 use crate::policy::{DEMO_POLICY, Policy};
 use crate::proto::FILE_DESCRIPTOR_SET;
-use crate::service::{Elevator, ServiceRoles};
+use crate::service::{AuditSigner, Elevator, ServiceRoles};
 use crate::store::memory::MemoryStore;
 use crate::store::postgres::{PostgresOptions, PostgresStore};
 use crate::store::{Store, StoreEvent};
@@ -148,7 +149,7 @@ impl Server {
                 ),
             },
         ));
-        let app = Arc::new(Elevator::new(
+        let mut app = Elevator::new(
             store.clone(),
             decider.clone(),
             clock.clone(),
@@ -156,8 +157,17 @@ impl Server {
                 pep: config.roles.pep.clone(),
                 admin: config.roles.admin.clone(),
                 risk_reporter: config.roles.risk_reporter.clone(),
+                auditor: config.roles.auditor.clone(),
             },
-        ));
+            audit_signer(&config)?,
+        );
+        let mut background = Vec::new();
+        if let Some(options) = decision_log(&config) {
+            let (log, writer) = DecisionLog::start(&options);
+            background.push(writer);
+            app = app.with_decision_log(log);
+        }
+        let app = Arc::new(app);
         // The configured document is put in force when it changed since it was last put from
         // configuration (a new deploy); policies put through the API since then otherwise stand.
         if let Some(source) = configured {
@@ -192,8 +202,11 @@ impl Server {
             },
         );
 
-        let mut background = Vec::new();
         background.push(tokio::spawn(deliverer.run()));
+        background.push(spawn_checkpoints(
+            app.clone(),
+            Duration::from_secs(config.audit.checkpoint_interval_seconds.max(1)),
+        ));
         background.push(spawn_change_feed(store.clone(), decider.clone()).await?);
         background.push(spawn_sweeper(
             app.clone(),
@@ -238,7 +251,7 @@ impl Server {
     /// Serves until `shutdown` completes, then stops accepting and finishes in-flight calls.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
         let (health, health_service) = tonic_health::server::health_reporter();
-        let (elevation, approval, check, policy) = self.api.clone().services();
+        let services = self.api.clone().services();
         health
             .set_serving::<crate::proto::v1::elevation_service_server::ElevationServiceServer<Api>>(
             )
@@ -251,6 +264,9 @@ impl Server {
             .await;
         health
             .set_serving::<crate::proto::v1::policy_service_server::PolicyServiceServer<Api>>()
+            .await;
+        health
+            .set_serving::<crate::proto::v1::audit_service_server::AuditServiceServer<Api>>()
             .await;
         let reflection = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
@@ -267,12 +283,14 @@ impl Server {
                 .await;
         };
         tonic::transport::Server::builder()
+            .layer(crate::api::context::RequestContextLayer)
             .add_service(health_service)
             .add_service(reflection)
-            .add_service(elevation)
-            .add_service(approval)
-            .add_service(check)
-            .add_service(policy)
+            .add_service(services.elevation)
+            .add_service(services.approval)
+            .add_service(services.check)
+            .add_service(services.policy)
+            .add_service(services.audit)
             .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), shutdown)
             .await?;
         Ok(())
@@ -311,6 +329,79 @@ async fn spawn_change_feed(
             }
         }
     }))
+}
+
+/// The decision log's options, when it is enabled.
+fn decision_log(config: &Config) -> Option<DecisionLogOptions> {
+    let settings = &config.decision_log;
+    settings.enabled.then(|| DecisionLogOptions {
+        path: settings
+            .path
+            .as_deref()
+            .filter(|path| *path != "-")
+            .map(std::path::PathBuf::from),
+        sample_allows: settings.sample_allows,
+        queue_size: settings.queue_size,
+    })
+}
+
+/// Signs and keeps the audit chain head now and then, so a copy exported elsewhere can later
+/// prove the log was not rewritten.
+fn spawn_checkpoints(app: Arc<Elevator>, interval: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticks.tick().await;
+        loop {
+            ticks.tick().await;
+            if let Err(error) = app.checkpoint().await {
+                tracing::warn!(%error, "could not sign the audit chain head");
+            }
+        }
+    })
+}
+
+/// The key that signs audit chain heads: the configured file, dev mode's own, or one made now.
+fn audit_signer(config: &Config) -> anyhow::Result<AuditSigner> {
+    let from_hex = |text: &str, origin: &str| -> anyhow::Result<[u8; 32]> {
+        let text = text.trim();
+        let bytes: Vec<u8> = (0..text.len())
+            .step_by(2)
+            .map(|i| {
+                text.get(i..i + 2)
+                    .and_then(|pair| u8::from_str_radix(pair, 16).ok())
+            })
+            .collect::<Option<_>>()
+            .ok_or_else(|| anyhow::anyhow!("{origin}: not hex"))?;
+        bytes
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("{origin}: an Ed25519 seed is 32 bytes (64 hex digits)"))
+    };
+    if let Some(path) = &config.audit.signing_key_file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading audit.signing_key_file {}", path.display()))?;
+        return Ok(AuditSigner::from_seed(from_hex(
+            &text,
+            "audit.signing_key_file",
+        )?));
+    }
+    if config.dev_mode() {
+        let dir = config.state_dir.clone().unwrap_or_else(dev::state_dir);
+        let seed = dev::load_or_create_secret_file(&dir, "audit-signing-key")
+            .with_context(|| format!("creating the audit signing key in {}", dir.display()))?;
+        return Ok(AuditSigner::from_seed(from_hex(
+            &String::from_utf8_lossy(&seed),
+            "the dev audit key",
+        )?));
+    }
+    let mut seed = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut seed);
+    let signer = AuditSigner::from_seed(seed);
+    tracing::warn!(
+        public_key = %signer.public_key().iter().map(|b| format!("{b:02x}")).collect::<String>(),
+        "no audit.signing_key_file: signing audit chain heads with a key made at start-up"
+    );
+    Ok(signer)
 }
 
 fn spawn_sweeper(app: Arc<Elevator>, interval: Duration) -> tokio::task::JoinHandle<()> {

@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 
+use crate::domain::AuditAction;
 use crate::domain::risk::RiskPicture;
 use crate::domain::{
     ApprovalStep, Decision, DecisionReason, DelegationHop, Elevation, ElevationId, ElevationState,
@@ -13,9 +14,10 @@ use crate::domain::{
 use crate::policy::rules::RuleOutcome;
 use crate::proto::v1 as pb;
 use crate::service::{
-    ApprovalBatch, CheckSimulation, DelegationView, NewDelegation, NewElevation, NewRiskSignal,
-    RequestAssessment, ServiceError, SimulatedRequester, UpdateKind,
+    ApprovalBatch, AuditQuery, CheckSimulation, DelegationView, NewDelegation, NewElevation,
+    NewRiskSignal, RequestAssessment, ServiceError, SimulatedRequester, UpdateKind,
 };
+use crate::store::{Checkpoint, StoredAuditEvent};
 
 fn field<T>(name: &str, result: Result<T, InvalidValue>) -> Result<T, ServiceError> {
     result.map_err(|error| ServiceError::invalid(name, error.0))
@@ -470,6 +472,98 @@ pub fn approval_batch(batch: &ApprovalBatch) -> pb::WatchApprovalsResponse {
             })
             .collect(),
     }
+}
+
+/// An audit event.
+pub fn audit_event(stored: &StoredAuditEvent) -> pb::AuditEvent {
+    let event = &stored.event;
+    pb::AuditEvent {
+        seq: stored.seq,
+        revision: stored.revision,
+        at: Some(timestamp(event.at)),
+        actor: event.actor.clone(),
+        action: event.action.as_str().to_owned(),
+        subject: event
+            .subject
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        role: event
+            .role
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        scope: event
+            .scope
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        elevation_id: event
+            .elevation_id
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
+        grant_id: event.grant_id.map(|id| id.to_string()).unwrap_or_default(),
+        reason: event.reason.clone(),
+        ticket: event.ticket.clone().unwrap_or_default(),
+        details_json: event.details.to_string(),
+        policy_version: event.policy_version,
+        request_id: event.request_id.clone().unwrap_or_default(),
+        trace_id: event.trace_id.clone().unwrap_or_default(),
+        prev_hash: stored.prev_hash.to_vec(),
+        hash: stored.hash.to_vec(),
+    }
+}
+
+/// A signed chain head.
+pub fn signed_head(checkpoint: &Checkpoint) -> pb::SignedAuditHead {
+    pb::SignedAuditHead {
+        seq: checkpoint.seq,
+        hash: checkpoint.hash.to_vec(),
+        revision: checkpoint.revision,
+        signed_at: Some(timestamp(checkpoint.signed_at)),
+        public_key: checkpoint.public_key.to_vec(),
+        signature: checkpoint.signature.clone(),
+    }
+}
+
+/// A signed chain head a client sends back.
+pub fn checkpoint(head: &pb::SignedAuditHead) -> Result<Checkpoint, ServiceError> {
+    let bytes32 = |field: &str, value: &[u8]| -> Result<[u8; 32], ServiceError> {
+        value
+            .try_into()
+            .map_err(|_| ServiceError::invalid(field, "must be 32 bytes"))
+    };
+    Ok(Checkpoint {
+        seq: head.seq,
+        hash: bytes32("expected_head.hash", &head.hash)?,
+        revision: head.revision,
+        signed_at: head
+            .signed_at
+            .as_ref()
+            .map(|at| from_timestamp("expected_head.signed_at", at))
+            .transpose()?
+            .ok_or_else(|| ServiceError::invalid("expected_head.signed_at", "is required"))?,
+        public_key: bytes32("expected_head.public_key", &head.public_key)?,
+        signature: head.signature.clone(),
+    })
+}
+
+/// Audit filters from a listing request.
+pub fn audit_query(request: &pb::ListAuditEventsRequest) -> Result<AuditQuery, ServiceError> {
+    Ok(AuditQuery {
+        subject: optional("subject", &request.subject, Subject::parse)?,
+        actor: (!request.actor.is_empty()).then(|| request.actor.clone()),
+        action: match request.action.as_str() {
+            "" => None,
+            action => Some(AuditAction::parse(action).ok_or_else(|| {
+                ServiceError::invalid("action", format!("{action:?} is not an audit action"))
+            })?),
+        },
+        elevation: optional("elevation_id", &request.elevation_id, ElevationId::parse)?,
+        grant: optional("grant_id", &request.grant_id, GrantId::parse)?,
+        from: optional_timestamp("from", request.from.as_ref())?,
+        to: optional_timestamp("to", request.to.as_ref())?,
+    })
 }
 
 /// A decision reason.

@@ -3,6 +3,7 @@
 //! field), call one use case, convert the result back. Errors map to statuses in one place,
 //! [`status::status`].
 
+pub mod context;
 pub mod convert;
 pub mod status;
 
@@ -16,6 +17,7 @@ use crate::decision::CheckQuery;
 use crate::domain::{Identity, Permission, RoleName, Scope, SessionId, Subject, Verdict};
 use crate::proto::v1 as pb;
 use crate::proto::v1::approval_service_server::{ApprovalService, ApprovalServiceServer};
+use crate::proto::v1::audit_service_server::{AuditService, AuditServiceServer};
 use crate::proto::v1::check_service_server::{CheckService, CheckServiceServer};
 use crate::proto::v1::elevation_service_server::{ElevationService, ElevationServiceServer};
 use crate::proto::v1::policy_service_server::{PolicyService, PolicyServiceServer};
@@ -25,6 +27,20 @@ use status::status;
 
 /// Most questions in one BatchCheck.
 pub const MAX_BATCH_CHECKS: usize = 100;
+
+/// Every `elevator.v1` service, ready to add to a server.
+pub struct Services {
+    /// `ElevationService`.
+    pub elevation: ElevationServiceServer<Api>,
+    /// `ApprovalService`.
+    pub approval: ApprovalServiceServer<Api>,
+    /// `CheckService`.
+    pub check: CheckServiceServer<Api>,
+    /// `PolicyService`.
+    pub policy: PolicyServiceServer<Api>,
+    /// `AuditService`.
+    pub audit: AuditServiceServer<Api>,
+}
 
 /// The handlers of every `elevator.v1` service.
 #[derive(Clone)]
@@ -41,20 +57,14 @@ impl Api {
     }
 
     /// The tonic services.
-    pub fn services(
-        self,
-    ) -> (
-        ElevationServiceServer<Api>,
-        ApprovalServiceServer<Api>,
-        CheckServiceServer<Api>,
-        PolicyServiceServer<Api>,
-    ) {
-        (
-            ElevationServiceServer::new(self.clone()),
-            ApprovalServiceServer::new(self.clone()),
-            CheckServiceServer::new(self.clone()),
-            PolicyServiceServer::new(self),
-        )
+    pub fn services(self) -> Services {
+        Services {
+            elevation: ElevationServiceServer::new(self.clone()),
+            approval: ApprovalServiceServer::new(self.clone()),
+            check: CheckServiceServer::new(self.clone()),
+            policy: PolicyServiceServer::new(self.clone()),
+            audit: AuditServiceServer::new(self),
+        }
     }
 
     fn caller<T>(&self, request: &Request<T>) -> Result<Arc<Identity>, Status> {
@@ -574,5 +584,106 @@ impl PolicyService for Api {
             .await
             .map_err(status)?;
         Ok(Response::new(pb::PutPolicyResponse { version, revision }))
+    }
+}
+
+#[tonic::async_trait]
+impl AuditService for Api {
+    type WatchAuditEventsStream = std::pin::Pin<
+        Box<dyn tokio_stream::Stream<Item = Result<pb::WatchAuditEventsResponse, Status>> + Send>,
+    >;
+
+    async fn list_audit_events(
+        &self,
+        request: Request<pb::ListAuditEventsRequest>,
+    ) -> Result<Response<pb::ListAuditEventsResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let input = request.into_inner();
+        let query = convert::audit_query(&input).map_err(status)?;
+        let page = self
+            .app
+            .list_audit_events(&caller, query, input.page_size, &input.page_token)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::ListAuditEventsResponse {
+            events: page.items.iter().map(convert::audit_event).collect(),
+            next_page_token: page.next_page_token.unwrap_or_default(),
+        }))
+    }
+
+    async fn watch_audit_events(
+        &self,
+        request: Request<pb::WatchAuditEventsRequest>,
+    ) -> Result<Response<Self::WatchAuditEventsStream>, Status> {
+        use tokio_stream::StreamExt;
+        let caller = self.caller(&request)?;
+        let events = self
+            .app
+            .watch_audit_events(caller, request.get_ref().after_seq)
+            .map_err(status)?;
+        let stream = tokio_stream::wrappers::ReceiverStream::new(events).map(|event| {
+            event
+                .map(|event| pb::WatchAuditEventsResponse {
+                    event: Some(convert::audit_event(&event)),
+                })
+                .map_err(status)
+        });
+        Ok(Response::new(Box::pin(stream)))
+    }
+
+    async fn verify_audit_chain(
+        &self,
+        request: Request<pb::VerifyAuditChainRequest>,
+    ) -> Result<Response<pb::VerifyAuditChainResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let expected = request
+            .get_ref()
+            .expected_head
+            .as_ref()
+            .map(convert::checkpoint)
+            .transpose()
+            .map_err(status)?;
+        let verification = self
+            .app
+            .verify_audit_chain(&caller, expected)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::VerifyAuditChainResponse {
+            intact: verification.intact,
+            verified_seq: verification.verified_seq,
+            verified_hash: verification.verified_hash.to_vec(),
+            broken_seq: verification.broken_seq.unwrap_or_default(),
+            problem: verification.problem,
+            events_checked: verification.events_checked,
+        }))
+    }
+
+    async fn get_signed_audit_head(
+        &self,
+        request: Request<pb::GetSignedAuditHeadRequest>,
+    ) -> Result<Response<pb::GetSignedAuditHeadResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let head = self.app.signed_audit_head(&caller).await.map_err(status)?;
+        Ok(Response::new(pb::GetSignedAuditHeadResponse {
+            head: Some(convert::signed_head(&head)),
+        }))
+    }
+
+    async fn get_grant_trail(
+        &self,
+        request: Request<pb::GetGrantTrailRequest>,
+    ) -> Result<Response<pb::GetGrantTrailResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let id = convert::grant_id("grant_id", &request.get_ref().grant_id).map_err(status)?;
+        let trail = self.app.grant_trail(&caller, id).await.map_err(status)?;
+        let now = self.clock.now();
+        Ok(Response::new(pb::GetGrantTrailResponse {
+            grants: trail
+                .grants
+                .iter()
+                .map(|g| convert::grant(g, now))
+                .collect(),
+            events: trail.events.iter().map(convert::audit_event).collect(),
+        }))
     }
 }

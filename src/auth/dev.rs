@@ -30,7 +30,13 @@ pub fn secret_path(dir: &Path) -> PathBuf {
 
 /// Reads the dev secret in `dir`, creating it (readable by the owner only) if missing.
 pub fn load_or_create_secret(dir: &Path) -> std::io::Result<Vec<u8>> {
-    let path = secret_path(dir);
+    load_or_create_secret_file(dir, "dev-secret")
+}
+
+/// Reads the 32-byte random secret (hex) in file `name` of `dir`, creating it (readable by
+/// the owner only) if missing.
+pub fn load_or_create_secret_file(dir: &Path, name: &str) -> std::io::Result<Vec<u8>> {
+    let path = dir.join(name);
     match std::fs::read_to_string(&path) {
         Ok(text) => return Ok(text.trim().as_bytes().to_vec()),
         Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(error),

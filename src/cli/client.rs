@@ -10,13 +10,14 @@ use tonic::transport::Channel;
 
 use super::output::{self, Printer};
 use super::{
-    CheckArgs, ClientArgs, Command, DevTokenArgs, EXIT_ERROR, PolicyCommand, RequestArgs,
-    RiskCommand, SimulateCommand,
+    AuditCommand, CheckArgs, ClientArgs, Command, DevTokenArgs, EXIT_ERROR, PolicyCommand,
+    RequestArgs, RiskCommand, SimulateCommand,
 };
 use crate::auth::{Claims, DEV_ISSUER, dev};
 use crate::domain::{ElevationState, parse_duration};
 use crate::proto::v1 as pb;
 use crate::proto::v1::approval_service_client::ApprovalServiceClient;
+use crate::proto::v1::audit_service_client::AuditServiceClient;
 use crate::proto::v1::check_service_client::CheckServiceClient;
 use crate::proto::v1::elevation_service_client::ElevationServiceClient;
 use crate::proto::v1::policy_service_client::PolicyServiceClient;
@@ -169,6 +170,146 @@ pub fn dev_token(args: DevTokenArgs) -> ExitCode {
     };
     println!("{}", dev::sign_hs256(&secret, &claims));
     ExitCode::SUCCESS
+}
+
+fn audit_client(client: &Client) -> AuditServiceClient<Channel> {
+    AuditServiceClient::new(client.channel.clone())
+}
+
+async fn audit(
+    command: AuditCommand,
+    client: &Client,
+    printer: &Printer,
+) -> Result<ExitCode, Failure> {
+    match command {
+        AuditCommand::List {
+            subject,
+            actor,
+            action,
+            elevation,
+            grant,
+            since,
+            limit,
+        } => {
+            let response = audit_client(client)
+                .list_audit_events(
+                    client.request(pb::ListAuditEventsRequest {
+                        subject: subject.unwrap_or_default(),
+                        actor: actor.unwrap_or_default(),
+                        action: action.unwrap_or_default(),
+                        elevation_id: elevation.unwrap_or_default(),
+                        grant_id: grant.unwrap_or_default(),
+                        from: since
+                            .as_deref()
+                            .map(|at| past_instant("--since", at))
+                            .transpose()?,
+                        to: None,
+                        page_size: limit,
+                        page_token: String::new(),
+                    }),
+                )
+                .await?
+                .into_inner();
+            printer.audit_events(&response.events);
+        }
+        AuditCommand::Verify { head } => {
+            let expected_head = match head {
+                Some(path) => {
+                    let text = std::fs::read_to_string(&path).map_err(|error| {
+                        Failure::Usage(format!("reading {}: {error}", path.display()))
+                    })?;
+                    Some(output::signed_head_from_json(&text).map_err(Failure::Usage)?)
+                }
+                None => None,
+            };
+            let verdict = audit_client(client)
+                .verify_audit_chain(client.request(pb::VerifyAuditChainRequest { expected_head }))
+                .await?
+                .into_inner();
+            printer.verification(&verdict);
+            return Ok(if verdict.intact {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            });
+        }
+        AuditCommand::Head => {
+            let response = audit_client(client)
+                .get_signed_audit_head(client.request(pb::GetSignedAuditHeadRequest {}))
+                .await?
+                .into_inner();
+            if let Some(head) = response.head {
+                println!("{}", output::signed_head_json(&head));
+            }
+        }
+        AuditCommand::Export {
+            format: _,
+            after,
+            follow,
+        } => {
+            let mut audit = audit_client(client);
+            if follow {
+                let mut stream = audit
+                    .watch_audit_events(
+                        client.request(pb::WatchAuditEventsRequest { after_seq: after }),
+                    )
+                    .await?
+                    .into_inner();
+                while let Some(message) = stream.message().await? {
+                    if let Some(event) = message.event {
+                        println!("{}", output::audit_event_json(&event));
+                    }
+                }
+            } else {
+                let mut page_token = if after > 0 {
+                    after.to_string()
+                } else {
+                    String::new()
+                };
+                loop {
+                    let page = audit
+                        .list_audit_events(client.request(pb::ListAuditEventsRequest {
+                            page_size: 500,
+                            page_token: page_token.clone(),
+                            ..Default::default()
+                        }))
+                        .await?
+                        .into_inner();
+                    for event in &page.events {
+                        println!("{}", output::audit_event_json(event));
+                    }
+                    if page.next_page_token.is_empty() {
+                        break;
+                    }
+                    page_token = page.next_page_token;
+                }
+            }
+        }
+        AuditCommand::Trail { grant_id } => {
+            let response = audit_client(client)
+                .get_grant_trail(client.request(pb::GetGrantTrailRequest { grant_id }))
+                .await?
+                .into_inner();
+            printer.grant_trail(&response);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A point in the past, as RFC 3339 or a duration ago.
+fn past_instant(flag: &str, text: &str) -> Result<prost_types::Timestamp, Failure> {
+    let at = match chrono::DateTime::parse_from_rfc3339(text) {
+        Ok(at) => at.with_timezone(&Utc),
+        Err(_) => {
+            let ago = parse_duration(text).map_err(|_| {
+                Failure::Usage(format!(
+                    "{flag}: {text:?} is neither an RFC 3339 time nor a duration like 2h"
+                ))
+            })?;
+            Utc::now() - ago
+        }
+    };
+    Ok(crate::api::convert::timestamp(at))
 }
 
 /// Runs one client subcommand.
@@ -506,6 +647,7 @@ async fn execute(
                 .into_inner();
             printer.policy_put(&response);
         }
+        Command::Audit(command) => return audit(command, client, printer).await,
         Command::Risk(RiskCommand::Report {
             subject,
             session,

@@ -176,6 +176,70 @@ enum Command {
     /// Report risk signals (needs the risk-reporter role).
     #[command(subcommand)]
     Risk(RiskCommand),
+    /// Read, export and verify the audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// List audit events, oldest first.
+    List {
+        /// Only about this subject.
+        #[arg(long)]
+        subject: Option<String>,
+        /// Only by this actor.
+        #[arg(long)]
+        actor: Option<String>,
+        /// Only this action (e.g. grant.revoked).
+        #[arg(long)]
+        action: Option<String>,
+        /// Only about this elevation.
+        #[arg(long)]
+        elevation: Option<String>,
+        /// Only about this grant.
+        #[arg(long)]
+        grant: Option<String>,
+        /// From this time (RFC 3339, or a duration ago like 2h).
+        #[arg(long)]
+        since: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// Verify the hash chain (and, with --head, that it still passes through a signed head
+    /// exported earlier). Exit 0 intact, 1 broken.
+    Verify {
+        /// A signed head saved by `elevator audit head`.
+        #[arg(long)]
+        head: Option<PathBuf>,
+    },
+    /// Sign the chain head now and print it (JSON) for safekeeping elsewhere.
+    Head,
+    /// Export every event, oldest first, for a SIEM.
+    Export {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
+        format: ExportFormat,
+        /// Start after this sequence number.
+        #[arg(long, default_value_t = 0)]
+        after: u64,
+        /// Keep streaming new events as they are appended.
+        #[arg(long)]
+        follow: bool,
+    },
+    /// The whole story of a grant: request, approvals, delegations, end.
+    Trail {
+        /// Grant id.
+        grant_id: String,
+    },
+}
+
+/// Export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// One JSON object per line.
+    Jsonl,
 }
 
 /// `elevator serve`.

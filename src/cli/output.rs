@@ -63,6 +63,101 @@ fn hop_json(hop: &pb::DelegationHop) -> Value {
     })
 }
 
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| {
+            text.get(i..i + 2)
+                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
+        })
+        .collect()
+}
+
+/// An audit event as one JSON line (for `audit export`).
+pub fn audit_event_json(event: &pb::AuditEvent) -> String {
+    let details: Value = serde_json::from_str(&event.details_json).unwrap_or(Value::Null);
+    json!({
+        "seq": event.seq,
+        "revision": event.revision,
+        "at": event.at.as_ref().and_then(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32))
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
+        "actor": event.actor,
+        "action": event.action,
+        "subject": event.subject,
+        "role": event.role,
+        "scope": event.scope,
+        "elevation_id": event.elevation_id,
+        "grant_id": event.grant_id,
+        "reason": event.reason,
+        "ticket": event.ticket,
+        "details": details,
+        "policy_version": event.policy_version,
+        "request_id": event.request_id,
+        "trace_id": event.trace_id,
+        "prev_hash": hex(&event.prev_hash),
+        "hash": hex(&event.hash),
+    })
+    .to_string()
+}
+
+/// A signed head as JSON, to keep elsewhere and pass back to `audit verify --head`.
+pub fn signed_head_json(head: &pb::SignedAuditHead) -> String {
+    let signed_at = head
+        .signed_at
+        .as_ref()
+        .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32))
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
+    serde_json::to_string_pretty(&json!({
+        "seq": head.seq,
+        "hash": hex(&head.hash),
+        "revision": head.revision,
+        "signed_at": signed_at,
+        "public_key": hex(&head.public_key),
+        "signature": hex(&head.signature),
+    }))
+    .unwrap_or_default()
+}
+
+/// Reads a signed head saved by [`signed_head_json`].
+pub fn signed_head_from_json(text: &str) -> Result<pb::SignedAuditHead, String> {
+    let value: Value =
+        serde_json::from_str(text).map_err(|error| format!("the head is not JSON: {error}"))?;
+    let field = |name: &str| {
+        value
+            .get(name)
+            .ok_or_else(|| format!("the head has no {name}"))
+    };
+    let bytes = |name: &str| -> Result<Vec<u8>, String> {
+        field(name)?
+            .as_str()
+            .and_then(unhex)
+            .ok_or_else(|| format!("the head's {name} is not hex"))
+    };
+    let signed_at = field("signed_at")?
+        .as_str()
+        .and_then(|text| chrono::DateTime::parse_from_rfc3339(text).ok())
+        .ok_or("the head's signed_at is not an RFC 3339 time")?;
+    Ok(pb::SignedAuditHead {
+        seq: field("seq")?
+            .as_u64()
+            .ok_or("the head's seq is not a number")?,
+        hash: bytes("hash")?,
+        revision: field("revision")?
+            .as_u64()
+            .ok_or("the head's revision is not a number")?,
+        signed_at: Some(prost_types::Timestamp {
+            seconds: signed_at.timestamp(),
+            nanos: signed_at.timestamp_subsec_nanos() as i32,
+        }),
+        public_key: bytes("public_key")?,
+        signature: bytes("signature")?,
+    })
+}
+
 fn rule_json(rule: &pb::RuleResult) -> Value {
     json!({ "rule": rule.rule, "held": rule.held, "error": rule.error })
 }
@@ -73,6 +168,26 @@ fn rule_verdict(rule: &pb::RuleResult) -> String {
     } else {
         format!("error: {}", rule.error)
     }
+}
+
+fn audit_event_text(event: &pb::AuditEvent) {
+    let mut line = format!(
+        "{:>6}  {}  {:<20} by {}",
+        event.seq,
+        time(event.at.as_ref()),
+        event.action,
+        event.actor
+    );
+    if !event.subject.is_empty() {
+        line.push_str(&format!("  subject {}", event.subject));
+    }
+    if !event.role.is_empty() {
+        line.push_str(&format!("  {} on {}", event.role, event.scope));
+    }
+    if !event.reason.is_empty() {
+        line.push_str(&format!("  \"{}\"", event.reason));
+    }
+    println!("{line}");
 }
 
 fn elevation_json(elevation: &pb::Elevation) -> Value {
@@ -483,6 +598,65 @@ impl Printer {
                         println!("      rule {} -> {}", rule.rule, rule_verdict(rule));
                     }
                 }
+            }
+        }
+    }
+
+    /// Audit events.
+    pub fn audit_events(&self, events: &[pb::AuditEvent]) {
+        match self.format {
+            OutputFormat::Json => {
+                let values: Vec<Value> = events
+                    .iter()
+                    .map(|event| {
+                        serde_json::from_str(&audit_event_json(event)).unwrap_or(Value::Null)
+                    })
+                    .collect();
+                self.json(Value::Array(values));
+            }
+            OutputFormat::Text if events.is_empty() => println!("no events"),
+            OutputFormat::Text => events.iter().for_each(audit_event_text),
+        }
+    }
+
+    /// A chain verification.
+    pub fn verification(&self, verdict: &pb::VerifyAuditChainResponse) {
+        match self.format {
+            OutputFormat::Json => self.json(json!({
+                "intact": verdict.intact,
+                "verified_seq": verdict.verified_seq,
+                "verified_hash": hex(&verdict.verified_hash),
+                "broken_seq": verdict.broken_seq,
+                "problem": verdict.problem,
+                "events_checked": verdict.events_checked,
+            })),
+            OutputFormat::Text if verdict.intact => println!(
+                "intact: {} events verified; head {} {}",
+                verdict.events_checked,
+                verdict.verified_seq,
+                hex(&verdict.verified_hash)
+            ),
+            OutputFormat::Text => println!(
+                "BROKEN at event {}: {} ({} events verified before it)",
+                verdict.broken_seq, verdict.problem, verdict.events_checked
+            ),
+        }
+    }
+
+    /// A grant's story.
+    pub fn grant_trail(&self, trail: &pb::GetGrantTrailResponse) {
+        match self.format {
+            OutputFormat::Json => self.json(json!({
+                "grants": trail.grants.iter().map(grant_json).collect::<Vec<_>>(),
+                "events": trail.events.iter()
+                    .map(|event| serde_json::from_str::<Value>(&audit_event_json(event)).unwrap_or(Value::Null))
+                    .collect::<Vec<_>>(),
+            })),
+            OutputFormat::Text => {
+                for grant in &trail.grants {
+                    Self::grant_text(grant);
+                }
+                trail.events.iter().for_each(audit_event_text);
             }
         }
     }

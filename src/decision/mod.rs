@@ -6,6 +6,7 @@
 //! read never extends a life. Any error is a deny.
 
 mod freshness;
+pub mod log;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -192,7 +192,12 @@ fn hex(bytes: &[u8]) -> String {
 
 /// The canonical encoding of an event at its place in the chain: every field, in a fixed order,
 /// with times to the microsecond and the previous event's hash.
-pub fn canonical_encoding(seq: u64, revision: u64, prev_hash: &[u8; 32], event: &AuditEvent) -> String {
+pub fn canonical_encoding(
+    seq: u64,
+    revision: u64,
+    prev_hash: &[u8; 32],
+    event: &AuditEvent,
+) -> String {
     let value = serde_json::json!({
         "seq": seq,
         "revision": revision,

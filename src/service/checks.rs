@@ -28,7 +28,11 @@ impl Elevator {
         query: &CheckQuery<'_>,
     ) -> Result<Decision, ServiceError> {
         self.require_role(caller, &self.roles.pep, "Check")?;
-        Ok(self.decider.check(query).await)
+        let decision = self.decider.check(query).await;
+        if let Some(log) = &self.decision_log {
+            log.record(query, &decision, self.clock.now());
+        }
+        Ok(decision)
     }
 
     /// Checks that an end-user token a PEP passed along belongs to the subject (and session)

@@ -7,6 +7,7 @@
 //! | module          | use cases |
 //! | --------------- | --------- |
 //! | [`elevations`]  | request (and its assessment, shared with the simulator), extend, get, list, cancel |
+//! | [`audit`]       | list, stream and verify the audit log, signed heads, a grant's story |
 //! | [`approvals`]   | the inbox, approve and deny, and what completing a chain does |
 //! | [`delegations`] | delegate a held role, list delegations |
 //! | [`grants`]      | revoke (with the cascade to delegated grants), list, end a session |
@@ -16,7 +17,9 @@
 //! | [`watch`]       | streams of approval updates, tailing the audit log |
 
 mod approvals;
+mod audit;
 mod checks;
+pub mod context;
 mod delegations;
 mod elevations;
 mod error;
@@ -31,6 +34,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::clock::SharedClock;
 use crate::decision::Decider;
+use crate::decision::log::DecisionLog;
 use crate::domain::TransitionError;
 use crate::domain::names::validate_free_text;
 use crate::domain::{
@@ -39,6 +43,9 @@ use crate::domain::{
 use crate::policy::Policy;
 use crate::store::{Change, Committed, Decide, OutboxMessage, Store};
 
+pub use audit::{
+    AuditQuery, AuditSigner, ChainVerification, GrantTrail, head_message, signature_is_valid,
+};
 pub use checks::CheckSimulation;
 pub use delegations::{DelegationView, NewDelegation};
 pub use elevations::{RequestAssessment, SimulatedRequester};
@@ -69,6 +76,8 @@ pub struct ServiceRoles {
     pub admin: String,
     /// Risk engines (ReportRiskSignal).
     pub risk_reporter: String,
+    /// Auditors (the whole audit log).
+    pub auditor: String,
 }
 
 impl Default for ServiceRoles {
@@ -77,6 +86,7 @@ impl Default for ServiceRoles {
             pep: "elevator:check".into(),
             admin: "elevator:admin".into(),
             risk_reporter: "elevator:risk".into(),
+            auditor: "elevator:auditor".into(),
         }
     }
 }
@@ -143,6 +153,8 @@ pub struct Elevator {
     decider: Arc<Decider>,
     clock: SharedClock,
     roles: ServiceRoles,
+    signer: AuditSigner,
+    decision_log: Option<Arc<DecisionLog>>,
 }
 
 fn check_text(field: &str, value: &str, max_bytes: usize) -> Result<(), ServiceError> {
@@ -173,13 +185,22 @@ impl Elevator {
         decider: Arc<Decider>,
         clock: SharedClock,
         roles: ServiceRoles,
+        signer: AuditSigner,
     ) -> Self {
         Elevator {
             store,
             decider,
             clock,
             roles,
+            signer,
+            decision_log: None,
         }
+    }
+
+    /// Logs Check decisions to `log` (every deny, a sample of allows), off the hot path.
+    pub fn with_decision_log(mut self, log: Arc<DecisionLog>) -> Self {
+        self.decision_log = Some(log);
+        self
     }
 
     /// The decider (hot path).
@@ -206,9 +227,16 @@ impl Elevator {
         ))
     }
 
-    /// `change` with a webhook delivery for each of its audit events that the policy's webhooks
-    /// announce, so the deliveries commit (or not) with the change.
+    /// `change` made ready to commit: its audit events stamped with the request being served,
+    /// and a webhook delivery for each event the policy's webhooks announce, so the deliveries
+    /// commit (or not) with the change.
     fn announce(&self, mut change: Change) -> Change {
+        if let Some(request) = context::current() {
+            for event in &mut change.events {
+                event.request_id = Some(request.request_id.clone());
+                event.trace_id = request.trace_id.clone();
+            }
+        }
         let policy = self.decider.policy();
         for event in &change.events {
             let kind = event.action.as_str();

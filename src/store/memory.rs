@@ -10,10 +10,10 @@ use chrono::{DateTime, Utc};
 use tokio::sync::broadcast;
 
 use super::{
-    Change, Committed, Created, Decide, DelegationFilter, DeliveryOutcome, ElevationContext,
-    ElevationFilter, GrantContext, Lease, OutboxMessage, PendingDelivery, Snapshot, Store,
-    StoreError, StoreEvent, StoredAuditEvent, StoredPolicy, check_transitions, decide_change,
-    whole_revisions, with_revision,
+    AuditFilter, Change, Checkpoint, Committed, Created, Decide, DelegationFilter, DeliveryOutcome,
+    ElevationContext, ElevationFilter, GrantContext, Lease, OutboxMessage, PendingDelivery,
+    Snapshot, Store, StoreError, StoreEvent, StoredAuditEvent, StoredPolicy, check_transitions,
+    decide_change, whole_revisions, with_revision,
 };
 use crate::domain::audit::{GENESIS_HASH, chain_hash};
 use crate::domain::{
@@ -32,6 +32,7 @@ struct State {
     policies: Vec<StoredPolicy>,
     audit: Vec<StoredAuditEvent>,
     audit_hash: Option<[u8; 32]>,
+    checkpoints: Vec<Checkpoint>,
     outbox: Vec<OutboxRow>,
 }
 
@@ -161,6 +162,29 @@ impl State {
         }
         Committed { revision, change }
     }
+}
+
+/// Whether a stored event passes `filter` (the sequence bound and limit aside).
+fn audit_matches(filter: &AuditFilter, stored: &StoredAuditEvent) -> bool {
+    let event = &stored.event;
+    let about_one = (filter.elevations.is_empty() && filter.grants.is_empty())
+        || event
+            .elevation_id
+            .is_some_and(|id| filter.elevations.contains(&id))
+        || event.grant_id.is_some_and(|id| filter.grants.contains(&id));
+    filter
+        .subject
+        .as_ref()
+        .is_none_or(|s| event.subject.as_ref() == Some(s))
+        && filter.actor.as_ref().is_none_or(|a| &event.actor == a)
+        && filter
+            .involving
+            .as_ref()
+            .is_none_or(|s| event.subject.as_ref() == Some(s) || event.actor == s.as_str())
+        && filter.action.is_none_or(|a| event.action == a)
+        && filter.from.is_none_or(|from| event.at >= from)
+        && filter.to.is_none_or(|to| event.at < to)
+        && about_one
 }
 
 /// The in-memory store.
@@ -506,6 +530,48 @@ impl Store for MemoryStore {
             .cloned()
             .collect();
         Ok(whole_revisions(events, limit))
+    }
+
+    async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<StoredAuditEvent>, StoreError> {
+        let state = self.lock();
+        Ok(state
+            .audit
+            .iter()
+            .filter(|stored| stored.seq > filter.after_seq && audit_matches(filter, stored))
+            .take(filter.limit)
+            .cloned()
+            .collect())
+    }
+
+    async fn audit_head(&self) -> Result<(u64, [u8; 32], Revision), StoreError> {
+        let state = self.lock();
+        let revision = state.audit.last().map_or(0, |stored| stored.revision);
+        Ok((
+            state.audit.len() as u64,
+            state.audit_hash.unwrap_or(GENESIS_HASH),
+            revision,
+        ))
+    }
+
+    async fn save_checkpoint(&self, checkpoint: &Checkpoint) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        if !state
+            .checkpoints
+            .iter()
+            .any(|kept| kept.seq == checkpoint.seq)
+        {
+            state.checkpoints.push(checkpoint.clone());
+        }
+        Ok(())
+    }
+
+    async fn latest_checkpoint(&self) -> Result<Option<Checkpoint>, StoreError> {
+        Ok(self
+            .lock()
+            .checkpoints
+            .iter()
+            .max_by_key(|c| c.seq)
+            .cloned())
     }
 
     async fn claim_deliveries(

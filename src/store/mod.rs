@@ -230,6 +230,48 @@ pub struct StoredAuditEvent {
     pub hash: [u8; 32],
 }
 
+/// Filters for listing audit events; results are oldest first.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Only events about this subject.
+    pub subject: Option<Subject>,
+    /// Only events by this actor.
+    pub actor: Option<String>,
+    /// Only events by this actor or about this subject (an "involving me" view).
+    pub involving: Option<Subject>,
+    /// Only this action.
+    pub action: Option<crate::domain::AuditAction>,
+    /// Only events about one of these elevations or grants (either matches).
+    pub elevations: Vec<ElevationId>,
+    /// See `elevations`.
+    pub grants: Vec<GrantId>,
+    /// Only events at or after this time.
+    pub from: Option<DateTime<Utc>>,
+    /// Only events before this time.
+    pub to: Option<DateTime<Utc>>,
+    /// Only events after this sequence number (the page token).
+    pub after_seq: u64,
+    /// At most this many.
+    pub limit: usize,
+}
+
+/// A signed audit chain head.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// The last event's sequence number.
+    pub seq: u64,
+    /// Its chain hash.
+    pub hash: [u8; 32],
+    /// The revision then.
+    pub revision: Revision,
+    /// When it was signed.
+    pub signed_at: DateTime<Utc>,
+    /// The Ed25519 public key that signed it.
+    pub public_key: [u8; 32],
+    /// The signature.
+    pub signature: Vec<u8>,
+}
+
 /// What replicas learn about each other's writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreEvent {
@@ -402,6 +444,19 @@ pub trait Store: Send + Sync + 'static {
         after_revision: Revision,
         limit: usize,
     ) -> Result<Vec<StoredAuditEvent>, StoreError>;
+
+    /// Audit events matching `filter`, oldest first.
+    async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<StoredAuditEvent>, StoreError>;
+
+    /// The chain head as the store keeps it: the last sequence number, its hash and the
+    /// revision (sequence 0 and the genesis hash before the first event).
+    async fn audit_head(&self) -> Result<(u64, [u8; 32], Revision), StoreError>;
+
+    /// Keeps a signed chain head (a second one for the same sequence is ignored).
+    async fn save_checkpoint(&self, checkpoint: &Checkpoint) -> Result<(), StoreError>;
+
+    /// The latest signed chain head kept.
+    async fn latest_checkpoint(&self) -> Result<Option<Checkpoint>, StoreError>;
 
     /// Claims up to `limit` webhook deliveries that are due at `now`, for `lease` (a worker that
     /// dies releases them when the lease ends).

@@ -338,6 +338,8 @@ pub struct AppOptions {
     pub policy: Option<String>,
     /// Share a clock with another replica.
     pub clock: Option<Arc<ManualClock>>,
+    /// Adjusts the configuration last.
+    pub configure: Option<Box<dyn FnOnce(&mut Config) + Send>>,
 }
 
 fn scratch_dir() -> PathBuf {
@@ -388,6 +390,9 @@ pub async fn spawn_app_with(backend: Backend, options: AppOptions) -> TestApp {
     config.webhooks.secret = Some(TEST_WEBHOOK_SECRET.into());
     config.webhooks.poll_interval_ms = 50;
     config.webhooks.timeout_ms = 2000;
+    if let Some(configure) = options.configure {
+        configure(&mut config);
+    }
     let clock = options
         .clock
         .unwrap_or_else(|| Arc::new(ManualClock::starting_now()));
@@ -425,6 +430,7 @@ pub async fn spawn_replica(first: &TestApp, policy: Option<String>) -> TestApp {
             database_url: first.database_url.clone(),
             policy,
             clock: Some(first.clock.clone()),
+            ..Default::default()
         },
     )
     .await

@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod audit;
 mod checks;
 mod concurrency;
 mod delegation;

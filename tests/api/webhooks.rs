@@ -220,6 +220,7 @@ async fn deliveries_retry_and_survive_a_restart_between_commit_and_delivery() {
             database_url,
             policy: Some(policy),
             clock: Some(clock),
+            ..Default::default()
         },
     )
     .await;

@@ -22,9 +22,10 @@ use uuid::Uuid;
 
 use self::errors::{from_pg, from_pool, is_retryable};
 use super::{
-    Change, Committed, Created, Decide, DelegationFilter, DeliveryOutcome, ElevationContext,
-    ElevationFilter, GrantContext, Lease, PendingDelivery, Snapshot, Store, StoreError, StoreEvent,
-    StoredAuditEvent, StoredPolicy, WRITE_RETRIES, check_transitions, decide_change, with_revision,
+    AuditFilter, Change, Checkpoint, Committed, Created, Decide, DelegationFilter, DeliveryOutcome,
+    ElevationContext, ElevationFilter, GrantContext, Lease, PendingDelivery, Snapshot, Store,
+    StoreError, StoreEvent, StoredAuditEvent, StoredPolicy, WRITE_RETRIES, check_transitions,
+    decide_change, with_revision,
 };
 use crate::domain::audit::chain_hash;
 use crate::domain::{
@@ -800,6 +801,77 @@ impl Store for PostgresStore {
             .map(rows::audit_event)
             .collect::<Result<Vec<_>, _>>()?;
         Ok(super::whole_revisions(events, limit))
+    }
+
+    async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<StoredAuditEvent>, StoreError> {
+        let client = self.client().await?;
+        let elevations: Vec<Uuid> = filter.elevations.iter().map(|id| id.0).collect();
+        let grants: Vec<Uuid> = filter.grants.iter().map(|id| id.0).collect();
+        client
+            .query(
+                queries::LIST_AUDIT,
+                &[
+                    &(filter.after_seq as i64),
+                    &filter.subject.as_ref().map(|s| s.as_str()),
+                    &filter.actor.as_deref(),
+                    &filter.involving.as_ref().map(|s| s.as_str()),
+                    &filter.action.map(|a| a.as_str()),
+                    &elevations,
+                    &grants,
+                    &filter.from,
+                    &filter.to,
+                    &(filter.limit as i64),
+                ],
+            )
+            .await
+            .map_err(from_pg)?
+            .iter()
+            .map(rows::audit_event)
+            .collect()
+    }
+
+    async fn audit_head(&self) -> Result<(u64, [u8; 32], Revision), StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_one(queries::AUDIT_HEAD, &[])
+            .await
+            .map_err(from_pg)?;
+        let seq: i64 = row.get(0);
+        let hash: &[u8] = row.get(1);
+        let revision: i64 = row.get(2);
+        let hash = hash.try_into().map_err(|_| {
+            StoreError::Corrupt("the audit chain head is not a SHA-256 hash".into())
+        })?;
+        Ok((seq as u64, hash, revision as u64))
+    }
+
+    async fn save_checkpoint(&self, checkpoint: &Checkpoint) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                queries::SAVE_CHECKPOINT,
+                &[
+                    &(checkpoint.seq as i64),
+                    &checkpoint.hash.as_slice(),
+                    &(checkpoint.revision as i64),
+                    &checkpoint.signed_at,
+                    &checkpoint.public_key.as_slice(),
+                    &checkpoint.signature,
+                ],
+            )
+            .await
+            .map_err(from_pg)?;
+        Ok(())
+    }
+
+    async fn latest_checkpoint(&self) -> Result<Option<Checkpoint>, StoreError> {
+        let client = self.client().await?;
+        client
+            .query_opt(queries::LATEST_CHECKPOINT, &[])
+            .await
+            .map_err(from_pg)?
+            .map(|row| rows::checkpoint(&row))
+            .transpose()
     }
 
     async fn claim_deliveries(

@@ -252,6 +252,33 @@ pub const DELIVERY_FAILED: &str = "\
 pub const PENDING_DELIVERIES: &str = "\
     SELECT count(*) FROM webhook_outbox WHERE delivered_at IS NULL AND abandoned_at IS NULL";
 
+pub const LIST_AUDIT: &str = "\
+    SELECT seq, revision, at, actor, action, subject, role, scope, elevation_id, grant_id, \
+           reason, ticket, details, policy_version, request_id, trace_id, prev_hash, hash \
+    FROM audit_events \
+    WHERE seq > $1 \
+      AND ($2::text IS NULL OR subject = $2) \
+      AND ($3::text IS NULL OR actor = $3) \
+      AND ($4::text IS NULL OR subject = $4 OR actor = $4) \
+      AND ($5::text IS NULL OR action = $5) \
+      AND ((cardinality($6::uuid[]) = 0 AND cardinality($7::uuid[]) = 0) \
+           OR elevation_id = ANY($6) OR grant_id = ANY($7)) \
+      AND ($8::timestamptz IS NULL OR at >= $8) \
+      AND ($9::timestamptz IS NULL OR at < $9) \
+    ORDER BY seq LIMIT $10";
+
+pub const AUDIT_HEAD: &str = "\
+    SELECT h.audit_seq, h.audit_hash, coalesce((SELECT revision FROM audit_events \
+        WHERE seq = h.audit_seq), 0) FROM elevator_head h";
+
+pub const SAVE_CHECKPOINT: &str = "\
+    INSERT INTO audit_checkpoints (seq, hash, revision, signed_at, public_key, signature) \
+    VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (seq) DO NOTHING";
+
+pub const LATEST_CHECKPOINT: &str = "\
+    SELECT seq, hash, revision, signed_at, public_key, signature FROM audit_checkpoints \
+    ORDER BY seq DESC LIMIT 1";
+
 pub const LISTEN: &str = "LISTEN elevator_changes";
 
 /// The sweep runs on one replica at a time: a session-level advisory lock, released when the

@@ -10,7 +10,7 @@ use crate::domain::{
     AuditAction, AuditEvent, Elevation, ElevationId, ElevationState, Grant, GrantId, InvalidValue,
     Revocation, RiskSignal, RoleName, Scope, SessionId, Subject,
 };
-use crate::store::{StoreError, StoredAuditEvent, StoredPolicy};
+use crate::store::{Checkpoint, StoreError, StoredAuditEvent, StoredPolicy};
 
 fn corrupt(column: &str, error: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("column {column}: {error}"))
@@ -338,6 +338,23 @@ pub fn audit_event(row: &Row) -> Result<StoredAuditEvent, StoreError> {
         },
         prev_hash: hash_column(row, 16)?,
         hash: hash_column(row, 17)?,
+    })
+}
+
+/// Reads a signed chain head.
+pub fn checkpoint(row: &Row) -> Result<Checkpoint, StoreError> {
+    let seq: i64 = get(row, 0)?;
+    let revision: i64 = get(row, 2)?;
+    let public_key: &[u8] = get(row, 4)?;
+    Ok(Checkpoint {
+        seq: seq as u64,
+        hash: hash_column(row, 1)?,
+        revision: revision as u64,
+        signed_at: get(row, 3)?,
+        public_key: public_key
+            .try_into()
+            .map_err(|_| corrupt("public_key", "not a 32-byte Ed25519 key"))?,
+        signature: get(row, 5)?,
     })
 }
 

@@ -1,0 +1,127 @@
+//! A tower layer that gives every gRPC call its request context: the caller's `x-request-id`
+//! (or a new one) and the trace id of its W3C `traceparent`, for audit events; the request id
+//! is echoed in the response.
+
+use std::task::{Context, Poll};
+
+use futures_util::future::BoxFuture;
+use http::{HeaderValue, Request, Response};
+use tower::{Layer, Service};
+
+use crate::service::context::{RequestContext, serving};
+
+/// Longest request id taken from a caller.
+const MAX_REQUEST_ID_BYTES: usize = 128;
+
+/// Adds the request context to every call.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RequestContextLayer;
+
+impl<S> Layer<S> for RequestContextLayer {
+    type Service = WithRequestContext<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        WithRequestContext { inner }
+    }
+}
+
+/// The service [`RequestContextLayer`] wraps.
+#[derive(Debug, Clone)]
+pub struct WithRequestContext<S> {
+    inner: S,
+}
+
+/// The caller's request id when it is printable ASCII of a sane length.
+fn caller_request_id(headers: &http::HeaderMap) -> Option<String> {
+    let value = headers.get("x-request-id")?.to_str().ok()?;
+    let acceptable = !value.is_empty()
+        && value.len() <= MAX_REQUEST_ID_BYTES
+        && value.bytes().all(|b| b.is_ascii_graphic());
+    acceptable.then(|| value.to_owned())
+}
+
+/// The trace id of a W3C `traceparent` (`00-<32 hex>-<16 hex>-<2 hex>`), if well formed.
+fn trace_id(headers: &http::HeaderMap) -> Option<String> {
+    let value = headers.get("traceparent")?.to_str().ok()?;
+    let mut parts = value.split('-');
+    let (_version, trace, _parent, _flags) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let valid = trace.len() == 32
+        && trace
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        && trace.bytes().any(|b| b != b'0');
+    valid.then(|| trace.to_owned())
+}
+
+impl<S, B, R> Service<Request<B>> for WithRequestContext<S>
+where
+    S: Service<Request<B>, Response = Response<R>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let context = RequestContext {
+            request_id: caller_request_id(request.headers())
+                .unwrap_or_else(|| uuid::Uuid::now_v7().to_string()),
+            trace_id: trace_id(request.headers()),
+        };
+        let echoed = HeaderValue::from_str(&context.request_id).ok();
+        // Take the service that was polled ready, leave a fresh clone in its place.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(async move {
+            let mut response = serving(context, inner.call(request)).await?;
+            if let Some(echoed) = echoed {
+                response.headers_mut().insert("x-request-id", echoed);
+            }
+            Ok(response)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trace_ids_come_only_from_well_formed_traceparents() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(
+            trace_id(&headers).as_deref(),
+            Some("4bf92f3577b34da6a3ce929d0e0e4736")
+        );
+        headers.insert(
+            "traceparent",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01"
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(trace_id(&headers), None);
+        headers.insert("traceparent", "garbage".parse().unwrap());
+        assert_eq!(trace_id(&headers), None);
+    }
+
+    #[test]
+    fn request_ids_are_taken_only_when_sane() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("x-request-id", "abc-123".parse().unwrap());
+        assert_eq!(caller_request_id(&headers).as_deref(), Some("abc-123"));
+        headers.insert("x-request-id", "x".repeat(200).parse().unwrap());
+        assert_eq!(caller_request_id(&headers), None);
+    }
+}

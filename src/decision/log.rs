@@ -1,0 +1,215 @@
+//! The decision log: Check decisions (every deny, and a configured sample of allows) written
+//! off the hot path through a bounded queue to a JSON-lines file (or standard output). When the
+//! queue is full the decision is dropped and counted: logging never delays an answer.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio::io::AsyncWriteExt;
+use tokio::sync::mpsc;
+
+use super::CheckQuery;
+use crate::domain::Decision;
+
+/// Where and what to log.
+#[derive(Debug, Clone)]
+pub struct DecisionLogOptions {
+    /// The file to append to; `None` for standard output.
+    pub path: Option<PathBuf>,
+    /// The share of allows logged, from 0 (none) to 1 (all); denies are always logged.
+    pub sample_allows: f64,
+    /// Decisions waiting to be written before new ones are dropped.
+    pub queue_size: usize,
+}
+
+/// One logged decision.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoggedDecision {
+    /// When it was decided.
+    pub at: DateTime<Utc>,
+    /// The subject.
+    pub subject: String,
+    /// Its session.
+    pub session: Option<String>,
+    /// The permission asked for.
+    pub permission: String,
+    /// The resource.
+    pub resource: String,
+    /// The answer.
+    pub allowed: bool,
+    /// Why.
+    pub reason: &'static str,
+    /// The deciding grant.
+    pub grant_id: Option<String>,
+    /// The deciding role.
+    pub role: Option<String>,
+    /// The rule that denied, if one did.
+    pub rule: Option<String>,
+    /// The revision decided at.
+    pub revision: u64,
+    /// The request that asked.
+    pub request_id: Option<String>,
+}
+
+/// The queue side of the decision log.
+pub struct DecisionLog {
+    sender: mpsc::Sender<LoggedDecision>,
+    sample_allows: f64,
+    dropped: AtomicU64,
+    queued: AtomicU64,
+}
+
+impl DecisionLog {
+    /// A log whose decisions wait in a queue of `options.queue_size` for `writer`.
+    pub fn new(options: &DecisionLogOptions) -> (Arc<DecisionLog>, mpsc::Receiver<LoggedDecision>) {
+        let (sender, receiver) = mpsc::channel(options.queue_size.max(1));
+        let log = Arc::new(DecisionLog {
+            sender,
+            sample_allows: options.sample_allows.clamp(0.0, 1.0),
+            dropped: AtomicU64::new(0),
+            queued: AtomicU64::new(0),
+        });
+        (log, receiver)
+    }
+
+    /// Starts a log writing to `options.path` (or standard output).
+    pub fn start(options: &DecisionLogOptions) -> (Arc<DecisionLog>, tokio::task::JoinHandle<()>) {
+        let (log, receiver) = Self::new(options);
+        let writer = tokio::spawn(write_lines(options.path.clone(), receiver));
+        (log, writer)
+    }
+
+    /// Queues `decision` if it is to be logged; never waits.
+    pub fn record(&self, query: &CheckQuery<'_>, decision: &Decision, at: DateTime<Utc>) {
+        let sampled = !decision.allowed
+            || (self.sample_allows > 0.0 && rand::random::<f64>() < self.sample_allows);
+        if !sampled {
+            return;
+        }
+        let logged = LoggedDecision {
+            at,
+            subject: query.subject.to_owned(),
+            session: query.session.map(str::to_owned),
+            permission: query.permission.to_owned(),
+            resource: query.resource.to_owned(),
+            allowed: decision.allowed,
+            reason: decision.reason.as_str(),
+            grant_id: decision.grant.as_ref().map(|g| g.id.to_string()),
+            role: decision.role().map(str::to_owned),
+            rule: decision.rule.clone(),
+            revision: decision.revision,
+            request_id: crate::service::context::current().map(|request| request.request_id),
+        };
+        match self.sender.try_send(logged) {
+            Ok(()) => {
+                self.queued.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(_) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Decisions dropped because the queue was full (or the writer gone).
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Decisions queued for writing.
+    pub fn queued(&self) -> u64 {
+        self.queued.load(Ordering::Relaxed)
+    }
+
+    /// Decisions waiting in the queue now.
+    pub fn depth(&self) -> usize {
+        self.sender.max_capacity() - self.sender.capacity()
+    }
+}
+
+async fn write_lines(path: Option<PathBuf>, mut receiver: mpsc::Receiver<LoggedDecision>) {
+    let mut sink: Box<dyn tokio::io::AsyncWrite + Unpin + Send> = match &path {
+        Some(path) => match tokio::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .await
+        {
+            Ok(file) => Box::new(file),
+            Err(error) => {
+                tracing::error!(path = %path.display(), %error, "cannot open the decision log; decisions are dropped");
+                return;
+            }
+        },
+        None => Box::new(tokio::io::stdout()),
+    };
+    let mut batch = Vec::new();
+    while receiver.recv_many(&mut batch, 256).await > 0 {
+        let mut lines = String::new();
+        for decision in batch.drain(..) {
+            if let Ok(line) = serde_json::to_string(&decision) {
+                lines.push_str(&line);
+                lines.push('\n');
+            }
+        }
+        if let Err(error) = sink.write_all(lines.as_bytes()).await {
+            tracing::warn!(%error, "writing the decision log failed");
+        }
+        let _ = sink.flush().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::DecisionReason;
+
+    const QUERY: CheckQuery<'static> = CheckQuery {
+        subject: "fatma",
+        session: Some("s1"),
+        permission: "purchase_orders.approve",
+        resource: "Org:Procurement",
+        token: None,
+        min_revision: 0,
+    };
+
+    #[test]
+    fn a_full_queue_drops_and_counts_instead_of_waiting() {
+        let (log, _receiver) = DecisionLog::new(&DecisionLogOptions {
+            path: None,
+            sample_allows: 0.0,
+            queue_size: 2,
+        });
+        let deny = Decision::deny(DecisionReason::NoGrant, 7);
+        for _ in 0..5 {
+            log.record(&QUERY, &deny, Utc::now());
+        }
+        assert_eq!(log.queued(), 2);
+        assert_eq!(log.dropped(), 3);
+        assert_eq!(log.depth(), 2);
+    }
+
+    #[test]
+    fn allows_are_sampled_and_denies_always_kept() {
+        let (none, _r1) = DecisionLog::new(&DecisionLogOptions {
+            path: None,
+            sample_allows: 0.0,
+            queue_size: 100,
+        });
+        let (all, _r2) = DecisionLog::new(&DecisionLogOptions {
+            path: None,
+            sample_allows: 1.0,
+            queue_size: 100,
+        });
+        let mut allow = Decision::deny(DecisionReason::Allowed, 1);
+        allow.allowed = true;
+        for _ in 0..10 {
+            none.record(&QUERY, &allow, Utc::now());
+            all.record(&QUERY, &allow, Utc::now());
+        }
+        assert_eq!(none.queued(), 0);
+        assert_eq!(all.queued(), 10);
+    }
+}
