@@ -329,6 +329,9 @@ impl Drop for TestApp {
     }
 }
 
+/// A last adjustment to a test server's configuration.
+pub type ConfigureFn = Box<dyn FnOnce(&mut Config) + Send>;
+
 /// How to build a test server.
 #[derive(Default)]
 pub struct AppOptions {
@@ -339,7 +342,7 @@ pub struct AppOptions {
     /// Share a clock with another replica.
     pub clock: Option<Arc<ManualClock>>,
     /// Adjusts the configuration last.
-    pub configure: Option<Box<dyn FnOnce(&mut Config) + Send>>,
+    pub configure: Option<ConfigureFn>,
 }
 
 fn scratch_dir() -> PathBuf {
