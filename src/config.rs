@@ -36,6 +36,8 @@ pub struct Config {
     pub audit: AuditConfig,
     /// The decision log.
     pub decision_log: DecisionLogConfig,
+    /// Envoy external authorization.
+    pub ext_authz: crate::api::ext_authz::ExtAuthzConfig,
 }
 
 /// Decision log settings.
@@ -186,6 +188,7 @@ impl Default for Config {
             webhooks: WebhooksConfig::default(),
             audit: AuditConfig::default(),
             decision_log: DecisionLogConfig::default(),
+            ext_authz: Default::default(),
         }
     }
 }
@@ -291,6 +294,7 @@ settings! {
     "decision_log.sample_allows", "ELEVATOR_DECISION_LOG_SAMPLE_ALLOWS", Fraction, false, "share of allows logged, 0 to 1 (0); denies are always logged";
     "decision_log.queue_size", "ELEVATOR_DECISION_LOG_QUEUE_SIZE", Number, false, "decisions queued before new ones are dropped (10000)";
     "webhooks.poll_interval_ms", "ELEVATOR_WEBHOOKS_POLL_INTERVAL_MS", Number, false, "how often the webhook outbox is read (1000)";
+    "ext_authz.jwt_authn_payload_key", "ELEVATOR_EXT_AUTHZ_JWT_AUTHN_PAYLOAD_KEY", Text, false, "trust the payload Envoy's jwt_authn filter verified under this metadata key (unset: verify the authorization header)";
 }
 
 fn set_path(root: &mut serde_yaml::Value, path: &str, value: serde_yaml::Value) {
@@ -410,6 +414,7 @@ mod tests {
         assert_eq!(config.cache.ttl_seconds, 7);
         assert_eq!(config.cache.max_subjects, 1_000_000);
         assert!(config.dev_mode());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
