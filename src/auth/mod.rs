@@ -61,9 +61,13 @@ pub struct Claims {
     /// Issuer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
-    /// Audience.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub aud: Option<String>,
+    /// Audiences: one (a string) or several (an array).
+    #[serde(
+        default,
+        deserialize_with = "one_or_many",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub aud: Vec<String>,
 }
 
 /// Why a token was refused. Every variant means `UNAUTHENTICATED`.
@@ -133,6 +137,20 @@ impl std::fmt::Debug for AuthOptions {
 pub fn read_jwks_file(path: &Path) -> Result<String, String> {
     std::fs::read_to_string(path)
         .map_err(|error| format!("reading JWKS file {}: {error}", path.display()))
+}
+
+/// `aud` as a string or an array of strings.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(deserializer)? {
+        OneOrMany::One(one) => vec![one],
+        OneOrMany::Many(many) => many,
+    })
 }
 
 fn jwks_keys(document: &str) -> Result<Vec<VerificationKey>, String> {
@@ -275,6 +293,30 @@ impl Authenticator {
         let identity = Arc::new(self.verify_uncached(token, now)?);
         self.cache.insert(digest, identity.clone());
         Ok(identity)
+    }
+
+    /// Accepts a payload another verifier already checked the signature of (Envoy's
+    /// `jwt_authn` filter): everything else is checked as for a token here — issuer,
+    /// audience, lifetime, dev tokens, well-formed claims.
+    pub fn accept_verified_payload(
+        &self,
+        payload: serde_json::Value,
+    ) -> Result<Arc<Identity>, AuthError> {
+        let claims: Claims = serde_json::from_value(payload)
+            .map_err(|error| AuthError::Invalid(format!("unreadable claims: {error}")))?;
+        if let Some(issuer) = &self.issuer
+            && claims.iss.as_ref() != Some(issuer)
+        {
+            return Err(AuthError::Invalid(format!("the issuer is not {issuer}")));
+        }
+        if let Some(audience) = &self.audience
+            && !claims.aud.contains(audience)
+        {
+            return Err(AuthError::Invalid(format!(
+                "the audience does not include {audience}"
+            )));
+        }
+        self.identity_from(claims, self.clock.now()).map(Arc::new)
     }
 
     fn check_lifetime(
