@@ -16,6 +16,7 @@ use tokio_stream::wrappers::TcpListenerStream;
 use uuid::Uuid;
 
 use crate::api::Api;
+use crate::api::ext_authz::EnvoyAuthorization;
 use crate::auth::{AuthOptions, Authenticator, dev, read_jwks_file};
 use crate::clock::SharedClock;
 use crate::config::Config;
@@ -35,6 +36,7 @@ pub const CONFIGURED_POLICY_ACTOR: &str = "system:policy-file";
 pub struct Server {
     listener: TcpListener,
     api: Api,
+    envoy: EnvoyAuthorization,
     app: Arc<Elevator>,
     store: Arc<dyn Store>,
     instance_id: String,
@@ -106,6 +108,7 @@ impl Server {
     /// Builds everything `config` describes and binds the listen address (port 0 picks a free
     /// port; see [`Server::local_addr`]).
     pub async fn build(config: Config, clock: SharedClock) -> anyhow::Result<Server> {
+        let ext_authz = config.ext_authz.compile().map_err(anyhow::Error::msg)?;
         let instance_id = Uuid::now_v7().simple().to_string()[20..].to_owned();
         let store: Arc<dyn Store> = match &config.database_url {
             Some(url) => Arc::new(
@@ -216,9 +219,12 @@ impl Server {
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("binding {}", config.listen))?;
+        let api = Api::new(app.clone(), authenticator, clock);
+        let envoy = EnvoyAuthorization::new(api.clone(), ext_authz);
         Ok(Server {
             listener,
-            api: Api::new(app.clone(), authenticator, clock),
+            api,
+            envoy,
             app,
             store,
             instance_id,
@@ -268,6 +274,10 @@ impl Server {
         health
             .set_serving::<crate::proto::v1::audit_service_server::AuditServiceServer<Api>>()
             .await;
+        health
+            .set_serving::<envoy_types::ext_authz::v3::pb::AuthorizationServer<EnvoyAuthorization>>(
+            )
+            .await;
         let reflection = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -291,6 +301,7 @@ impl Server {
             .add_service(services.check)
             .add_service(services.policy)
             .add_service(services.audit)
+            .add_service(self.envoy.into_service())
             .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), shutdown)
             .await?;
         Ok(())

@@ -1,10 +1,12 @@
 //! The gRPC edge: tonic services for `elevator.v1`, plus health and reflection. Handlers are
 //! thin: authenticate the caller, convert the request into domain values (naming any bad
 //! field), call one use case, convert the result back. Errors map to statuses in one place,
-//! [`status::status`].
+//! [`status::status`]. Envoy's `ext_authz` protocol is served from [`ext_authz`] on the same
+//! decision path.
 
 pub mod context;
 pub mod convert;
+pub mod ext_authz;
 pub mod status;
 
 use std::sync::Arc;
