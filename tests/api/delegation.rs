@@ -20,7 +20,7 @@ fn minutes(count: i64) -> Option<prost_types::Duration> {
     })
 }
 
-fn delegation(to: &str, scope: &str, for_minutes: i64) -> pb::DelegateRequest {
+pub(crate) fn delegation(to: &str, scope: &str, for_minutes: i64) -> pb::DelegateRequest {
     pb::DelegateRequest {
         delegatee: to.into(),
         role: "admin_approver".into(),
@@ -31,7 +31,7 @@ fn delegation(to: &str, scope: &str, for_minutes: i64) -> pb::DelegateRequest {
     }
 }
 
-async fn delegate(
+pub(crate) async fn delegate(
     app: &TestApp,
     token: &str,
     request: pb::DelegateRequest,
@@ -43,7 +43,7 @@ async fn delegate(
 }
 
 /// Fatma holds admin_approver on Org:Procurement for 2h (approved by Ali and two officers).
-async fn fatma_holds_the_root(app: &TestApp) -> pb::Grant {
+pub(crate) async fn fatma_holds_the_root(app: &TestApp) -> pb::Grant {
     let elevation = app
         .elevations()
         .request_elevation(authed(

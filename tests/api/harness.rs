@@ -20,6 +20,7 @@ use elevator::proto::v1::policy_service_client::PolicyServiceClient;
 use elevator::server::Server;
 use elevator::service::Elevator;
 use elevator::store::Store;
+use envoy_types::pb::envoy::service::auth::v3::authorization_client::AuthorizationClient;
 use tokio::sync::oneshot;
 use tonic::Request;
 use tonic::transport::Channel;
@@ -319,6 +320,9 @@ pub struct TestApp {
     pub instance_id: String,
     channel: Channel,
     shutdown: Option<oneshot::Sender<()>>,
+    serving: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    /// Its policy file and state directory, removed with it.
+    scratch: PathBuf,
 }
 
 impl Drop for TestApp {
@@ -326,6 +330,7 @@ impl Drop for TestApp {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
+        let _ = std::fs::remove_dir_all(&self.scratch);
     }
 }
 
@@ -407,7 +412,7 @@ pub async fn spawn_app_with(backend: Backend, options: AppOptions) -> TestApp {
     let store = server.store();
     let instance_id = server.instance_id().to_owned();
     let (shutdown, shutdown_signal) = oneshot::channel::<()>();
-    tokio::spawn(server.run(async move {
+    let serving = tokio::spawn(server.run(async move {
         let _ = shutdown_signal.await;
     }));
     let channel = Channel::from_shared(format!("http://{address}"))
@@ -422,6 +427,8 @@ pub async fn spawn_app_with(backend: Backend, options: AppOptions) -> TestApp {
         instance_id,
         channel,
         shutdown: Some(shutdown),
+        serving: Some(serving),
+        scratch,
     }
 }
 
@@ -466,6 +473,20 @@ pub fn token_signed(secret: &[u8], clock: &ManualClock, claims: Claims) -> Strin
 }
 
 impl TestApp {
+    /// Shuts the server down and waits until it stopped serving (its port is closed).
+    pub async fn stop(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(serving) = self.serving.take() {
+            tokio::time::timeout(Duration::from_secs(15), serving)
+                .await
+                .expect("the server stops within 15s")
+                .expect("the server task")
+                .expect("the server stops cleanly");
+        }
+    }
+
     /// A token for `sub` with the given claims.
     pub fn token(
         &self,
@@ -534,6 +555,11 @@ impl TestApp {
     /// CheckService client.
     pub fn checks(&self) -> CheckServiceClient<Channel> {
         CheckServiceClient::new(self.channel.clone())
+    }
+
+    /// Envoy's `envoy.service.auth.v3.Authorization` client.
+    pub fn envoy_authorization(&self) -> AuthorizationClient<Channel> {
+        AuthorizationClient::new(self.channel.clone())
     }
 
     /// PolicyService client.

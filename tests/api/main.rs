@@ -2,15 +2,18 @@
 //! fresh database per test; see [`harness`]). One test binary, one module per concern.
 
 mod harness;
+mod http;
 
 mod audit;
 mod checks;
 mod concurrency;
 mod delegation;
+mod envoy;
 mod expiry;
 mod fatma;
 mod helm_chart;
 mod policy_fuzz;
+mod python;
 mod replicas;
 mod rules;
 mod security;

@@ -2,132 +2,14 @@
 //! retried while the receiver fails, and never lost across a server restart between the
 //! commit and the delivery.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use chrono::TimeDelta;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 
 use crate::harness::*;
+use crate::http::{Received, start_recorder};
 use crate::on_both_backends;
-
-/// One post the receiver got.
-#[derive(Debug, Clone)]
-struct Received {
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Received {
-    fn header(&self, name: &str) -> &str {
-        self.headers
-            .iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name))
-            .map_or("", |(_, value)| value.as_str())
-    }
-
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).expect("a JSON body")
-    }
-}
-
-/// A minimal HTTP/1.1 receiver that records posts and answers 200, or 503 while failing.
-struct Receiver {
-    url: String,
-    received: Arc<Mutex<Vec<Received>>>,
-    failing: Arc<AtomicBool>,
-}
-
-async fn start_receiver() -> Receiver {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hooks/elevator", listener.local_addr().unwrap());
-    let received = Arc::new(Mutex::new(Vec::new()));
-    let failing = Arc::new(AtomicBool::new(false));
-    let (store, fail) = (received.clone(), failing.clone());
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut socket, _)) = listener.accept().await else {
-                return;
-            };
-            let (store, fail) = (store.clone(), fail.clone());
-            tokio::spawn(async move {
-                loop {
-                    let mut buffer = Vec::new();
-                    let mut chunk = [0u8; 4096];
-                    let head_end = loop {
-                        if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-                            break end + 4;
-                        }
-                        match socket.read(&mut chunk).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(read) => buffer.extend_from_slice(&chunk[..read]),
-                        }
-                    };
-                    let head = String::from_utf8_lossy(&buffer[..head_end]).to_string();
-                    let headers: Vec<(String, String)> = head
-                        .lines()
-                        .skip(1)
-                        .filter_map(|line| line.split_once(':'))
-                        .map(|(key, value)| (key.trim().to_owned(), value.trim().to_owned()))
-                        .collect();
-                    let length: usize = headers
-                        .iter()
-                        .find(|(key, _)| key.eq_ignore_ascii_case("content-length"))
-                        .and_then(|(_, value)| value.parse().ok())
-                        .unwrap_or(0);
-                    while buffer.len() < head_end + length {
-                        match socket.read(&mut chunk).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(read) => buffer.extend_from_slice(&chunk[..read]),
-                        }
-                    }
-                    let body = buffer[head_end..head_end + length].to_vec();
-                    let answer: &[u8] = if fail.load(Ordering::SeqCst) {
-                        b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n"
-                    } else {
-                        store.lock().unwrap().push(Received { headers, body });
-                        b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"
-                    };
-                    if socket.write_all(answer).await.is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    Receiver {
-        url,
-        received,
-        failing,
-    }
-}
-
-impl Receiver {
-    async fn wait_for(
-        &self,
-        count: usize,
-        clock_step: Option<(&TestApp, TimeDelta)>,
-    ) -> Vec<Received> {
-        let started = Instant::now();
-        loop {
-            let received = self.received.lock().unwrap().clone();
-            if received.len() >= count {
-                return received;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "got {} of {count} posts",
-                received.len()
-            );
-            if let Some((app, step)) = clock_step {
-                app.clock.advance(step);
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-    }
-}
 
 fn policy_posting_to(url: &str) -> String {
     format!(
@@ -150,7 +32,7 @@ fn assert_signed(post: &Received) {
 }
 
 async fn policy_named_events_are_posted_signed(backend: Backend) {
-    let receiver = start_receiver().await;
+    let receiver = start_recorder().await;
     let app = spawn_app_with(
         backend,
         AppOptions {
@@ -183,7 +65,7 @@ on_both_backends!(webhook_posts, policy_named_events_are_posted_signed);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deliveries_retry_and_survive_a_restart_between_commit_and_delivery() {
-    let receiver = start_receiver().await;
+    let receiver = start_recorder().await;
     receiver.failing.store(true, Ordering::SeqCst);
     let policy = policy_posting_to(&receiver.url);
     let first = spawn_app_with(

@@ -1,0 +1,104 @@
+//! A client that is not Rust: stubs generated from `proto/` by grpcio-tools, then
+//! `clients/python/fatma.py` runs the Fatma flow against a real server and branches on the
+//! `google.rpc` details of its errors.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::harness::*;
+
+fn python() -> String {
+    std::env::var("PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
+fn run(command: &mut Command, what: &str) -> String {
+    let output = command
+        .output()
+        .unwrap_or_else(|error| panic!("{what}: cannot start {}: {error}", python()));
+    assert!(
+        output.status.success(),
+        "{what} failed ({}):\n{}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// Generates the Python stubs for `proto/` into `out`.
+fn generate_stubs(root: &Path, out: &Path) {
+    let probe = Command::new(python())
+        .args(["-c", "import grpc, grpc_tools, grpc_status"])
+        .output();
+    assert!(
+        probe.as_ref().is_ok_and(|output| output.status.success()),
+        "the Python client test needs grpcio: `pip install grpcio grpcio-tools grpcio-status` \
+         (or set PYTHON to an interpreter that has them)"
+    );
+    let protos: Vec<PathBuf> = std::fs::read_dir(root.join("proto/elevator/v1"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "proto"))
+        .map(|path| path.strip_prefix(root).unwrap().to_owned())
+        .collect();
+    std::fs::create_dir_all(out).unwrap();
+    run(
+        Command::new(python())
+            .current_dir(root)
+            .args(["-m", "grpc_tools.protoc", "-I", "proto"])
+            .arg(format!("--python_out={}", out.display()))
+            .arg(format!("--grpc_python_out={}", out.display()))
+            .args(&protos),
+        "grpc_tools.protoc",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fatma_flow_from_python() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let stubs =
+        std::env::temp_dir().join(format!("elevator-python-{}", uuid::Uuid::new_v4().simple()));
+    generate_stubs(&root, &stubs);
+    let app = spawn_app(Backend::Postgres).await;
+    let (fatma, ali, pep) = (app.fatma(), app.ali(), app.pep());
+    let target = app.address.to_string();
+    let script_stubs = stubs.clone();
+    let stdout = tokio::task::spawn_blocking(move || {
+        run(
+            Command::new(python())
+                .arg(root.join("clients/python/fatma.py"))
+                .args(["--target", &target])
+                .env("PYTHONPATH", &script_stubs)
+                .env("FATMA_TOKEN", fatma)
+                .env("ALI_TOKEN", ali)
+                .env("PEP_TOKEN", pep),
+            "clients/python/fatma.py",
+        )
+    })
+    .await
+    .unwrap();
+    let _ = std::fs::remove_dir_all(&stubs);
+
+    let summary: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
+    assert_eq!(summary["before_approval"], "DECISION_REASON_NO_GRANT");
+    assert_eq!(summary["after_approval"], "DECISION_REASON_ALLOWED");
+    assert_eq!(summary["after_revocation"], "DECISION_REASON_REVOKED");
+    assert_eq!(
+        summary["self_approval"],
+        serde_json::json!({"code": "PERMISSION_DENIED", "reason": "SELF_APPROVAL", "fields": []})
+    );
+    assert_eq!(
+        summary["bad_scope"],
+        serde_json::json!({"code": "INVALID_ARGUMENT", "reason": "INVALID_ARGUMENT", "fields": ["scope"]})
+    );
+    // What Python saw is what the server holds.
+    let trail = app.audit_actions().await;
+    for action in [
+        "elevation.requested",
+        "approval.approved",
+        "grant.activated",
+        "grant.revoked",
+    ] {
+        assert!(trail.iter().any(|a| a == action), "{action} in {trail:?}");
+    }
+}
