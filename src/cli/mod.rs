@@ -452,6 +452,9 @@ pub const EXIT_ERROR: u8 = 2;
 /// Runs the command line.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_)) {
+        exit_quietly_on_closed_pipe();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -463,6 +466,18 @@ pub fn main() -> ExitCode {
         }
     };
     runtime.block_on(run(cli))
+}
+
+/// `elevator grants | head` should stop when `head` does, not panic on the closed pipe: the
+/// client commands get the default SIGPIPE action back (Rust ignores it). Not for `serve`,
+/// whose writes to closed sockets must stay errors.
+fn exit_quietly_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: called before any thread is started, restoring the default disposition of one
+    // signal; no handler runs Rust code.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }
 
 async fn run(cli: Cli) -> ExitCode {
