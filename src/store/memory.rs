@@ -227,6 +227,7 @@ impl MemoryStore {
             subjects: committed.change.affected_subjects(),
             everyone: false,
             policy_changed: committed.change.policy.is_some(),
+            committed_at: Some(Utc::now()),
         });
     }
 
@@ -635,6 +636,15 @@ impl Store for MemoryStore {
             .outbox
             .iter()
             .filter(|row| !row.finished)
+            .count() as u64)
+    }
+
+    async fn pending_elevations(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .lock()
+            .elevations
+            .values()
+            .filter(|elevation| elevation.state == ElevationState::Pending)
             .count() as u64)
     }
 

@@ -285,6 +285,8 @@ pub enum StoreEvent {
         everyone: bool,
         /// Whether the policy changed.
         policy_changed: bool,
+        /// When it committed, by the store's clock (for the invalidation-lag metric).
+        committed_at: Option<DateTime<Utc>>,
     },
     /// The change feed broke: anything cached may be stale until [`StoreEvent::Restored`].
     Lost,
@@ -478,6 +480,19 @@ pub trait Store: Send + Sync + 'static {
     /// Webhook deliveries not yet made (and not given up).
     async fn pending_deliveries(&self) -> Result<u64, StoreError>;
 
+    /// Elevations waiting for approval.
+    async fn pending_elevations(&self) -> Result<u64, StoreError>;
+
+    /// Migrations this build needs that the store lacks (none for the memory store).
+    async fn missing_migrations(&self) -> Result<Vec<&'static str>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    /// The connection pool's state, for stores that have one.
+    fn pool_status(&self) -> Option<PoolStatus> {
+        None
+    }
+
     /// Takes the exclusive right to run time-driven work (the sweep) while the returned lease
     /// lives; `None` when another replica holds it. A replica that dies loses its lease.
     async fn sweep_lease(&self) -> Result<Option<Lease>, StoreError>;
@@ -487,6 +502,17 @@ pub trait Store: Send + Sync + 'static {
 
     /// Whether the change feed is connected (always true for the memory store).
     fn is_listening(&self) -> bool;
+}
+
+/// A connection pool's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// Connections open now.
+    pub open: usize,
+    /// Open connections not in use.
+    pub idle: usize,
+    /// The most it opens.
+    pub max: usize,
 }
 
 /// A webhook body with the revision of the change it announces.

@@ -21,17 +21,23 @@ use crate::harness::fresh_database;
 async fn store(backend: crate::harness::Backend) -> Arc<dyn Store> {
     match backend {
         crate::harness::Backend::Memory => Arc::new(MemoryStore::new()),
-        crate::harness::Backend::Postgres => Arc::new(
-            PostgresStore::connect(PostgresOptions {
+        crate::harness::Backend::Postgres => {
+            let options = PostgresOptions {
                 url: fresh_database().await,
                 max_connections: 24,
                 connect_timeout: Duration::from_secs(5),
                 listener_backoff: Duration::from_millis(100),
                 listener_name: "elevator-listener-contract".into(),
-            })
-            .await
-            .expect("connect the PostgreSQL store"),
-        ),
+            };
+            PostgresStore::migrate(&options)
+                .await
+                .expect("migrate the test database");
+            Arc::new(
+                PostgresStore::connect(options)
+                    .await
+                    .expect("connect the PostgreSQL store"),
+            )
+        }
     }
 }
 
@@ -65,6 +71,7 @@ contract!(
     listings_filter_and_page,
     the_change_feed_reports_each_write,
     concurrent_decisions_are_serialized,
+    what_operators_watch_is_counted,
 );
 
 fn now() -> DateTime<Utc> {
@@ -462,6 +469,28 @@ async fn time_driven_work_is_found(store: Arc<dyn Store>) {
     );
 }
 
+async fn what_operators_watch_is_counted(store: Arc<dyn Store>) {
+    assert!(store.missing_migrations().await.unwrap().is_empty());
+    assert_eq!(store.pending_elevations().await.unwrap(), 0);
+    let t = now();
+    let waiting = pending("fatma", t);
+    create(&store, &waiting).await;
+    let approved = pending("ali", t);
+    create(&store, &approved).await;
+    assert_eq!(store.pending_elevations().await.unwrap(), 2);
+    store
+        .update_elevation(approved.id, t, &|context| {
+            Ok(activate(&context.elevation, t))
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.pending_elevations().await.unwrap(), 1);
+    if let Some(pool) = store.pool_status() {
+        assert!(pool.open >= 1 && pool.open <= pool.max, "{pool:?}");
+        assert!(pool.idle <= pool.open, "{pool:?}");
+    }
+}
+
 async fn policies_are_versioned(store: Arc<dyn Store>) {
     assert_eq!(store.latest_policy().await.unwrap(), None);
     let t = now();
@@ -611,8 +640,16 @@ async fn the_change_feed_reports_each_write(store: Arc<dyn Store>) {
             .unwrap()
         {
             StoreEvent::Changed {
-                revision, subjects, ..
-            } => seen.push((revision, subjects)),
+                revision,
+                subjects,
+                committed_at,
+                ..
+            } => {
+                let committed_at = committed_at.expect("the commit time, for the lag metric");
+                let age = chrono::Utc::now() - committed_at;
+                assert!(age.num_seconds().abs() < 60, "committed {age} ago");
+                seen.push((revision, subjects));
+            }
             StoreEvent::Restored { .. } | StoreEvent::Lost => {}
         }
     }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use chrono::DateTime;
 use futures_util::StreamExt;
 use serde::Deserialize;
 use tokio::sync::{broadcast, mpsc};
@@ -29,6 +30,9 @@ struct Payload {
     p: bool,
     a: bool,
     s: Vec<String>,
+    /// The database's clock when the write committed, in seconds since the epoch.
+    #[serde(default)]
+    t: Option<f64>,
 }
 
 /// Listens until the task is aborted.
@@ -132,6 +136,9 @@ fn forward(payload: &str, events: &broadcast::Sender<StoreEvent>) -> bool {
             .collect(),
         everyone: payload.a,
         policy_changed: payload.p,
+        committed_at: payload
+            .t
+            .and_then(|seconds| DateTime::from_timestamp_micros((seconds * 1_000_000.0) as i64)),
     });
     true
 }

@@ -23,9 +23,9 @@ use uuid::Uuid;
 use self::errors::{from_pg, from_pool, is_retryable};
 use super::{
     AuditFilter, Change, Checkpoint, Committed, Created, Decide, DelegationFilter, DeliveryOutcome,
-    ElevationContext, ElevationFilter, GrantContext, Lease, PendingDelivery, Snapshot, Store,
-    StoreError, StoreEvent, StoredAuditEvent, StoredPolicy, WRITE_RETRIES, check_transitions,
-    decide_change, with_revision,
+    ElevationContext, ElevationFilter, GrantContext, Lease, PendingDelivery, PoolStatus, Snapshot,
+    Store, StoreError, StoreEvent, StoredAuditEvent, StoredPolicy, WRITE_RETRIES,
+    check_transitions, decide_change, with_revision,
 };
 use crate::domain::audit::chain_hash;
 use crate::domain::{
@@ -36,22 +36,22 @@ use crate::domain::{
 const MIGRATIONS: &[(i32, &str, &str)] = &[
     (
         1,
-        "initial",
+        "0001_initial",
         include_str!("../../../migrations/0001_initial.sql"),
     ),
     (
         2,
-        "extensions",
+        "0002_extensions",
         include_str!("../../../migrations/0002_extensions.sql"),
     ),
     (
         3,
-        "delegation_and_outbox",
+        "0003_delegation_and_outbox",
         include_str!("../../../migrations/0003_delegation_and_outbox.sql"),
     ),
     (
         4,
-        "audit_chain",
+        "0004_audit_chain",
         include_str!("../../../migrations/0004_audit_chain.sql"),
     ),
 ];
@@ -99,32 +99,55 @@ fn parse_config(url: &str) -> Result<tokio_postgres::Config, StoreError> {
     })
 }
 
+/// The connection settings and a pool of `size` for `options`.
+fn pool(
+    options: &PostgresOptions,
+    size: usize,
+) -> Result<(tokio_postgres::Config, Pool), StoreError> {
+    let mut config = parse_config(&options.url)?;
+    config.connect_timeout(options.connect_timeout);
+    config.application_name("elevator");
+    config.keepalives(true);
+    config.keepalives_idle(Duration::from_secs(10));
+
+    let manager = Manager::from_config(
+        config.clone(),
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    let pool = Pool::builder(manager)
+        .max_size(size)
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(options.connect_timeout))
+        .create_timeout(Some(options.connect_timeout))
+        .recycle_timeout(Some(options.connect_timeout))
+        .build()
+        .map_err(|error| StoreError::Internal(format!("building the pool: {error}")))?;
+    Ok((config, pool))
+}
+
 impl PostgresStore {
-    /// Connects, applies pending migrations, and starts listening for other replicas' writes.
+    /// Applies the migrations the database lacks (what `elevator migrate` and a `serve` without
+    /// `--no-migrate` do); returns the names of those applied.
+    pub async fn migrate(options: &PostgresOptions) -> Result<Vec<&'static str>, StoreError> {
+        let (_, pool) = pool(options, 1)?;
+        migrate(&pool).await
+    }
+
+    /// Connects and starts listening for other replicas' writes. The schema must be current
+    /// (see [`PostgresStore::migrate`]): a database this build cannot use is refused, naming
+    /// the migrations it lacks.
     pub async fn connect(options: PostgresOptions) -> Result<Self, StoreError> {
-        let mut config = parse_config(&options.url)?;
-        config.connect_timeout(options.connect_timeout);
-        config.application_name("elevator");
-        config.keepalives(true);
-        config.keepalives_idle(Duration::from_secs(10));
-
-        let manager = Manager::from_config(
-            config.clone(),
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(options.max_connections)
-            .runtime(Runtime::Tokio1)
-            .wait_timeout(Some(options.connect_timeout))
-            .create_timeout(Some(options.connect_timeout))
-            .recycle_timeout(Some(options.connect_timeout))
-            .build()
-            .map_err(|error| StoreError::Internal(format!("building the pool: {error}")))?;
-
-        migrate(&pool).await?;
+        let (config, pool) = pool(&options, options.max_connections)?;
+        let missing = missing_migrations(&pool).await?;
+        if !missing.is_empty() {
+            return Err(StoreError::Unavailable(format!(
+                "the database schema lacks migrations {}: run `elevator migrate` (or serve without --no-migrate)",
+                missing.join(", ")
+            )));
+        }
 
         let (events, _) = broadcast::channel(4096);
         let listening = Arc::new(AtomicBool::new(false));
@@ -149,9 +172,35 @@ impl PostgresStore {
     }
 }
 
+/// The migrations this build knows that the database has not recorded.
+async fn missing_migrations(pool: &Pool) -> Result<Vec<&'static str>, StoreError> {
+    let client = pool.get().await.map_err(from_pool)?;
+    let has_table: bool = client
+        .query_one(queries::MIGRATIONS_TABLE_EXISTS, &[])
+        .await
+        .map_err(from_pg)?
+        .get(0);
+    let applied: Vec<i32> = if has_table {
+        client
+            .query(queries::APPLIED_MIGRATIONS, &[])
+            .await
+            .map_err(from_pg)?
+            .iter()
+            .map(|row| row.get(0))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok(MIGRATIONS
+        .iter()
+        .filter(|(version, _, _)| !applied.contains(version))
+        .map(|(_, name, _)| *name)
+        .collect())
+}
+
 /// Applies every migration not yet recorded, each in its own transaction, holding an advisory
-/// lock so that replicas starting together take turns.
-async fn migrate(pool: &Pool) -> Result<(), StoreError> {
+/// lock so that replicas starting together take turns. Returns the names of those applied.
+async fn migrate(pool: &Pool) -> Result<Vec<&'static str>, StoreError> {
     let mut client = pool.get().await.map_err(from_pool)?;
     client
         .batch_execute(queries::LOCK_MIGRATIONS)
@@ -169,6 +218,7 @@ async fn migrate(pool: &Pool) -> Result<(), StoreError> {
             .iter()
             .map(|row| row.get(0))
             .collect();
+        let mut newly_applied = Vec::new();
         for (version, name, sql) in MIGRATIONS {
             if applied.contains(version) {
                 continue;
@@ -181,8 +231,9 @@ async fn migrate(pool: &Pool) -> Result<(), StoreError> {
                 .await
                 .map_err(from_pg)?;
             transaction.commit().await.map_err(from_pg)?;
+            newly_applied.push(*name);
         }
-        Ok(())
+        Ok(newly_applied)
     }
     .await;
     client
@@ -386,6 +437,7 @@ async fn lock_elevations(tx: &Transaction<'_>, ids: &[Uuid]) -> Result<Vec<Eleva
 
 #[async_trait]
 impl Store for PostgresStore {
+    #[tracing::instrument(name = "postgres.create_elevation", skip_all, fields(db.system = "postgresql"))]
     async fn create_elevation(
         &self,
         change: Change,
@@ -411,6 +463,7 @@ impl Store for PostgresStore {
         })
     }
 
+    #[tracing::instrument(name = "postgres.update_elevation", skip_all, fields(db.system = "postgresql"))]
     async fn update_elevation(
         &self,
         id: ElevationId,
@@ -459,6 +512,7 @@ impl Store for PostgresStore {
         })
     }
 
+    #[tracing::instrument(name = "postgres.update_grant", skip_all, fields(db.system = "postgresql"))]
     async fn update_grant(
         &self,
         id: GrantId,
@@ -504,6 +558,7 @@ impl Store for PostgresStore {
         })
     }
 
+    #[tracing::instrument(name = "postgres.update_session", skip_all, fields(db.system = "postgresql"))]
     async fn update_session(
         &self,
         subject: &Subject,
@@ -548,6 +603,7 @@ impl Store for PostgresStore {
         })
     }
 
+    #[tracing::instrument(name = "postgres.update_policy", skip_all, fields(db.system = "postgresql"))]
     async fn update_policy(
         &self,
         decide: Decide<'_, Option<StoredPolicy>>,
@@ -565,10 +621,12 @@ impl Store for PostgresStore {
         })
     }
 
+    #[tracing::instrument(name = "postgres.append", skip_all, fields(db.system = "postgresql"))]
     async fn append(&self, change: Change) -> Result<Committed, StoreError> {
         in_transaction!(self, |tx| apply(&tx, change.clone()).await)
     }
 
+    #[tracing::instrument(name = "postgres.due_elevations", skip_all, fields(db.system = "postgresql"))]
     async fn due_elevations(
         &self,
         now: DateTime<Utc>,
@@ -582,6 +640,7 @@ impl Store for PostgresStore {
         Ok(rows.iter().map(|row| ElevationId(row.get(0))).collect())
     }
 
+    #[tracing::instrument(name = "postgres.get_elevation", skip_all, fields(db.system = "postgresql"))]
     async fn get_elevation(&self, id: ElevationId) -> Result<Option<Elevation>, StoreError> {
         let client = self.client().await?;
         client
@@ -592,6 +651,7 @@ impl Store for PostgresStore {
             .transpose()
     }
 
+    #[tracing::instrument(name = "postgres.list_elevations", skip_all, fields(db.system = "postgresql"))]
     async fn list_elevations(
         &self,
         filter: &ElevationFilter,
@@ -613,6 +673,7 @@ impl Store for PostgresStore {
             .collect()
     }
 
+    #[tracing::instrument(name = "postgres.get_grant", skip_all, fields(db.system = "postgresql"))]
     async fn get_grant(&self, id: GrantId) -> Result<Option<Grant>, StoreError> {
         let client = self.client().await?;
         client
@@ -623,6 +684,7 @@ impl Store for PostgresStore {
             .transpose()
     }
 
+    #[tracing::instrument(name = "postgres.list_delegations", skip_all, fields(db.system = "postgresql"))]
     async fn list_delegations(
         &self,
         filter: &DelegationFilter,
@@ -657,6 +719,7 @@ impl Store for PostgresStore {
         rows.iter().map(rows::grant).collect()
     }
 
+    #[tracing::instrument(name = "postgres.list_grants", skip_all, fields(db.system = "postgresql"))]
     async fn list_grants(
         &self,
         subject: &Subject,
@@ -676,6 +739,7 @@ impl Store for PostgresStore {
             .collect()
     }
 
+    #[tracing::instrument(name = "postgres.load_grants", skip_all, fields(db.system = "postgresql"))]
     async fn load_grants(
         &self,
         subject: &str,
@@ -706,6 +770,7 @@ impl Store for PostgresStore {
         })
     }
 
+    #[tracing::instrument(name = "postgres.load_risk", skip_all, fields(db.system = "postgresql"))]
     async fn load_risk(
         &self,
         subject: &str,
@@ -736,6 +801,7 @@ impl Store for PostgresStore {
         })
     }
 
+    #[tracing::instrument(name = "postgres.latest_policy", skip_all, fields(db.system = "postgresql"))]
     async fn latest_policy(&self) -> Result<Option<StoredPolicy>, StoreError> {
         let client = self.client().await?;
         client
@@ -746,6 +812,7 @@ impl Store for PostgresStore {
             .transpose()
     }
 
+    #[tracing::instrument(name = "postgres.latest_policy_by", skip_all, fields(db.system = "postgresql"))]
     async fn latest_policy_by(&self, created_by: &str) -> Result<Option<StoredPolicy>, StoreError> {
         let client = self.client().await?;
         client
@@ -756,6 +823,7 @@ impl Store for PostgresStore {
             .transpose()
     }
 
+    #[tracing::instrument(name = "postgres.revision", skip_all, fields(db.system = "postgresql"))]
     async fn revision(&self) -> Result<Revision, StoreError> {
         let client = self.client().await?;
         let revision: i64 = client
@@ -766,6 +834,7 @@ impl Store for PostgresStore {
         Ok(revision as u64)
     }
 
+    #[tracing::instrument(name = "postgres.audit_events", skip_all, fields(db.system = "postgresql"))]
     async fn audit_events(
         &self,
         after_seq: u64,
@@ -784,6 +853,7 @@ impl Store for PostgresStore {
             .collect()
     }
 
+    #[tracing::instrument(name = "postgres.audit_events_after_revision", skip_all, fields(db.system = "postgresql"))]
     async fn audit_events_after_revision(
         &self,
         after_revision: Revision,
@@ -803,6 +873,7 @@ impl Store for PostgresStore {
         Ok(super::whole_revisions(events, limit))
     }
 
+    #[tracing::instrument(name = "postgres.list_audit", skip_all, fields(db.system = "postgresql"))]
     async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<StoredAuditEvent>, StoreError> {
         let client = self.client().await?;
         let elevations: Vec<Uuid> = filter.elevations.iter().map(|id| id.0).collect();
@@ -830,6 +901,7 @@ impl Store for PostgresStore {
             .collect()
     }
 
+    #[tracing::instrument(name = "postgres.audit_head", skip_all, fields(db.system = "postgresql"))]
     async fn audit_head(&self) -> Result<(u64, [u8; 32], Revision), StoreError> {
         let client = self.client().await?;
         let row = client
@@ -845,6 +917,7 @@ impl Store for PostgresStore {
         Ok((seq as u64, hash, revision as u64))
     }
 
+    #[tracing::instrument(name = "postgres.save_checkpoint", skip_all, fields(db.system = "postgresql"))]
     async fn save_checkpoint(&self, checkpoint: &Checkpoint) -> Result<(), StoreError> {
         let client = self.client().await?;
         client
@@ -864,6 +937,7 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    #[tracing::instrument(name = "postgres.latest_checkpoint", skip_all, fields(db.system = "postgresql"))]
     async fn latest_checkpoint(&self) -> Result<Option<Checkpoint>, StoreError> {
         let client = self.client().await?;
         client
@@ -874,6 +948,7 @@ impl Store for PostgresStore {
             .transpose()
     }
 
+    #[tracing::instrument(name = "postgres.claim_deliveries", skip_all, fields(db.system = "postgresql"))]
     async fn claim_deliveries(
         &self,
         now: DateTime<Utc>,
@@ -904,6 +979,7 @@ impl Store for PostgresStore {
             .collect())
     }
 
+    #[tracing::instrument(name = "postgres.finish_delivery", skip_all, fields(db.system = "postgresql"))]
     async fn finish_delivery(
         &self,
         id: i64,
@@ -923,6 +999,7 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    #[tracing::instrument(name = "postgres.pending_deliveries", skip_all, fields(db.system = "postgresql"))]
     async fn pending_deliveries(&self) -> Result<u64, StoreError> {
         let client = self.client().await?;
         let count: i64 = client
@@ -933,6 +1010,32 @@ impl Store for PostgresStore {
         Ok(count as u64)
     }
 
+    #[tracing::instrument(name = "postgres.pending_elevations", skip_all, fields(db.system = "postgresql"))]
+    async fn pending_elevations(&self) -> Result<u64, StoreError> {
+        let client = self.client().await?;
+        let count: i64 = client
+            .query_one(queries::PENDING_ELEVATIONS, &[])
+            .await
+            .map_err(from_pg)?
+            .get(0);
+        Ok(count as u64)
+    }
+
+    #[tracing::instrument(name = "postgres.missing_migrations", skip_all, fields(db.system = "postgresql"))]
+    async fn missing_migrations(&self) -> Result<Vec<&'static str>, StoreError> {
+        missing_migrations(&self.pool).await
+    }
+
+    fn pool_status(&self) -> Option<PoolStatus> {
+        let status = self.pool.status();
+        Some(PoolStatus {
+            open: status.size,
+            idle: status.available,
+            max: status.max_size,
+        })
+    }
+
+    #[tracing::instrument(name = "postgres.sweep_lease", skip_all, fields(db.system = "postgresql"))]
     async fn sweep_lease(&self) -> Result<Option<Lease>, StoreError> {
         let client = self.client().await?;
         let acquired: bool = client

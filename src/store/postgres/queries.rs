@@ -35,7 +35,8 @@ pub const BUMP_REVISION_AND_NOTIFY: &str = "\
         RETURNING revision, audit_seq, audit_hash \
     ) \
     SELECT head.revision, head.audit_seq, head.audit_hash, pg_notify('elevator_changes', json_build_object( \
-        'r', head.revision, 'p', $2::bool, 'a', $3::bool, 's', $4::text[])::text) \
+        'r', head.revision, 'p', $2::bool, 'a', $3::bool, 's', $4::text[], \
+        't', extract(epoch from clock_timestamp()))::text) \
     FROM head";
 
 pub const CURRENT_REVISION: &str = "SELECT revision FROM elevator_head";
@@ -252,6 +253,8 @@ pub const DELIVERY_FAILED: &str = "\
 pub const PENDING_DELIVERIES: &str = "\
     SELECT count(*) FROM webhook_outbox WHERE delivered_at IS NULL AND abandoned_at IS NULL";
 
+pub const PENDING_ELEVATIONS: &str = "SELECT count(*) FROM elevations WHERE state = 'PENDING'";
+
 pub const LIST_AUDIT: &str = "\
     SELECT seq, revision, at, actor, action, subject, role, scope, elevation_id, grant_id, \
            reason, ticket, details, policy_version, request_id, trace_id, prev_hash, hash \
@@ -294,5 +297,6 @@ pub const CREATE_MIGRATIONS_TABLE: &str = "\
 pub const LOCK_MIGRATIONS: &str = "SELECT pg_advisory_lock(7428510001)";
 pub const UNLOCK_MIGRATIONS: &str = "SELECT pg_advisory_unlock(7428510001)";
 pub const APPLIED_MIGRATIONS: &str = "SELECT version FROM elevator_migrations";
+pub const MIGRATIONS_TABLE_EXISTS: &str = "SELECT to_regclass('elevator_migrations') IS NOT NULL";
 pub const RECORD_MIGRATION: &str =
     "INSERT INTO elevator_migrations (version, name) VALUES ($1, $2)";
