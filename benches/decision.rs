@@ -12,10 +12,12 @@ use chrono::TimeDelta;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use elevator::clock::{Clock, ManualClock};
 use elevator::decision::{CacheOptions, CheckQuery, Decider};
-use elevator::domain::{Grant, GrantId, RoleName, Scope, SessionId, Subject};
+use elevator::domain::{Grant, GrantId, Identity, RoleName, Scope, SessionId, Subject};
 use elevator::policy::Policy;
+use elevator::service::{AuditSigner, Elevator, ServiceRoles};
 use elevator::store::memory::MemoryStore;
 use elevator::store::{Change, Store, StoreEvent};
+use elevator::telemetry::metrics::Metrics;
 
 fn grant(subject: &str, scope: &str, clock: &ManualClock) -> Grant {
     let now = clock.now();
@@ -114,5 +116,59 @@ fn cache_hit_with_rule(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, cache_hit, cache_hit_with_rule);
+/// What the Check use case adds around the decider on the same cache hit (1 grant): the PEP
+/// role check, the latency histogram and decision counter, and the `check` span, first with no
+/// subscriber, then under `elevator serve`'s own subscriber when no exporter is configured.
+fn use_case_overhead(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let decider = Arc::new(warm_decider(&runtime, 1, Policy::demo()));
+    let clock = Arc::new(ManualClock::starting_now());
+    let app = Elevator::new(
+        Arc::new(MemoryStore::new()),
+        decider.clone(),
+        clock.clone(),
+        ServiceRoles::default(),
+        AuditSigner::from_seed([7; 32]),
+        Metrics::new(),
+    );
+    let gateway = Identity {
+        subject: Subject::parse("gateway").unwrap(),
+        session: None,
+        groups: Vec::new(),
+        roles: vec![ServiceRoles::default().pep],
+        standing_roles: Vec::new(),
+        manager: None,
+        amr: Vec::new(),
+        expires_at: clock.now() + TimeDelta::hours(1),
+        issuer: None,
+    };
+    assert!(
+        runtime
+            .block_on(app.check(&gateway, &QUERY))
+            .unwrap()
+            .allowed
+    );
+    let mut group = c.benchmark_group("decision/use_case");
+    group.bench_function("decider_only", |b| {
+        b.to_async(&runtime)
+            .iter(|| async { black_box(decider.check(black_box(&QUERY)).await) });
+    });
+    group.bench_function("check_no_subscriber", |b| {
+        b.to_async(&runtime)
+            .iter(|| async { black_box(app.check(&gateway, black_box(&QUERY)).await) });
+    });
+    let serving = tracing::Dispatch::new(elevator::telemetry::logs_only());
+    tracing::dispatcher::with_default(&serving, || {
+        group.bench_function("check_serve_subscriber", |b| {
+            b.to_async(&runtime)
+                .iter(|| async { black_box(app.check(&gateway, black_box(&QUERY)).await) });
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, cache_hit, cache_hit_with_rule, use_case_overhead);
 criterion_main!(benches);

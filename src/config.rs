@@ -9,11 +9,16 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 /// All settings.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// gRPC listen address.
     pub listen: SocketAddr,
+    /// Admin HTTP listen address: `/metrics`, `/healthz`, `/readyz`.
+    pub admin_listen: SocketAddr,
+    /// After a shutdown signal, how long in-flight calls may take before the server stops
+    /// anyway, in ms.
+    pub shutdown_grace_ms: u64,
     /// PostgreSQL URL; without it the server runs in dev mode on the in-memory store.
     pub database_url: Option<String>,
     /// The policy document (YAML). Dev mode falls back to the built-in demo policy.
@@ -168,12 +173,17 @@ pub struct DatabaseConfig {
     pub connect_timeout_ms: u64,
     /// First wait before reopening a broken change-feed connection, in ms.
     pub listener_backoff_ms: u64,
+    /// Apply pending migrations at start-up (`serve --no-migrate` turns it off, for a
+    /// deployment that runs `elevator migrate` as a job).
+    pub migrate_on_start: bool,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Config {
             listen: "127.0.0.1:50051".parse().expect("valid default address"),
+            admin_listen: "127.0.0.1:9090".parse().expect("valid default address"),
+            shutdown_grace_ms: 20_000,
             database_url: None,
             policy_file: None,
             state_dir: None,
@@ -221,6 +231,7 @@ impl Default for DatabaseConfig {
             max_connections: 16,
             connect_timeout_ms: 5000,
             listener_backoff_ms: 100,
+            migrate_on_start: true,
         }
     }
 }
@@ -263,6 +274,9 @@ macro_rules! settings {
 
 settings! {
     "listen", "ELEVATOR_LISTEN", Text, false, "gRPC listen address (127.0.0.1:50051)";
+    "admin_listen", "ELEVATOR_ADMIN_LISTEN", Text, false, "admin HTTP address for /metrics, /healthz, /readyz (127.0.0.1:9090)";
+    "shutdown_grace_ms", "ELEVATOR_SHUTDOWN_GRACE_MS", Number, false, "how long in-flight calls may finish after SIGTERM (20000)";
+    "database.migrate_on_start", "ELEVATOR_DATABASE_MIGRATE_ON_START", Flag, false, "apply pending migrations at start-up (true; serve --no-migrate turns it off)";
     "database_url", "ELEVATOR_DATABASE_URL", Text, true, "PostgreSQL URL; unset means dev mode (in-memory)";
     "policy_file", "ELEVATOR_POLICY_FILE", Text, false, "policy document (YAML)";
     "state_dir", "ELEVATOR_STATE_DIR", Text, false, "dev mode's state directory (~/.local/state/elevator)";
@@ -313,6 +327,31 @@ fn set_path(root: &mut serde_yaml::Value, path: &str, value: serde_yaml::Value) 
         node = map
             .entry(key)
             .or_insert_with(|| serde_yaml::Value::Mapping(Default::default()));
+    }
+}
+
+/// Secrets (see [`Setting::secret`]) print as `<redacted>`, so a configuration logged or put
+/// in an error message never carries them.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut shown = serde_yaml::to_value(self).map_err(|_| std::fmt::Error)?;
+        for setting in SETTINGS.iter().filter(|setting| setting.secret) {
+            let path: Vec<&str> = setting.path.split('.').collect();
+            redact(&mut shown, &path);
+        }
+        write!(f, "Config {shown:?}")
+    }
+}
+
+fn redact(node: &mut serde_yaml::Value, path: &[&str]) {
+    match path.split_first() {
+        None if !node.is_null() => *node = serde_yaml::Value::String("<redacted>".into()),
+        None => {}
+        Some((first, rest)) => {
+            if let Some(child) = node.get_mut(*first) {
+                redact(child, rest);
+            }
+        }
     }
 }
 
@@ -429,6 +468,34 @@ mod tests {
         })
         .unwrap_err();
         assert!(error.contains("ELEVATOR_LISTEN"), "{error}");
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let mut config = Config {
+            database_url: Some("postgres://elevator:hunter2@db/elevator".into()),
+            ..Default::default()
+        };
+        config.auth.hs256_secret = Some("s3cret-signing-key".into());
+        config.webhooks.secret = Some("webhook-k3y".into());
+        let shown = format!("{config:?}");
+        for secret in ["hunter2", "s3cret-signing-key", "webhook-k3y"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(shown.contains("<redacted>"), "{shown}");
+        assert!(shown.contains("127.0.0.1:50051"), "{shown}");
+    }
+
+    #[test]
+    fn the_readme_lists_every_setting() {
+        let readme = include_str!("../README.md");
+        for setting in SETTINGS {
+            let row = format!("| `{}` | `{}` |", setting.path, setting.env);
+            assert!(
+                readme.contains(&row),
+                "README.md's configuration table lacks {row}"
+            );
+        }
     }
 
     #[test]

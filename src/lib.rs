@@ -17,9 +17,12 @@
 //! | [`clock`]   | the injected clock, so tests move time instead of sleeping |
 //! | [`config`]  | layered configuration: defaults, then a file, then `ELEVATOR_*` variables |
 //! | [`webhooks`]| delivery of announced changes from the outbox, signed, retried |
+//! | [`telemetry`]| tracing spans exported through OTLP; metrics rendered as Prometheus text |
+//! | [`admin`]   | the admin HTTP port: `/metrics`, `/healthz`, `/readyz` |
 //!
 //! The generated protobuf code is in [`proto`]; nothing below [`api`] sees it.
 
+pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod cli;
@@ -32,4 +35,5 @@ pub mod proto;
 pub mod server;
 pub mod service;
 pub mod store;
+pub mod telemetry;
 pub mod webhooks;

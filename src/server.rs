@@ -6,21 +6,26 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use chrono::TimeDelta;
 use tokio::net::TcpListener;
 use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::watch;
 use tokio_stream::wrappers::TcpListenerStream;
+use tonic_health::pb::health_server::HealthServer;
+use tonic_health::server::{HealthReporter, HealthService};
 use uuid::Uuid;
 
+use crate::admin::{self, READINESS_SERVICE, Readiness};
 use crate::api::Api;
 use crate::api::ext_authz::EnvoyAuthorization;
 use crate::auth::{AuthOptions, Authenticator, dev, read_jwks_file};
 use crate::clock::SharedClock;
 use crate::config::Config;
-use crate::decision::log::{DecisionLog, DecisionLogOptions};
+use crate::decision::log::{DecisionLog, DecisionLogOptions, DecisionLogWriter};
 use crate::decision::{CacheOptions, Decider};
 use crate::policy::{DEMO_POLICY, Policy};
 use crate::proto::FILE_DESCRIPTOR_SET;
@@ -28,19 +33,28 @@ use crate::service::{AuditSigner, Elevator, ServiceRoles};
 use crate::store::memory::MemoryStore;
 use crate::store::postgres::{PostgresOptions, PostgresStore};
 use crate::store::{Store, StoreEvent};
+use crate::telemetry::metrics::Metrics;
 
 /// The actor recorded for policy versions put from the configured file.
 pub const CONFIGURED_POLICY_ACTOR: &str = "system:policy-file";
 
-/// A built server, bound to its port, not yet serving.
+/// A built server, bound to its ports, not yet serving.
 pub struct Server {
     listener: TcpListener,
+    admin_listener: TcpListener,
     api: Api,
     envoy: EnvoyAuthorization,
     app: Arc<Elevator>,
     store: Arc<dyn Store>,
+    metrics: Arc<Metrics>,
+    readiness: Arc<Readiness>,
+    stopping: watch::Sender<bool>,
+    shutdown_grace: Duration,
+    decision_log_writer: Option<DecisionLogWriter>,
     instance_id: String,
-    _background: Background,
+    health: HealthReporter,
+    health_service: HealthServer<HealthService>,
+    background: Background,
 }
 
 /// Background tasks, stopped when the server is dropped.
@@ -111,19 +125,20 @@ impl Server {
         let ext_authz = config.ext_authz.compile().map_err(anyhow::Error::msg)?;
         let instance_id = Uuid::now_v7().simple().to_string()[20..].to_owned();
         let store: Arc<dyn Store> = match &config.database_url {
-            Some(url) => Arc::new(
-                PostgresStore::connect(PostgresOptions {
-                    url: url.clone(),
-                    max_connections: config.database.max_connections,
-                    connect_timeout: Duration::from_millis(config.database.connect_timeout_ms),
-                    listener_backoff: Duration::from_millis(config.database.listener_backoff_ms),
-                    listener_name: format!("elevator-listener-{instance_id}"),
-                })
-                .await
-                .context("connecting to PostgreSQL")?,
-            ),
+            Some(url) => {
+                let options = postgres_options(&config, url, &instance_id);
+                if config.database.migrate_on_start {
+                    migrate(&options).await?;
+                }
+                Arc::new(
+                    PostgresStore::connect(options)
+                        .await
+                        .context("connecting to PostgreSQL")?,
+                )
+            }
             None => Arc::new(MemoryStore::new()),
         };
+        let metrics = Metrics::new();
 
         let authenticator = Arc::new(
             Authenticator::new(&auth_options(&config)?, clock.clone())
@@ -163,13 +178,18 @@ impl Server {
                 auditor: config.roles.auditor.clone(),
             },
             audit_signer(&config)?,
+            metrics.clone(),
         );
         let mut background = Vec::new();
+        let mut decision_log_writer = None;
+        let mut logged = None;
         if let Some(options) = decision_log(&config) {
             let (log, writer) = DecisionLog::start(&options);
-            background.push(writer);
+            decision_log_writer = Some(writer);
+            logged = Some(log.clone());
             app = app.with_decision_log(log);
         }
+        metrics.observe(&decider, &store, logged.as_ref());
         let app = Arc::new(app);
         // The configured document is put in force when it changed since it was last put from
         // configuration (a new deploy); policies put through the API since then otherwise stand.
@@ -197,6 +217,7 @@ impl Server {
         let deliverer = crate::webhooks::Deliverer::new(
             store.clone(),
             clock.clone(),
+            metrics.clone(),
             crate::webhooks::WebhookOptions {
                 secret: webhook_secret,
                 timeout: Duration::from_millis(config.webhooks.timeout_ms.max(1)),
@@ -210,7 +231,20 @@ impl Server {
             app.clone(),
             Duration::from_secs(config.audit.checkpoint_interval_seconds.max(1)),
         ));
-        background.push(spawn_change_feed(store.clone(), decider.clone()).await?);
+        background.push(spawn_change_feed(store.clone(), decider.clone(), metrics.clone()).await?);
+        let readiness = Arc::new(Readiness::new(decider.clone()));
+        let health = HealthReporter::new();
+        let health_service = HealthServer::new(HealthService::from_health_reporter(health.clone()));
+        // Known from the start, unready until the refresher has looked.
+        health
+            .set_service_status(READINESS_SERVICE, tonic_health::ServingStatus::NotServing)
+            .await;
+        background.push(spawn_refresher(
+            store.clone(),
+            metrics.clone(),
+            readiness.clone(),
+            health.clone(),
+        ));
         background.push(spawn_sweeper(
             app.clone(),
             Duration::from_millis(config.sweep_interval_ms.max(10)),
@@ -219,22 +253,41 @@ impl Server {
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("binding {}", config.listen))?;
-        let api = Api::new(app.clone(), authenticator, clock);
+        let admin_listener = TcpListener::bind(config.admin_listen)
+            .await
+            .with_context(|| format!("binding the admin port {}", config.admin_listen))?;
+        let (stopping, stopping_seen) = watch::channel(false);
+        let api = Api::new(app.clone(), authenticator, clock, stopping_seen);
         let envoy = EnvoyAuthorization::new(api.clone(), ext_authz);
         Ok(Server {
             listener,
+            admin_listener,
             api,
             envoy,
             app,
             store,
+            metrics,
+            readiness,
+            stopping,
+            shutdown_grace: Duration::from_millis(config.shutdown_grace_ms),
+            decision_log_writer,
             instance_id,
-            _background: Background(background),
+            health,
+            health_service,
+            background: Background(background),
         })
     }
 
     /// The bound address.
     pub fn local_addr(&self) -> SocketAddr {
         self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// The bound admin address (`/metrics`, `/healthz`, `/readyz`).
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin_listener
             .local_addr()
             .expect("a bound listener has an address")
     }
@@ -254,45 +307,57 @@ impl Server {
         &self.instance_id
     }
 
-    /// Serves until `shutdown` completes, then stops accepting and finishes in-flight calls.
+    /// Serves until `shutdown` completes; then stops accepting calls, turns unready (gRPC
+    /// health and `/readyz`), ends streams, finishes in-flight calls within the grace period,
+    /// and writes out the decision log.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
-        let (health, health_service) = tonic_health::server::health_reporter();
-        let services = self.api.clone().services();
-        health
-            .set_serving::<crate::proto::v1::elevation_service_server::ElevationServiceServer<Api>>(
-            )
-            .await;
-        health
-            .set_serving::<crate::proto::v1::approval_service_server::ApprovalServiceServer<Api>>()
-            .await;
-        health
-            .set_serving::<crate::proto::v1::check_service_server::CheckServiceServer<Api>>()
-            .await;
-        health
-            .set_serving::<crate::proto::v1::policy_service_server::PolicyServiceServer<Api>>()
-            .await;
-        health
-            .set_serving::<crate::proto::v1::audit_service_server::AuditServiceServer<Api>>()
-            .await;
-        health
-            .set_serving::<envoy_types::ext_authz::v3::pb::AuthorizationServer<EnvoyAuthorization>>(
-            )
-            .await;
+        let Server {
+            listener,
+            admin_listener,
+            api,
+            envoy,
+            metrics,
+            readiness,
+            stopping,
+            shutdown_grace,
+            decision_log_writer,
+            instance_id,
+            health,
+            health_service,
+            mut background,
+            ..
+        } = self;
+        let address = listener.local_addr()?;
+        let services = api.services();
+        set_serving(&health).await;
         let reflection = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .build_v1()?;
-        let address = self.local_addr();
-        tracing::info!(%address, instance = %self.instance_id, "serving gRPC");
-        let health_on_shutdown = health.clone();
-        let shutdown = async move {
+        let admin_address = admin_listener.local_addr()?;
+        background.0.push(tokio::spawn(admin::serve(
+            admin_listener,
+            metrics,
+            readiness.clone(),
+        )));
+        tracing::info!(%address, %admin_address, instance = %instance_id, "serving gRPC");
+
+        let mut stop_seen = stopping.subscribe();
+        let stop = async move {
             shutdown.await;
-            tracing::info!("shutting down: no new calls, finishing in-flight ones");
-            health_on_shutdown
-                .set_service_status("", tonic_health::ServingStatus::NotServing)
-                .await;
+            tracing::info!(
+                grace_ms = shutdown_grace.as_millis() as u64,
+                "shutting down: no new calls, finishing in-flight ones"
+            );
+            readiness.begin_shutdown();
+            let _ = stopping.send(true);
+            for service in ["", READINESS_SERVICE] {
+                health
+                    .set_service_status(service, tonic_health::ServingStatus::NotServing)
+                    .await;
+            }
         };
-        tonic::transport::Server::builder()
+        let serving = tonic::transport::Server::builder()
             .layer(crate::api::context::RequestContextLayer)
             .add_service(health_service)
             .add_service(reflection)
@@ -301,11 +366,130 @@ impl Server {
             .add_service(services.check)
             .add_service(services.policy)
             .add_service(services.audit)
-            .add_service(self.envoy.into_service())
-            .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), shutdown)
-            .await?;
+            .add_service(envoy.into_service())
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stop);
+        let grace_over = async {
+            let _ = stop_seen.wait_for(|stopping| *stopping).await;
+            tokio::time::sleep(shutdown_grace).await;
+        };
+        tokio::select! {
+            served = serving => served?,
+            () = grace_over => tracing::warn!(
+                grace_ms = shutdown_grace.as_millis() as u64,
+                "calls still in flight when the grace period ended; stopping anyway"
+            ),
+        }
+        if let Some(writer) = decision_log_writer
+            && tokio::time::timeout(Duration::from_secs(10), writer.finish())
+                .await
+                .is_err()
+        {
+            tracing::warn!("the decision log did not finish writing within 10s");
+        }
+        drop(background);
+        tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// Every service serving; the readiness service follows readiness (see [`spawn_refresher`]).
+async fn set_serving(health: &HealthReporter) {
+    use crate::proto::v1::{
+        approval_service_server::ApprovalServiceServer, audit_service_server::AuditServiceServer,
+        check_service_server::CheckServiceServer, elevation_service_server::ElevationServiceServer,
+        policy_service_server::PolicyServiceServer,
+    };
+    health.set_serving::<ElevationServiceServer<Api>>().await;
+    health.set_serving::<ApprovalServiceServer<Api>>().await;
+    health.set_serving::<CheckServiceServer<Api>>().await;
+    health.set_serving::<PolicyServiceServer<Api>>().await;
+    health.set_serving::<AuditServiceServer<Api>>().await;
+    health
+        .set_serving::<envoy_types::ext_authz::v3::pb::AuthorizationServer<EnvoyAuthorization>>()
+        .await;
+    health
+        .set_service_status("", tonic_health::ServingStatus::Serving)
+        .await;
+}
+
+/// Keeps readiness (and its gRPC health service) and the gauges that need the database
+/// current, every second: three small queries on partial indexes.
+fn spawn_refresher(
+    store: Arc<dyn Store>,
+    metrics: Arc<Metrics>,
+    readiness: Arc<Readiness>,
+    health: HealthReporter,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(Duration::from_secs(1));
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_ready = None;
+        loop {
+            ticks.tick().await;
+            refresh_from_store(store.as_ref(), &metrics, &readiness).await;
+            let ready = readiness.report().ready;
+            if last_ready != Some(ready) && !readiness.is_shutting_down() {
+                let status = if ready {
+                    tonic_health::ServingStatus::Serving
+                } else {
+                    tonic_health::ServingStatus::NotServing
+                };
+                health.set_service_status(READINESS_SERVICE, status).await;
+                last_ready = Some(ready);
+            }
+        }
+    })
+}
+
+async fn refresh_from_store(store: &dyn Store, metrics: &Metrics, readiness: &Readiness) {
+    match store.missing_migrations().await {
+        Ok(missing) => {
+            if !missing.is_empty() {
+                tracing::warn!(
+                    ?missing,
+                    "the database schema lacks migrations this build needs"
+                );
+            }
+            readiness.set_schema_current(missing.is_empty());
+        }
+        Err(error) => tracing::warn!(%error, "cannot check the database schema"),
+    }
+    let backlogs = metrics.backlogs();
+    match store.pending_elevations().await {
+        Ok(count) => backlogs.pending_approvals.store(count, Ordering::Relaxed),
+        Err(error) => tracing::warn!(%error, "cannot count pending approvals"),
+    }
+    match store.pending_deliveries().await {
+        Ok(count) => backlogs.webhook_outbox.store(count, Ordering::Relaxed),
+        Err(error) => tracing::warn!(%error, "cannot count the webhook outbox"),
+    }
+}
+
+/// The PostgreSQL store's settings from `config`.
+fn postgres_options(config: &Config, url: &str, instance_id: &str) -> PostgresOptions {
+    PostgresOptions {
+        url: url.to_owned(),
+        max_connections: config.database.max_connections,
+        connect_timeout: Duration::from_millis(config.database.connect_timeout_ms),
+        listener_backoff: Duration::from_millis(config.database.listener_backoff_ms),
+        listener_name: format!("elevator-listener-{instance_id}"),
+    }
+}
+
+/// Applies pending migrations to the configured database (`elevator migrate`, and `serve`
+/// unless told not to); returns the names of those applied.
+pub async fn migrate_database(config: &Config) -> anyhow::Result<Vec<&'static str>> {
+    let url = config
+        .database_url
+        .as_deref()
+        .context("no database URL: set --database-url or ELEVATOR_DATABASE_URL")?;
+    migrate(&postgres_options(config, url, "migrate")).await
+}
+
+async fn migrate(options: &PostgresOptions) -> anyhow::Result<Vec<&'static str>> {
+    PostgresStore::migrate(options)
+        .await
+        .context("migrating the database")
 }
 
 /// Feeds the store's change events into the decider. The memory store is always "listening";
@@ -314,6 +498,7 @@ impl Server {
 async fn spawn_change_feed(
     store: Arc<dyn Store>,
     decider: Arc<Decider>,
+    metrics: Arc<Metrics>,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let mut events = store.subscribe();
     if store.is_listening() {
@@ -323,7 +508,14 @@ async fn spawn_change_feed(
     Ok(tokio::spawn(async move {
         loop {
             match events.recv().await {
-                Ok(event) => decider.observe(&event).await,
+                Ok(event) => {
+                    if let StoreEvent::Changed { committed_at, .. } = &event {
+                        let lag = committed_at
+                            .and_then(|committed| (chrono::Utc::now() - committed).to_std().ok());
+                        metrics.record_invalidation(lag);
+                    }
+                    decider.observe(&event).await;
+                }
                 Err(RecvError::Lagged(missed)) => {
                     tracing::warn!(missed, "change feed lagged; resynchronising");
                     decider.observe(&StoreEvent::Lost).await;
@@ -415,9 +607,11 @@ fn audit_signer(config: &Config) -> anyhow::Result<AuditSigner> {
     Ok(signer)
 }
 
+/// Sweeps every `interval`, the first time one interval after start (a server sweeping the
+/// moment it starts would race whoever drives time by hand, as tests do).
 fn spawn_sweeper(app: Arc<Elevator>, interval: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(interval);
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;

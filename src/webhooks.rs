@@ -24,6 +24,7 @@ use sha2::Sha256;
 
 use crate::clock::SharedClock;
 use crate::store::{DeliveryOutcome, PendingDelivery, Store};
+use crate::telemetry::metrics::{DeliveryResult, Metrics};
 
 /// How long a claim lasts before another worker may take the delivery.
 const CLAIM_LEASE: TimeDelta = TimeDelta::seconds(60);
@@ -69,18 +70,25 @@ fn backoff(attempts: u32) -> TimeDelta {
 pub struct Deliverer {
     store: Arc<dyn Store>,
     clock: SharedClock,
+    metrics: Arc<Metrics>,
     options: WebhookOptions,
     client: Client<HttpConnector, Full<Bytes>>,
 }
 
 impl Deliverer {
     /// A worker over `store`.
-    pub fn new(store: Arc<dyn Store>, clock: SharedClock, options: WebhookOptions) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: SharedClock,
+        metrics: Arc<Metrics>,
+        options: WebhookOptions,
+    ) -> Self {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(options.timeout));
         Deliverer {
             store,
             clock,
+            metrics,
             client: Client::builder(TokioExecutor::new()).build(connector),
             options,
         }
@@ -119,6 +127,7 @@ impl Deliverer {
             let outcome = match self.post(secret, &delivery).await {
                 Ok(()) => {
                     delivered += 1;
+                    self.metrics.record_delivery(DeliveryResult::Delivered);
                     DeliveryOutcome::Delivered
                 }
                 Err(error) => {
@@ -126,6 +135,11 @@ impl Deliverer {
                     let retry_at = (attempts < self.options.max_attempts)
                         .then(|| self.clock.now() + backoff(delivery.attempts));
                     tracing::warn!(url = %delivery.url, attempts, %error, gave_up = retry_at.is_none(), "webhook delivery failed");
+                    self.metrics.record_delivery(if retry_at.is_some() {
+                        DeliveryResult::Retrying
+                    } else {
+                        DeliveryResult::GivenUp
+                    });
                     DeliveryOutcome::Failed { error, retry_at }
                 }
             };

@@ -1,12 +1,13 @@
 //! A tower layer that gives every gRPC call its request context: the caller's `x-request-id`
 //! (or a new one) and the trace id of its W3C `traceparent`, for audit events; the request id
-//! is echoed in the response.
+//! is echoed in the response. It also opens the call's span, continuing the caller's trace.
 
 use std::task::{Context, Poll};
 
 use futures_util::future::BoxFuture;
 use http::{HeaderValue, Request, Response};
 use tower::{Layer, Service};
+use tracing::Instrument;
 
 use crate::service::context::{RequestContext, serving};
 
@@ -75,16 +76,34 @@ where
             trace_id: trace_id(request.headers()),
         };
         let echoed = HeaderValue::from_str(&context.request_id).ok();
+        let path = request.uri().path();
+        let (service, method) = path
+            .trim_start_matches('/')
+            .split_once('/')
+            .unwrap_or(("", path));
+        let span = tracing::info_span!(
+            "grpc",
+            otel.name = %path.trim_start_matches('/'),
+            otel.kind = "server",
+            rpc.system = "grpc",
+            rpc.service = service,
+            rpc.method = method,
+            request_id = %context.request_id,
+        );
+        crate::telemetry::continue_trace(&span, request.headers());
         // Take the service that was polled ready, leave a fresh clone in its place.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        Box::pin(async move {
-            let mut response = serving(context, inner.call(request)).await?;
-            if let Some(echoed) = echoed {
-                response.headers_mut().insert("x-request-id", echoed);
+        Box::pin(
+            async move {
+                let mut response = serving(context, inner.call(request)).await?;
+                if let Some(echoed) = echoed {
+                    response.headers_mut().insert("x-request-id", echoed);
+                }
+                Ok(response)
             }
-            Ok(response)
-        })
+            .instrument(span),
+        )
     }
 }
 

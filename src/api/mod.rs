@@ -11,6 +11,7 @@ pub mod status;
 
 use std::sync::Arc;
 
+use tokio::sync::watch;
 use tonic::{Request, Response, Status};
 
 use crate::auth::Authenticator;
@@ -50,12 +51,48 @@ pub struct Api {
     app: Arc<Elevator>,
     auth: Arc<Authenticator>,
     clock: SharedClock,
+    stopping: watch::Receiver<bool>,
 }
 
 impl Api {
-    /// Handlers over `app`, authenticating with `auth`.
-    pub fn new(app: Arc<Elevator>, auth: Arc<Authenticator>, clock: SharedClock) -> Self {
-        Api { app, auth, clock }
+    /// Handlers over `app`, authenticating with `auth`; streams end when `stopping` turns
+    /// true (shutdown), so that they do not hold it up.
+    pub fn new(
+        app: Arc<Elevator>,
+        auth: Arc<Authenticator>,
+        clock: SharedClock,
+        stopping: watch::Receiver<bool>,
+    ) -> Self {
+        Api {
+            app,
+            auth,
+            clock,
+            stopping,
+        }
+    }
+
+    /// `stream`, ended with `UNAVAILABLE` when the server starts shutting down; the client
+    /// resumes from the last revision (or sequence) it saw, on another replica.
+    fn until_shutdown<T: Send + 'static>(
+        &self,
+        stream: impl tokio_stream::Stream<Item = Result<T, Status>> + Send + 'static,
+    ) -> std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<T, Status>> + Send>> {
+        use futures_util::StreamExt;
+        let mut stopping = self.stopping.clone();
+        let stopped = async move {
+            let _ = stopping.wait_for(|stopping| *stopping).await;
+        };
+        // Said only when the stream ended because of shutdown, not when it ended by itself.
+        let stopping_now = self.stopping.clone();
+        let farewell = futures_util::stream::once(async move { *stopping_now.borrow() })
+            .filter_map(|stopped| {
+                std::future::ready(stopped.then(|| {
+                    Err(Status::unavailable(
+                        "the server is shutting down: reconnect and resume from the last revision seen",
+                    ))
+                }))
+            });
+        Box::pin(stream.take_until(Box::pin(stopped)).chain(farewell))
     }
 
     /// The tonic services.
@@ -379,7 +416,7 @@ impl ApprovalService for Api {
                 .map(|batch| convert::approval_batch(&batch))
                 .map_err(status)
         });
-        Ok(Response::new(Box::pin(stream)))
+        Ok(Response::new(self.until_shutdown(stream)))
     }
     async fn list_pending_approvals(
         &self,
@@ -630,7 +667,7 @@ impl AuditService for Api {
                 })
                 .map_err(status)
         });
-        Ok(Response::new(Box::pin(stream)))
+        Ok(Response::new(self.until_shutdown(stream)))
     }
 
     async fn verify_audit_chain(

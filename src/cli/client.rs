@@ -362,7 +362,9 @@ async fn execute(
     printer: &Printer,
 ) -> Result<ExitCode, Failure> {
     match command {
-        Command::Serve(_) | Command::DevToken(_) => unreachable!("handled before connecting"),
+        Command::Serve(_) | Command::Migrate(_) | Command::DevToken(_) => {
+            unreachable!("handled before connecting")
+        }
         Command::Request(args) => {
             let response = client
                 .elevations()

@@ -55,6 +55,8 @@ pub enum OutputFormat {
 enum Command {
     /// Run the server (dev mode without a database URL).
     Serve(ServeArgs),
+    /// Apply pending database migrations and exit (for a deployment job; see `serve --no-migrate`).
+    Migrate(MigrateArgs),
     /// Mint a token signed with dev mode's secret (dev mode only).
     DevToken(DevTokenArgs),
     /// Ask for a role on a scope for a time.
@@ -255,6 +257,21 @@ pub struct ServeArgs {
     #[arg(long)]
     pub policy: Option<PathBuf>,
     /// Configuration file (YAML); see the README for every setting.
+    #[arg(long, env = "ELEVATOR_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Do not apply migrations at start-up: `elevator migrate` (a deployment job) does, and
+    /// serving refuses a database that lacks any.
+    #[arg(long)]
+    pub no_migrate: bool,
+}
+
+/// `elevator migrate`.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// PostgreSQL URL (or `database_url` in the configuration).
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// Configuration file (YAML).
     #[arg(long, env = "ELEVATOR_CONFIG")]
     pub config: Option<PathBuf>,
 }
@@ -483,18 +500,20 @@ fn exit_quietly_on_closed_pipe() {
 async fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Serve(args) => serve(args).await,
+        Command::Migrate(args) => migrate(args).await,
         Command::DevToken(args) => client::dev_token(args),
         command => client::run(command, cli.client).await,
     }
 }
 
 async fn serve(args: ServeArgs) -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    let tracing = match crate::telemetry::init_tracing() {
+        Ok(tracing) => tracing,
+        Err(error) => {
+            eprintln!("error: setting up tracing: {error:#}");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
     let mut config = match Config::load(args.config.as_deref()) {
         Ok(config) => config,
         Err(error) => {
@@ -511,18 +530,55 @@ async fn serve(args: ServeArgs) -> ExitCode {
     if let Some(policy) = args.policy {
         config.policy_file = Some(policy);
     }
-    let server =
+    if args.no_migrate {
+        config.database.migrate_on_start = false;
+    }
+    let served =
         match crate::server::Server::build(config, std::sync::Arc::new(crate::clock::SystemClock))
             .await
         {
-            Ok(server) => server,
-            Err(error) => {
-                eprintln!("error: {error:#}");
-                return ExitCode::from(EXIT_ERROR);
-            }
+            Ok(server) => server.run(shutdown_signal()).await,
+            Err(error) => Err(error),
         };
-    match server.run(shutdown_signal()).await {
+    // Spans still batched are exported before exit; the flush blocks, so not on a worker.
+    let _ = tokio::task::spawn_blocking(move || tracing.shutdown()).await;
+    match served {
         Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+async fn migrate(args: MigrateArgs) -> ExitCode {
+    // Progress to standard error; the outcome, on standard output, is for scripts.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let mut config = match Config::load(args.config.as_deref()) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
+    if let Some(url) = args.database_url {
+        config.database_url = Some(url);
+    }
+    match crate::server::migrate_database(&config).await {
+        Ok(applied) if applied.is_empty() => {
+            println!("the database schema is current");
+            ExitCode::SUCCESS
+        }
+        Ok(applied) => {
+            println!("applied {}", applied.join(", "));
+            ExitCode::SUCCESS
+        }
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::from(EXIT_ERROR)

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::io::AsyncWriteExt;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use super::CheckQuery;
 use crate::domain::Decision;
@@ -76,10 +76,11 @@ impl DecisionLog {
     }
 
     /// Starts a log writing to `options.path` (or standard output).
-    pub fn start(options: &DecisionLogOptions) -> (Arc<DecisionLog>, tokio::task::JoinHandle<()>) {
+    pub fn start(options: &DecisionLogOptions) -> (Arc<DecisionLog>, DecisionLogWriter) {
         let (log, receiver) = Self::new(options);
-        let writer = tokio::spawn(write_lines(options.path.clone(), receiver));
-        (log, writer)
+        let (stop, stopped) = oneshot::channel();
+        let task = tokio::spawn(write_lines(options.path.clone(), receiver, stopped));
+        (log, DecisionLogWriter { stop, task })
     }
 
     /// Queues `decision` if it is to be logged; never waits.
@@ -129,7 +130,26 @@ impl DecisionLog {
     }
 }
 
-async fn write_lines(path: Option<PathBuf>, mut receiver: mpsc::Receiver<LoggedDecision>) {
+/// The task writing the log.
+pub struct DecisionLogWriter {
+    stop: oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl DecisionLogWriter {
+    /// Stops taking decisions, writes every one already queued, and flushes. For shutdown,
+    /// once no Check is in flight.
+    pub async fn finish(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
+}
+
+async fn write_lines(
+    path: Option<PathBuf>,
+    mut receiver: mpsc::Receiver<LoggedDecision>,
+    mut stop: oneshot::Receiver<()>,
+) {
     let mut sink: Box<dyn tokio::io::AsyncWrite + Unpin + Send> = match &path {
         Some(path) => match tokio::fs::OpenOptions::new()
             .create(true)
@@ -146,7 +166,18 @@ async fn write_lines(path: Option<PathBuf>, mut receiver: mpsc::Receiver<LoggedD
         None => Box::new(tokio::io::stdout()),
     };
     let mut batch = Vec::new();
-    while receiver.recv_many(&mut batch, 256).await > 0 {
+    loop {
+        let received = tokio::select! {
+            received = receiver.recv_many(&mut batch, 256) => received,
+            _ = &mut stop, if !receiver.is_closed() => {
+                // Refuse new decisions; what is queued is still received below.
+                receiver.close();
+                continue;
+            }
+        };
+        if received == 0 {
+            break;
+        }
         let mut lines = String::new();
         for decision in batch.drain(..) {
             if let Ok(line) = serde_json::to_string(&decision) {

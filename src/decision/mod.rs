@@ -10,6 +10,7 @@ pub mod log;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -193,6 +194,35 @@ fn build_cache<V: Loaded>(options: &CacheOptions) -> Cache<Subject, Arc<V>> {
         .build()
 }
 
+/// What one cache did, for the metrics. Relaxed counters: cheap on the hot path.
+#[derive(Debug, Default)]
+pub struct CacheStats {
+    /// Answered from the cache.
+    pub hits: AtomicU64,
+    /// Not cached (or stale), so loaded into the cache.
+    pub misses: AtomicU64,
+    /// Loads from the store (concurrent misses of one subject share one load).
+    pub loads: AtomicU64,
+    /// Reads past the cache because it could not be trusted (feed lost, newer revision asked).
+    pub read_throughs: AtomicU64,
+}
+
+impl CacheStats {
+    fn count(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// One cache as the metrics see it.
+pub struct CacheReport<'a> {
+    /// `grants` or `risk`.
+    pub name: &'static str,
+    /// Subjects cached now.
+    pub entries: u64,
+    /// Its counters.
+    pub stats: &'a CacheStats,
+}
+
 /// The decision point of one replica: policy in force, caches, and freshness bookkeeping.
 pub struct Decider {
     policy: ArcSwap<Policy>,
@@ -200,7 +230,9 @@ pub struct Decider {
     clock: SharedClock,
     options: CacheOptions,
     grants: Cache<Subject, Arc<SubjectGrants>>,
+    grant_stats: CacheStats,
     risk: Cache<Subject, Arc<SubjectRisk>>,
+    risk_stats: CacheStats,
     freshness: Freshness,
 }
 
@@ -215,7 +247,9 @@ impl Decider {
         Decider {
             policy: ArcSwap::from_pointee(policy),
             grants: build_cache(&options),
+            grant_stats: CacheStats::default(),
             risk: build_cache(&options),
+            risk_stats: CacheStats::default(),
             store,
             clock,
             options,
@@ -251,6 +285,22 @@ impl Decider {
     /// How many subjects have cached grants.
     pub fn cached_subjects(&self) -> u64 {
         self.grants.entry_count()
+    }
+
+    /// Both caches, for the metrics.
+    pub fn cache_reports(&self) -> [CacheReport<'_>; 2] {
+        [
+            CacheReport {
+                name: "grants",
+                entries: self.grants.entry_count(),
+                stats: &self.grant_stats,
+            },
+            CacheReport {
+                name: "risk",
+                entries: self.risk.entry_count(),
+                stats: &self.risk_stats,
+            },
+        ]
     }
 
     /// Decides one question. Never fails: an error is a deny with `internal_error`.
@@ -353,11 +403,17 @@ impl Decider {
     ) -> Result<Arc<SubjectGrants>, StoreError> {
         let ttl = self.options.ttl;
         let lookback = self.options.ended_grant_lookback;
-        self.cached_or_loaded(&self.grants, subject, min_revision, || async move {
-            let now = self.clock.now();
-            let snapshot = self.store.load_grants(subject, now - lookback).await?;
-            Ok(Arc::new(SubjectGrants::new(snapshot, now, ttl)))
-        })
+        self.cached_or_loaded(
+            &self.grants,
+            &self.grant_stats,
+            subject,
+            min_revision,
+            || async move {
+                let now = self.clock.now();
+                let snapshot = self.store.load_grants(subject, now - lookback).await?;
+                Ok(Arc::new(SubjectGrants::new(snapshot, now, ttl)))
+            },
+        )
         .await
     }
 
@@ -368,17 +424,24 @@ impl Decider {
         min_revision: u64,
     ) -> Result<Arc<SubjectRisk>, StoreError> {
         let ttl = self.options.ttl;
-        self.cached_or_loaded(&self.risk, subject, min_revision, || async move {
-            let now = self.clock.now();
-            let snapshot = self.store.load_risk(subject, now).await?;
-            Ok(Arc::new(SubjectRisk::new(snapshot, now, ttl)))
-        })
+        self.cached_or_loaded(
+            &self.risk,
+            &self.risk_stats,
+            subject,
+            min_revision,
+            || async move {
+                let now = self.clock.now();
+                let snapshot = self.store.load_risk(subject, now).await?;
+                Ok(Arc::new(SubjectRisk::new(snapshot, now, ttl)))
+            },
+        )
         .await
     }
 
     async fn cached_or_loaded<V, F, Fut>(
         &self,
         cache: &Cache<Subject, Arc<V>>,
+        stats: &CacheStats,
         subject: &str,
         min_revision: u64,
         load: F,
@@ -388,14 +451,24 @@ impl Decider {
         F: Fn() -> Fut,
         Fut: Future<Output = Result<Arc<V>, StoreError>>,
     {
+        // Counted when run: moka drops the future of a caller that waits on another's load.
+        let load = || {
+            let loading = load();
+            async move {
+                CacheStats::count(&stats.loads);
+                loading.await
+            }
+        };
         let cache_usable = self.freshness.is_listening() && min_revision <= self.freshness.known();
         if cache_usable {
             if let Some(entry) = cache.get(subject).await {
                 if self.freshness.is_fresh(subject, entry.revision()) {
+                    CacheStats::count(&stats.hits);
                     return Ok(entry);
                 }
                 cache.invalidate(subject).await;
             }
+            CacheStats::count(&stats.misses);
             let key = Subject::parse(subject)
                 .map_err(|error| StoreError::Internal(format!("cache key: {error}")))?;
             let entry = cache
@@ -408,6 +481,7 @@ impl Decider {
         }
         // Read through: the cache is not trusted (feed lost, a newer revision was demanded, or
         // a change raced with the load). Keep the fresh value only while the feed is up.
+        CacheStats::count(&stats.read_throughs);
         let entry = load().await?;
         if self.freshness.is_listening()
             && self.freshness.is_fresh(subject, entry.revision())
@@ -427,6 +501,7 @@ impl Decider {
                 subjects,
                 everyone,
                 policy_changed,
+                ..
             } => {
                 if *policy_changed {
                     self.reload_policy().await;

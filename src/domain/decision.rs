@@ -33,6 +33,21 @@ pub enum DecisionReason {
 }
 
 impl DecisionReason {
+    /// Every reason, in declaration order (`reason as usize` indexes it).
+    pub const ALL: [DecisionReason; 11] = [
+        DecisionReason::Allowed,
+        DecisionReason::NoGrant,
+        DecisionReason::ScopeMismatch,
+        DecisionReason::Expired,
+        DecisionReason::Revoked,
+        DecisionReason::NotYetActive,
+        DecisionReason::OtherSession,
+        DecisionReason::SodConflict,
+        DecisionReason::RuleDenied,
+        DecisionReason::RiskSuspended,
+        DecisionReason::InternalError,
+    ];
+
     /// The stable code, e.g. `other_session`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -94,5 +109,22 @@ impl Decision {
             .as_ref()
             .map(|grant| grant.role.as_str())
             .or(self.standing_role.as_deref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_lists_every_reason_at_its_index() {
+        for (index, reason) in DecisionReason::ALL.iter().enumerate() {
+            assert_eq!(*reason as usize, index);
+        }
+        // A new variant must be added to ALL: the last one is the last declared.
+        assert_eq!(
+            DecisionReason::ALL.last(),
+            Some(&DecisionReason::InternalError)
+        );
     }
 }

@@ -23,6 +23,7 @@ use crate::store::{Change, ElevationContext, ElevationFilter};
 
 impl Elevator {
     /// Elevations whose current step the caller may decide, newest first.
+    #[tracing::instrument(skip_all)]
     pub async fn list_pending_approvals(
         &self,
         caller: &Identity,
@@ -70,6 +71,7 @@ impl Elevator {
     /// Records the caller's verdict on the current step; steps that open then may be met by
     /// policy (`auto_approve`), and the final approval creates the grant. A vote the caller
     /// already gave (or an idempotency key already used) changes nothing.
+    #[tracing::instrument(skip_all)]
     pub async fn decide(
         &self,
         caller: &Identity,

@@ -150,6 +150,7 @@ impl Elevator {
 
     /// Audit events, oldest first: all of them for auditors and admins, otherwise those by or
     /// about the caller.
+    #[tracing::instrument(skip_all)]
     pub async fn list_audit_events(
         &self,
         caller: &Identity,
@@ -228,6 +229,7 @@ impl Elevator {
     /// pointing at the previous hash, every hash matching its event, the store's head matching
     /// the last event; and, given a signed head exported earlier, its signature valid and the
     /// chain still passing through it.
+    #[tracing::instrument(skip_all)]
     pub async fn verify_audit_chain(
         &self,
         caller: &Identity,
@@ -330,12 +332,14 @@ impl Elevator {
     }
 
     /// Signs the current chain head now, keeps it, and returns it (auditors).
+    #[tracing::instrument(skip_all)]
     pub async fn signed_audit_head(&self, caller: &Identity) -> Result<Checkpoint, ServiceError> {
         self.require_auditor(caller, "GetSignedAuditHead")?;
         self.checkpoint().await
     }
 
     /// Signs and keeps the current chain head (also run periodically).
+    #[tracing::instrument(skip_all)]
     pub async fn checkpoint(&self) -> Result<Checkpoint, ServiceError> {
         let (seq, hash, revision) = self.store.audit_head().await?;
         let checkpoint = self.signer.sign(seq, hash, revision, self.clock.now());
@@ -346,6 +350,7 @@ impl Elevator {
     /// A grant's whole story: who requested, who approved at which step, who delegated to
     /// whom, each reason and scope, and when and why it ended. For its holder, anyone who
     /// delegated along its chain, and auditors.
+    #[tracing::instrument(skip_all)]
     pub async fn grant_trail(
         &self,
         caller: &Identity,

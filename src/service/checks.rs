@@ -22,15 +22,40 @@ pub struct CheckSimulation {
 
 impl Elevator {
     /// Decides a Check for a policy enforcement point.
+    #[tracing::instrument(
+        name = "check",
+        skip_all,
+        fields(
+            subject = query.subject,
+            session = query.session,
+            permission = query.permission,
+            resource = query.resource,
+            allowed = tracing::field::Empty,
+            reason = tracing::field::Empty,
+            grant = tracing::field::Empty,
+            revision = tracing::field::Empty,
+        )
+    )]
     pub async fn check(
         &self,
         caller: &Identity,
         query: &CheckQuery<'_>,
     ) -> Result<Decision, ServiceError> {
         self.require_role(caller, &self.roles.pep, "Check")?;
+        let started = std::time::Instant::now();
         let decision = self.decider.check(query).await;
+        self.metrics.record_check(&decision, started.elapsed());
         if let Some(log) = &self.decision_log {
             log.record(query, &decision, self.clock.now());
+        }
+        let span = tracing::Span::current();
+        if !span.is_disabled() {
+            span.record("allowed", decision.allowed);
+            span.record("reason", decision.reason.as_str());
+            span.record("revision", decision.revision);
+            if let Some(grant) = &decision.grant {
+                span.record("grant", tracing::field::display(grant.id));
+            }
         }
         Ok(decision)
     }
@@ -61,6 +86,7 @@ impl Elevator {
     }
 
     /// Stores a risk signal for a risk engine.
+    #[tracing::instrument(skip_all)]
     pub async fn report_risk(
         &self,
         caller: &Identity,
@@ -135,6 +161,7 @@ impl Elevator {
 
     /// Evaluates a Check at a hypothetical time and risk, changing nothing, and explains every
     /// grant considered ("why denied"). For policy enforcement points and admins.
+    #[tracing::instrument(skip_all)]
     pub async fn simulate_check(
         &self,
         caller: &Identity,

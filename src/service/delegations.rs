@@ -69,6 +69,7 @@ const DELEGATION_REQUEST_TTL: TimeDelta = TimeDelta::hours(1);
 
 impl Elevator {
     /// Delegates a role the caller holds.
+    #[tracing::instrument(skip_all)]
     pub async fn delegate(
         &self,
         caller: &Identity,
@@ -355,6 +356,7 @@ impl Elevator {
 
     /// Delegated grants: those the caller (or, for admins, `subject`) gave or received, or
     /// those delegated from a grant the caller holds.
+    #[tracing::instrument(skip_all)]
     pub async fn list_delegations(
         &self,
         caller: &Identity,

@@ -347,6 +347,7 @@ impl Elevator {
     }
 
     /// Asks for a role on a scope for a time.
+    #[tracing::instrument(skip_all)]
     pub async fn request_elevation(
         &self,
         caller: &Identity,
@@ -359,6 +360,7 @@ impl Elevator {
 
     /// Asks to lengthen the grant of an active elevation by `extension`. Once approved (through
     /// the same chain), the grant's `not_after` moves: no gap, no second grant.
+    #[tracing::instrument(skip_all)]
     pub async fn extend_elevation(
         &self,
         caller: &Identity,
@@ -550,6 +552,7 @@ impl Elevator {
 
     /// Assesses a request without making it: as the caller, or (admins) as someone else, at a
     /// chosen time and under a chosen risk.
+    #[tracing::instrument(skip_all)]
     pub async fn simulate_elevation(
         &self,
         caller: &Identity,
@@ -586,6 +589,7 @@ impl Elevator {
     }
 
     /// One elevation, for its requester, an approver in its chain, or an admin.
+    #[tracing::instrument(skip_all)]
     pub async fn get_elevation(
         &self,
         caller: &Identity,
@@ -613,6 +617,7 @@ impl Elevator {
     }
 
     /// Elevations, newest first: the caller's own, or anyone's for an admin.
+    #[tracing::instrument(skip_all)]
     pub async fn list_elevations(
         &self,
         caller: &Identity,
@@ -657,6 +662,7 @@ impl Elevator {
     }
 
     /// Withdraws an elevation that is not active yet (its requester, or an admin).
+    #[tracing::instrument(skip_all)]
     pub async fn cancel_elevation(
         &self,
         caller: &Identity,

@@ -12,6 +12,7 @@ use crate::store::{Change, GrantContext};
 
 impl Elevator {
     /// Ends a grant early: its holder gives it up, or an admin revokes it.
+    #[tracing::instrument(skip_all)]
     pub async fn revoke_grant(
         &self,
         caller: &Identity,
@@ -62,6 +63,7 @@ impl Elevator {
     }
 
     /// A subject's grants: the caller's, or anyone's for an admin.
+    #[tracing::instrument(skip_all)]
     pub async fn list_grants(
         &self,
         caller: &Identity,
@@ -85,6 +87,7 @@ impl Elevator {
     }
 
     /// Revokes every live grant of a login session (logout, or back-channel logout).
+    #[tracing::instrument(skip_all)]
     pub async fn end_session(
         &self,
         caller: &Identity,

@@ -42,6 +42,7 @@ use crate::domain::{
 };
 use crate::policy::Policy;
 use crate::store::{Change, Committed, Decide, OutboxMessage, Store};
+use crate::telemetry::metrics::Metrics;
 
 pub use audit::{
     AuditQuery, AuditSigner, ChainVerification, GrantTrail, head_message, signature_is_valid,
@@ -155,6 +156,7 @@ pub struct Elevator {
     roles: ServiceRoles,
     signer: AuditSigner,
     decision_log: Option<Arc<DecisionLog>>,
+    metrics: Arc<Metrics>,
 }
 
 fn check_text(field: &str, value: &str, max_bytes: usize) -> Result<(), ServiceError> {
@@ -186,6 +188,7 @@ impl Elevator {
         clock: SharedClock,
         roles: ServiceRoles,
         signer: AuditSigner,
+        metrics: Arc<Metrics>,
     ) -> Self {
         Elevator {
             store,
@@ -193,6 +196,7 @@ impl Elevator {
             clock,
             roles,
             signer,
+            metrics,
             decision_log: None,
         }
     }

@@ -12,6 +12,7 @@ use crate::store::{Change, NewPolicy, StoredPolicy};
 
 impl Elevator {
     /// The policy in force.
+    #[tracing::instrument(skip_all)]
     pub async fn get_policy(&self) -> Result<(Arc<Policy>, Option<StoredPolicy>), ServiceError> {
         let policy = self.decider.policy();
         let stored = self.store.latest_policy().await?;
@@ -24,6 +25,7 @@ impl Elevator {
     }
 
     /// Replaces the policy (admins). With `expected_version`, only if it is still in force.
+    #[tracing::instrument(skip_all)]
     pub async fn put_policy(
         &self,
         caller: &Identity,
@@ -36,6 +38,7 @@ impl Elevator {
     }
 
     /// Stores `source` as the next policy version, recorded as put by `actor`.
+    #[tracing::instrument(skip_all)]
     pub async fn put_policy_as(
         &self,
         actor: &str,

@@ -15,6 +15,7 @@ impl Elevator {
     /// Runs on one replica at a time (the store's sweep lease; a replica that dies loses it), and
     /// even without the lease it would be safe: each elevation is decided under its lock, and a
     /// second sweep of the same elevation finds nothing to do. Returns how many moved.
+    #[tracing::instrument(skip_all)]
     pub async fn sweep(&self) -> Result<usize, ServiceError> {
         let Some(_lease) = self.store.sweep_lease().await? else {
             // Another replica is sweeping.

@@ -308,6 +308,8 @@ pub async fn fresh_database() -> String {
 pub struct TestApp {
     /// Where it listens.
     pub address: SocketAddr,
+    /// Where its admin port listens (`/metrics`, `/healthz`, `/readyz`).
+    pub admin_address: SocketAddr,
     /// Its clock.
     pub clock: Arc<ManualClock>,
     /// Its use cases.
@@ -386,6 +388,7 @@ pub async fn spawn_app_with(backend: Backend, options: AppOptions) -> TestApp {
     };
     let mut config = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
+        admin_listen: "127.0.0.1:0".parse().unwrap(),
         database_url: database_url.clone(),
         policy_file: Some(policy_file),
         state_dir: Some(scratch.join("state")),
@@ -408,6 +411,7 @@ pub async fn spawn_app_with(backend: Backend, options: AppOptions) -> TestApp {
         .await
         .expect("build the test server");
     let address = server.local_addr();
+    let admin_address = server.admin_addr();
     let app = server.app();
     let store = server.store();
     let instance_id = server.instance_id().to_owned();
@@ -420,6 +424,7 @@ pub async fn spawn_app_with(backend: Backend, options: AppOptions) -> TestApp {
         .connect_lazy();
     TestApp {
         address,
+        admin_address,
         clock,
         app,
         store,

@@ -70,7 +70,7 @@ async fn a_revoke_through_one_replica_denies_on_the_other_within_a_second() {
     assert!(fresh.revision >= revoked_at);
 }
 
-async fn listener_pid(app: &TestApp) -> Option<i32> {
+pub(crate) async fn listener_pid(app: &TestApp) -> Option<i32> {
     let rows = sql(
         app.database_url.as_deref().unwrap(),
         &format!(

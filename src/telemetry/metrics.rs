@@ -1,0 +1,388 @@
+//! The server's metrics, as OpenTelemetry instruments on a meter provider of its own (two
+//! servers in one process, as in the tests, never mix), read on demand and rendered as
+//! Prometheus text for the admin port's `/metrics`.
+//!
+//! The Check path records into bound instruments (attributes resolved once, at start-up), so
+//! a decision pays two relaxed atomic updates and one histogram bucket. Everything else the
+//! metrics show is observed when scraped: cache sizes and counters, the change feed, the
+//! pool, the queues.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use opentelemetry::KeyValue;
+use opentelemetry::metrics::{BoundCounter, BoundHistogram, Meter, MeterProvider};
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::metrics::data::ResourceMetrics;
+use opentelemetry_sdk::metrics::reader::MetricReader;
+use opentelemetry_sdk::metrics::{
+    InstrumentKind, ManualReader, Pipeline, SdkMeterProvider, Temporality,
+};
+
+use super::prometheus;
+use crate::decision::log::DecisionLog;
+use crate::decision::{CacheStats, Decider};
+use crate::domain::{Decision, DecisionReason};
+use crate::store::Store;
+
+/// Check latency buckets, in seconds: a cached decision takes about a microsecond, a load
+/// from PostgreSQL about a millisecond.
+const CHECK_SECONDS: &[f64] = &[
+    0.000_005, 0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005,
+    0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+];
+
+/// Invalidation lag buckets, in seconds.
+const LAG_SECONDS: &[f64] = &[
+    0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+
+/// A [`ManualReader`] the meter provider and `/metrics` share.
+#[derive(Debug, Clone)]
+pub struct SharedReader(Arc<ManualReader>);
+
+impl SharedReader {
+    /// Shares `reader`.
+    pub fn new(reader: ManualReader) -> Self {
+        SharedReader(Arc::new(reader))
+    }
+
+    /// Collects every instrument now and renders Prometheus text.
+    pub fn render(&self) -> String {
+        let mut collected = ResourceMetrics::default();
+        if let Err(error) = self.0.collect(&mut collected) {
+            tracing::warn!(%error, "collecting metrics failed");
+        }
+        prometheus::encode(&collected)
+    }
+}
+
+impl MetricReader for SharedReader {
+    fn register_pipeline(&self, pipeline: Weak<Pipeline>) {
+        self.0.register_pipeline(pipeline)
+    }
+
+    fn collect(&self, rm: &mut ResourceMetrics) -> OTelSdkResult {
+        self.0.collect(rm)
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.0.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.0.shutdown_with_timeout(timeout)
+    }
+
+    fn temporality(&self, kind: InstrumentKind) -> Temporality {
+        self.0.temporality(kind)
+    }
+}
+
+/// Picks one counter of a cache's stats.
+type CacheCounter = fn(&CacheStats) -> &AtomicU64;
+
+/// What background work reports for the gauges it refreshes.
+#[derive(Debug, Default)]
+pub struct Backlogs {
+    /// Elevations waiting for approval.
+    pub pending_approvals: AtomicU64,
+    /// Webhook deliveries not yet made.
+    pub webhook_outbox: AtomicU64,
+}
+
+/// The instruments of one server.
+pub struct Metrics {
+    provider: SdkMeterProvider,
+    reader: SharedReader,
+    meter: Meter,
+    check_seconds: BoundHistogram<f64>,
+    decisions: Vec<BoundCounter<u64>>,
+    invalidations: BoundCounter<u64>,
+    invalidation_lag: BoundHistogram<f64>,
+    webhook_deliveries: [BoundCounter<u64>; 3],
+    backlogs: Arc<Backlogs>,
+}
+
+/// How a webhook delivery attempt ended.
+#[derive(Debug, Clone, Copy)]
+pub enum DeliveryResult {
+    /// Posted and acknowledged.
+    Delivered,
+    /// Failed; it will be tried again.
+    Retrying,
+    /// Failed for the last time.
+    GivenUp,
+}
+
+impl Metrics {
+    /// Instruments on a fresh meter provider.
+    pub fn new() -> Arc<Metrics> {
+        let reader = SharedReader::new(ManualReader::builder().build());
+        let provider = SdkMeterProvider::builder()
+            .with_reader(reader.clone())
+            .build();
+        let meter = provider.meter("elevator");
+        let check_seconds = meter
+            .f64_histogram("elevator_check_duration_seconds")
+            .with_description(
+                "How long Check took to decide, in seconds (CheckService and Envoy ext_authz).",
+            )
+            .with_boundaries(CHECK_SECONDS.to_vec())
+            .build()
+            .bind(&[]);
+        let decisions_counter = meter
+            .u64_counter("elevator_check_decisions")
+            .with_description("Check decisions, by reason (allowed, no_grant, expired, ...).")
+            .build();
+        let decisions = DecisionReason::ALL
+            .iter()
+            .map(|reason| decisions_counter.bind(&[KeyValue::new("reason", reason.as_str())]))
+            .collect();
+        let invalidations = meter
+            .u64_counter("elevator_invalidations")
+            .with_description(
+                "Changes received from the change feed (this and other replicas' writes).",
+            )
+            .build()
+            .bind(&[]);
+        let invalidation_lag = meter
+            .f64_histogram("elevator_invalidation_lag_seconds")
+            .with_description("From a write's commit (database clock) to its arrival on the change feed, in seconds.")
+            .with_boundaries(LAG_SECONDS.to_vec())
+            .build()
+            .bind(&[]);
+        let deliveries = meter
+            .u64_counter("elevator_webhook_deliveries")
+            .with_description("Webhook delivery attempts, by outcome.")
+            .build();
+        let webhook_deliveries = ["delivered", "retrying", "given_up"]
+            .map(|outcome| deliveries.bind(&[KeyValue::new("outcome", outcome)]));
+        let _build_info = meter
+            .u64_observable_gauge("elevator_build_info")
+            .with_description("Always 1; the labels say which build is running.")
+            .with_callback(|observer| {
+                observer.observe(1, &[KeyValue::new("version", env!("CARGO_PKG_VERSION"))])
+            })
+            .build();
+        let backlogs = Arc::new(Backlogs::default());
+        let observed = Arc::downgrade(&backlogs);
+        let _backlog = meter
+            .u64_observable_gauge("elevator_pending_approvals")
+            .with_description("Elevations waiting for approval (refreshed every second).")
+            .with_callback(move |observer| {
+                if let Some(backlogs) = observed.upgrade() {
+                    observer.observe(backlogs.pending_approvals.load(Ordering::Relaxed), &[]);
+                }
+            })
+            .build();
+        let observed = Arc::downgrade(&backlogs);
+        let _outbox = meter
+            .u64_observable_gauge("elevator_webhook_outbox")
+            .with_description("Webhook deliveries waiting to be made (refreshed every second).")
+            .with_callback(move |observer| {
+                if let Some(backlogs) = observed.upgrade() {
+                    observer.observe(backlogs.webhook_outbox.load(Ordering::Relaxed), &[]);
+                }
+            })
+            .build();
+        Arc::new(Metrics {
+            provider,
+            reader,
+            meter,
+            check_seconds,
+            decisions,
+            invalidations,
+            invalidation_lag,
+            webhook_deliveries,
+            backlogs,
+        })
+    }
+
+    /// Records one Check.
+    pub fn record_check(&self, decision: &Decision, took: Duration) {
+        self.check_seconds.record(took.as_secs_f64());
+        self.decisions[decision.reason as usize].add(1);
+    }
+
+    /// Records a change arriving on the feed, `lag` after it committed.
+    pub fn record_invalidation(&self, lag: Option<Duration>) {
+        self.invalidations.add(1);
+        if let Some(lag) = lag {
+            self.invalidation_lag.record(lag.as_secs_f64());
+        }
+    }
+
+    /// Records a webhook delivery attempt.
+    pub fn record_delivery(&self, result: DeliveryResult) {
+        self.webhook_deliveries[result as usize].add(1);
+    }
+
+    /// The gauges background work refreshes.
+    pub fn backlogs(&self) -> &Backlogs {
+        &self.backlogs
+    }
+
+    /// Observes the decider's caches and change feed, the store's pool, and the decision log,
+    /// whenever the metrics are read. Holds them weakly: a stopped server is not kept alive.
+    pub fn observe(
+        &self,
+        decider: &Arc<Decider>,
+        store: &Arc<dyn Store>,
+        decision_log: Option<&Arc<DecisionLog>>,
+    ) {
+        let meter = &self.meter;
+        let cache_counters: [(&str, &str, CacheCounter); 4] = [
+            (
+                "elevator_cache_hits",
+                "Lookups answered from the cache.",
+                |s| &s.hits,
+            ),
+            (
+                "elevator_cache_misses",
+                "Lookups the cache did not hold (or held stale).",
+                |s| &s.misses,
+            ),
+            (
+                "elevator_cache_loads",
+                "Loads from the store into the cache.",
+                |s| &s.loads,
+            ),
+            (
+                "elevator_cache_read_throughs",
+                "Lookups that bypassed the cache because it could not be trusted.",
+                |s| &s.read_throughs,
+            ),
+        ];
+        for (name, description, counter) in cache_counters {
+            let weak = Arc::downgrade(decider);
+            let _ = meter
+                .u64_observable_counter(name)
+                .with_description(description)
+                .with_callback(move |observer| {
+                    let Some(decider) = weak.upgrade() else {
+                        return;
+                    };
+                    for cache in decider.cache_reports() {
+                        let value = counter(cache.stats).load(Ordering::Relaxed);
+                        observer.observe(value, &[KeyValue::new("cache", cache.name)]);
+                    }
+                })
+                .build();
+        }
+        let weak = Arc::downgrade(decider);
+        let _ = meter
+            .u64_observable_gauge("elevator_cache_entries")
+            .with_description("Subjects cached now.")
+            .with_callback(move |observer| {
+                if let Some(decider) = weak.upgrade() {
+                    for cache in decider.cache_reports() {
+                        observer.observe(cache.entries, &[KeyValue::new("cache", cache.name)]);
+                    }
+                }
+            })
+            .build();
+        let weak = Arc::downgrade(decider);
+        let _ = meter
+            .u64_observable_gauge("elevator_change_feed_listening")
+            .with_description("1 while the change feed is connected and caches are trusted, 0 while checks read through.")
+            .with_callback(move |observer| {
+                if let Some(decider) = weak.upgrade() {
+                    observer.observe(u64::from(decider.freshness().is_listening()), &[]);
+                }
+            })
+            .build();
+        let weak = Arc::downgrade(store);
+        let _ = meter
+            .u64_observable_gauge("elevator_db_pool_connections")
+            .with_description("PostgreSQL pool connections: open, idle and the maximum.")
+            .with_callback(move |observer| {
+                let Some(status) = weak.upgrade().and_then(|store| store.pool_status()) else {
+                    return;
+                };
+                for (state, value) in [
+                    ("open", status.open),
+                    ("idle", status.idle),
+                    ("max", status.max),
+                ] {
+                    observer.observe(value as u64, &[KeyValue::new("state", state)]);
+                }
+            })
+            .build();
+        if let Some(log) = decision_log {
+            let weak = Arc::downgrade(log);
+            let _ = meter
+                .u64_observable_gauge("elevator_decision_log_queue_depth")
+                .with_description("Decisions waiting to be written to the decision log.")
+                .with_callback(move |observer| {
+                    if let Some(log) = weak.upgrade() {
+                        observer.observe(log.depth() as u64, &[]);
+                    }
+                })
+                .build();
+            let weak = Arc::downgrade(log);
+            let _ = meter
+                .u64_observable_counter("elevator_decision_log_dropped")
+                .with_description("Decisions dropped because the decision log's queue was full.")
+                .with_callback(move |observer| {
+                    if let Some(log) = weak.upgrade() {
+                        observer.observe(log.dropped(), &[]);
+                    }
+                })
+                .build();
+        }
+    }
+
+    /// Prometheus text of every instrument, read now.
+    pub fn render(&self) -> String {
+        self.reader.render()
+    }
+}
+
+impl Drop for Metrics {
+    fn drop(&mut self) {
+        let _ = self.provider.shutdown();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checks_count_by_reason_and_fill_the_histogram() {
+        let metrics = Metrics::new();
+        let deny = Decision::deny(DecisionReason::Revoked, 3);
+        metrics.record_check(&deny, Duration::from_micros(3));
+        metrics.record_check(&deny, Duration::from_millis(2));
+        metrics.record_delivery(DeliveryResult::GivenUp);
+        metrics
+            .backlogs()
+            .pending_approvals
+            .store(4, Ordering::Relaxed);
+        let text = metrics.render();
+        assert!(
+            text.contains("elevator_check_decisions_total{reason=\"revoked\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("elevator_check_decisions_total{reason=\"allowed\"} 0\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("elevator_check_duration_seconds_bucket{le=\"0.000005\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("elevator_check_duration_seconds_count 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("elevator_webhook_deliveries_total{outcome=\"given_up\"} 1\n"),
+            "{text}"
+        );
+        assert!(text.contains("elevator_pending_approvals 4\n"), "{text}");
+        assert!(text.contains("elevator_build_info{version=\""), "{text}");
+    }
+}
