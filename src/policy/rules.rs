@@ -21,6 +21,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use crate::domain::parse_duration;
 use crate::domain::risk::RiskPicture;
 
+mod native;
+
 /// Longest rule text; longer ones are refused before parsing.
 pub const MAX_RULE_BYTES: usize = 4096;
 /// Deepest bracket nesting a rule may have (the CEL parser recurses on it).
@@ -192,6 +194,8 @@ pub struct Rule {
     text: String,
     effect: Effect,
     program: Program,
+    /// The same condition run natively, when its form allows (see [`native`]).
+    native: Option<native::Native>,
     reads: Reads,
 }
 
@@ -445,6 +449,7 @@ impl Rule {
         Ok(Rule {
             text: text.to_owned(),
             effect,
+            native: native::compile(program.expression(), moment),
             program,
             reads: checker.reads,
         })
@@ -468,6 +473,19 @@ impl Rule {
     /// Evaluates the condition; an error is reported, never treated as true or false by the
     /// caller's accident.
     pub fn holds(&self, input: &RuleInput<'_>) -> Result<bool, String> {
+        match &self.native {
+            Some(native) => native.holds(input),
+            None => self.holds_interpreted(input),
+        }
+    }
+
+    /// Whether the condition runs natively (no interpreter on the hot path).
+    pub fn is_native(&self) -> bool {
+        self.native.is_some()
+    }
+
+    /// Evaluates the condition in the CEL interpreter.
+    fn holds_interpreted(&self, input: &RuleInput<'_>) -> Result<bool, String> {
         let mut context = Context::with_env(ENVIRONMENT.clone());
         for (variable, fields) in &self.reads {
             context.add_variable_from_value(*variable, input.value_of(variable, fields.as_ref()));
