@@ -648,7 +648,10 @@ fn judge_allowed_grant(
                 .map(|token| token.groups.iter().map(|g| g.as_str()).collect())
                 .unwrap_or_default(),
             delegated_by,
-            amr: Vec::new(),
+            amr: query
+                .token
+                .map(|token| token.amr.iter().map(String::as_str).collect())
+                .unwrap_or_default(),
         },
         request: None,
         grant: Some(GrantFacts {

@@ -216,3 +216,59 @@ async fn risk_signals_are_stored_and_cached(backend: Backend) {
     assert!(later.value.is_empty());
 }
 crate::on_both_backends!(risk_signals, risk_signals_are_stored_and_cached);
+
+#[tokio::test]
+async fn grant_rules_read_how_the_subject_authenticated() {
+    let policy = elevator::policy::DEMO_POLICY.replace(
+        "    require: [reason]\n\n  - role: po_creator",
+        "    require: [reason]\n    grant_rules: [\"allow if 'mfa' in token.amr\"]\n\n  - role: po_creator",
+    );
+    let app = spawn_app_with(
+        Backend::Memory,
+        AppOptions {
+            policy: Some(policy),
+            ..Default::default()
+        },
+    )
+    .await;
+    let elevation = app.request_fatma().await;
+    app.ali_approves(&elevation.id).await;
+    let fatma_with = |amr: &[&str]| {
+        token_signed(
+            TEST_SECRET.as_bytes(),
+            &app.clock,
+            elevator::auth::Claims {
+                sub: "fatma".into(),
+                sid: Some("s1".into()),
+                groups: vec!["procurement-staff".into()],
+                amr: amr.iter().map(|m| m.to_string()).collect(),
+                ..Default::default()
+            },
+        )
+    };
+    let ask = |token: String| {
+        let mut asked = question(
+            "fatma",
+            "s1",
+            "purchase_orders.approve",
+            "Org:Procurement/PO:1",
+        );
+        asked.subject_token = token;
+        asked
+    };
+    let with_mfa = app
+        .checks()
+        .check(authed(&app.pep(), ask(fatma_with(&["pwd", "mfa"]))))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(with_mfa.allowed, "{with_mfa:?}");
+    let password_only = app
+        .checks()
+        .check(authed(&app.pep(), ask(fatma_with(&["pwd"]))))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!password_only.allowed);
+    assert_eq!(reason(&password_only), pb::DecisionReason::RuleDenied);
+}
