@@ -585,16 +585,14 @@ pub fn decision_reason(reason: DecisionReason) -> pb::DecisionReason {
 
 /// A decision.
 pub fn check_response(decision: &Decision) -> pb::CheckResponse {
+    // An allow is explained by its grant and role; only a deny needs words (and an allow, the
+    // hot answer, is not worth formatting a sentence for).
     let message = match (&decision.grant, decision.allowed) {
+        (_, true) => String::new(),
         (_, false) if decision.rule.is_some() => format!(
             "denied: {} by `{}`",
             decision.reason.as_str(),
             decision.rule.as_deref().unwrap_or_default()
-        ),
-        (Some(grant), true) => format!("allowed by grant {} ({})", grant.id, grant.role),
-        (None, true) => format!(
-            "allowed by standing role {}",
-            decision.standing_role.as_deref().unwrap_or_default()
         ),
         (Some(grant), false) => {
             format!("denied: {} (grant {})", decision.reason.as_str(), grant.id)

@@ -16,7 +16,6 @@ use chrono::{DateTime, TimeDelta, Utc};
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::clock::SharedClock;
 use crate::domain::{GroupName, Identity, SessionId, StandingRole, Subject};
@@ -189,15 +188,16 @@ fn jwks_keys(document: &str) -> Result<Vec<VerificationKey>, String> {
 }
 
 /// A verified token stays cached until its `exp` (and never longer than an hour); a read never
-/// extends it.
+/// extends it. The key is the whole token, compared in full: hashing it with SHA-256 first
+/// cost more than the rest of a cached Check's authentication.
 struct UntilTokenExpiry {
     clock: SharedClock,
 }
 
-impl moka::Expiry<[u8; 32], Arc<Identity>> for UntilTokenExpiry {
+impl moka::Expiry<Box<str>, Arc<Identity>> for UntilTokenExpiry {
     fn expire_after_create(
         &self,
-        _digest: &[u8; 32],
+        _token: &Box<str>,
         identity: &Arc<Identity>,
         _created_at: std::time::Instant,
     ) -> Option<Duration> {
@@ -216,7 +216,7 @@ pub struct Authenticator {
     leeway: TimeDelta,
     dev_mode: bool,
     clock: SharedClock,
-    cache: moka::sync::Cache<[u8; 32], Arc<Identity>>,
+    cache: moka::sync::Cache<Box<str>, Arc<Identity>>,
 }
 
 impl Authenticator {
@@ -285,13 +285,12 @@ impl Authenticator {
             return Err(AuthError::TooLarge);
         }
         let now = self.clock.now();
-        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        if let Some(identity) = self.cache.get(&digest) {
+        if let Some(identity) = self.cache.get(token) {
             self.check_lifetime(identity.expires_at, None, now)?;
             return Ok(identity);
         }
         let identity = Arc::new(self.verify_uncached(token, now)?);
-        self.cache.insert(digest, identity.clone());
+        self.cache.insert(token.into(), identity.clone());
         Ok(identity)
     }
 
