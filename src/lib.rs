@@ -19,6 +19,7 @@
 //! | [`webhooks`]| delivery of announced changes from the outbox, signed, retried |
 //! | [`telemetry`]| tracing spans exported through OTLP; metrics rendered as Prometheus text |
 //! | [`admin`]   | the admin HTTP port: `/metrics`, `/healthz`, `/readyz` |
+//! | [`loadtest`]| `elevator loadtest`: load generator for the decision path and its peers |
 //!
 //! The generated protobuf code is in [`proto`]; nothing below [`api`] sees it.
 
@@ -30,6 +31,7 @@ pub mod clock;
 pub mod config;
 pub mod decision;
 pub mod domain;
+pub mod loadtest;
 pub mod policy;
 pub mod proto;
 pub mod server;

@@ -362,7 +362,7 @@ async fn execute(
     printer: &Printer,
 ) -> Result<ExitCode, Failure> {
     match command {
-        Command::Serve(_) | Command::Migrate(_) | Command::DevToken(_) => {
+        Command::Serve(_) | Command::Migrate(_) | Command::Loadtest(_) | Command::DevToken(_) => {
             unreachable!("handled before connecting")
         }
         Command::Request(args) => {

@@ -57,6 +57,9 @@ enum Command {
     Serve(ServeArgs),
     /// Apply pending database migrations and exit (for a deployment job; see `serve --no-migrate`).
     Migrate(MigrateArgs),
+    /// Put load on a decision point (elevator, its health check, or Cerbos) and report
+    /// throughput and latency percentiles.
+    Loadtest(crate::loadtest::LoadtestArgs),
     /// Mint a token signed with dev mode's secret (dev mode only).
     DevToken(DevTokenArgs),
     /// Ask for a role on a scope for a time.
@@ -501,6 +504,14 @@ async fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Migrate(args) => migrate(args).await,
+        Command::Loadtest(mut args) => {
+            args.target = cli.client.server;
+            args.output = match cli.client.output {
+                OutputFormat::Text => crate::loadtest::Output::Text,
+                OutputFormat::Json => crate::loadtest::Output::Json,
+            };
+            ExitCode::from(crate::loadtest::run(args).await)
+        }
         Command::DevToken(args) => client::dev_token(args),
         command => client::run(command, cli.client).await,
     }
