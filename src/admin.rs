@@ -94,7 +94,10 @@ impl Readiness {
 pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>, readiness: Arc<Readiness>) {
     loop {
         let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
+            Ok((stream, _)) => {
+                let _ = stream.set_nodelay(true);
+                stream
+            }
             Err(error) => {
                 tracing::warn!(%error, "admin port: accept failed");
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;

@@ -85,6 +85,7 @@ impl Deliverer {
     ) -> Self {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(options.timeout));
+        connector.set_nodelay(true);
         Deliverer {
             store,
             clock,
