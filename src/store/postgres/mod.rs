@@ -15,9 +15,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use deadpool_postgres::Transaction;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use futures_util::future::BoxFuture;
 use tokio::sync::broadcast;
-use tokio_postgres::{NoTls, Transaction};
+use tokio_postgres::NoTls;
+use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 use self::errors::{from_pg, from_pool, is_retryable};
@@ -243,6 +246,14 @@ async fn migrate(pool: &Pool) -> Result<Vec<&'static str>, StoreError> {
     result
 }
 
+/// The connection's prepared statement for `$sql`, prepared on first use: a statement sent as
+/// text costs a second round trip (parse, then execute) every time.
+macro_rules! cached {
+    ($connection:expr, $sql:expr) => {
+        $connection.prepare_cached($sql).await.map_err(from_pg)?
+    };
+}
+
 /// Runs `$body` in a transaction bound to `$tx`, retrying from the start when PostgreSQL picks
 /// the transaction as the victim of a serialization failure or deadlock.
 macro_rules! in_transaction {
@@ -268,12 +279,24 @@ macro_rules! in_transaction {
     }};
 }
 
-/// Writes `change` in `tx`: rows, then the revision bump with its notification, then the audit
-/// events. Returns the committed revision (the caller commits).
+/// The statements a write sends while it holds the head row.
+struct WriteStatements {
+    upsert_elevation: tokio_postgres::Statement,
+    upsert_grant: tokio_postgres::Statement,
+    insert_risk_signal: tokio_postgres::Statement,
+    insert_policy: tokio_postgres::Statement,
+    insert_outbox: tokio_postgres::Statement,
+    insert_audit_event: tokio_postgres::Statement,
+    set_audit_head: tokio_postgres::Statement,
+}
+
+/// Writes `change` in `tx`: the revision bump with its notification (which locks the head row
+/// until commit), then the rows and the chained audit events, pipelined. Returns the revision
+/// (the caller commits).
 async fn apply(tx: &Transaction<'_>, change: Change) -> Result<Committed, StoreError> {
     if change.is_empty() {
         let revision: i64 = tx
-            .query_one(queries::CURRENT_REVISION, &[])
+            .query_one(&cached!(tx, queries::CURRENT_REVISION), &[])
             .await
             .map_err(from_pg)?
             .get(0);
@@ -295,10 +318,21 @@ async fn apply(tx: &Transaction<'_>, change: Change) -> Result<Committed, StoreE
     } else {
         subjects
     };
+    // Prepared before the head row is locked, so that the lock is held for two round trips:
+    // the bump, then every write pipelined, then the commit.
+    let statements = WriteStatements {
+        upsert_elevation: cached!(tx, queries::UPSERT_ELEVATION),
+        upsert_grant: cached!(tx, queries::UPSERT_GRANT),
+        insert_risk_signal: cached!(tx, queries::INSERT_RISK_SIGNAL),
+        insert_policy: cached!(tx, queries::INSERT_POLICY),
+        insert_outbox: cached!(tx, queries::INSERT_OUTBOX),
+        insert_audit_event: cached!(tx, queries::INSERT_AUDIT_EVENT),
+        set_audit_head: cached!(tx, queries::SET_AUDIT_HEAD),
+    };
     let event_count = change.events.len() as i64;
     let head = tx
         .query_one(
-            queries::BUMP_REVISION_AND_NOTIFY,
+            &cached!(tx, queries::BUMP_REVISION_AND_NOTIFY),
             &[
                 &event_count,
                 &change.policy.is_some(),
@@ -315,107 +349,124 @@ async fn apply(tx: &Transaction<'_>, change: Change) -> Result<Committed, StoreE
         .try_into()
         .map_err(|_| StoreError::Corrupt("the audit chain head is not a SHA-256 hash".into()))?;
     let revision = revision as u64;
+    let revision_param = revision as i64;
 
-    for elevation in &change.elevations {
-        let params = rows::ElevationParams::new(elevation, revision)?;
-        tx.execute(queries::UPSERT_ELEVATION, &params.as_params())
-            .await
-            .map_err(from_pg)?;
+    // Everything below is sent pipelined: one round trip while the head row is locked, not
+    // one per row (commits are ordered by that lock, so its hold time bounds write throughput).
+    let elevations = change
+        .elevations
+        .iter()
+        .map(|elevation| rows::ElevationParams::new(elevation, revision))
+        .collect::<Result<Vec<_>, _>>()?;
+    let grants = change
+        .grants
+        .iter()
+        .map(|grant| rows::GrantParams::new(grant, revision))
+        .collect::<Result<Vec<_>, _>>()?;
+    let signals: Vec<(&RiskSignal, &str, Option<String>, i32)> = change
+        .risk_signals
+        .iter()
+        .map(|signal| {
+            (
+                signal,
+                signal.subject.as_str(),
+                signal.session.as_ref().map(ToString::to_string),
+                signal.score as i32,
+            )
+        })
+        .collect();
+    let policy_version = change.policy.as_ref().map(|policy| policy.version as i64);
+    let first_seq = last_seq - event_count + 1;
+    let mut events = Vec::with_capacity(change.events.len());
+    for (offset, event) in change.events.iter().enumerate() {
+        let seq = first_seq + offset as i64;
+        let hash = chain_hash(seq as u64, revision, &prev_hash, event);
+        events.push(rows::AuditEventParams::new(
+            event, seq, revision, prev_hash, hash,
+        ));
+        prev_hash = hash;
     }
-    for grant in &change.grants {
-        let params = rows::GrantParams::new(grant, revision)?;
-        tx.execute(queries::UPSERT_GRANT, &params.as_params())
-            .await
-            .map_err(from_pg)?;
-    }
-    for signal in &change.risk_signals {
-        let session = signal.session.as_ref().map(ToString::to_string);
-        tx.execute(
-            queries::INSERT_RISK_SIGNAL,
-            &[
-                &signal.id,
-                &signal.subject.as_str(),
-                &session,
-                &(signal.score as i32),
-                &signal.flags,
-                &signal.source,
-                &signal.reported_at,
-                &signal.expires_at,
-                &(revision as i64),
-            ],
+
+    let elevation_params: Vec<_> = elevations.iter().map(|p| p.as_params()).collect();
+    let grant_params: Vec<_> = grants.iter().map(|p| p.as_params()).collect();
+    let event_params: Vec<_> = events.iter().map(|p| p.as_params()).collect();
+    let signal_params: Vec<[&(dyn ToSql + Sync); 9]> = signals
+        .iter()
+        .map(
+            |(signal, subject, session, score)| -> [&(dyn ToSql + Sync); 9] {
+                [
+                    &signal.id,
+                    subject,
+                    session,
+                    score,
+                    &signal.flags,
+                    &signal.source,
+                    &signal.reported_at,
+                    &signal.expires_at,
+                    &revision_param,
+                ]
+            },
         )
-        .await
-        .map_err(from_pg)?;
-    }
-    if let Some(policy) = &change.policy {
-        tx.execute(
-            queries::INSERT_POLICY,
-            &[
-                &(policy.version as i64),
-                &policy.source,
-                &policy.created_by,
-                &policy.created_at,
-                &(revision as i64),
-            ],
-        )
-        .await
-        .map_err(from_pg)?;
-    }
-    for message in &change.outbox {
-        tx.execute(
-            queries::INSERT_OUTBOX,
-            &[
+        .collect();
+    let policy_params: Option<[&(dyn ToSql + Sync); 5]> =
+        change.policy.as_ref().zip(policy_version.as_ref()).map(
+            |(policy, version)| -> [&(dyn ToSql + Sync); 5] {
+                [
+                    version,
+                    &policy.source,
+                    &policy.created_by,
+                    &policy.created_at,
+                    &revision_param,
+                ]
+            },
+        );
+    let outbox_params: Vec<[&(dyn ToSql + Sync); 5]> = change
+        .outbox
+        .iter()
+        .map(|message| -> [&(dyn ToSql + Sync); 5] {
+            [
                 &message.url,
                 &message.event_kind,
                 &message.payload,
                 &message.created_at,
-                &(revision as i64),
-            ],
-        )
+                &revision_param,
+            ]
+        })
+        .collect();
+    let head_hash: &[u8] = &prev_hash;
+    let head_params: [&(dyn ToSql + Sync); 1] = [&head_hash];
+    let mut writes: Vec<BoxFuture<'_, Result<u64, tokio_postgres::Error>>> = Vec::new();
+    for params in &elevation_params {
+        writes.push(Box::pin(tx.execute(&statements.upsert_elevation, params)));
+    }
+    for params in &grant_params {
+        writes.push(Box::pin(tx.execute(&statements.upsert_grant, params)));
+    }
+    for params in &signal_params {
+        writes.push(Box::pin(tx.execute(&statements.insert_risk_signal, params)));
+    }
+    if let Some(params) = &policy_params {
+        writes.push(Box::pin(tx.execute(&statements.insert_policy, params)));
+    }
+    for params in &outbox_params {
+        writes.push(Box::pin(tx.execute(&statements.insert_outbox, params)));
+    }
+    for params in &event_params {
+        writes.push(Box::pin(tx.execute(&statements.insert_audit_event, params)));
+    }
+    if !events.is_empty() {
+        writes.push(Box::pin(
+            tx.execute(&statements.set_audit_head, &head_params),
+        ));
+    }
+    futures_util::future::try_join_all(writes)
         .await
         .map_err(from_pg)?;
-    }
-    let first_seq = last_seq - event_count + 1;
-    for (offset, event) in change.events.iter().enumerate() {
-        let seq = first_seq + offset as i64;
-        let hash = chain_hash(seq as u64, revision, &prev_hash, event);
-        tx.execute(
-            queries::INSERT_AUDIT_EVENT,
-            &[
-                &seq,
-                &(revision as i64),
-                &event.at,
-                &event.actor,
-                &event.action.as_str(),
-                &event.subject.as_ref().map(|s| s.as_str()),
-                &event.role.as_ref().map(|r| r.as_str()),
-                &event.scope.as_ref().map(|s| s.as_str()),
-                &event.elevation_id.map(|id| id.0),
-                &event.grant_id.map(|id| id.0),
-                &event.reason,
-                &event.ticket,
-                &event.details,
-                &(event.policy_version as i64),
-                &event.request_id,
-                &event.trace_id,
-                &prev_hash.as_slice(),
-                &hash.as_slice(),
-            ],
-        )
-        .await
-        .map_err(from_pg)?;
-        prev_hash = hash;
-    }
-    if !change.events.is_empty() {
-        tx.execute(queries::SET_AUDIT_HEAD, &[&prev_hash.as_slice()])
-            .await
-            .map_err(from_pg)?;
-    }
     Ok(Committed { revision, change })
 }
 
 async fn lock_descendants(tx: &Transaction<'_>, root: GrantId) -> Result<Vec<Grant>, StoreError> {
-    tx.query(queries::DESCENDANTS_FOR_UPDATE, &[&root.0])
+    tx.query(&cached!(tx, queries::DESCENDANTS_FOR_UPDATE), &[&root.0])
         .await
         .map_err(from_pg)?
         .iter()
@@ -427,7 +478,7 @@ async fn lock_elevations(tx: &Transaction<'_>, ids: &[Uuid]) -> Result<Vec<Eleva
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    tx.query(queries::ELEVATIONS_BY_IDS_FOR_UPDATE, &[&ids])
+    tx.query(&cached!(tx, queries::ELEVATIONS_BY_IDS_FOR_UPDATE), &[&ids])
         .await
         .map_err(from_pg)?
         .iter()
@@ -445,12 +496,12 @@ impl Store for PostgresStore {
     ) -> Result<Created, StoreError> {
         in_transaction!(self, |tx| {
             if let Some((requester, key)) = &idempotency {
-                tx.execute(queries::LOCK_SUBJECT, &[&requester.as_str()])
+                tx.execute(&cached!(tx, queries::LOCK_SUBJECT), &[&requester.as_str()])
                     .await
                     .map_err(from_pg)?;
                 let existing = tx
                     .query_opt(
-                        queries::ELEVATION_BY_IDEMPOTENCY_KEY,
+                        &cached!(tx, queries::ELEVATION_BY_IDEMPOTENCY_KEY),
                         &[&requester.as_str(), key],
                     )
                     .await
@@ -472,7 +523,7 @@ impl Store for PostgresStore {
     ) -> Result<Committed, StoreError> {
         in_transaction!(self, |tx| {
             let row = tx
-                .query_opt(queries::ELEVATION_BY_ID_FOR_UPDATE, &[&id.0])
+                .query_opt(&cached!(tx, queries::ELEVATION_BY_ID_FOR_UPDATE), &[&id.0])
                 .await
                 .map_err(from_pg)?
                 .ok_or_else(|| StoreError::NotFound {
@@ -480,13 +531,16 @@ impl Store for PostgresStore {
                     id: id.to_string(),
                 })?;
             let elevation = rows::elevation(&row)?;
-            tx.execute(queries::LOCK_SUBJECT, &[&elevation.requester.as_str()])
-                .await
-                .map_err(from_pg)?;
+            tx.execute(
+                &cached!(tx, queries::LOCK_SUBJECT),
+                &[&elevation.requester.as_str()],
+            )
+            .await
+            .map_err(from_pg)?;
             let own_grant_id = elevation.grant_id.map(|grant_id| grant_id.0);
             let mut requester_grants: Vec<Grant> = tx
                 .query(
-                    queries::REQUESTER_GRANTS,
+                    &cached!(tx, queries::REQUESTER_GRANTS),
                     &[&elevation.requester.as_str(), &now, &own_grant_id],
                 )
                 .await
@@ -523,17 +577,17 @@ impl Store for PostgresStore {
             // delegation being activated from this grant and its revocation then cannot
             // interleave.
             let holder: Option<String> = tx
-                .query_opt(queries::GRANT_SUBJECT, &[&id.0])
+                .query_opt(&cached!(tx, queries::GRANT_SUBJECT), &[&id.0])
                 .await
                 .map_err(from_pg)?
                 .map(|row| row.get(0));
             if let Some(holder) = &holder {
-                tx.execute(queries::LOCK_SUBJECT, &[holder])
+                tx.execute(&cached!(tx, queries::LOCK_SUBJECT), &[holder])
                     .await
                     .map_err(from_pg)?;
             }
             let row = tx
-                .query_opt(queries::GRANT_BY_ID_FOR_UPDATE, &[&id.0])
+                .query_opt(&cached!(tx, queries::GRANT_BY_ID_FOR_UPDATE), &[&id.0])
                 .await
                 .map_err(from_pg)?
                 .ok_or_else(|| StoreError::NotFound {
@@ -567,12 +621,12 @@ impl Store for PostgresStore {
         decide: Decide<'_, Vec<GrantContext>>,
     ) -> Result<Committed, StoreError> {
         in_transaction!(self, |tx| {
-            tx.execute(queries::LOCK_SUBJECT, &[&subject.as_str()])
+            tx.execute(&cached!(tx, queries::LOCK_SUBJECT), &[&subject.as_str()])
                 .await
                 .map_err(from_pg)?;
             let grants: Vec<Grant> = tx
                 .query(
-                    queries::SESSION_GRANTS_FOR_UPDATE,
+                    &cached!(tx, queries::SESSION_GRANTS_FOR_UPDATE),
                     &[&subject.as_str(), &session.as_str(), &now],
                 )
                 .await
@@ -609,9 +663,11 @@ impl Store for PostgresStore {
         decide: Decide<'_, Option<StoredPolicy>>,
     ) -> Result<Committed, StoreError> {
         in_transaction!(self, |tx| {
-            tx.execute(queries::LOCK_HEAD, &[]).await.map_err(from_pg)?;
+            tx.execute(&cached!(tx, queries::LOCK_HEAD), &[])
+                .await
+                .map_err(from_pg)?;
             let current = tx
-                .query_opt(queries::LATEST_POLICY, &[])
+                .query_opt(&cached!(tx, queries::LATEST_POLICY), &[])
                 .await
                 .map_err(from_pg)?
                 .map(|row| rows::policy(&row))
@@ -634,7 +690,10 @@ impl Store for PostgresStore {
     ) -> Result<Vec<ElevationId>, StoreError> {
         let client = self.client().await?;
         let rows = client
-            .query(queries::DUE_ELEVATIONS, &[&now, &(limit as i64)])
+            .query(
+                &cached!(client, queries::DUE_ELEVATIONS),
+                &[&now, &(limit as i64)],
+            )
             .await
             .map_err(from_pg)?;
         Ok(rows.iter().map(|row| ElevationId(row.get(0))).collect())
@@ -644,7 +703,7 @@ impl Store for PostgresStore {
     async fn get_elevation(&self, id: ElevationId) -> Result<Option<Elevation>, StoreError> {
         let client = self.client().await?;
         client
-            .query_opt(queries::ELEVATION_BY_ID, &[&id.0])
+            .query_opt(&cached!(client, queries::ELEVATION_BY_ID), &[&id.0])
             .await
             .map_err(from_pg)?
             .map(|row| rows::elevation(&row))
@@ -663,7 +722,7 @@ impl Store for PostgresStore {
         let before = filter.before.map(|id| id.0);
         client
             .query(
-                queries::LIST_ELEVATIONS,
+                &cached!(client, queries::LIST_ELEVATIONS),
                 &[&requester, &state, &role, &before, &(filter.limit as i64)],
             )
             .await
@@ -677,7 +736,7 @@ impl Store for PostgresStore {
     async fn get_grant(&self, id: GrantId) -> Result<Option<Grant>, StoreError> {
         let client = self.client().await?;
         client
-            .query_opt(queries::GRANT_BY_ID, &[&id.0])
+            .query_opt(&cached!(client, queries::GRANT_BY_ID), &[&id.0])
             .await
             .map_err(from_pg)?
             .map(|row| rows::grant(&row))
@@ -696,7 +755,7 @@ impl Store for PostgresStore {
             DelegationFilter::GivenBy(delegator) => {
                 client
                     .query(
-                        queries::DELEGATIONS_GIVEN_BY,
+                        &cached!(client, queries::DELEGATIONS_GIVEN_BY),
                         &[&delegator.as_str(), &include_ended, &now],
                     )
                     .await
@@ -704,14 +763,17 @@ impl Store for PostgresStore {
             DelegationFilter::GivenTo(delegatee) => {
                 client
                     .query(
-                        queries::DELEGATIONS_GIVEN_TO,
+                        &cached!(client, queries::DELEGATIONS_GIVEN_TO),
                         &[&delegatee.as_str(), &include_ended, &now],
                     )
                     .await
             }
             DelegationFilter::From(root) => {
                 client
-                    .query(queries::DELEGATIONS_FROM, &[&root.0, &include_ended, &now])
+                    .query(
+                        &cached!(client, queries::DELEGATIONS_FROM),
+                        &[&root.0, &include_ended, &now],
+                    )
                     .await
             }
         }
@@ -729,7 +791,7 @@ impl Store for PostgresStore {
         let client = self.client().await?;
         client
             .query(
-                queries::LIST_GRANTS,
+                &cached!(client, queries::LIST_GRANTS),
                 &[&subject.as_str(), &include_ended, &now],
             )
             .await
@@ -805,7 +867,7 @@ impl Store for PostgresStore {
     async fn latest_policy(&self) -> Result<Option<StoredPolicy>, StoreError> {
         let client = self.client().await?;
         client
-            .query_opt(queries::LATEST_POLICY, &[])
+            .query_opt(&cached!(client, queries::LATEST_POLICY), &[])
             .await
             .map_err(from_pg)?
             .map(|row| rows::policy(&row))
@@ -816,7 +878,7 @@ impl Store for PostgresStore {
     async fn latest_policy_by(&self, created_by: &str) -> Result<Option<StoredPolicy>, StoreError> {
         let client = self.client().await?;
         client
-            .query_opt(queries::LATEST_POLICY_BY, &[&created_by])
+            .query_opt(&cached!(client, queries::LATEST_POLICY_BY), &[&created_by])
             .await
             .map_err(from_pg)?
             .map(|row| rows::policy(&row))
@@ -827,7 +889,7 @@ impl Store for PostgresStore {
     async fn revision(&self) -> Result<Revision, StoreError> {
         let client = self.client().await?;
         let revision: i64 = client
-            .query_one(queries::CURRENT_REVISION, &[])
+            .query_one(&cached!(client, queries::CURRENT_REVISION), &[])
             .await
             .map_err(from_pg)?
             .get(0);
@@ -843,7 +905,7 @@ impl Store for PostgresStore {
         let client = self.client().await?;
         client
             .query(
-                queries::AUDIT_EVENTS_AFTER,
+                &cached!(client, queries::AUDIT_EVENTS_AFTER),
                 &[&(after_seq as i64), &(limit as i64)],
             )
             .await
@@ -862,7 +924,7 @@ impl Store for PostgresStore {
         let client = self.client().await?;
         let events = client
             .query(
-                queries::AUDIT_EVENTS_AFTER_REVISION,
+                &cached!(client, queries::AUDIT_EVENTS_AFTER_REVISION),
                 &[&(after_revision as i64), &(limit as i64 + 1)],
             )
             .await
@@ -880,7 +942,7 @@ impl Store for PostgresStore {
         let grants: Vec<Uuid> = filter.grants.iter().map(|id| id.0).collect();
         client
             .query(
-                queries::LIST_AUDIT,
+                &cached!(client, queries::LIST_AUDIT),
                 &[
                     &(filter.after_seq as i64),
                     &filter.subject.as_ref().map(|s| s.as_str()),
@@ -905,7 +967,7 @@ impl Store for PostgresStore {
     async fn audit_head(&self) -> Result<(u64, [u8; 32], Revision), StoreError> {
         let client = self.client().await?;
         let row = client
-            .query_one(queries::AUDIT_HEAD, &[])
+            .query_one(&cached!(client, queries::AUDIT_HEAD), &[])
             .await
             .map_err(from_pg)?;
         let seq: i64 = row.get(0);
@@ -922,7 +984,7 @@ impl Store for PostgresStore {
         let client = self.client().await?;
         client
             .execute(
-                queries::SAVE_CHECKPOINT,
+                &cached!(client, queries::SAVE_CHECKPOINT),
                 &[
                     &(checkpoint.seq as i64),
                     &checkpoint.hash.as_slice(),
@@ -941,7 +1003,7 @@ impl Store for PostgresStore {
     async fn latest_checkpoint(&self) -> Result<Option<Checkpoint>, StoreError> {
         let client = self.client().await?;
         client
-            .query_opt(queries::LATEST_CHECKPOINT, &[])
+            .query_opt(&cached!(client, queries::LATEST_CHECKPOINT), &[])
             .await
             .map_err(from_pg)?
             .map(|row| rows::checkpoint(&row))
@@ -958,7 +1020,7 @@ impl Store for PostgresStore {
         let client = self.client().await?;
         let rows = client
             .query(
-                queries::CLAIM_DELIVERIES,
+                &cached!(client, queries::CLAIM_DELIVERIES),
                 &[&now, &(now + lease), &(limit as i64)],
             )
             .await
@@ -988,10 +1050,17 @@ impl Store for PostgresStore {
     ) -> Result<(), StoreError> {
         let client = self.client().await?;
         match outcome {
-            DeliveryOutcome::Delivered => client.execute(queries::DELIVERED, &[&id, &now]).await,
+            DeliveryOutcome::Delivered => {
+                client
+                    .execute(&cached!(client, queries::DELIVERED), &[&id, &now])
+                    .await
+            }
             DeliveryOutcome::Failed { error, retry_at } => {
                 client
-                    .execute(queries::DELIVERY_FAILED, &[&id, &error, &retry_at, &now])
+                    .execute(
+                        &cached!(client, queries::DELIVERY_FAILED),
+                        &[&id, &error, &retry_at, &now],
+                    )
                     .await
             }
         }
@@ -1003,7 +1072,7 @@ impl Store for PostgresStore {
     async fn pending_deliveries(&self) -> Result<u64, StoreError> {
         let client = self.client().await?;
         let count: i64 = client
-            .query_one(queries::PENDING_DELIVERIES, &[])
+            .query_one(&cached!(client, queries::PENDING_DELIVERIES), &[])
             .await
             .map_err(from_pg)?
             .get(0);
@@ -1014,7 +1083,7 @@ impl Store for PostgresStore {
     async fn pending_elevations(&self) -> Result<u64, StoreError> {
         let client = self.client().await?;
         let count: i64 = client
-            .query_one(queries::PENDING_ELEVATIONS, &[])
+            .query_one(&cached!(client, queries::PENDING_ELEVATIONS), &[])
             .await
             .map_err(from_pg)?
             .get(0);

@@ -364,3 +364,69 @@ fn hash_column(row: &Row, index: usize) -> Result<[u8; 32], StoreError> {
         .try_into()
         .map_err(|_| corrupt(row.columns()[index].name(), "not a 32-byte SHA-256 hash"))
 }
+
+/// The parameters of one audit event's row, with its place in the chain.
+pub struct AuditEventParams<'e> {
+    seq: i64,
+    revision: i64,
+    event: &'e AuditEvent,
+    action: &'static str,
+    subject: Option<&'e str>,
+    role: Option<&'e str>,
+    scope: Option<&'e str>,
+    elevation_id: Option<Uuid>,
+    grant_id: Option<Uuid>,
+    policy_version: i64,
+    prev_hash: Vec<u8>,
+    hash: Vec<u8>,
+}
+
+impl<'e> AuditEventParams<'e> {
+    /// `event` as the `seq`th event, at `revision`, linked from `prev_hash` by `hash`.
+    pub fn new(
+        event: &'e AuditEvent,
+        seq: i64,
+        revision: u64,
+        prev_hash: [u8; 32],
+        hash: [u8; 32],
+    ) -> Self {
+        AuditEventParams {
+            seq,
+            revision: revision as i64,
+            event,
+            action: event.action.as_str(),
+            subject: event.subject.as_ref().map(|s| s.as_str()),
+            role: event.role.as_ref().map(|r| r.as_str()),
+            scope: event.scope.as_ref().map(|s| s.as_str()),
+            elevation_id: event.elevation_id.map(|id| id.0),
+            grant_id: event.grant_id.map(|id| id.0),
+            policy_version: event.policy_version as i64,
+            prev_hash: prev_hash.to_vec(),
+            hash: hash.to_vec(),
+        }
+    }
+
+    /// In the order of `INSERT_AUDIT_EVENT`.
+    pub fn as_params(&self) -> [&(dyn ToSql + Sync); 18] {
+        [
+            &self.seq,
+            &self.revision,
+            &self.event.at,
+            &self.event.actor,
+            &self.action,
+            &self.subject,
+            &self.role,
+            &self.scope,
+            &self.elevation_id,
+            &self.grant_id,
+            &self.event.reason,
+            &self.event.ticket,
+            &self.event.details,
+            &self.policy_version,
+            &self.event.request_id,
+            &self.event.trace_id,
+            &self.prev_hash,
+            &self.hash,
+        ]
+    }
+}
