@@ -4,7 +4,8 @@
 #      call its stack answers, through the same layers as every call);
 #   2. elevator.v1.CheckService/Check on a cache hit, the subject holding 10 grants, the
 #      deciding one passing a rule (benches/policy.yaml);
-#   3. the same question asked of Cerbos PDP through its gRPC CheckResources
+#   3. the same Check on a second elevator that logs every decision (the decision log's cost);
+#   4. the same question asked of Cerbos PDP through its gRPC CheckResources
 #      (benches/cerbos/purchase_order.yaml).
 # The server under test is pinned to core 0 and the load to core 1. Saturation: h2load with a
 # pre-encoded gRPC body, the neutral method (it does not read grpc-status, so each target is
@@ -59,9 +60,19 @@ ELEVATOR_ADMIN_LISTEN=127.0.0.1:$ADMIN_PORT RUST_LOG=warn \
 pids+=($!)
 target=http://127.0.0.1:$ELEVATOR_PORT
 wait_for "$ELEVATOR" --server "$target" loadtest --mode health --verify
-echo "==> seeding 100 subjects x 10 grants"
-load "$ELEVATOR" --server "$target" loadtest --seed-grants --subjects 100 --grants-per-subject 10 \
-  --duration 1s --warmup 0s --quiet >/dev/null
+echo "==> the same, logging every decision (decision_log.sample_allows 1), on another port"
+ELEVATOR_ADMIN_LISTEN=127.0.0.1:$((ADMIN_PORT + 1)) RUST_LOG=warn ELEVATOR_DECISION_LOG_ENABLED=true \
+  ELEVATOR_DECISION_LOG_SAMPLE_ALLOWS=1 ELEVATOR_DECISION_LOG_PATH="$work/decisions.jsonl" \
+  taskset -c 0 "$ELEVATOR" serve --listen "127.0.0.1:$((ELEVATOR_PORT + 1))" --policy benches/policy.yaml \
+  >"$work/elevator-logged.log" 2>&1 &
+pids+=($!)
+logged=http://127.0.0.1:$((ELEVATOR_PORT + 1))
+wait_for "$ELEVATOR" --server "$logged" loadtest --mode health --verify
+echo "==> seeding 100 subjects x 10 grants (both)"
+for server in "$target" "$logged"; do
+  load "$ELEVATOR" --server "$server" loadtest --seed-grants --subjects 100 --grants-per-subject 10 \
+    --duration 1s --warmup 0s --quiet >/dev/null
+done
 
 echo "==> Cerbos $("$CERBOS" --version 2>/dev/null | head -1) (core 0)"
 mkdir -p "$work/cerbos"
@@ -88,16 +99,18 @@ pep=$("$ELEVATOR" --server "$target" loadtest --mode check --emit-body "$work/ch
 "$ELEVATOR" loadtest --mode health --emit-body "$work/health.bin" >/dev/null
 "$ELEVATOR" loadtest --mode cerbos --emit-body "$work/cerbos.bin" >/dev/null
 
-names=(health check cerbos)
+names=(health check logged cerbos)
 declare -A url body
 url[health]=$target/grpc.health.v1.Health/Check
 url[check]=$target/elevator.v1.CheckService/Check
+url[logged]=$logged/elevator.v1.CheckService/Check
 url[cerbos]=http://127.0.0.1:$CERBOS_PORT/cerbos.svc.v1.CerbosService/CheckResources
 body[health]=$work/health.bin
 body[check]=$work/check.bin
+body[logged]=$work/check.bin
 body[cerbos]=$work/cerbos.bin
-declare -A verify_mode=([health]=health [check]=check [cerbos]=cerbos)
-declare -A verify_server=([health]=$target [check]=$target [cerbos]=http://127.0.0.1:$CERBOS_PORT)
+declare -A verify_mode=([health]=health [check]=check [logged]=check [cerbos]=cerbos)
+declare -A verify_server=([health]=$target [check]=$target [logged]=$logged [cerbos]=http://127.0.0.1:$CERBOS_PORT)
 
 h2() { # name, extra h2load flags...
   local name=$1; shift
@@ -149,8 +162,9 @@ for name in "${names[@]}"; do
   printf '%-8s %14.0f %12sms %10sms\n' "$name" "${saturated[$name]}" "${p50[$name]}" "${p99[$name]}"
 done
 awk -v c="${saturated[check]}" -v h="${saturated[health]}" -v x="${saturated[cerbos]}" \
-  -v cp="${p99[check]}" -v hp="${p99[health]}" 'BEGIN {
+  -v cp="${p99[check]}" -v hp="${p99[health]}" -v l="${saturated[logged]}" -v lp="${p99[logged]}" 'BEGIN {
     printf "\ncheck / health throughput: %.2f (target >= 0.8)\n", c / h
     printf "check / health p99 at the fixed rate: %.2f (target <= 1.2)\n", cp / hp
     printf "check / cerbos throughput: %.1fx (target >= 8)\n", c / x
+    printf "decision log on / off: throughput %.2f, p99 at the fixed rate %.2f\n", l / c, lp / cp
   }'

@@ -6,10 +6,14 @@
 //! Results and the machine they were measured on are in BENCHMARKS.md.
 
 use std::hint::black_box;
+
+/// The server's allocator, so that memory and time are measured as the server runs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::sync::Arc;
 
 use chrono::TimeDelta;
-use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, criterion_group};
 use elevator::clock::{Clock, ManualClock};
 use elevator::decision::{CacheOptions, CheckQuery, Decider};
 use elevator::domain::{Grant, GrantId, Identity, RoleName, Scope, SessionId, Subject};
@@ -170,5 +174,125 @@ fn use_case_overhead(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, cache_hit, cache_hit_with_rule, use_case_overhead);
-criterion_main!(benches);
+/// Subjects `load-0` .. `load-<n>`, each holding one grant, all loaded into the cache.
+fn populated_decider(runtime: &tokio::runtime::Runtime, subjects: usize) -> (Decider, Vec<String>) {
+    let clock = Arc::new(ManualClock::starting_now());
+    let store = Arc::new(MemoryStore::new());
+    let names: Vec<String> = (0..subjects).map(|i| format!("load-{i}")).collect();
+    runtime.block_on(async {
+        for chunk in names.chunks(10_000) {
+            store
+                .append(Change {
+                    grants: chunk
+                        .iter()
+                        .map(|name| grant(name, "Org:Procurement", &clock))
+                        .collect(),
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+        }
+        let decider = Decider::new(
+            Policy::demo(),
+            store.clone(),
+            clock.clone(),
+            CacheOptions::default(),
+        );
+        let revision = store.revision().await.unwrap();
+        decider.observe(&StoreEvent::Restored { revision }).await;
+        (decider, names)
+    })
+}
+
+fn question(subject: &str) -> CheckQuery<'_> {
+    CheckQuery { subject, ..QUERY }
+}
+
+/// Warms every subject into the cache.
+fn warm(runtime: &tokio::runtime::Runtime, decider: &Decider, names: &[String]) {
+    runtime.block_on(async {
+        for name in names {
+            assert!(decider.check(&question(name)).await.allowed);
+        }
+    });
+}
+
+/// The cached decision as the cache grows: each iteration asks about the next of the cached
+/// subjects in a scattered order, so that lookups do not ride one hot cache line.
+fn cached_subjects(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut group = c.benchmark_group("decision/cached_subjects");
+    for subjects in [1usize, 1_000, 1_000_000] {
+        let (decider, names) = populated_decider(&runtime, subjects);
+        warm(&runtime, &decider, &names);
+        let order: Vec<usize> = (0..subjects).map(|i| (i * 7919) % subjects).collect();
+        let mut next = 0;
+        let decider = &decider;
+        group.bench_function(BenchmarkId::from_parameter(subjects), |b| {
+            b.to_async(&runtime).iter(|| {
+                let name = &names[order[next % subjects]];
+                next += 1;
+                async move { black_box(decider.check(black_box(&question(name))).await) }
+            });
+        });
+    }
+    group.finish();
+}
+
+/// Resident memory of this process, in bytes, from /proc (Linux).
+fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+    let kilobytes: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kilobytes * 1024)
+}
+
+/// What caching 1,000,000 subjects' active grants costs in resident memory: the process
+/// before and after warming the cache (the store's own copy is in memory here, and is left out
+/// by measuring the difference). Printed, not timed.
+fn cache_memory() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let subjects = 1_000_000;
+    let (decider, names) = populated_decider(&runtime, subjects);
+    let before = resident_bytes().unwrap_or(0);
+    warm(&runtime, &decider, &names);
+    let after = resident_bytes().unwrap_or(0);
+    let megabytes = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
+    eprintln!(
+        "decision/cache_memory: {subjects} subjects with one active grant each cached: {:.0} MB \
+         resident for the cache ({:.0} bytes per subject; process {:.0} MB before, {:.0} MB after)",
+        megabytes(after.saturating_sub(before)),
+        after.saturating_sub(before) as f64 / subjects as f64,
+        megabytes(before),
+        megabytes(after),
+    );
+    assert_eq!(decider.cached_subjects(), subjects as u64);
+}
+
+criterion_group!(
+    benches,
+    cache_hit,
+    cache_hit_with_rule,
+    use_case_overhead,
+    cached_subjects
+);
+
+fn main() {
+    // The memory figure is taken when asked for by name (`cargo bench --bench decision --
+    // cache_memory`) or on a full run.
+    let filter = std::env::args().skip(1).find(|arg| !arg.starts_with('-'));
+    if filter
+        .as_deref()
+        .is_none_or(|f| "decision/cache_memory".contains(f))
+    {
+        cache_memory();
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
