@@ -43,6 +43,8 @@ pub struct Config {
     pub decision_log: DecisionLogConfig,
     /// Envoy external authorization.
     pub ext_authz: crate::api::ext_authz::ExtAuthzConfig,
+    /// Admission: calls in flight, write rates.
+    pub limits: crate::api::limits::LimitsConfig,
 }
 
 /// Decision log settings.
@@ -199,6 +201,7 @@ impl Default for Config {
             audit: AuditConfig::default(),
             decision_log: DecisionLogConfig::default(),
             ext_authz: Default::default(),
+            limits: Default::default(),
         }
     }
 }
@@ -308,6 +311,9 @@ settings! {
     "decision_log.sample_allows", "ELEVATOR_DECISION_LOG_SAMPLE_ALLOWS", Fraction, false, "share of allows logged, 0 to 1 (0); denies are always logged";
     "decision_log.queue_size", "ELEVATOR_DECISION_LOG_QUEUE_SIZE", Number, false, "decisions queued before new ones are dropped (10000)";
     "webhooks.poll_interval_ms", "ELEVATOR_WEBHOOKS_POLL_INTERVAL_MS", Number, false, "how often the webhook outbox is read (1000)";
+    "limits.max_concurrent_calls", "ELEVATOR_LIMITS_MAX_CONCURRENT_CALLS", Number, false, "calls worked on at once before new ones are refused with RESOURCE_EXHAUSTED (10000)";
+    "limits.writes_per_minute_per_caller", "ELEVATOR_LIMITS_WRITES_PER_MINUTE_PER_CALLER", Number, false, "sustained write calls one caller may make per minute (600)";
+    "limits.write_burst_per_caller", "ELEVATOR_LIMITS_WRITE_BURST_PER_CALLER", Number, false, "write calls one caller may make in a burst (60)";
     "ext_authz.jwt_authn_payload_key", "ELEVATOR_EXT_AUTHZ_JWT_AUTHN_PAYLOAD_KEY", Text, false, "trust the payload Envoy's jwt_authn filter verified under this metadata key (unset: verify the authorization header)";
 }
 

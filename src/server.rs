@@ -21,6 +21,7 @@ use uuid::Uuid;
 use crate::admin::{self, READINESS_SERVICE, Readiness};
 use crate::api::Api;
 use crate::api::ext_authz::EnvoyAuthorization;
+use crate::api::limits::InFlightLimitLayer;
 use crate::auth::{AuthOptions, Authenticator, dev, read_jwks_file};
 use crate::clock::SharedClock;
 use crate::config::Config;
@@ -53,6 +54,7 @@ pub struct Server {
     instance_id: String,
     health: HealthReporter,
     health_service: HealthServer<HealthService>,
+    in_flight_limit: InFlightLimitLayer,
     background: Background,
 }
 
@@ -122,6 +124,8 @@ impl Server {
     /// port; see [`Server::local_addr`]).
     pub async fn build(config: Config, clock: SharedClock) -> anyhow::Result<Server> {
         let ext_authz = config.ext_authz.compile().map_err(anyhow::Error::msg)?;
+        config.limits.validate().map_err(anyhow::Error::msg)?;
+
         let instance_id = Uuid::now_v7().simple().to_string()[20..].to_owned();
         let store: Arc<dyn Store> = match &config.database_url {
             Some(url) => {
@@ -256,7 +260,13 @@ impl Server {
             .await
             .with_context(|| format!("binding the admin port {}", config.admin_listen))?;
         let (stopping, stopping_seen) = watch::channel(false);
-        let api = Api::new(app.clone(), authenticator, clock, stopping_seen);
+        let api = Api::new(
+            app.clone(),
+            authenticator,
+            clock,
+            stopping_seen,
+            &config.limits,
+        );
         let envoy = EnvoyAuthorization::new(api.clone(), ext_authz);
         Ok(Server {
             listener,
@@ -273,6 +283,7 @@ impl Server {
             instance_id,
             health,
             health_service,
+            in_flight_limit: InFlightLimitLayer::new(config.limits.max_concurrent_calls),
             background: Background(background),
         })
     }
@@ -323,6 +334,7 @@ impl Server {
             instance_id,
             health,
             health_service,
+            in_flight_limit,
             mut background,
             ..
         } = self;
@@ -357,6 +369,7 @@ impl Server {
             }
         };
         let serving = tonic::transport::Server::builder()
+            .layer(in_flight_limit)
             .layer(crate::api::context::RequestContextLayer)
             .add_service(health_service)
             .add_service(reflection)

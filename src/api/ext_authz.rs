@@ -270,6 +270,7 @@ impl EnvoyAuthorization {
     /// The tonic service.
     pub fn into_service(self) -> AuthorizationServer<Self> {
         AuthorizationServer::new(self)
+            .max_decoding_message_size(super::limits::MAX_EXT_AUTHZ_MESSAGE_BYTES)
     }
 
     /// The end user: the payload `jwt_authn` verified when trusted and present, otherwise the

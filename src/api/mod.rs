@@ -7,6 +7,7 @@
 pub mod context;
 pub mod convert;
 pub mod ext_authz;
+pub mod limits;
 pub mod status;
 
 use std::sync::Arc;
@@ -52,6 +53,7 @@ pub struct Api {
     auth: Arc<Authenticator>,
     clock: SharedClock,
     stopping: watch::Receiver<bool>,
+    write_rate: Arc<limits::WriteRate>,
 }
 
 impl Api {
@@ -62,12 +64,14 @@ impl Api {
         auth: Arc<Authenticator>,
         clock: SharedClock,
         stopping: watch::Receiver<bool>,
+        limits: &limits::LimitsConfig,
     ) -> Self {
         Api {
             app,
             auth,
             clock,
             stopping,
+            write_rate: Arc::new(limits::WriteRate::new(limits)),
         }
     }
 
@@ -97,12 +101,17 @@ impl Api {
 
     /// The tonic services.
     pub fn services(self) -> Services {
+        use limits::{MAX_MESSAGE_BYTES, MAX_POLICY_MESSAGE_BYTES};
         Services {
-            elevation: ElevationServiceServer::new(self.clone()),
-            approval: ApprovalServiceServer::new(self.clone()),
-            check: CheckServiceServer::new(self.clone()),
-            policy: PolicyServiceServer::new(self.clone()),
-            audit: AuditServiceServer::new(self),
+            elevation: ElevationServiceServer::new(self.clone())
+                .max_decoding_message_size(MAX_MESSAGE_BYTES),
+            approval: ApprovalServiceServer::new(self.clone())
+                .max_decoding_message_size(MAX_MESSAGE_BYTES),
+            check: CheckServiceServer::new(self.clone())
+                .max_decoding_message_size(MAX_MESSAGE_BYTES),
+            policy: PolicyServiceServer::new(self.clone())
+                .max_decoding_message_size(MAX_POLICY_MESSAGE_BYTES),
+            audit: AuditServiceServer::new(self).max_decoding_message_size(MAX_MESSAGE_BYTES),
         }
     }
 
@@ -110,6 +119,15 @@ impl Api {
         self.auth
             .authenticate(request.metadata())
             .map_err(|error| status(ServiceError::Unauthenticated(error)))
+    }
+
+    /// The caller of a write, admitted by its write rate.
+    fn writer<T>(&self, request: &Request<T>) -> Result<Arc<Identity>, Status> {
+        let caller = self.caller(request)?;
+        self.write_rate
+            .admit(caller.subject.as_str())
+            .map_err(status)?;
+        Ok(caller)
     }
 
     /// Validates a Check question and verifies the subject token it carries, if any: returns
@@ -185,7 +203,7 @@ impl ElevationService for Api {
         &self,
         request: Request<pb::DelegateRequest>,
     ) -> Result<Response<pb::DelegateResponse>, Status> {
-        let caller = self.caller(&request)?;
+        let caller = self.writer(&request)?;
         let input = NewDelegation::try_from(request.into_inner()).map_err(status)?;
         let outcome = self.app.delegate(&caller, input).await.map_err(status)?;
         Ok(Response::new(pb::DelegateResponse {
@@ -220,7 +238,7 @@ impl ElevationService for Api {
         &self,
         request: Request<pb::ExtendElevationRequest>,
     ) -> Result<Response<pb::ExtendElevationResponse>, Status> {
-        let caller = self.caller(&request)?;
+        let caller = self.writer(&request)?;
         let input = request.into_inner();
         let id = convert::elevation_id("id", &input.id).map_err(status)?;
         let extension =
@@ -267,7 +285,7 @@ impl ElevationService for Api {
         &self,
         request: Request<pb::RequestElevationRequest>,
     ) -> Result<Response<pb::RequestElevationResponse>, Status> {
-        let caller = self.caller(&request)?;
+        let caller = self.writer(&request)?;
         let input = NewElevation::try_from(request.into_inner()).map_err(status)?;
         let outcome = self
             .app
@@ -325,7 +343,7 @@ impl ElevationService for Api {
         &self,
         request: Request<pb::CancelElevationRequest>,
     ) -> Result<Response<pb::CancelElevationResponse>, Status> {
-        let caller = self.caller(&request)?;
+        let caller = self.writer(&request)?;
         let input = request.into_inner();
         let id = convert::elevation_id("id", &input.id).map_err(status)?;
         let outcome = self
@@ -343,7 +361,7 @@ impl ElevationService for Api {
         &self,
         request: Request<pb::RevokeGrantRequest>,
     ) -> Result<Response<pb::RevokeGrantResponse>, Status> {
-        let caller = self.caller(&request)?;
+        let caller = self.writer(&request)?;
         let input = request.into_inner();
         let id = convert::grant_id("grant_id", &input.grant_id).map_err(status)?;
         let (grant, revision) = self
@@ -379,7 +397,7 @@ impl ElevationService for Api {
         &self,
         request: Request<pb::EndSessionRequest>,
     ) -> Result<Response<pb::EndSessionResponse>, Status> {
-        let caller = self.caller(&request)?;
+        let caller = self.writer(&request)?;
         let input = request.into_inner();
         let subject = optional("subject", &input.subject, Subject::parse).map_err(status)?;
         let session =
@@ -439,7 +457,7 @@ impl ApprovalService for Api {
         &self,
         request: Request<pb::ApproveRequest>,
     ) -> Result<Response<pb::ApproveResponse>, Status> {
-        let caller = self.caller(&request)?;
+        let caller = self.writer(&request)?;
         let input = request.into_inner();
         let id = convert::elevation_id("elevation_id", &input.elevation_id).map_err(status)?;
         let outcome = self
@@ -467,7 +485,7 @@ impl ApprovalService for Api {
         &self,
         request: Request<pb::DenyRequest>,
     ) -> Result<Response<pb::DenyResponse>, Status> {
-        let caller = self.caller(&request)?;
+        let caller = self.writer(&request)?;
         let input = request.into_inner();
         let id = convert::elevation_id("elevation_id", &input.elevation_id).map_err(status)?;
         let outcome = self
@@ -560,7 +578,7 @@ impl CheckService for Api {
         &self,
         request: Request<pb::ReportRiskSignalRequest>,
     ) -> Result<Response<pb::ReportRiskSignalResponse>, Status> {
-        let caller = self.caller(&request)?;
+        let caller = self.writer(&request)?;
         let input = NewRiskSignal::try_from(request.into_inner()).map_err(status)?;
         let (signal, revision) = self.app.report_risk(&caller, input).await.map_err(status)?;
         Ok(Response::new(pb::ReportRiskSignalResponse {
@@ -614,7 +632,7 @@ impl PolicyService for Api {
         &self,
         request: Request<pb::PutPolicyRequest>,
     ) -> Result<Response<pb::PutPolicyResponse>, Status> {
-        let caller = self.caller(&request)?;
+        let caller = self.writer(&request)?;
         let input = request.into_inner();
         let expected = (input.expected_version != 0).then_some(input.expected_version);
         let (version, revision) = self

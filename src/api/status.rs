@@ -44,6 +44,7 @@ pub fn status(error: ServiceError) -> Status {
         ServiceError::FailedPrecondition { .. } => Code::FailedPrecondition,
         ServiceError::Aborted(_) => Code::Aborted,
         ServiceError::Unavailable(_) => Code::Unavailable,
+        ServiceError::ResourceExhausted { .. } => Code::ResourceExhausted,
         ServiceError::Internal(detail) => {
             tracing::error!(error = %detail, "internal error");
             message = "internal error".into();

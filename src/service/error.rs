@@ -53,6 +53,14 @@ pub enum ServiceError {
     /// The store is unreachable.
     #[error("{0}")]
     Unavailable(String),
+    /// The replica is at its limit of calls in flight, or the caller at its write rate.
+    #[error("{message}")]
+    ResourceExhausted {
+        /// Stable code, e.g. `WRITE_RATE`.
+        code: &'static str,
+        /// For people: what limit, and when to retry.
+        message: String,
+    },
     /// A bug or corrupt data.
     #[error("{0}")]
     Internal(String),
@@ -66,7 +74,8 @@ impl ServiceError {
             ServiceError::InvalidPolicy(_) => "INVALID_POLICY",
             ServiceError::Unauthenticated(_) => "UNAUTHENTICATED",
             ServiceError::PermissionDenied { code, .. }
-            | ServiceError::FailedPrecondition { code, .. } => code,
+            | ServiceError::FailedPrecondition { code, .. }
+            | ServiceError::ResourceExhausted { code, .. } => code,
             ServiceError::NotFound { .. } => "NOT_FOUND",
             ServiceError::Aborted(_) => "CONTENTION",
             ServiceError::Unavailable(_) => "UNAVAILABLE",

@@ -12,6 +12,7 @@ mod envoy;
 mod expiry;
 mod fatma;
 mod helm_chart;
+mod limits;
 mod loadtest;
 mod operability;
 mod policy_fuzz;

@@ -1,0 +1,234 @@
+//! Admission at the edge: how many calls this replica works on at once, and how fast one
+//! caller may write. Both refuse at once with `RESOURCE_EXHAUSTED` instead of queueing, so an
+//! overloaded replica sheds load it cannot serve and a client (or its load balancer) backs off
+//! or goes elsewhere. Check is never rate limited per caller, since one enforcement point asks
+//! for everyone behind it; it counts against the in-flight limit like every call.
+
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use futures_util::future::BoxFuture;
+use http::{Request, Response};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
+use tower::{Layer, Service};
+
+use crate::service::ServiceError;
+
+/// Largest message most services accept: every request but a policy fits in a few KiB.
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+/// Largest `PutPolicy` / `ValidatePolicy` message: a policy document of
+/// [`crate::policy::MAX_POLICY_BYTES`] and its framing.
+pub const MAX_POLICY_MESSAGE_BYTES: usize = crate::policy::MAX_POLICY_BYTES + 64 * 1024;
+/// Largest Envoy `CheckRequest`: Envoy forwards every request header (up to its own 60 KiB
+/// default limit) and the route's metadata.
+pub const MAX_EXT_AUTHZ_MESSAGE_BYTES: usize = 256 * 1024;
+
+/// Admission settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Calls this replica works on at once; past it, calls are refused with
+    /// `RESOURCE_EXHAUSTED`.
+    pub max_concurrent_calls: usize,
+    /// Sustained write calls (request, approve, deny, cancel, extend, revoke, delegate, end
+    /// session, risk report, policy change) one caller may make per minute.
+    pub writes_per_minute_per_caller: u32,
+    /// Write calls one caller may make in a burst above that rate.
+    pub write_burst_per_caller: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_concurrent_calls: 10_000,
+            writes_per_minute_per_caller: 600,
+            write_burst_per_caller: 60,
+        }
+    }
+}
+
+impl LimitsConfig {
+    /// Refuses settings that would refuse every call.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.max_concurrent_calls == 0 {
+            return Err("limits.max_concurrent_calls must be at least 1".into());
+        }
+        if self.writes_per_minute_per_caller == 0 || self.write_burst_per_caller == 0 {
+            return Err(
+                "limits.writes_per_minute_per_caller and limits.write_burst_per_caller must be at least 1"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// A token bucket: `tokens` refill at the configured rate up to the burst.
+#[derive(Debug)]
+struct Bucket {
+    tokens: f64,
+    refilled_at: Instant,
+}
+
+/// Per-caller write rate limiting. Buckets of callers idle for a while are forgotten (a full
+/// bucket is the same as none).
+pub struct WriteRate {
+    per_second: f64,
+    burst: f64,
+    buckets: moka::sync::Cache<String, Arc<Mutex<Bucket>>>,
+}
+
+impl WriteRate {
+    /// Limits from `config`.
+    pub fn new(config: &LimitsConfig) -> Self {
+        let per_second = f64::from(config.writes_per_minute_per_caller) / 60.0;
+        let burst = f64::from(config.write_burst_per_caller);
+        // After this long idle a bucket is full again, so dropping it changes nothing.
+        let refill_time = Duration::from_secs_f64(burst / per_second).max(Duration::from_secs(1));
+        WriteRate {
+            per_second,
+            burst,
+            buckets: moka::sync::Cache::builder()
+                .max_capacity(1_000_000)
+                .time_to_idle(refill_time)
+                .build(),
+        }
+    }
+
+    /// Takes one write from `caller`'s bucket, or says when to retry.
+    pub fn admit(&self, caller: &str) -> Result<(), ServiceError> {
+        let bucket = self.buckets.get_with_by_ref(caller, || {
+            Arc::new(Mutex::new(Bucket {
+                tokens: self.burst,
+                refilled_at: Instant::now(),
+            }))
+        });
+        let mut bucket = bucket
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let now = Instant::now();
+        let refill = now.duration_since(bucket.refilled_at).as_secs_f64() * self.per_second;
+        bucket.tokens = (bucket.tokens + refill).min(self.burst);
+        bucket.refilled_at = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            return Ok(());
+        }
+        let retry_after = (1.0 - bucket.tokens) / self.per_second;
+        Err(ServiceError::ResourceExhausted {
+            code: "WRITE_RATE",
+            message: format!(
+                "{caller} is writing faster than {:.0} calls per minute; retry in {:.1}s",
+                self.per_second * 60.0,
+                retry_after
+            ),
+        })
+    }
+}
+
+/// Refuses calls past the replica's in-flight limit.
+#[derive(Clone)]
+pub struct InFlightLimitLayer {
+    permits: Arc<Semaphore>,
+    limit: usize,
+}
+
+impl InFlightLimitLayer {
+    /// At most `limit` calls in flight.
+    pub fn new(limit: usize) -> Self {
+        InFlightLimitLayer {
+            permits: Arc::new(Semaphore::new(limit)),
+            limit,
+        }
+    }
+}
+
+impl<S> Layer<S> for InFlightLimitLayer {
+    type Service = InFlightLimit<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        InFlightLimit {
+            inner,
+            permits: self.permits.clone(),
+            limit: self.limit,
+        }
+    }
+}
+
+/// The service [`InFlightLimitLayer`] wraps. A call holds its permit until its response (for
+/// a stream, its first message) is ready.
+#[derive(Clone)]
+pub struct InFlightLimit<S> {
+    inner: S,
+    permits: Arc<Semaphore>,
+    limit: usize,
+}
+
+impl<S, B, R> Service<Request<B>> for InFlightLimit<S>
+where
+    S: Service<Request<B>, Response = Response<R>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    B: Send + 'static,
+    R: Default + Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let Ok(permit) = self.permits.clone().try_acquire_owned() else {
+            tracing::warn!(limit = self.limit, "call refused: too many calls in flight");
+            let status = tonic::Status::resource_exhausted(format!(
+                "this replica is working on its limit of {} calls; retry shortly or on another replica",
+                self.limit
+            ));
+            return Box::pin(std::future::ready(Ok(status.into_http())));
+        };
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(async move {
+            let response = inner.call(request).await;
+            drop(permit);
+            response
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_caller_gets_its_burst_then_is_refused_and_others_are_not() {
+        let rate = WriteRate::new(&LimitsConfig {
+            writes_per_minute_per_caller: 1,
+            write_burst_per_caller: 3,
+            ..LimitsConfig::default()
+        });
+        for _ in 0..3 {
+            rate.admit("fatma").expect("within the burst");
+        }
+        let refused = rate.admit("fatma").expect_err("past the burst");
+        assert_eq!(refused.code(), "WRITE_RATE");
+        assert!(refused.to_string().contains("retry in"), "{refused}");
+        rate.admit("ali")
+            .expect("another caller has its own bucket");
+    }
+
+    #[test]
+    fn settings_that_refuse_everything_are_rejected() {
+        let zero = LimitsConfig {
+            max_concurrent_calls: 0,
+            ..LimitsConfig::default()
+        };
+        assert!(zero.validate().is_err());
+        assert!(LimitsConfig::default().validate().is_ok());
+    }
+}
