@@ -7,6 +7,7 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
@@ -20,6 +21,7 @@ use tokio::net::TcpListener;
 use crate::decision::Decider;
 use crate::telemetry::metrics::Metrics;
 use crate::telemetry::prometheus;
+use crate::tls::ServerTls;
 
 /// The gRPC health service name that follows readiness.
 pub const READINESS_SERVICE: &str = "readiness";
@@ -91,7 +93,12 @@ impl Readiness {
 }
 
 /// Serves the admin port until the task is aborted.
-pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>, readiness: Arc<Readiness>) {
+pub async fn serve(
+    listener: TcpListener,
+    metrics: Arc<Metrics>,
+    readiness: Arc<Readiness>,
+    tls: Option<Arc<ServerTls>>,
+) {
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => {
@@ -105,11 +112,23 @@ pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>, readiness: Arc<
             }
         };
         let (metrics, readiness) = (metrics.clone(), readiness.clone());
+        let acceptor = tls.as_ref().map(|tls| tls.admin_acceptor());
         tokio::spawn(async move {
             let service = service_fn(move |request: Request<hyper::body::Incoming>| {
                 let response = answer(request.method(), request.uri().path(), &metrics, &readiness);
                 async move { Ok::<_, Infallible>(response) }
             });
+            let Some(acceptor) = acceptor else {
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+                return;
+            };
+            let handshake = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream));
+            let Ok(Ok(stream)) = handshake.await else {
+                tracing::debug!("admin port: tls handshake failed");
+                return;
+            };
             let _ = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
                 .await;

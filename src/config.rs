@@ -45,6 +45,8 @@ pub struct Config {
     pub ext_authz: crate::api::ext_authz::ExtAuthzConfig,
     /// Admission: calls in flight, write rates.
     pub limits: crate::api::limits::LimitsConfig,
+    /// TLS on the gRPC and admin ports.
+    pub tls: crate::tls::TlsConfig,
 }
 
 /// Decision log settings.
@@ -202,6 +204,7 @@ impl Default for Config {
             decision_log: DecisionLogConfig::default(),
             ext_authz: Default::default(),
             limits: Default::default(),
+            tls: Default::default(),
         }
     }
 }
@@ -250,6 +253,8 @@ pub enum Kind {
     Flag,
     /// A number between 0 and 1.
     Fraction,
+    /// Comma-separated items.
+    List,
 }
 
 /// One setting: its path in the file, its environment variable, its kind, and what it does.
@@ -311,6 +316,11 @@ settings! {
     "decision_log.sample_allows", "ELEVATOR_DECISION_LOG_SAMPLE_ALLOWS", Fraction, false, "share of allows logged, 0 to 1 (0); denies are always logged";
     "decision_log.queue_size", "ELEVATOR_DECISION_LOG_QUEUE_SIZE", Number, false, "decisions queued before new ones are dropped (10000)";
     "webhooks.poll_interval_ms", "ELEVATOR_WEBHOOKS_POLL_INTERVAL_MS", Number, false, "how often the webhook outbox is read (1000)";
+    "tls.cert_file", "ELEVATOR_TLS_CERT_FILE", Text, false, "server certificate chain (PEM); unset means plaintext";
+    "tls.key_file", "ELEVATOR_TLS_KEY_FILE", Text, false, "its private key (PEM)";
+    "tls.client_ca_file", "ELEVATOR_TLS_CLIENT_CA_FILE", Text, false, "CA certificates client certificates must chain to";
+    "tls.pep_client_names", "ELEVATOR_TLS_PEP_CLIENT_NAMES", List, false, "client certificate DNS names that act as policy enforcement points (comma-separated)";
+    "tls.reload_interval_seconds", "ELEVATOR_TLS_RELOAD_INTERVAL_SECONDS", Number, false, "how often certificate files are re-read (30)";
     "limits.max_concurrent_calls", "ELEVATOR_LIMITS_MAX_CONCURRENT_CALLS", Number, false, "calls worked on at once before new ones are refused with RESOURCE_EXHAUSTED (10000)";
     "limits.writes_per_minute_per_caller", "ELEVATOR_LIMITS_WRITES_PER_MINUTE_PER_CALLER", Number, false, "sustained write calls one caller may make per minute (600)";
     "limits.write_burst_per_caller", "ELEVATOR_LIMITS_WRITE_BURST_PER_CALLER", Number, false, "write calls one caller may make in a burst (60)";
@@ -396,6 +406,13 @@ impl Config {
                     "false" | "0" | "no" => false,
                     _ => return Err(format!("{}: {text:?} is not true or false", setting.env)),
                 }),
+                Kind::List => serde_yaml::Value::Sequence(
+                    text.split(',')
+                        .map(str::trim)
+                        .filter(|item| !item.is_empty())
+                        .map(|item| serde_yaml::Value::String(item.to_owned()))
+                        .collect(),
+                ),
                 Kind::Fraction => {
                     let fraction: f64 = text
                         .trim()

@@ -19,6 +19,7 @@
 //! | [`webhooks`]| delivery of announced changes from the outbox, signed, retried |
 //! | [`telemetry`]| tracing spans exported through OTLP; metrics rendered as Prometheus text |
 //! | [`admin`]   | the admin HTTP port: `/metrics`, `/healthz`, `/readyz` |
+//! | [`tls`]     | TLS on both ports, PEPs known by client certificate, certificates reloaded live |
 //! | [`loadtest`]| `elevator loadtest`: load generator for the decision path and its peers |
 //!
 //! The generated protobuf code is in [`proto`]; nothing below [`api`] sees it.
@@ -38,4 +39,5 @@ pub mod server;
 pub mod service;
 pub mod store;
 pub mod telemetry;
+pub mod tls;
 pub mod webhooks;

@@ -34,6 +34,7 @@ use crate::store::memory::MemoryStore;
 use crate::store::postgres::{PostgresOptions, PostgresStore};
 use crate::store::{Store, StoreEvent};
 use crate::telemetry::metrics::Metrics;
+use crate::tls::{PepCertificates, ServerTls};
 
 /// The actor recorded for policy versions put from the configured file.
 pub const CONFIGURED_POLICY_ACTOR: &str = "system:policy-file";
@@ -55,6 +56,7 @@ pub struct Server {
     health: HealthReporter,
     health_service: HealthServer<HealthService>,
     in_flight_limit: InFlightLimitLayer,
+    tls: Option<Arc<ServerTls>>,
     background: Background,
 }
 
@@ -125,6 +127,7 @@ impl Server {
     pub async fn build(config: Config, clock: SharedClock) -> anyhow::Result<Server> {
         let ext_authz = config.ext_authz.compile().map_err(anyhow::Error::msg)?;
         config.limits.validate().map_err(anyhow::Error::msg)?;
+        let tls = ServerTls::load(&config.tls).map_err(anyhow::Error::msg)?;
 
         let instance_id = Uuid::now_v7().simple().to_string()[20..].to_owned();
         let store: Arc<dyn Store> = match &config.database_url {
@@ -266,7 +269,11 @@ impl Server {
             clock,
             stopping_seen,
             &config.limits,
-        );
+        )
+        .with_pep_certificates(PepCertificates::new(&config.tls, &config.roles.pep));
+        if let Some(tls) = &tls {
+            background.push(tls.spawn_reloader());
+        }
         let envoy = EnvoyAuthorization::new(api.clone(), ext_authz);
         Ok(Server {
             listener,
@@ -284,6 +291,7 @@ impl Server {
             health,
             health_service,
             in_flight_limit: InFlightLimitLayer::new(config.limits.max_concurrent_calls),
+            tls,
             background: Background(background),
         })
     }
@@ -335,6 +343,7 @@ impl Server {
             health,
             health_service,
             in_flight_limit,
+            tls,
             mut background,
             ..
         } = self;
@@ -350,8 +359,9 @@ impl Server {
             admin_listener,
             metrics,
             readiness.clone(),
+            tls.clone(),
         )));
-        tracing::info!(%address, %admin_address, instance = %instance_id, "serving gRPC");
+        tracing::info!(%address, %admin_address, instance = %instance_id, tls = tls.is_some(), "serving gRPC");
 
         let mut stop_seen = stopping.subscribe();
         let stop = async move {
@@ -368,7 +378,7 @@ impl Server {
                     .await;
             }
         };
-        let serving = tonic::transport::Server::builder()
+        let router = tonic::transport::Server::builder()
             .layer(in_flight_limit)
             .layer(crate::api::context::RequestContextLayer)
             .add_service(health_service)
@@ -378,8 +388,15 @@ impl Server {
             .add_service(services.check)
             .add_service(services.policy)
             .add_service(services.audit)
-            .add_service(envoy.into_service())
-            .serve_with_incoming_shutdown(accepted(listener), stop);
+            .add_service(envoy.into_service());
+        let serving: std::pin::Pin<
+            Box<dyn Future<Output = Result<(), tonic::transport::Error>> + Send>,
+        > = match &tls {
+            Some(tls) => {
+                Box::pin(router.serve_with_incoming_shutdown(tls.incoming(listener), stop))
+            }
+            None => Box::pin(router.serve_with_incoming_shutdown(accepted(listener), stop)),
+        };
         let grace_over = async {
             let _ = stop_seen.wait_for(|stopping| *stopping).await;
             tokio::time::sleep(shutdown_grace).await;

@@ -519,8 +519,9 @@ impl Authorization for EnvoyAuthorization {
         &self,
         request: Request<CheckRequest>,
     ) -> Result<Response<CheckResponse>, Status> {
-        // Envoy itself must be a policy enforcement point; if not, the error makes Envoy deny.
-        let caller = self.api.caller(&request)?;
+        // Envoy itself must be a policy enforcement point (by token, or by client certificate
+        // over mutual TLS); if not, the error makes Envoy deny.
+        let caller = self.api.enforcement_point(&request)?;
         let check = request.get_ref();
         let Some(attributes) = check.attributes.as_ref() else {
             return Ok(Response::new(forbidden("", "no_route", None)));

@@ -54,6 +54,7 @@ pub struct Api {
     clock: SharedClock,
     stopping: watch::Receiver<bool>,
     write_rate: Arc<limits::WriteRate>,
+    pep_certificates: Option<Arc<crate::tls::PepCertificates>>,
 }
 
 impl Api {
@@ -72,7 +73,14 @@ impl Api {
             clock,
             stopping,
             write_rate: Arc::new(limits::WriteRate::new(limits)),
+            pep_certificates: None,
         }
+    }
+
+    /// Callers without a bearer token may be known by their client certificate.
+    pub fn with_pep_certificates(mut self, peps: Option<crate::tls::PepCertificates>) -> Self {
+        self.pep_certificates = peps.map(Arc::new);
+        self
     }
 
     /// `stream`, ended with `UNAVAILABLE` when the server starts shutting down; the client
@@ -119,6 +127,32 @@ impl Api {
         self.auth
             .authenticate(request.metadata())
             .map_err(|error| status(ServiceError::Unauthenticated(error)))
+    }
+
+    /// The caller of a Check: a policy enforcement point known by its client certificate
+    /// when it sends no bearer token, otherwise the token's subject. A certificate identity
+    /// is only ever used here: it can ask questions, never change anything.
+    pub(crate) fn enforcement_point<T>(
+        &self,
+        request: &Request<T>,
+    ) -> Result<Arc<Identity>, Status> {
+        if !request.metadata().contains_key("authorization")
+            && let Some(identity) = self.certificate_identity(request)
+        {
+            return Ok(identity);
+        }
+        self.caller(request)
+    }
+
+    /// The PEP a verified client certificate names, when the call came over mutual TLS.
+    fn certificate_identity<T>(&self, request: &Request<T>) -> Option<Arc<Identity>> {
+        use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
+        let peps = self.pep_certificates.as_ref()?;
+        let certificates = request
+            .extensions()
+            .get::<TlsConnectInfo<TcpConnectInfo>>()?
+            .peer_certs()?;
+        peps.identify(certificates.first()?)
     }
 
     /// The caller of a write, admitted by its write rate.
@@ -538,7 +572,7 @@ impl CheckService for Api {
         &self,
         request: Request<pb::CheckRequest>,
     ) -> Result<Response<pb::CheckResponse>, Status> {
-        let caller = self.caller(&request)?;
+        let caller = self.enforcement_point(&request)?;
         let response = self
             .decide_one(&caller, request.get_ref())
             .await
@@ -550,7 +584,7 @@ impl CheckService for Api {
         &self,
         request: Request<pb::BatchCheckRequest>,
     ) -> Result<Response<pb::BatchCheckResponse>, Status> {
-        let caller = self.caller(&request)?;
+        let caller = self.enforcement_point(&request)?;
         let checks = &request.get_ref().checks;
         if checks.len() > MAX_BATCH_CHECKS {
             return Err(status(ServiceError::invalid(

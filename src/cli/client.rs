@@ -41,8 +41,20 @@ struct Client {
 
 impl Client {
     async fn connect(args: &ClientArgs) -> Result<Client, Failure> {
-        let endpoint = Channel::from_shared(args.server.clone())
+        let mut endpoint = Channel::from_shared(args.server.clone())
             .map_err(|error| Failure::Usage(format!("--server {:?}: {error}", args.server)))?;
+        if args.server.starts_with("https://") {
+            let mut tls = tonic::transport::ClientTlsConfig::new().with_native_roots();
+            if let Some(path) = &args.ca_file {
+                let pem = std::fs::read(path).map_err(|error| {
+                    Failure::Usage(format!("--ca-file {}: {error}", path.display()))
+                })?;
+                tls = tls.ca_certificate(tonic::transport::Certificate::from_pem(pem));
+            }
+            endpoint = endpoint
+                .tls_config(tls)
+                .map_err(|error| Failure::Usage(format!("--server {}: {error}", args.server)))?;
+        }
         let channel = endpoint
             .connect()
             .await

@@ -34,6 +34,9 @@ pub struct ClientArgs {
         default_value = "http://127.0.0.1:50051"
     )]
     pub server: String,
+    /// For an `https://` server: the CA certificate (PEM) to trust instead of the system's.
+    #[arg(long, global = true, env = "ELEVATOR_CA_FILE")]
+    pub ca_file: Option<std::path::PathBuf>,
     /// The bearer token to send.
     #[arg(long, global = true, env = "ELEVATOR_TOKEN", hide_env_values = true)]
     pub token: Option<String>,

@@ -21,5 +21,6 @@ mod replicas;
 mod rules;
 mod security;
 mod store_contract;
+mod tls;
 mod webhooks;
 mod workflows;
