@@ -132,6 +132,12 @@ pub struct AuthConfig {
     pub hs256_secret_file: Option<PathBuf>,
     /// A JWKS file with RS256 / ES256 public keys.
     pub jwks_file: Option<PathBuf>,
+    /// An HTTPS URL serving the identity provider's JWKS.
+    pub jwks_url: Option<String>,
+    /// CA certificates (PEM) to trust for `jwks_url` instead of the system's.
+    pub jwks_ca_file: Option<PathBuf>,
+    /// How often `jwks_url` is fetched again, in seconds (0: the default, 300).
+    pub jwks_refresh_seconds: u64,
     /// Required `iss`, if set.
     pub issuer: Option<String>,
     /// Required `aud`, if set.
@@ -291,6 +297,9 @@ settings! {
     "auth.hs256_secret", "ELEVATOR_AUTH_HS256_SECRET", Text, true, "HS256 token secret";
     "auth.hs256_secret_file", "ELEVATOR_AUTH_HS256_SECRET_FILE", Text, false, "file holding the HS256 secret";
     "auth.jwks_file", "ELEVATOR_AUTH_JWKS_FILE", Text, false, "JWKS file with RS256/ES256 keys";
+    "auth.jwks_url", "ELEVATOR_AUTH_JWKS_URL", Text, false, "HTTPS URL of the identity provider's JWKS, refreshed in the background";
+    "auth.jwks_ca_file", "ELEVATOR_AUTH_JWKS_CA_FILE", Text, false, "CA certificates to trust for the JWKS URL (the system's otherwise)";
+    "auth.jwks_refresh_seconds", "ELEVATOR_AUTH_JWKS_REFRESH_SECONDS", Number, false, "how often the JWKS URL is fetched again (300)";
     "auth.issuer", "ELEVATOR_AUTH_ISSUER", Text, false, "required token issuer";
     "auth.audience", "ELEVATOR_AUTH_AUDIENCE", Text, false, "required token audience";
     "auth.leeway_seconds", "ELEVATOR_AUTH_LEEWAY_SECONDS", Number, false, "clock-skew tolerance, at most 30 (5)";

@@ -22,6 +22,7 @@ use crate::admin::{self, READINESS_SERVICE, Readiness};
 use crate::api::Api;
 use crate::api::ext_authz::EnvoyAuthorization;
 use crate::api::limits::InFlightLimitLayer;
+use crate::auth::jwks::JwksSource;
 use crate::auth::{AuthOptions, Authenticator, dev, read_jwks_file};
 use crate::clock::SharedClock;
 use crate::config::Config;
@@ -95,9 +96,28 @@ fn auth_options(config: &Config) -> anyhow::Result<AuthOptions> {
             "DEV MODE: in-memory store, NOTHING IS PERSISTED; dev tokens (elevator dev-token) are accepted. Set a database URL for production."
         );
     }
+    let jwks_url = match &config.auth.jwks_url {
+        None => None,
+        Some(url) => {
+            let ca_pem = match &config.auth.jwks_ca_file {
+                Some(path) => Some(
+                    std::fs::read(path)
+                        .with_context(|| format!("reading auth.jwks_ca_file {}", path.display()))?,
+                ),
+                None => None,
+            };
+            let source = JwksSource::new(url, ca_pem.as_deref()).map_err(anyhow::Error::msg)?;
+            let refresh = match config.auth.jwks_refresh_seconds {
+                0 => Duration::from_secs(300),
+                seconds => Duration::from_secs(seconds),
+            };
+            Some((source, refresh))
+        }
+    };
     Ok(AuthOptions {
         hs256_secrets: secrets,
         jwks,
+        jwks_url,
         issuer: config.auth.issuer.clone(),
         audience: config.auth.audience.clone(),
         leeway: Duration::from_secs(config.auth.leeway_seconds),
@@ -150,6 +170,11 @@ impl Server {
             Authenticator::new(&auth_options(&config)?, clock.clone())
                 .map_err(anyhow::Error::msg)?,
         );
+        // Start with the identity provider's keys when it answers; if it does not, tokens
+        // are refused until a refresh succeeds (in the background, or on an unknown key id).
+        if let Err(error) = authenticator.refresh_keys(None).await {
+            tracing::error!(%error, "jwks: the first fetch failed; tokens signed by its keys are refused until one succeeds");
+        }
 
         let configured = configured_policy(&config)?;
         let stored = store.latest_policy().await?;
@@ -187,6 +212,7 @@ impl Server {
             metrics.clone(),
         );
         let mut background = Vec::new();
+        background.extend(authenticator.spawn_key_refresher());
         let mut decision_log_writer = None;
         let mut logged = None;
         if let Some(options) = decision_log(&config) {

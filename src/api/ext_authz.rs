@@ -275,7 +275,7 @@ impl EnvoyAuthorization {
 
     /// The end user: the payload `jwt_authn` verified when trusted and present, otherwise the
     /// request's bearer token.
-    fn end_user(
+    async fn end_user(
         &self,
         request: &CheckRequest,
         http: &HttpRequest,
@@ -291,7 +291,7 @@ impl EnvoyAuthorization {
             .strip_prefix("Bearer ")
             .or_else(|| header.strip_prefix("bearer "))
             .ok_or(AuthError::Missing)?;
-        self.api.auth.verify(token.trim())
+        self.api.auth.verify_refreshing(token.trim()).await
     }
 
     fn jwt_authn_payload<'a>(&self, request: &'a CheckRequest) -> Option<&'a Struct> {
@@ -521,7 +521,7 @@ impl Authorization for EnvoyAuthorization {
     ) -> Result<Response<CheckResponse>, Status> {
         // Envoy itself must be a policy enforcement point (by token, or by client certificate
         // over mutual TLS); if not, the error makes Envoy deny.
-        let caller = self.api.enforcement_point(&request)?;
+        let caller = self.api.enforcement_point(&request).await?;
         let check = request.get_ref();
         let Some(attributes) = check.attributes.as_ref() else {
             return Ok(Response::new(forbidden("", "no_route", None)));
@@ -533,7 +533,7 @@ impl Authorization for EnvoyAuthorization {
         else {
             return Ok(Response::new(forbidden("", "no_route", None)));
         };
-        let identity = match self.end_user(check, http) {
+        let identity = match self.end_user(check, http).await {
             Ok(identity) => identity,
             Err(error) => {
                 return Ok(Response::new(refused(

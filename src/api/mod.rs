@@ -123,16 +123,17 @@ impl Api {
         }
     }
 
-    fn caller<T>(&self, request: &Request<T>) -> Result<Arc<Identity>, Status> {
+    async fn caller<T>(&self, request: &Request<T>) -> Result<Arc<Identity>, Status> {
         self.auth
             .authenticate(request.metadata())
+            .await
             .map_err(|error| status(ServiceError::Unauthenticated(error)))
     }
 
     /// The caller of a Check: a policy enforcement point known by its client certificate
     /// when it sends no bearer token, otherwise the token's subject. A certificate identity
     /// is only ever used here: it can ask questions, never change anything.
-    pub(crate) fn enforcement_point<T>(
+    pub(crate) async fn enforcement_point<T>(
         &self,
         request: &Request<T>,
     ) -> Result<Arc<Identity>, Status> {
@@ -141,7 +142,7 @@ impl Api {
         {
             return Ok(identity);
         }
-        self.caller(request)
+        self.caller(request).await
     }
 
     /// The PEP a verified client certificate names, when the call came over mutual TLS.
@@ -156,8 +157,8 @@ impl Api {
     }
 
     /// The caller of a write, admitted by its write rate.
-    fn writer<T>(&self, request: &Request<T>) -> Result<Arc<Identity>, Status> {
-        let caller = self.caller(request)?;
+    async fn writer<T>(&self, request: &Request<T>) -> Result<Arc<Identity>, Status> {
+        let caller = self.caller(request).await?;
         self.write_rate
             .admit(caller.subject.as_str())
             .map_err(status)?;
@@ -237,7 +238,7 @@ impl ElevationService for Api {
         &self,
         request: Request<pb::DelegateRequest>,
     ) -> Result<Response<pb::DelegateResponse>, Status> {
-        let caller = self.writer(&request)?;
+        let caller = self.writer(&request).await?;
         let input = NewDelegation::try_from(request.into_inner()).map_err(status)?;
         let outcome = self.app.delegate(&caller, input).await.map_err(status)?;
         Ok(Response::new(pb::DelegateResponse {
@@ -254,7 +255,7 @@ impl ElevationService for Api {
         &self,
         request: Request<pb::ListDelegationsRequest>,
     ) -> Result<Response<pb::ListDelegationsResponse>, Status> {
-        let caller = self.caller(&request)?;
+        let caller = self.caller(&request).await?;
         let input = request.into_inner();
         let view = convert::delegation_view(input.view, &input.grant_id).map_err(status)?;
         let subject = optional("subject", &input.subject, Subject::parse).map_err(status)?;
@@ -272,7 +273,7 @@ impl ElevationService for Api {
         &self,
         request: Request<pb::ExtendElevationRequest>,
     ) -> Result<Response<pb::ExtendElevationResponse>, Status> {
-        let caller = self.writer(&request)?;
+        let caller = self.writer(&request).await?;
         let input = request.into_inner();
         let id = convert::elevation_id("id", &input.id).map_err(status)?;
         let extension =
@@ -297,7 +298,7 @@ impl ElevationService for Api {
         &self,
         request: Request<pb::SimulateElevationRequest>,
     ) -> Result<Response<pb::SimulateElevationResponse>, Status> {
-        let caller = self.caller(&request)?;
+        let caller = self.caller(&request).await?;
         let input = request.into_inner();
         let asked = NewElevation::try_from(input.request.unwrap_or_default()).map_err(status)?;
         let requester = input
@@ -319,7 +320,7 @@ impl ElevationService for Api {
         &self,
         request: Request<pb::RequestElevationRequest>,
     ) -> Result<Response<pb::RequestElevationResponse>, Status> {
-        let caller = self.writer(&request)?;
+        let caller = self.writer(&request).await?;
         let input = NewElevation::try_from(request.into_inner()).map_err(status)?;
         let outcome = self
             .app
@@ -338,7 +339,7 @@ impl ElevationService for Api {
         &self,
         request: Request<pb::GetElevationRequest>,
     ) -> Result<Response<pb::GetElevationResponse>, Status> {
-        let caller = self.caller(&request)?;
+        let caller = self.caller(&request).await?;
         let id = convert::elevation_id("id", &request.get_ref().id).map_err(status)?;
         let elevation = self.app.get_elevation(&caller, id).await.map_err(status)?;
         Ok(Response::new(pb::GetElevationResponse {
@@ -350,7 +351,7 @@ impl ElevationService for Api {
         &self,
         request: Request<pb::ListElevationsRequest>,
     ) -> Result<Response<pb::ListElevationsResponse>, Status> {
-        let caller = self.caller(&request)?;
+        let caller = self.caller(&request).await?;
         let input = request.into_inner();
         let requester = optional("requester", &input.requester, Subject::parse).map_err(status)?;
         let state = convert::state_filter(input.state).map_err(status)?;
@@ -377,7 +378,7 @@ impl ElevationService for Api {
         &self,
         request: Request<pb::CancelElevationRequest>,
     ) -> Result<Response<pb::CancelElevationResponse>, Status> {
-        let caller = self.writer(&request)?;
+        let caller = self.writer(&request).await?;
         let input = request.into_inner();
         let id = convert::elevation_id("id", &input.id).map_err(status)?;
         let outcome = self
@@ -395,7 +396,7 @@ impl ElevationService for Api {
         &self,
         request: Request<pb::RevokeGrantRequest>,
     ) -> Result<Response<pb::RevokeGrantResponse>, Status> {
-        let caller = self.writer(&request)?;
+        let caller = self.writer(&request).await?;
         let input = request.into_inner();
         let id = convert::grant_id("grant_id", &input.grant_id).map_err(status)?;
         let (grant, revision) = self
@@ -413,7 +414,7 @@ impl ElevationService for Api {
         &self,
         request: Request<pb::ListGrantsRequest>,
     ) -> Result<Response<pb::ListGrantsResponse>, Status> {
-        let caller = self.caller(&request)?;
+        let caller = self.caller(&request).await?;
         let input = request.into_inner();
         let subject = optional("subject", &input.subject, Subject::parse).map_err(status)?;
         let grants = self
@@ -431,7 +432,7 @@ impl ElevationService for Api {
         &self,
         request: Request<pb::EndSessionRequest>,
     ) -> Result<Response<pb::EndSessionResponse>, Status> {
-        let caller = self.writer(&request)?;
+        let caller = self.writer(&request).await?;
         let input = request.into_inner();
         let subject = optional("subject", &input.subject, Subject::parse).map_err(status)?;
         let session =
@@ -459,7 +460,7 @@ impl ApprovalService for Api {
         request: Request<pb::WatchApprovalsRequest>,
     ) -> Result<Response<Self::WatchApprovalsStream>, Status> {
         use tokio_stream::StreamExt;
-        let caller = self.caller(&request)?;
+        let caller = self.caller(&request).await?;
         let batches = self
             .app
             .watch_approvals(caller, request.get_ref().after_revision);
@@ -474,7 +475,7 @@ impl ApprovalService for Api {
         &self,
         request: Request<pb::ListPendingApprovalsRequest>,
     ) -> Result<Response<pb::ListPendingApprovalsResponse>, Status> {
-        let caller = self.caller(&request)?;
+        let caller = self.caller(&request).await?;
         let input = request.into_inner();
         let page = self
             .app
@@ -491,7 +492,7 @@ impl ApprovalService for Api {
         &self,
         request: Request<pb::ApproveRequest>,
     ) -> Result<Response<pb::ApproveResponse>, Status> {
-        let caller = self.writer(&request)?;
+        let caller = self.writer(&request).await?;
         let input = request.into_inner();
         let id = convert::elevation_id("elevation_id", &input.elevation_id).map_err(status)?;
         let outcome = self
@@ -519,7 +520,7 @@ impl ApprovalService for Api {
         &self,
         request: Request<pb::DenyRequest>,
     ) -> Result<Response<pb::DenyResponse>, Status> {
-        let caller = self.writer(&request)?;
+        let caller = self.writer(&request).await?;
         let input = request.into_inner();
         let id = convert::elevation_id("elevation_id", &input.elevation_id).map_err(status)?;
         let outcome = self
@@ -546,7 +547,7 @@ impl CheckService for Api {
         &self,
         request: Request<pb::SimulateCheckRequest>,
     ) -> Result<Response<pb::SimulateCheckResponse>, Status> {
-        let caller = self.caller(&request)?;
+        let caller = self.caller(&request).await?;
         let input = request.into_inner();
         let question = input.check.unwrap_or_default();
         let subject_token = self.check_question(&question).map_err(status)?;
@@ -572,7 +573,7 @@ impl CheckService for Api {
         &self,
         request: Request<pb::CheckRequest>,
     ) -> Result<Response<pb::CheckResponse>, Status> {
-        let caller = self.enforcement_point(&request)?;
+        let caller = self.enforcement_point(&request).await?;
         let response = self
             .decide_one(&caller, request.get_ref())
             .await
@@ -584,7 +585,7 @@ impl CheckService for Api {
         &self,
         request: Request<pb::BatchCheckRequest>,
     ) -> Result<Response<pb::BatchCheckResponse>, Status> {
-        let caller = self.enforcement_point(&request)?;
+        let caller = self.enforcement_point(&request).await?;
         let checks = &request.get_ref().checks;
         if checks.len() > MAX_BATCH_CHECKS {
             return Err(status(ServiceError::invalid(
@@ -612,7 +613,7 @@ impl CheckService for Api {
         &self,
         request: Request<pb::ReportRiskSignalRequest>,
     ) -> Result<Response<pb::ReportRiskSignalResponse>, Status> {
-        let caller = self.writer(&request)?;
+        let caller = self.writer(&request).await?;
         let input = NewRiskSignal::try_from(request.into_inner()).map_err(status)?;
         let (signal, revision) = self.app.report_risk(&caller, input).await.map_err(status)?;
         Ok(Response::new(pb::ReportRiskSignalResponse {
@@ -629,7 +630,7 @@ impl PolicyService for Api {
         &self,
         request: Request<pb::GetPolicyRequest>,
     ) -> Result<Response<pb::GetPolicyResponse>, Status> {
-        self.caller(&request)?;
+        self.caller(&request).await?;
         let (policy, stored) = self.app.get_policy().await.map_err(status)?;
         Ok(Response::new(pb::GetPolicyResponse {
             version: policy.version(),
@@ -643,7 +644,7 @@ impl PolicyService for Api {
         &self,
         request: Request<pb::ValidatePolicyRequest>,
     ) -> Result<Response<pb::ValidatePolicyResponse>, Status> {
-        self.caller(&request)?;
+        self.caller(&request).await?;
         let problems = match self.app.validate_policy(&request.get_ref().source) {
             Ok(()) => Vec::new(),
             Err(problems) => problems.0,
@@ -666,7 +667,7 @@ impl PolicyService for Api {
         &self,
         request: Request<pb::PutPolicyRequest>,
     ) -> Result<Response<pb::PutPolicyResponse>, Status> {
-        let caller = self.writer(&request)?;
+        let caller = self.writer(&request).await?;
         let input = request.into_inner();
         let expected = (input.expected_version != 0).then_some(input.expected_version);
         let (version, revision) = self
@@ -688,7 +689,7 @@ impl AuditService for Api {
         &self,
         request: Request<pb::ListAuditEventsRequest>,
     ) -> Result<Response<pb::ListAuditEventsResponse>, Status> {
-        let caller = self.caller(&request)?;
+        let caller = self.caller(&request).await?;
         let input = request.into_inner();
         let query = convert::audit_query(&input).map_err(status)?;
         let page = self
@@ -707,7 +708,7 @@ impl AuditService for Api {
         request: Request<pb::WatchAuditEventsRequest>,
     ) -> Result<Response<Self::WatchAuditEventsStream>, Status> {
         use tokio_stream::StreamExt;
-        let caller = self.caller(&request)?;
+        let caller = self.caller(&request).await?;
         let events = self
             .app
             .watch_audit_events(caller, request.get_ref().after_seq)
@@ -726,7 +727,7 @@ impl AuditService for Api {
         &self,
         request: Request<pb::VerifyAuditChainRequest>,
     ) -> Result<Response<pb::VerifyAuditChainResponse>, Status> {
-        let caller = self.caller(&request)?;
+        let caller = self.caller(&request).await?;
         let expected = request
             .get_ref()
             .expected_head
@@ -753,7 +754,7 @@ impl AuditService for Api {
         &self,
         request: Request<pb::GetSignedAuditHeadRequest>,
     ) -> Result<Response<pb::GetSignedAuditHeadResponse>, Status> {
-        let caller = self.caller(&request)?;
+        let caller = self.caller(&request).await?;
         let head = self.app.signed_audit_head(&caller).await.map_err(status)?;
         Ok(Response::new(pb::GetSignedAuditHeadResponse {
             head: Some(convert::signed_head(&head)),
@@ -764,7 +765,7 @@ impl AuditService for Api {
         &self,
         request: Request<pb::GetGrantTrailRequest>,
     ) -> Result<Response<pb::GetGrantTrailResponse>, Status> {
-        let caller = self.caller(&request)?;
+        let caller = self.caller(&request).await?;
         let id = convert::grant_id("grant_id", &request.get_ref().grant_id).map_err(status)?;
         let trail = self.app.grant_trail(&caller, id).await.map_err(status)?;
         let now = self.clock.now();

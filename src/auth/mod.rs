@@ -1,12 +1,19 @@
 //! Bearer-token verification. The caller's identity comes only from a verified token in the
 //! `authorization` metadata: HS256 with configured secrets, or RS256/ES256 with keys from a
-//! JWKS file. Each key accepts exactly one algorithm, `exp` is required and checked against the
-//! injected clock with a small leeway, and tokens issued by dev mode are refused outside it.
+//! JWKS file or an HTTPS URL. Each key accepts exactly one algorithm, `exp` is required and
+//! checked against the injected clock with a small leeway, and tokens issued by dev mode are
+//! refused outside it.
 //!
-//! A verified token is cached by the SHA-256 of its text until its `exp`, so a policy
-//! enforcement point pays for signature verification once, not on every Check.
+//! Keys from a URL are fetched at start-up, refreshed in the background, and again (at most
+//! once per [`UNKNOWN_KEY_REFRESH_INTERVAL`]) when a token names a key id no key has; when
+//! the set changes, every cached identity is dropped, so a key withdrawn by the identity
+//! provider stops verifying at the next call.
+//!
+//! A verified token is cached by its text until its `exp`, so a policy enforcement point pays
+//! for signature verification once, not on every Check.
 
 pub mod dev;
+pub mod jwks;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -28,6 +35,10 @@ pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 
 /// The most clock skew tolerated on `exp` and `nbf`.
 pub const MAX_LEEWAY: Duration = Duration::from_secs(30);
+
+/// Tokens naming unknown key ids cause at most one JWKS fetch per this long, so a stream of
+/// forged `kid`s cannot turn elevator into a load generator against the identity provider.
+pub const UNKNOWN_KEY_REFRESH_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Claims elevator reads from a token.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -90,6 +101,9 @@ pub enum AuthError {
     /// A dev token outside dev mode.
     #[error("dev tokens are refused: this server does not run in dev mode")]
     DevTokenRefused,
+    /// The token names a key id no configured or fetched key has.
+    #[error("the bearer token is not valid: no key has id {0:?}")]
+    UnknownKey(String),
 }
 
 /// A key and the one algorithm it verifies.
@@ -106,6 +120,8 @@ pub struct AuthOptions {
     pub hs256_secrets: Vec<Vec<u8>>,
     /// JWKS documents (JSON), each key pinned to its algorithm.
     pub jwks: Vec<String>,
+    /// A JWKS fetched over HTTPS, and how often it is refreshed.
+    pub jwks_url: Option<(jwks::JwksSource, Duration)>,
     /// Required issuer, if any.
     pub issuer: Option<String>,
     /// Required audience, if any.
@@ -124,6 +140,7 @@ impl std::fmt::Debug for AuthOptions {
                 &format_args!("[{} redacted]", self.hs256_secrets.len()),
             )
             .field("jwks", &self.jwks.len())
+            .field("jwks_url", &self.jwks_url)
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
             .field("leeway", &self.leeway)
@@ -208,9 +225,23 @@ impl moka::Expiry<Box<str>, Arc<Identity>> for UntilTokenExpiry {
     }
 }
 
+/// Keys fetched from a JWKS URL.
+struct RemoteKeys {
+    source: jwks::JwksSource,
+    refresh_every: Duration,
+    /// The document last fetched and its keys.
+    current: arc_swap::ArcSwap<(String, Vec<VerificationKey>)>,
+    /// Held while fetching, so callers that need the result wait for the fetch in flight;
+    /// holds when a fetch was last made for an unknown key id.
+    fetching: tokio::sync::Mutex<Option<std::time::Instant>>,
+    /// Wakes the background refresher when a token names an unknown key.
+    unknown_key_seen: tokio::sync::Notify,
+}
+
 /// Verifies tokens and caches the verified identities.
 pub struct Authenticator {
     keys: Vec<VerificationKey>,
+    remote: Option<RemoteKeys>,
     issuer: Option<String>,
     audience: Option<String>,
     leeway: TimeDelta,
@@ -240,14 +271,25 @@ impl Authenticator {
         for document in &options.jwks {
             keys.extend(jwks_keys(document)?);
         }
-        if keys.is_empty() {
+        if keys.is_empty() && options.jwks_url.is_none() {
             return Err(
-                "no token verification key is configured: set auth.hs256_secret or auth.jwks_file"
+                "no token verification key is configured: set auth.hs256_secret, auth.jwks_file or auth.jwks_url"
                     .into(),
             );
         }
+        let remote = options
+            .jwks_url
+            .as_ref()
+            .map(|(source, refresh_every)| RemoteKeys {
+                source: source.clone(),
+                refresh_every: *refresh_every,
+                current: arc_swap::ArcSwap::from_pointee((String::new(), Vec::new())),
+                fetching: tokio::sync::Mutex::new(None),
+                unknown_key_seen: tokio::sync::Notify::new(),
+            });
         Ok(Authenticator {
             keys,
+            remote,
             issuer: options.issuer.clone(),
             audience: options.audience.clone(),
             leeway: TimeDelta::from_std(options.leeway).unwrap_or_default(),
@@ -263,7 +305,7 @@ impl Authenticator {
     }
 
     /// Verifies the bearer token in `authorization` metadata.
-    pub fn authenticate(
+    pub async fn authenticate(
         &self,
         metadata: &tonic::metadata::MetadataMap,
     ) -> Result<Arc<Identity>, AuthError> {
@@ -276,7 +318,71 @@ impl Authenticator {
             .strip_prefix("Bearer ")
             .or_else(|| header.strip_prefix("bearer "))
             .ok_or(AuthError::Missing)?;
-        self.verify(token.trim())
+        self.verify_refreshing(token.trim()).await
+    }
+
+    /// Verifies `token`; when it names a key id no key has and keys come from a URL, fetches
+    /// them again first (at most once per [`UNKNOWN_KEY_REFRESH_INTERVAL`], shared by every
+    /// caller waiting) and tries once more.
+    pub async fn verify_refreshing(&self, token: &str) -> Result<Arc<Identity>, AuthError> {
+        match self.verify(token) {
+            Err(AuthError::UnknownKey(kid)) if self.remote.is_some() => {
+                if let Err(error) = self.refresh_keys(Some(UNKNOWN_KEY_REFRESH_INTERVAL)).await {
+                    tracing::warn!(%error, %kid, "jwks: refresh for an unknown key id failed");
+                }
+                self.verify(token)
+            }
+            verified => verified,
+        }
+    }
+
+    /// Fetches the JWKS URL's keys. With `for_unknown_key_within`, the fetch is for a token
+    /// naming an unknown key id, and is skipped when such a fetch was made less than that
+    /// long ago. Returns whether the key set changed; if it did, cached identities are dropped.
+    pub async fn refresh_keys(
+        &self,
+        for_unknown_key_within: Option<Duration>,
+    ) -> Result<bool, String> {
+        let Some(remote) = &self.remote else {
+            return Ok(false);
+        };
+        let mut last_unknown_key_fetch = remote.fetching.lock().await;
+        if let Some(within) = for_unknown_key_within {
+            if last_unknown_key_fetch.is_some_and(|last| last.elapsed() < within) {
+                return Ok(false);
+            }
+            *last_unknown_key_fetch = Some(std::time::Instant::now());
+        }
+        let document = remote.source.fetch().await?;
+        if remote.current.load().0 == document {
+            return Ok(false);
+        }
+        let keys = jwks_keys(&document)?;
+        tracing::info!(keys = keys.len(), "jwks: key set changed");
+        remote.current.store(Arc::new((document, keys)));
+        self.cache.invalidate_all();
+        Ok(true)
+    }
+
+    /// Refreshes the URL's keys every `auth.jwks_refresh_seconds`, and soon after a token
+    /// names an unknown key id. Nothing to do without a URL.
+    pub fn spawn_key_refresher(self: &Arc<Self>) -> Option<tokio::task::JoinHandle<()>> {
+        let refresh_every = self.remote.as_ref()?.refresh_every;
+        let authenticator = self.clone();
+        Some(tokio::spawn(async move {
+            let Some(remote) = &authenticator.remote else {
+                return;
+            };
+            loop {
+                let unless_within = tokio::select! {
+                    () = tokio::time::sleep(refresh_every) => None,
+                    () = remote.unknown_key_seen.notified() => Some(UNKNOWN_KEY_REFRESH_INTERVAL),
+                };
+                if let Err(error) = authenticator.refresh_keys(unless_within).await {
+                    tracing::warn!(%error, "jwks: refresh failed; the keys in force stay");
+                }
+            }
+        }))
     }
 
     /// Verifies `token`.
@@ -338,9 +444,25 @@ impl Authenticator {
     fn verify_uncached(&self, token: &str, now: DateTime<Utc>) -> Result<Identity, AuthError> {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|error| AuthError::Invalid(format!("unreadable header: {error}")))?;
-        let candidates: Vec<&VerificationKey> = self
-            .keys
-            .iter()
+        let fetched = self
+            .remote
+            .as_ref()
+            .map(|remote| remote.current.load_full());
+        let all_keys = || {
+            self.keys
+                .iter()
+                .chain(fetched.iter().flat_map(|fetched| fetched.1.iter()))
+        };
+        if let Some(kid) = &header.kid
+            && header.alg != Algorithm::HS256
+            && !all_keys().any(|key| key.id.as_ref() == Some(kid))
+        {
+            if let Some(remote) = &self.remote {
+                remote.unknown_key_seen.notify_one();
+            }
+            return Err(AuthError::UnknownKey(kid.clone()));
+        }
+        let candidates: Vec<&VerificationKey> = all_keys()
             .filter(|key| key.algorithm == header.alg)
             .filter(|key| match (&header.kid, &key.id) {
                 (Some(wanted), Some(id)) => wanted == id,
@@ -566,7 +688,7 @@ mod tests {
         let unknown_kid = signed(Algorithm::ES256, Some("ec-9"), &es_key, &claims);
         assert!(matches!(
             auth.verify(&unknown_kid),
-            Err(AuthError::Invalid(_))
+            Err(AuthError::UnknownKey(kid)) if kid == "ec-9"
         ));
 
         // HS256 "signed" with the RSA public key (algorithm confusion) is refused: no HS256 key.

@@ -12,6 +12,7 @@ mod envoy;
 mod expiry;
 mod fatma;
 mod helm_chart;
+mod jwks;
 mod limits;
 mod loadtest;
 mod operability;
