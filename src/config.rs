@@ -186,6 +186,9 @@ pub struct DatabaseConfig {
     /// Apply pending migrations at start-up (`serve --no-migrate` turns it off, for a
     /// deployment that runs `elevator migrate` as a job).
     pub migrate_on_start: bool,
+    /// The role the server runs as, when it is not the one that migrates: migrating grants
+    /// it exactly what the server needs (no schema changes, audit rows insert-only).
+    pub runtime_role: Option<String>,
 }
 
 impl Default for Config {
@@ -244,6 +247,7 @@ impl Default for DatabaseConfig {
             connect_timeout_ms: 5000,
             listener_backoff_ms: 100,
             migrate_on_start: true,
+            runtime_role: None,
         }
     }
 }
@@ -312,6 +316,7 @@ settings! {
     "cache.ended_grant_lookback_seconds", "ELEVATOR_CACHE_ENDED_GRANT_LOOKBACK_SECONDS", Number, false, "how long ended grants stay loaded to explain denials (3600)";
     "database.max_connections", "ELEVATOR_DATABASE_MAX_CONNECTIONS", Number, false, "PostgreSQL pool size (16)";
     "database.connect_timeout_ms", "ELEVATOR_DATABASE_CONNECT_TIMEOUT_MS", Number, false, "wait for a connection (5000)";
+    "database.runtime_role", "ELEVATOR_DATABASE_RUNTIME_ROLE", Text, false, "role the server runs as; migrating grants it only what it needs";
     "database.listener_backoff_ms", "ELEVATOR_DATABASE_LISTENER_BACKOFF_MS", Number, false, "first wait before reopening a broken change feed (100)";
     "sweep_interval_ms", "ELEVATOR_SWEEP_INTERVAL_MS", Number, false, "how often time-driven transitions run (1000)";
     "webhooks.secret", "ELEVATOR_WEBHOOKS_SECRET", Text, true, "HMAC-SHA256 key that signs webhook posts";

@@ -154,7 +154,7 @@ impl Server {
             Some(url) => {
                 let options = postgres_options(&config, url, &instance_id);
                 if config.database.migrate_on_start {
-                    migrate(&options).await?;
+                    migrate(&config, &options).await?;
                 }
                 Arc::new(
                     PostgresStore::connect(options)
@@ -547,13 +547,21 @@ pub async fn migrate_database(config: &Config) -> anyhow::Result<Vec<&'static st
         .database_url
         .as_deref()
         .context("no database URL: set --database-url or ELEVATOR_DATABASE_URL")?;
-    migrate(&postgres_options(config, url, "migrate")).await
+    migrate(config, &postgres_options(config, url, "migrate")).await
 }
 
-async fn migrate(options: &PostgresOptions) -> anyhow::Result<Vec<&'static str>> {
-    PostgresStore::migrate(options)
+/// Applies pending migrations, then grants the runtime role (if configured) what it needs.
+async fn migrate(config: &Config, options: &PostgresOptions) -> anyhow::Result<Vec<&'static str>> {
+    let applied = PostgresStore::migrate(options)
         .await
-        .context("migrating the database")
+        .context("migrating the database")?;
+    if let Some(role) = &config.database.runtime_role {
+        PostgresStore::grant_runtime_role(options, role)
+            .await
+            .with_context(|| format!("granting database.runtime_role {role:?} its privileges"))?;
+        tracing::info!(role = %role, "runtime role granted its privileges");
+    }
+    Ok(applied)
 }
 
 /// Feeds the store's change events into the decider. The memory store is always "listening";

@@ -17,6 +17,7 @@ mod limits;
 mod loadtest;
 mod operability;
 mod policy_fuzz;
+mod privileges;
 mod python;
 mod replicas;
 mod rules;

@@ -139,6 +139,23 @@ impl PostgresStore {
         migrate(&pool).await
     }
 
+    /// Gives `role` (an existing PostgreSQL role) exactly the privileges the server needs at
+    /// run time ([`queries::GRANT_RUNTIME_ROLE`]); run by `elevator migrate` with the owner's
+    /// credentials, so that the server itself can run as a role that owns nothing.
+    pub async fn grant_runtime_role(
+        options: &PostgresOptions,
+        role: &str,
+    ) -> Result<(), StoreError> {
+        // Quoted as an identifier (inner quotes doubled), so any role name is taken literally.
+        let quoted = format!("\"{}\"", role.replace('"', "\"\""));
+        let (_, pool) = pool(options, 1)?;
+        let client = pool.get().await.map_err(from_pool)?;
+        client
+            .batch_execute(&queries::GRANT_RUNTIME_ROLE.replace("{role}", &quoted))
+            .await
+            .map_err(from_pg)
+    }
+
     /// Connects and starts listening for other replicas' writes. The schema must be current
     /// (see [`PostgresStore::migrate`]): a database this build cannot use is refused, naming
     /// the migrations it lacks.

@@ -288,6 +288,12 @@ pub const LISTEN: &str = "LISTEN elevator_changes";
 /// holder's connection closes.
 pub const TRY_LOCK_SWEEP: &str = "SELECT pg_try_advisory_lock(7428510002)";
 
+/// What the role the server runs as may do, and nothing more: read and write the state
+/// tables, only read and append the audit log and its checkpoints, read the migration
+/// bookkeeping. It owns nothing, so it can neither change the schema nor lift these limits.
+/// `{role}` is replaced by the quoted role name.
+pub const GRANT_RUNTIME_ROLE: &str = "    GRANT USAGE ON SCHEMA public TO {role};     REVOKE ALL ON elevator_head, policies, elevations, grants, risk_signals, webhook_outbox,         audit_events, audit_checkpoints, elevator_migrations FROM {role};     GRANT SELECT, INSERT, UPDATE ON elevator_head, policies, elevations, grants, risk_signals,         webhook_outbox TO {role};     GRANT SELECT, INSERT ON audit_events, audit_checkpoints TO {role};     GRANT SELECT ON elevator_migrations TO {role};     GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}";
+
 /// The migration bookkeeping table, created before anything else.
 pub const CREATE_MIGRATIONS_TABLE: &str = "\
     CREATE TABLE IF NOT EXISTS elevator_migrations ( \

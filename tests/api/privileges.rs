@@ -1,0 +1,97 @@
+//! The server runs as a PostgreSQL role that owns nothing: `elevator migrate` (as the owner)
+//! grants it exactly what the server needs. The whole Fatma flow works as that role, and the
+//! role can neither change the schema nor rewrite or remove audit rows.
+
+use crate::harness::*;
+use elevator::proto::v1 as pb;
+
+/// `url` with its user replaced by `user`.
+fn as_user(url: &str, user: &str) -> String {
+    let (scheme, rest) = url.split_once("://").expect("a URL");
+    let host_and_more = rest.split_once('@').map_or(rest, |(_, host)| host);
+    format!("{scheme}://{user}@{host_and_more}")
+}
+
+#[tokio::test]
+async fn the_runtime_role_does_everything_the_server_needs_and_nothing_more() {
+    let owner_url = fresh_database().await;
+    let role = format!(
+        "elevator_app_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    );
+    sql(&owner_url, &format!("CREATE ROLE {role} LOGIN")).await;
+
+    let mut config = elevator::config::Config {
+        database_url: Some(owner_url.clone()),
+        ..Default::default()
+    };
+    config.database.runtime_role = Some(role.clone());
+    elevator::server::migrate_database(&config)
+        .await
+        .expect("migrate as the owner and grant the runtime role");
+
+    let runtime_url = as_user(&owner_url, &role);
+    let app = spawn_app_with(
+        Backend::Postgres,
+        AppOptions {
+            database_url: Some(runtime_url.clone()),
+            configure: Some(Box::new(|config| config.database.migrate_on_start = false)),
+            ..Default::default()
+        },
+    )
+    .await;
+    let elevation = app.request_fatma().await;
+    app.ali_approves(&elevation.id).await;
+    let allowed = app.check_fatma("s1").await;
+    assert!(allowed.allowed, "{allowed:?}");
+    let revoked = app
+        .elevations()
+        .revoke_grant(authed(
+            &app.admin(),
+            pb::RevokeGrantRequest {
+                grant_id: allowed.grant_id.clone(),
+                reason: "done".into(),
+            },
+        ))
+        .await;
+    assert!(revoked.is_ok(), "{revoked:?}");
+    let denied = app.check_fatma("s1").await;
+    assert!(!denied.allowed, "{denied:?}");
+    let events_before = app.audit_actions().await.len();
+
+    let runtime = connect(&runtime_url).await;
+    for (what, statement) in [
+        (
+            "rewrite an audit row",
+            "UPDATE audit_events SET reason = 'nothing happened'",
+        ),
+        ("delete audit rows", "DELETE FROM audit_events"),
+        ("truncate the audit log", "TRUNCATE audit_events"),
+        (
+            "rewrite a checkpoint",
+            "UPDATE audit_checkpoints SET hash = hash",
+        ),
+        ("delete a grant", "DELETE FROM grants"),
+        ("create a table", "CREATE TABLE smuggled (id int)"),
+        ("drop a table", "DROP TABLE grants"),
+        (
+            "drop the append-only trigger",
+            "ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only",
+        ),
+        (
+            "forge a migration record",
+            "INSERT INTO elevator_migrations (version, name) VALUES (999, 'x')",
+        ),
+    ] {
+        let error = runtime
+            .batch_execute(statement)
+            .await
+            .expect_err(&format!("the runtime role may not {what}"));
+        let code = error.code().map(|code| code.code().to_owned());
+        assert!(
+            matches!(code.as_deref(), Some("42501")),
+            "{what}: expected insufficient_privilege, got {error:?}"
+        );
+    }
+    assert_eq!(app.audit_actions().await.len(), events_before);
+}
