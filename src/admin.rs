@@ -2,7 +2,8 @@
 //! exposed with) the API: `/metrics` (Prometheus text), `/healthz` (the process is alive) and
 //! `/readyz` (it should get traffic: policy loaded, schema current, change feed connected, not
 //! shutting down). gRPC health says the same: the empty service name for liveness,
-//! [`READINESS_SERVICE`] for readiness.
+//! [`READINESS_SERVICE`] for readiness. The web console ([`crate::console`]) is served here
+//! too, under `/console`, when it is enabled.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use hyper_util::rt::TokioIo;
 use serde::Serialize;
 use tokio::net::TcpListener;
 
+use crate::console::Console;
 use crate::decision::Decider;
 use crate::telemetry::metrics::Metrics;
 use crate::telemetry::prometheus;
@@ -90,8 +92,13 @@ impl Readiness {
     }
 }
 
-/// Serves the admin port until the task is aborted.
-pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>, readiness: Arc<Readiness>) {
+/// Serves the admin port (and the console, when given) until the task is aborted.
+pub async fn serve(
+    listener: TcpListener,
+    metrics: Arc<Metrics>,
+    readiness: Arc<Readiness>,
+    console: Option<Arc<Console>>,
+) {
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => {
@@ -104,11 +111,23 @@ pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>, readiness: Arc<
                 continue;
             }
         };
-        let (metrics, readiness) = (metrics.clone(), readiness.clone());
+        let (metrics, readiness, console) = (metrics.clone(), readiness.clone(), console.clone());
         tokio::spawn(async move {
             let service = service_fn(move |request: Request<hyper::body::Incoming>| {
-                let response = answer(request.method(), request.uri().path(), &metrics, &readiness);
-                async move { Ok::<_, Infallible>(response) }
+                let (metrics, readiness, console) =
+                    (metrics.clone(), readiness.clone(), console.clone());
+                async move {
+                    if let Some(console) = console.filter(|_| Console::serves(request.uri().path()))
+                    {
+                        return Ok::<_, Infallible>(console.handle(request).await);
+                    }
+                    Ok(answer(
+                        request.method(),
+                        request.uri().path(),
+                        &metrics,
+                        &readiness,
+                    ))
+                }
             });
             let _ = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)

@@ -43,6 +43,32 @@ pub struct Config {
     pub decision_log: DecisionLogConfig,
     /// Envoy external authorization.
     pub ext_authz: crate::api::ext_authz::ExtAuthzConfig,
+    /// The web console on the admin port.
+    pub console: ConsoleConfig,
+}
+
+/// Web console settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// Serve the console under `/console` on the admin port.
+    pub enabled: bool,
+    /// Let the login page take a pasted token; unset means on in dev mode only (behind an
+    /// authenticating proxy the forwarded `Authorization` header is used instead).
+    pub token_login: Option<bool>,
+    /// A file holding the key CSRF tokens are derived with; replicas behind one address must
+    /// share it. Unset: a key made at start-up.
+    pub csrf_secret_file: Option<PathBuf>,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        ConsoleConfig {
+            enabled: true,
+            token_login: None,
+            csrf_secret_file: None,
+        }
+    }
 }
 
 /// Decision log settings.
@@ -199,6 +225,7 @@ impl Default for Config {
             audit: AuditConfig::default(),
             decision_log: DecisionLogConfig::default(),
             ext_authz: Default::default(),
+            console: ConsoleConfig::default(),
         }
     }
 }
@@ -308,6 +335,9 @@ settings! {
     "decision_log.sample_allows", "ELEVATOR_DECISION_LOG_SAMPLE_ALLOWS", Fraction, false, "share of allows logged, 0 to 1 (0); denies are always logged";
     "decision_log.queue_size", "ELEVATOR_DECISION_LOG_QUEUE_SIZE", Number, false, "decisions queued before new ones are dropped (10000)";
     "webhooks.poll_interval_ms", "ELEVATOR_WEBHOOKS_POLL_INTERVAL_MS", Number, false, "how often the webhook outbox is read (1000)";
+    "console.enabled", "ELEVATOR_CONSOLE_ENABLED", Flag, false, "serve the web console under /console on the admin port (true)";
+    "console.token_login", "ELEVATOR_CONSOLE_TOKEN_LOGIN", Flag, false, "let the console's login page take a pasted token (dev mode only unless set)";
+    "console.csrf_secret_file", "ELEVATOR_CONSOLE_CSRF_SECRET_FILE", Text, false, "file holding the key console CSRF tokens are derived with (a key made at start-up)";
     "ext_authz.jwt_authn_payload_key", "ELEVATOR_EXT_AUTHZ_JWT_AUTHN_PAYLOAD_KEY", Text, false, "trust the payload Envoy's jwt_authn filter verified under this metadata key (unset: verify the authorization header)";
 }
 
@@ -419,6 +449,11 @@ impl Config {
     /// Defaults, then `file`, then the process environment.
     pub fn load(file: Option<&Path>) -> Result<Config, String> {
         Self::load_with(file, |name| std::env::var(name).ok())
+    }
+
+    /// Whether the console's login page takes a pasted token.
+    pub fn console_token_login(&self) -> bool {
+        self.console.token_login.unwrap_or_else(|| self.dev_mode())
     }
 
     /// Dev mode: no database, in-memory store, demo policy, dev tokens accepted.
