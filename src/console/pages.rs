@@ -18,7 +18,7 @@ use crate::domain::{
     ApprovalStep, AuditAction, Elevation, ElevationId, ElevationState, Grant, GrantId, GroupName,
     InvalidValue, RoleName, Scope, SessionId, Subject, Verdict, format_duration, parse_duration,
 };
-use crate::policy::PolicyProblems;
+use crate::policy::{NotDelegable, PolicyProblems};
 use crate::service::{
     AuditQuery, NewDelegation, NewElevation, RequestAssessment, ServiceError, SimulatedRequester,
 };
@@ -637,11 +637,14 @@ impl Console {
         body.push_str("<table id=\"grants\"><thead><tr><th>grant</th><th>window</th><th>give up</th><th>delegate</th></tr></thead><tbody>");
         for grant in &grants {
             let id = grant.id;
+            let held = format!(
+                "scope within <code>{}</code>; ends by {}",
+                esc(&grant.scope),
+                when(grant.not_after)
+            );
             let limits = match policy.delegation_for(&grant.role, &grant.scope) {
                 Ok(entry) => format!(
-                    "scope within <code>{}</code>; ends by {}{}; depth {} of {}",
-                    esc(&grant.scope),
-                    when(grant.not_after),
+                    "{held}{}; depth {} of {}",
                     entry
                         .max_duration
                         .map(|max| format!(", at most {}", esc(format_duration(max))))
@@ -649,14 +652,22 @@ impl Console {
                     grant.delegation_trail.len() + 1,
                     entry.max_depth
                 ),
-                Err(_) => String::new(),
+                Err(NotDelegable::Scope { allowed }) => format!(
+                    "{held}; policy lets it be delegated on {}",
+                    allowed
+                        .iter()
+                        .map(|pattern| format!("<code>{}</code>", esc(pattern)))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                Err(NotDelegable::Role) => String::new(),
             };
             let delegate = if limits.is_empty() {
                 "<span class=\"muted\">policy does not let this role be delegated here</span>"
                     .to_owned()
             } else {
                 format!(
-                    "<form method=\"post\" action=\"/console/grants/{id}/delegate\">{csrf}\
+                    "<form method=\"post\" action=\"/console/grants/{id}/delegate\" class=\"delegate\">{csrf}\
                      <p class=\"muted limits\">{limits}</p>\
                      <input type=\"text\" name=\"delegatee\" placeholder=\"to whom\" class=\"small\" aria-label=\"delegatee\">\
                      <input type=\"text\" name=\"scope\" value=\"{scope}\" class=\"small\" aria-label=\"scope\">\
@@ -672,7 +683,7 @@ impl Console {
                 "<tr id=\"g-{id}\" data-id=\"{id}\"><td><code>{role}</code> on <code>{scope}</code>{session}<br>\
                  <a class=\"muted mono\" href=\"/console/audit?grant={id}\">{id}</a>{trail}</td>\
                  <td>{from} to {until}<br>{countdown}</td>\
-                 <td><form method=\"post\" action=\"/console/grants/{id}/revoke\">{csrf}\
+                 <td><form method=\"post\" action=\"/console/grants/{id}/revoke\" class=\"give-up\">{csrf}\
                  <input type=\"text\" name=\"reason\" value=\"done\" class=\"small\" aria-label=\"reason\">\
                  <button class=\"danger\" id=\"revoke-{id}\">Give up</button></form></td><td>{delegate}</td></tr>",
                 role = esc(&grant.role),
