@@ -242,7 +242,7 @@ impl Console {
         }
         let caller = match self.identify(&parts.headers, &method) {
             Ok(caller) => caller,
-            Err(response) => return response,
+            Err(response) => return *response,
         };
         if method == Method::POST {
             let sent = form.get("csrf");
@@ -263,7 +263,7 @@ impl Console {
     }
 
     /// The caller: the proxy's bearer token, else the login cookie.
-    fn identify(&self, headers: &HeaderMap, method: &Method) -> Result<Caller, Page> {
+    fn identify(&self, headers: &HeaderMap, method: &Method) -> Result<Caller, Box<Page>> {
         if let Some(token) = bearer(headers) {
             return match self.auth.verify(token) {
                 Ok(identity) => Ok(Caller {
@@ -271,14 +271,14 @@ impl Console {
                     csrf: self.csrf_for_token(token),
                     via_proxy: true,
                 }),
-                Err(error) => Err(plain(
+                Err(error) => Err(Box::new(plain(
                     StatusCode::UNAUTHORIZED,
                     &format!("the forwarded token is not accepted: {error}"),
-                )),
+                ))),
             };
         }
         let Some(token) = cookie_value(headers, SESSION_COOKIE) else {
-            return Err(self.sign_in_first(method, None));
+            return Err(Box::new(self.sign_in_first(method, None)));
         };
         match self.auth.verify(token) {
             Ok(identity) => Ok(Caller {
@@ -286,7 +286,9 @@ impl Console {
                 csrf: self.csrf_for_token(token),
                 via_proxy: false,
             }),
-            Err(error) => Err(self.sign_in_first(method, Some(error.to_string()))),
+            Err(error) => Err(Box::new(
+                self.sign_in_first(method, Some(error.to_string())),
+            )),
         }
     }
 

@@ -327,6 +327,7 @@ impl Console {
         }
         body.push_str("</tbody></table>");
         let mut roles: Vec<&str> = entries.iter().map(|entry| entry.role.as_str()).collect();
+        roles.sort_unstable();
         roles.dedup();
         let options: String = roles
             .iter()
