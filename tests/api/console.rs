@@ -831,3 +831,145 @@ async fn pages_need_a_verified_caller_and_escape_what_they_show() {
         exchange(&client, "GET", &format!("{base}/healthz"), &[], Vec::new()).await;
     assert_eq!(status, 200);
 }
+
+/// The CSRF token of the console session holding `token`, read from a page as a browser would.
+async fn csrf_for(client: &HttpClient, base: &str, token: &str) -> String {
+    let (status, _, page) = exchange(
+        client,
+        "GET",
+        &format!("{base}/console/grants"),
+        &[("cookie", &format!("elevator_console={token}"))],
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    csrf_of(&page)
+}
+
+/// Posts `form` to `path` as the holder of `token`, with its CSRF token.
+async fn post_form(
+    client: &HttpClient,
+    base: &str,
+    token: &str,
+    path: &str,
+    form: &str,
+) -> (u16, String) {
+    let csrf = csrf_for(client, base, token).await;
+    let (status, headers, body) = exchange(
+        client,
+        "POST",
+        &format!("{base}{path}"),
+        &[
+            ("cookie", &format!("elevator_console={token}")),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ],
+        format!("csrf={csrf}&{form}").into_bytes(),
+    )
+    .await;
+    let location = headers
+        .get("location")
+        .map(|value| value.to_str().unwrap().to_owned());
+    (status, location.unwrap_or(body))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deny_cancel_and_policy_forms_reach_their_use_cases() {
+    let app = console_app().await;
+    let base = format!("http://{}", app.admin_address);
+    let client = http_client();
+    let load = |id: &str| {
+        let store = app.store.clone();
+        let id = elevator::domain::ElevationId::parse(id).unwrap();
+        async move { store.get_elevation(id).await.unwrap().unwrap() }
+    };
+
+    // Ali denies, with a comment that the requester's timeline shows.
+    let denied = app.request_fatma().await;
+    let (status, location) = post_form(
+        &client,
+        &base,
+        &app.ali(),
+        &format!("/console/approvals/{}/deny", denied.id),
+        "comment=not+this+quarter",
+    )
+    .await;
+    assert_eq!(status, 303, "{location}");
+    assert!(location.contains("DENIED"), "{location}");
+    let stored = load(&denied.id).await;
+    assert_eq!(stored.state, elevator::domain::ElevationState::Denied);
+    assert_eq!(stored.votes[0].comment, "not this quarter");
+
+    // Fatma cancels one that is still pending; cancelling it again is refused (409).
+    let cancelled = app.request_fatma().await;
+    let path = format!("/console/elevations/{}/cancel", cancelled.id);
+    let (status, _) = post_form(&client, &base, &app.fatma(), &path, "reason=not+needed").await;
+    assert_eq!(status, 303);
+    assert_eq!(
+        load(&cancelled.id).await.state,
+        elevator::domain::ElevationState::Cancelled
+    );
+    let (status, body) = post_form(&client, &base, &app.fatma(), &path, "reason=again").await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body.contains("WRONG_STATE"), "{body}");
+
+    // Bad input names the field and changes nothing.
+    let before = app.audit_actions().await.len();
+    let (status, body) = post_form(
+        &client,
+        &base,
+        &app.fatma(),
+        "/console/request",
+        "role=admin_approver&scope=Org%3AProcurement&duration=forever&reason=x",
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("duration"), "{body}");
+    assert_eq!(app.audit_actions().await.len(), before);
+
+    // Only admins put a policy in force; a broken one is shown with its problems, not stored.
+    let policy = console_policy();
+    let form = |source: &str| format!("source={}", encode(source));
+    let (status, body) = post_form(
+        &client,
+        &base,
+        &app.fatma(),
+        "/console/policy/put",
+        &form(&policy),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("ROLE_REQUIRED"), "{body}");
+    let (status, body) = post_form(
+        &client,
+        &base,
+        &app.admin(),
+        "/console/policy/put",
+        &form("roles: {}\neligibility: [{ role: ghost }]\n"),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("policy-problems"), "{body}");
+    let version = app.app.decider().policy().version();
+    let changed = policy.replace("max_duration: 8h", "max_duration: 4h");
+    let (status, location) = post_form(
+        &client,
+        &base,
+        &app.admin(),
+        "/console/policy/put",
+        &form(&changed),
+    )
+    .await;
+    assert_eq!(status, 303, "{location}");
+    assert_eq!(app.app.decider().policy().version(), version + 1);
+}
+
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (byte as char).to_string()
+            }
+            _ => format!("%{byte:02X}"),
+        })
+        .collect()
+}
