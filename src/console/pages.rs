@@ -1339,7 +1339,8 @@ fn annotated_source(source: &str, problems: &PolicyProblems) -> String {
             esc(line)
         );
         for problem in problems.0.iter().filter(|problem| problem.line == number) {
-            let _ = writeln!(
+            // A block of its own: no newline after it, or the listing gains a blank line.
+            let _ = write!(
                 out,
                 "<span class=\"problem\">     {}^ {}: {}</span>",
                 " ".repeat(problem.column.saturating_sub(1) as usize),
