@@ -2,7 +2,8 @@
 //! exposed with) the API: `/metrics` (Prometheus text), `/healthz` (the process is alive) and
 //! `/readyz` (it should get traffic: policy loaded, schema current, change feed connected, not
 //! shutting down). gRPC health says the same: the empty service name for liveness,
-//! [`READINESS_SERVICE`] for readiness.
+//! [`READINESS_SERVICE`] for readiness. The web console ([`crate::console`]) is served here
+//! too, under `/console`, when it is enabled.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use hyper_util::rt::TokioIo;
 use serde::Serialize;
 use tokio::net::TcpListener;
 
+use crate::console::Console;
 use crate::decision::Decider;
 use crate::telemetry::metrics::Metrics;
 use crate::telemetry::prometheus;
@@ -92,12 +94,13 @@ impl Readiness {
     }
 }
 
-/// Serves the admin port until the task is aborted.
+/// Serves the admin port (TLS and the console, when given) until the task is aborted.
 pub async fn serve(
     listener: TcpListener,
     metrics: Arc<Metrics>,
     readiness: Arc<Readiness>,
     tls: Option<Arc<ServerTls>>,
+    console: Option<Arc<Console>>,
 ) {
     loop {
         let stream = match listener.accept().await {
@@ -111,12 +114,29 @@ pub async fn serve(
                 continue;
             }
         };
-        let (metrics, readiness) = (metrics.clone(), readiness.clone());
+        let (metrics, readiness, console) = (metrics.clone(), readiness.clone(), console.clone());
         let acceptor = tls.as_ref().map(|tls| tls.admin_acceptor());
+        let secure = acceptor.is_some();
         tokio::spawn(async move {
             let service = service_fn(move |request: Request<hyper::body::Incoming>| {
-                let response = answer(request.method(), request.uri().path(), &metrics, &readiness);
-                async move { Ok::<_, Infallible>(response) }
+                let (metrics, readiness, console) =
+                    (metrics.clone(), readiness.clone(), console.clone());
+                async move {
+                    if let Some(console) = console.filter(|_| Console::serves(request.uri().path()))
+                    {
+                        let mut page = console.handle(request).await;
+                        if secure {
+                            mark_cookies_secure(&mut page);
+                        }
+                        return Ok::<_, Infallible>(page);
+                    }
+                    Ok(answer(
+                        request.method(),
+                        request.uri().path(),
+                        &metrics,
+                        &readiness,
+                    ))
+                }
             });
             let Some(acceptor) = acceptor else {
                 let _ = http1::Builder::new()
@@ -133,6 +153,23 @@ pub async fn serve(
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
         });
+    }
+}
+
+/// Over TLS, the console's cookies are never sent back over plaintext.
+fn mark_cookies_secure<B>(response: &mut Response<B>) {
+    let headers = response.headers_mut();
+    let cookies: Vec<String> = headers
+        .get_all(http::header::SET_COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .map(|cookie| format!("{cookie}; Secure"))
+        .collect();
+    headers.remove(http::header::SET_COOKIE);
+    for cookie in cookies {
+        if let Ok(value) = cookie.parse() {
+            headers.append(http::header::SET_COOKIE, value);
+        }
     }
 }
 

@@ -47,6 +47,32 @@ pub struct Config {
     pub limits: crate::api::limits::LimitsConfig,
     /// TLS on the gRPC and admin ports.
     pub tls: crate::tls::TlsConfig,
+    /// The web console on the admin port.
+    pub console: ConsoleConfig,
+}
+
+/// Web console settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// Serve the console under `/console` on the admin port.
+    pub enabled: bool,
+    /// Let the login page take a pasted token; unset means on in dev mode only (behind an
+    /// authenticating proxy the forwarded `Authorization` header is used instead).
+    pub token_login: Option<bool>,
+    /// A file holding the key CSRF tokens are derived with; replicas behind one address must
+    /// share it. Unset: a key made at start-up.
+    pub csrf_secret_file: Option<PathBuf>,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        ConsoleConfig {
+            enabled: true,
+            token_login: None,
+            csrf_secret_file: None,
+        }
+    }
 }
 
 /// Decision log settings.
@@ -214,6 +240,7 @@ impl Default for Config {
             ext_authz: Default::default(),
             limits: Default::default(),
             tls: Default::default(),
+            console: ConsoleConfig::default(),
         }
     }
 }
@@ -338,6 +365,9 @@ settings! {
     "limits.max_concurrent_calls", "ELEVATOR_LIMITS_MAX_CONCURRENT_CALLS", Number, false, "calls worked on at once before new ones are refused with RESOURCE_EXHAUSTED (10000)";
     "limits.writes_per_minute_per_caller", "ELEVATOR_LIMITS_WRITES_PER_MINUTE_PER_CALLER", Number, false, "sustained write calls one caller may make per minute (600)";
     "limits.write_burst_per_caller", "ELEVATOR_LIMITS_WRITE_BURST_PER_CALLER", Number, false, "write calls one caller may make in a burst (60)";
+    "console.enabled", "ELEVATOR_CONSOLE_ENABLED", Flag, false, "serve the web console under /console on the admin port (true)";
+    "console.token_login", "ELEVATOR_CONSOLE_TOKEN_LOGIN", Flag, false, "let the console's login page take a pasted token (dev mode only unless set)";
+    "console.csrf_secret_file", "ELEVATOR_CONSOLE_CSRF_SECRET_FILE", Text, false, "file holding the key console CSRF tokens are derived with (a key made at start-up)";
     "ext_authz.jwt_authn_payload_key", "ELEVATOR_EXT_AUTHZ_JWT_AUTHN_PAYLOAD_KEY", Text, false, "trust the payload Envoy's jwt_authn filter verified under this metadata key (unset: verify the authorization header)";
 }
 
@@ -456,6 +486,11 @@ impl Config {
     /// Defaults, then `file`, then the process environment.
     pub fn load(file: Option<&Path>) -> Result<Config, String> {
         Self::load_with(file, |name| std::env::var(name).ok())
+    }
+
+    /// Whether the console's login page takes a pasted token.
+    pub fn console_token_login(&self) -> bool {
+        self.console.token_login.unwrap_or_else(|| self.dev_mode())
     }
 
     /// Dev mode: no database, in-memory store, demo policy, dev tokens accepted.

@@ -18,7 +18,8 @@
 //! | [`config`]  | layered configuration: defaults, then a file, then `ELEVATOR_*` variables |
 //! | [`webhooks`]| delivery of announced changes from the outbox, signed, retried |
 //! | [`telemetry`]| tracing spans exported through OTLP; metrics rendered as Prometheus text |
-//! | [`admin`]   | the admin HTTP port: `/metrics`, `/healthz`, `/readyz` |
+//! | [`admin`]   | the admin HTTP port: `/metrics`, `/healthz`, `/readyz`, and the console |
+//! | [`console`] | the web console on the admin port: server-rendered pages over the same use cases |
 //! | [`tls`]     | TLS on both ports, PEPs known by client certificate, certificates reloaded live |
 //! | [`loadtest`]| `elevator loadtest`: load generator for the decision path and its peers |
 //!
@@ -30,6 +31,7 @@ pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod decision;
 pub mod domain;
 pub mod loadtest;

@@ -26,6 +26,7 @@ use crate::auth::jwks::JwksSource;
 use crate::auth::{AuthOptions, Authenticator, dev, read_jwks_file};
 use crate::clock::SharedClock;
 use crate::config::Config;
+use crate::console::{Console, ConsoleOptions};
 use crate::decision::log::{DecisionLog, DecisionLogOptions, DecisionLogWriter};
 use crate::decision::{CacheOptions, Decider};
 use crate::policy::{DEMO_POLICY, Policy};
@@ -50,6 +51,7 @@ pub struct Server {
     store: Arc<dyn Store>,
     metrics: Arc<Metrics>,
     readiness: Arc<Readiness>,
+    console: Option<Arc<Console>>,
     stopping: watch::Sender<bool>,
     shutdown_grace: Duration,
     decision_log_writer: Option<DecisionLogWriter>,
@@ -288,6 +290,16 @@ impl Server {
         let admin_listener = TcpListener::bind(config.admin_listen)
             .await
             .with_context(|| format!("binding the admin port {}", config.admin_listen))?;
+        let console = if config.console.enabled {
+            Some(Arc::new(Console::new(
+                app.clone(),
+                authenticator.clone(),
+                clock.clone(),
+                console_options(&config)?,
+            )))
+        } else {
+            None
+        };
         let (stopping, stopping_seen) = watch::channel(false);
         let api = Api::new(
             app.clone(),
@@ -310,6 +322,7 @@ impl Server {
             store,
             metrics,
             readiness,
+            console,
             stopping,
             shutdown_grace: Duration::from_millis(config.shutdown_grace_ms),
             decision_log_writer,
@@ -362,6 +375,7 @@ impl Server {
             envoy,
             metrics,
             readiness,
+            console,
             stopping,
             shutdown_grace,
             decision_log_writer,
@@ -386,6 +400,7 @@ impl Server {
             metrics,
             readiness.clone(),
             tls.clone(),
+            console,
         )));
         tracing::info!(%address, %admin_address, instance = %instance_id, tls = tls.is_some(), "serving gRPC");
 
@@ -604,6 +619,42 @@ async fn spawn_change_feed(
             }
         }
     }))
+}
+
+/// The console's options: whether its login page takes tokens, and its CSRF key (the
+/// configured file, or one made now, which only this replica knows).
+fn console_options(config: &Config) -> anyhow::Result<ConsoleOptions> {
+    let csrf_key = match &config.console.csrf_secret_file {
+        Some(path) => {
+            let key = std::fs::read_to_string(path)
+                .with_context(|| format!("reading console.csrf_secret_file {}", path.display()))?
+                .trim()
+                .as_bytes()
+                .to_vec();
+            if key.len() < 16 {
+                bail!(
+                    "console.csrf_secret_file {}: the key needs at least 16 characters",
+                    path.display()
+                );
+            }
+            key
+        }
+        None => {
+            let mut key = vec![0u8; 32];
+            rand::RngCore::fill_bytes(&mut rand::rng(), &mut key);
+            key
+        }
+    };
+    let token_login = config.console_token_login();
+    if token_login {
+        tracing::info!(
+            "console: the login page takes pasted tokens (console.token_login; off behind a proxy)"
+        );
+    }
+    Ok(ConsoleOptions {
+        token_login,
+        csrf_key,
+    })
 }
 
 /// The decision log's options, when it is enabled.

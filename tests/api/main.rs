@@ -7,6 +7,7 @@ mod http;
 mod audit;
 mod checks;
 mod concurrency;
+mod console;
 mod delegation;
 mod envoy;
 mod expiry;

@@ -1,0 +1,169 @@
+//! HTML for the console: escaping (every value from a request, a token or the store goes
+//! through [`esc`] before it reaches a page), the page frame with its navigation, and the
+//! response builders. Pages are plain `format!` over escaped values: no template engine, no
+//! front-end build; the stylesheet and the script are embedded in the binary.
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use http::{Response, StatusCode, header};
+use http_body_util::Full;
+
+use crate::domain::Identity;
+
+/// A console response.
+pub type Page = Response<Full<Bytes>>;
+
+/// The stylesheet, embedded.
+pub const STYLESHEET: &str = include_str!("assets/console.css");
+/// The script, embedded: countdowns, the inbox poll and the request preview. Every page works
+/// without it, less live.
+pub const SCRIPT: &str = include_str!("assets/console.js");
+
+/// `text` made safe for HTML text and attribute values (double-quoted).
+pub fn esc(text: impl std::fmt::Display) -> String {
+    let text = text.to_string();
+    let mut escaped = String::with_capacity(text.len());
+    for character in text.chars() {
+        match character {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            other => escaped.push(other),
+        }
+    }
+    escaped
+}
+
+/// A time as people read it, in UTC.
+pub fn when(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+/// A time for `<time datetime>` and the countdown script.
+pub fn machine_time(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Who is signed in, for the page frame.
+pub struct Viewer<'a> {
+    /// The verified identity.
+    pub identity: &'a Identity,
+    /// The form token for this session (the logout form needs it).
+    pub csrf: &'a str,
+    /// Signed in through an authenticating proxy (no logout form then).
+    pub via_proxy: bool,
+}
+
+const NAVIGATION: [(&str, &str); 7] = [
+    ("/console/request", "Request"),
+    ("/console/elevations", "My elevations"),
+    ("/console/approvals", "Approvals"),
+    ("/console/grants", "Grants"),
+    ("/console/audit", "Audit"),
+    ("/console/simulator", "Simulator"),
+    ("/console/policy", "Policy"),
+];
+
+/// A whole page: frame, navigation, who is signed in, `body`.
+pub fn document(title: &str, current: &str, viewer: Option<&Viewer<'_>>, body: &str) -> String {
+    let mut navigation = String::new();
+    if let Some(viewer) = viewer {
+        for (href, label) in NAVIGATION {
+            let mark = if href == current {
+                " aria-current=\"page\""
+            } else {
+                ""
+            };
+            navigation.push_str(&format!("<a href=\"{href}\"{mark}>{label}</a>"));
+        }
+        let session = viewer
+            .identity
+            .session
+            .as_ref()
+            .map(|session| format!(" (session {})", esc(session)))
+            .unwrap_or_default();
+        navigation.push_str(&format!(
+            "<span class=\"who\">signed in as <b id=\"whoami\">{}</b>{session}</span>",
+            esc(&viewer.identity.subject)
+        ));
+        if !viewer.via_proxy {
+            navigation.push_str(&format!(
+                "<form method=\"post\" action=\"/console/logout\" class=\"inline\">{}<button id=\"logout\">Sign out</button></form>",
+                csrf_field(viewer.csrf)
+            ));
+        }
+    }
+    format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title} · elevator</title>\
+         <link rel=\"stylesheet\" href=\"/console/assets/console.css\">\
+         <script src=\"/console/assets/console.js\" defer></script></head>\
+         <body><header><span class=\"brand\">elevator</span><nav>{navigation}</nav></header>\
+         <main><h1>{title}</h1>{body}</main></body></html>\n",
+        title = esc(title),
+    )
+}
+
+/// The hidden form field carrying the CSRF token.
+pub fn csrf_field(csrf: &str) -> String {
+    format!(
+        "<input type=\"hidden\" name=\"csrf\" value=\"{}\">",
+        esc(csrf)
+    )
+}
+
+/// A response with `status`, `content_type` and `body`, never cached, never framed.
+pub fn respond(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Page {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, content_type)
+        .header(header::CACHE_CONTROL, "no-store")
+        .header("x-frame-options", "DENY")
+        .header("x-content-type-options", "nosniff")
+        .header("referrer-policy", "same-origin")
+        .header(
+            "content-security-policy",
+            "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+        )
+        .body(Full::new(body.into()))
+        .expect("a well-formed response")
+}
+
+/// An HTML page.
+pub fn html(status: StatusCode, page: String) -> Page {
+    respond(status, "text/html; charset=utf-8", page)
+}
+
+/// A redirect after a form (303: the browser follows with GET).
+pub fn see_other(location: &str) -> Page {
+    let mut page = respond(StatusCode::SEE_OTHER, "text/plain", "");
+    page.headers_mut().insert(
+        header::LOCATION,
+        location.parse().expect("console locations are ASCII"),
+    );
+    page
+}
+
+/// A short notice shown above a page (from a `notice` query parameter).
+pub fn notice(text: &str) -> String {
+    if text.is_empty() {
+        return String::new();
+    }
+    format!("<p class=\"notice\" id=\"notice\">{}</p>", esc(text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn everything_that_could_open_markup_is_escaped() {
+        assert_eq!(
+            esc("<script>alert('x')</script> & \"q\""),
+            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;"
+        );
+    }
+}
