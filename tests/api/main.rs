@@ -11,6 +11,7 @@ mod delegation;
 mod envoy;
 mod expiry;
 mod fatma;
+mod faults;
 mod helm_chart;
 mod loadtest;
 mod operability;
