@@ -167,7 +167,7 @@ async fn kill_during(step: Step, cluster: &OwnedPostgres) {
     // The step races with the kill.
     let write = async {
         match step {
-            Step::Request => request(&app).await.map(|id| Some(id)),
+            Step::Request => request(&app).await.map(Some),
             Step::Approve => approve(&app, elevation_id.as_deref().unwrap())
                 .await
                 .map(|()| None),

@@ -256,7 +256,7 @@ async fn check_once(app: &TestApp, known: &Mutex<HashMap<String, Known>>, tally:
         tally.failed_checks.fetch_add(1, Ordering::Relaxed);
         return;
     }
-    if decision.allowed == !expected.revoked {
+    if decision.allowed != expected.revoked {
         return;
     }
     // A write that moved on meanwhile explains the difference.
