@@ -199,7 +199,19 @@ async fn kill_during(step: Step, cluster: &OwnedPostgres) {
     assert_eq!(refused.code(), Code::Unavailable, "{refused:?}");
     // ...Check answers from the entry loaded within the grace...
     let during = app.check_fatma("s1").await;
-    assert!(during.allowed, "a fresh cached entry answers: {during:?}");
+    let stats = &app.app.decider().cache_reports()[0].stats;
+    assert!(
+        during.allowed,
+        "a fresh cached entry answers: {during:?}; listening {}, {} cached, {} read-throughs, {} outage answers",
+        app.app.decider().freshness().is_listening(),
+        app.app.decider().cached_subjects(),
+        stats
+            .read_throughs
+            .load(std::sync::atomic::Ordering::Relaxed),
+        stats
+            .outage_answers
+            .load(std::sync::atomic::Ordering::Relaxed),
+    );
     let unknown = app
         .check(
             "nobody",
