@@ -197,6 +197,10 @@ pub struct CacheConfig {
     /// How long ended grants stay loaded (so a Check can answer `expired` or `revoked`), in
     /// seconds.
     pub ended_grant_lookback_seconds: u64,
+    /// While PostgreSQL cannot be reached, how long (ms) after loading a cached subject may
+    /// still answer Checks; 0 (the default) fails closed at once. See
+    /// [`crate::decision::CacheOptions::outage_grace`].
+    pub outage_grace_ms: u64,
 }
 
 /// PostgreSQL pool settings.
@@ -263,6 +267,7 @@ impl Default for CacheConfig {
             ttl_seconds: 300,
             max_subjects: 1_000_000,
             ended_grant_lookback_seconds: 3600,
+            outage_grace_ms: 0,
         }
     }
 }
@@ -341,6 +346,7 @@ settings! {
     "cache.ttl_seconds", "ELEVATOR_CACHE_TTL_SECONDS", Number, false, "longest life of a cached subject (300)";
     "cache.max_subjects", "ELEVATOR_CACHE_MAX_SUBJECTS", Number, false, "most cached subjects (1000000)";
     "cache.ended_grant_lookback_seconds", "ELEVATOR_CACHE_ENDED_GRANT_LOOKBACK_SECONDS", Number, false, "how long ended grants stay loaded to explain denials (3600)";
+    "cache.outage_grace_ms", "ELEVATOR_CACHE_OUTAGE_GRACE_MS", Number, false, "while PostgreSQL is unreachable, how long a cached subject may still answer; 0 fails closed at once (0)";
     "database.max_connections", "ELEVATOR_DATABASE_MAX_CONNECTIONS", Number, false, "PostgreSQL pool size (16)";
     "database.connect_timeout_ms", "ELEVATOR_DATABASE_CONNECT_TIMEOUT_MS", Number, false, "wait for a connection (5000)";
     "database.runtime_role", "ELEVATOR_DATABASE_RUNTIME_ROLE", Text, false, "role the server runs as; migrating grants it only what it needs";

@@ -198,6 +198,9 @@ impl Server {
                 ended_grant_lookback: TimeDelta::seconds(
                     config.cache.ended_grant_lookback_seconds as i64,
                 ),
+                outage_grace: TimeDelta::milliseconds(
+                    config.cache.outage_grace_ms.min(i64::MAX as u64) as i64,
+                ),
             },
         ));
         let mut app = Elevator::new(
@@ -579,9 +582,14 @@ async fn migrate(config: &Config, options: &PostgresOptions) -> anyhow::Result<V
     Ok(applied)
 }
 
+/// How long start-up waits for the change feed's first connection. Until it connects the
+/// decider allows nothing, so a replica that served before it would only deny.
+const FIRST_LISTEN_WAIT: Duration = Duration::from_secs(10);
+
 /// Feeds the store's change events into the decider. The memory store is always "listening";
 /// a PostgreSQL store may have connected its listener before we subscribed, so its current
-/// state is observed once first.
+/// state is observed once first. Returns once the feed connected (or after
+/// [`FIRST_LISTEN_WAIT`]; Checks deny until it does).
 async fn spawn_change_feed(
     store: Arc<dyn Store>,
     decider: Arc<Decider>,
@@ -592,33 +600,46 @@ async fn spawn_change_feed(
         let revision = store.revision().await?;
         decider.observe(&StoreEvent::Restored { revision }).await;
     }
-    Ok(tokio::spawn(async move {
-        loop {
-            match events.recv().await {
-                Ok(event) => {
-                    if let StoreEvent::Changed { committed_at, .. } = &event {
-                        let lag = committed_at
-                            .and_then(|committed| (chrono::Utc::now() - committed).to_std().ok());
-                        metrics.record_invalidation(lag);
+    let feeding = tokio::spawn({
+        let decider = decider.clone();
+        async move {
+            loop {
+                match events.recv().await {
+                    Ok(event) => {
+                        if let StoreEvent::Changed { committed_at, .. } = &event {
+                            let lag = committed_at.and_then(|committed| {
+                                (chrono::Utc::now() - committed).to_std().ok()
+                            });
+                            metrics.record_invalidation(lag);
+                        }
+                        decider.observe(&event).await;
                     }
-                    decider.observe(&event).await;
-                }
-                Err(RecvError::Lagged(missed)) => {
-                    tracing::warn!(missed, "change feed lagged; resynchronising");
-                    decider.observe(&StoreEvent::Lost).await;
-                    if store.is_listening() {
-                        match store.revision().await {
-                            Ok(revision) => {
-                                decider.observe(&StoreEvent::Restored { revision }).await
+                    Err(RecvError::Lagged(missed)) => {
+                        tracing::warn!(missed, "change feed lagged; resynchronising");
+                        decider.observe(&StoreEvent::Lost).await;
+                        if store.is_listening() {
+                            match store.revision().await {
+                                Ok(revision) => {
+                                    decider.observe(&StoreEvent::Restored { revision }).await
+                                }
+                                Err(error) => tracing::warn!(%error, "cannot read the revision"),
                             }
-                            Err(error) => tracing::warn!(%error, "cannot read the revision"),
                         }
                     }
+                    Err(RecvError::Closed) => return,
                 }
-                Err(RecvError::Closed) => return,
             }
         }
-    }))
+    });
+    let waiting_since = std::time::Instant::now();
+    while !decider.freshness().has_listened() {
+        if waiting_since.elapsed() >= FIRST_LISTEN_WAIT {
+            tracing::warn!("the change feed has not connected yet; Checks deny until it does");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    Ok(feeding)
 }
 
 /// The console's options: whether its login page takes tokens, and its CSRF key (the

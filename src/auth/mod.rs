@@ -484,7 +484,11 @@ impl Authenticator {
         let mut validation = Validation::new(header.alg);
         validation.validate_exp = false;
         validation.validate_nbf = false;
-        validation.set_required_spec_claims(&["exp", "sub"]);
+        // A configured audience or issuer must be present, not merely right when present.
+        let mut required = vec!["exp", "sub"];
+        required.extend(self.audience.is_some().then_some("aud"));
+        required.extend(self.issuer.is_some().then_some("iss"));
+        validation.set_required_spec_claims(&required);
         validation.leeway = 0;
         match &self.audience {
             Some(audience) => validation.set_audience(&[audience]),

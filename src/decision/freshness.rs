@@ -8,6 +8,8 @@
 //! * `floor`: after the feed was lost and restored, everything loaded before the restore is
 //!   stale.
 //! * `listening`: whether the feed is connected; without it nothing cached may be trusted.
+//! * `has_listened`: whether the feed was ever connected (and the policy reloaded with it); a
+//!   replica that never listened allows nothing.
 
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -19,6 +21,7 @@ pub struct Freshness {
     known: AtomicU64,
     floor: AtomicU64,
     listening: AtomicBool,
+    has_listened: AtomicBool,
     marks: Box<[AtomicU64]>,
 }
 
@@ -28,6 +31,7 @@ impl Default for Freshness {
             known: AtomicU64::new(0),
             floor: AtomicU64::new(0),
             listening: AtomicBool::new(false),
+            has_listened: AtomicBool::new(false),
             marks: (0..SHARDS).map(|_| AtomicU64::new(0)).collect(),
         }
     }
@@ -63,6 +67,12 @@ impl Freshness {
         self.listening.load(Ordering::Acquire)
     }
 
+    /// Whether the change feed was ever connected: until then the replica has not proved it
+    /// sees other replicas' writes (nor reloaded the policy with the feed), and allows nothing.
+    pub fn has_listened(&self) -> bool {
+        self.has_listened.load(Ordering::Acquire)
+    }
+
     /// Whether an entry for `subject` loaded at `loaded_revision` can be trusted now.
     pub fn is_fresh(&self, subject: &str, loaded_revision: u64) -> bool {
         loaded_revision >= self.floor.load(Ordering::Acquire)
@@ -94,6 +104,7 @@ impl Freshness {
         self.floor.fetch_max(revision, Ordering::AcqRel);
         self.known.fetch_max(revision, Ordering::AcqRel);
         self.listening.store(true, Ordering::Release);
+        self.has_listened.store(true, Ordering::Release);
     }
 }
 

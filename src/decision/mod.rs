@@ -4,13 +4,19 @@
 //! the session, the scope and revocation are checked on every call, whatever the cache holds;
 //! entries live by time-to-live and their grants' own boundaries, never by time-to-idle, so a
 //! read never extends a life. Any error is a deny.
+//!
+//! A replica allows nothing until its change feed has connected once (and the policy was
+//! reloaded with it). While the feed is down Checks read through; when the store cannot answer
+//! either, an entry loaded less than [`CacheOptions::outage_grace`] ago (by the injected clock)
+//! may still answer, and after that the Check fails closed. The grace is zero by default: the
+//! caches are dropped the moment the feed is lost.
 
 mod freshness;
 pub mod log;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -38,6 +44,11 @@ pub struct CacheOptions {
     pub max_subjects: u64,
     /// How long ended grants stay loaded, so a decision can say `expired` or `revoked`.
     pub ended_grant_lookback: TimeDelta,
+    /// While the store is unreachable, how long after it was loaded an entry may still answer
+    /// (zero: the caches are dropped when the feed is lost and every Check fails closed until
+    /// the store answers). A grant revoked through another replica during the outage can be
+    /// allowed for up to this long: it trades staleness for availability.
+    pub outage_grace: TimeDelta,
 }
 
 impl Default for CacheOptions {
@@ -46,6 +57,7 @@ impl Default for CacheOptions {
             ttl: Duration::from_secs(300),
             max_subjects: 1_000_000,
             ended_grant_lookback: TimeDelta::hours(1),
+            outage_grace: TimeDelta::zero(),
         }
     }
 }
@@ -74,6 +86,7 @@ pub struct SubjectGrants {
     by_role: HashMap<RoleName, Vec<Arc<Grant>>>,
     revision: u64,
     lifetime: Duration,
+    loaded_at: DateTime<Utc>,
 }
 
 impl SubjectGrants {
@@ -98,6 +111,7 @@ impl SubjectGrants {
             by_role,
             revision: snapshot.revision,
             lifetime,
+            loaded_at: now,
         }
     }
 
@@ -123,6 +137,7 @@ pub struct SubjectRisk {
     pub signals: Vec<RiskSignal>,
     revision: u64,
     lifetime: Duration,
+    loaded_at: DateTime<Utc>,
 }
 
 impl SubjectRisk {
@@ -136,6 +151,7 @@ impl SubjectRisk {
             signals: snapshot.value,
             revision: snapshot.revision,
             lifetime,
+            loaded_at: now,
         }
     }
 }
@@ -143,6 +159,8 @@ impl SubjectRisk {
 trait Loaded: Send + Sync + 'static {
     fn revision(&self) -> u64;
     fn lifetime(&self) -> Duration;
+    /// When it was loaded, by the injected clock.
+    fn loaded_at(&self) -> DateTime<Utc>;
 }
 
 impl Loaded for SubjectGrants {
@@ -152,6 +170,9 @@ impl Loaded for SubjectGrants {
     fn lifetime(&self) -> Duration {
         self.lifetime
     }
+    fn loaded_at(&self) -> DateTime<Utc> {
+        self.loaded_at
+    }
 }
 
 impl Loaded for SubjectRisk {
@@ -160,6 +181,9 @@ impl Loaded for SubjectRisk {
     }
     fn lifetime(&self) -> Duration {
         self.lifetime
+    }
+    fn loaded_at(&self) -> DateTime<Utc> {
+        self.loaded_at
     }
 }
 
@@ -205,6 +229,8 @@ pub struct CacheStats {
     pub loads: AtomicU64,
     /// Reads past the cache because it could not be trusted (feed lost, newer revision asked).
     pub read_throughs: AtomicU64,
+    /// Answered from an entry within the outage grace because the store could not answer.
+    pub outage_answers: AtomicU64,
 }
 
 impl CacheStats {
@@ -234,6 +260,7 @@ pub struct Decider {
     risk: Cache<Subject, Arc<SubjectRisk>>,
     risk_stats: CacheStats,
     freshness: Freshness,
+    change_feed_ignored_for_tests: AtomicBool,
 }
 
 impl Decider {
@@ -254,7 +281,17 @@ impl Decider {
             clock,
             options,
             freshness: Freshness::default(),
+            change_feed_ignored_for_tests: AtomicBool::new(false),
         }
+    }
+
+    /// **For tests only**: while set, this replica ignores the changes its feed announces (it
+    /// still notices the feed breaking and coming back) -- the bug of a replica that misses
+    /// invalidations. The fault suite's control run sets it to prove the suite catches that
+    /// bug. Nothing in the server calls it.
+    pub fn ignore_change_feed_for_tests(&self, ignore: bool) {
+        self.change_feed_ignored_for_tests
+            .store(ignore, Ordering::Release);
     }
 
     /// The policy in force.
@@ -315,6 +352,10 @@ impl Decider {
     }
 
     async fn try_check(&self, query: &CheckQuery<'_>) -> Result<Decision, StoreError> {
+        if !self.freshness.has_listened() {
+            // Starting: not yet proved to see other replicas' writes. Fail closed.
+            return Ok(Decision::deny(DecisionReason::InternalError, 0));
+        }
         let known_at_start = self.freshness.known();
         let grants = self
             .subject_grants(query.subject, query.min_revision)
@@ -482,7 +523,14 @@ impl Decider {
         // Read through: the cache is not trusted (feed lost, a newer revision was demanded, or
         // a change raced with the load). Keep the fresh value only while the feed is up.
         CacheStats::count(&stats.read_throughs);
-        let entry = load().await?;
+        let entry = match load().await {
+            Ok(entry) => entry,
+            Err(error) => {
+                return self
+                    .answer_within_outage_grace(cache, stats, subject, min_revision, error)
+                    .await;
+            }
+        };
         if self.freshness.is_listening()
             && self.freshness.is_fresh(subject, entry.revision())
             && let Ok(key) = Subject::parse(subject)
@@ -492,9 +540,43 @@ impl Decider {
         Ok(entry)
     }
 
+    /// When the store cannot answer, the cached entry if it was loaded within the outage grace,
+    /// can prove `min_revision`, and nothing marked it stale; otherwise `error` (a deny).
+    async fn answer_within_outage_grace<V: Loaded>(
+        &self,
+        cache: &Cache<Subject, Arc<V>>,
+        stats: &CacheStats,
+        subject: &str,
+        min_revision: u64,
+        error: StoreError,
+    ) -> Result<Arc<V>, StoreError> {
+        let grace = self.options.outage_grace;
+        if grace <= TimeDelta::zero() || !matches!(error, StoreError::Unavailable(_)) {
+            return Err(error);
+        }
+        let Some(entry) = cache.get(subject).await else {
+            return Err(error);
+        };
+        let age = self.clock.now() - entry.loaded_at();
+        let usable = age >= TimeDelta::zero()
+            && age < grace
+            && entry.revision() >= min_revision
+            && self.freshness.is_fresh(subject, entry.revision());
+        if !usable {
+            return Err(error);
+        }
+        CacheStats::count(&stats.outage_answers);
+        Ok(entry)
+    }
+
     /// Applies what the store says changed: drops stale entries, then advances the known
     /// revision (in that order, so a Check that demands the revision sees the change).
     pub async fn observe(&self, event: &StoreEvent) {
+        if matches!(event, StoreEvent::Changed { .. })
+            && self.change_feed_ignored_for_tests.load(Ordering::Acquire)
+        {
+            return;
+        }
         match event {
             StoreEvent::Changed {
                 revision,
@@ -518,9 +600,15 @@ impl Decider {
             }
             StoreEvent::Lost => {
                 self.freshness.lose_feed();
-                self.grants.invalidate_all();
-                self.risk.invalidate_all();
-                tracing::warn!("change feed lost: caches dropped, checks read through");
+                if self.options.outage_grace <= TimeDelta::zero() {
+                    self.grants.invalidate_all();
+                    self.risk.invalidate_all();
+                    tracing::warn!("change feed lost: caches dropped, checks read through");
+                } else {
+                    tracing::warn!(
+                        "change feed lost: checks read through; cached entries answer only while the store cannot, within the outage grace"
+                    );
+                }
             }
             StoreEvent::Restored { revision } => {
                 self.reload_policy().await;

@@ -473,6 +473,19 @@ impl Elevation {
         if self.state != ElevationState::Pending {
             return Err(wrong_state(action, self));
         }
+        // The approval window closed: the elevation has timed out, whether or not the sweep
+        // has recorded it yet.
+        if now >= self.request_expires_at {
+            return Err(TransitionError::WrongState {
+                action,
+                what: format!("elevation {}", self.id),
+                state: format!(
+                    "{} (timed out at {})",
+                    ElevationState::TimedOut,
+                    self.request_expires_at.to_rfc3339()
+                ),
+            });
+        }
         let Some(step) = self.current_step() else {
             return Err(wrong_state(action, self));
         };

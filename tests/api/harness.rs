@@ -58,7 +58,7 @@ pub fn postgres_admin_url() -> &'static str {
     })
 }
 
-fn postgres_bin_dir() -> Option<PathBuf> {
+pub fn postgres_bin_dir() -> Option<PathBuf> {
     let has_server = |dir: &Path| dir.join("initdb").is_file() && dir.join("postgres").is_file();
     if let Ok(output) = Command::new("pg_config").arg("--bindir").output() {
         let dir = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
@@ -88,7 +88,7 @@ fn postgres_bin_dir() -> Option<PathBuf> {
 }
 
 /// uid and gid of the `postgres` user, read from /etc/passwd.
-fn postgres_user() -> Option<(u32, u32)> {
+pub fn postgres_user() -> Option<(u32, u32)> {
     let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
     passwd.lines().find_map(|line| {
         let fields: Vec<&str> = line.split(':').collect();
@@ -98,7 +98,7 @@ fn postgres_user() -> Option<(u32, u32)> {
     })
 }
 
-fn running_as_root() -> bool {
+pub fn running_as_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc_geteuid() == 0 }
 }
@@ -108,7 +108,7 @@ unsafe extern "C" {
     fn libc_geteuid() -> u32;
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .map(|address| address.port())
@@ -243,7 +243,7 @@ fn start_throwaway_postgres() -> String {
 }
 
 /// `url` with its database name replaced by `database`.
-fn with_database(url: &str, database: &str) -> String {
+pub fn with_database(url: &str, database: &str) -> String {
     let (base, query) = url
         .split_once('?')
         .map_or((url, None), |(b, q)| (b, Some(q)));

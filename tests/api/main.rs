@@ -12,6 +12,7 @@ mod delegation;
 mod envoy;
 mod expiry;
 mod fatma;
+mod faults;
 mod helm_chart;
 mod jwks;
 mod limits;

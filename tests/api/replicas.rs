@@ -108,6 +108,10 @@ async fn a_replica_that_loses_its_feed_never_allows_what_was_revoked_meanwhile()
     let pid = listener_pid(&b)
         .await
         .expect("B's listener connection is visible");
+    let read_throughs_before = b.app.decider().cache_reports()[0]
+        .stats
+        .read_throughs
+        .load(std::sync::atomic::Ordering::Relaxed);
     sql(
         a.database_url.as_deref().unwrap(),
         &format!("SELECT pg_terminate_backend({pid})"),
@@ -122,6 +126,10 @@ async fn a_replica_that_loses_its_feed_never_allows_what_was_revoked_meanwhile()
         );
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
+    eprintln!(
+        "pg_terminate_backend on the LISTEN connection: B noticed after {:?}",
+        started.elapsed()
+    );
     // ...and a revoke committed while B is not listening is never missed: B reads through
     // until it listens again, then drops everything it cached before.
     revoke_through(&a, &grant.id).await;
@@ -138,6 +146,12 @@ async fn a_replica_that_loses_its_feed_never_allows_what_was_revoked_meanwhile()
     }
     assert!(relistened, "B reconnected its feed");
     assert!(listener_pid(&b).await.is_some_and(|new_pid| new_pid != pid));
+    // The caches were dropped: B's Checks went to the store while it was not listening.
+    let read_throughs_after = b.app.decider().cache_reports()[0]
+        .stats
+        .read_throughs
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert!(read_throughs_after > read_throughs_before, "B read through");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

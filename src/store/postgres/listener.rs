@@ -3,10 +3,17 @@
 //! [`StoreEvent::Changed`]. When the connection breaks or stalls, the replica announces
 //! [`StoreEvent::Lost`] (caches are dropped and decisions read through) and reconnects; once
 //! listening again it announces [`StoreEvent::Restored`] with the revision it resumed at.
+//!
+//! Every [`PROBE_INTERVAL`] the listener reads the head revision on its own connection. That
+//! catches two kinds of stall: a connection that does not answer within [`PROBE_TIMEOUT`], and
+//! one that answers but stopped delivering notifications (the head stayed ahead of the last
+//! revision the feed announced for [`NOTIFICATION_DEADLINE`]; every revision bump notifies in
+//! the same transaction, so a healthy feed catches up within milliseconds). Either way a stall
+//! is detected within 2 s: [`STALL_DETECTION_BOUND`].
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::DateTime;
 use futures_util::StreamExt;
@@ -22,6 +29,11 @@ use crate::store::StoreEvent;
 /// stalled connection is detected within the sum.
 const PROBE_INTERVAL: Duration = Duration::from_millis(500);
 const PROBE_TIMEOUT: Duration = Duration::from_millis(1500);
+/// How long the head revision may stay ahead of the feed before the feed counts as stalled.
+const NOTIFICATION_DEADLINE: Duration = Duration::from_millis(1000);
+/// The longest a stalled feed goes unnoticed: a probe starts within [`PROBE_INTERVAL`] and
+/// fails within [`PROBE_TIMEOUT`] (or sees the feed behind for [`NOTIFICATION_DEADLINE`]).
+pub const STALL_DETECTION_BOUND: Duration = Duration::from_millis(2000);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
 #[derive(Deserialize)]
@@ -86,16 +98,17 @@ async fn listen_once(
     let _abort_driver = AbortOnDrop(driver);
 
     client.batch_execute(queries::LISTEN).await?;
-    let revision: i64 = client
-        .query_one(queries::CURRENT_REVISION, &[])
-        .await?
-        .get(0);
+    let head_revision = client.prepare(queries::CURRENT_REVISION).await?;
+    let revision: i64 = client.query_one(&head_revision, &[]).await?.get(0);
     listening.store(true, Ordering::Release);
     let _ = events.send(StoreEvent::Restored {
         revision: revision as u64,
     });
     tracing::info!(revision, "listening for changes");
 
+    let mut announced = revision as u64;
+    // A head revision the feed had not announced when a probe read it, and when.
+    let mut behind: Option<(u64, Instant)> = None;
     let mut probe = tokio::time::interval(PROBE_INTERVAL);
     loop {
         tokio::select! {
@@ -103,30 +116,44 @@ async fn listen_once(
                 let Some(notification) = notification else {
                     return Ok(());
                 };
-                if !forward(notification.payload(), events) {
+                let Some(revision) = forward(notification.payload(), events) else {
                     tracing::warn!(payload = notification.payload(), "unreadable change notification; resynchronising");
                     return Ok(());
-                }
+                };
+                announced = announced.max(revision);
             }
             _ = probe.tick() => {
-                match tokio::time::timeout(PROBE_TIMEOUT, client.simple_query("SELECT 1")).await {
-                    Ok(Ok(_)) => {}
+                let head: i64 = match tokio::time::timeout(PROBE_TIMEOUT, client.query_one(&head_revision, &[])).await {
+                    Ok(Ok(row)) => row.get(0),
                     Ok(Err(error)) => return Err(error),
                     Err(_) => {
                         tracing::warn!("change listener connection stalled");
                         return Ok(());
                     }
-                }
+                };
+                behind = match behind {
+                    Some((head_seen, since)) if announced < head_seen => {
+                        if since.elapsed() >= NOTIFICATION_DEADLINE {
+                            tracing::warn!(head_seen, announced, "change feed stopped delivering; resynchronising");
+                            return Ok(());
+                        }
+                        Some((head_seen, since))
+                    }
+                    _ if head as u64 > announced => Some((head as u64, Instant::now())),
+                    _ => None,
+                };
             }
         }
     }
 }
 
-/// Turns a notification into a store event; false when the payload is unreadable.
-fn forward(payload: &str, events: &broadcast::Sender<StoreEvent>) -> bool {
+/// Turns a notification into a store event; returns its revision, or `None` when the payload
+/// is unreadable.
+fn forward(payload: &str, events: &broadcast::Sender<StoreEvent>) -> Option<u64> {
     let Ok(payload) = serde_json::from_str::<Payload>(payload) else {
-        return false;
+        return None;
     };
+    let revision = payload.r;
     let _ = events.send(StoreEvent::Changed {
         revision: payload.r,
         subjects: payload
@@ -140,7 +167,7 @@ fn forward(payload: &str, events: &broadcast::Sender<StoreEvent>) -> bool {
             .t
             .and_then(|seconds| DateTime::from_timestamp_micros((seconds * 1_000_000.0) as i64)),
     });
-    true
+    Some(revision)
 }
 
 struct AbortOnDrop(tokio::task::JoinHandle<()>);

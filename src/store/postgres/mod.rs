@@ -6,6 +6,8 @@
 
 mod errors;
 mod listener;
+
+pub use listener::STALL_DETECTION_BOUND;
 mod queries;
 mod rows;
 

@@ -1,0 +1,409 @@
+//! Item 8, soak: mixed Checks and writes on two replicas over one PostgreSQL (a cluster this
+//! test owns), with a restart of each replica and of PostgreSQL during the run. Afterwards no
+//! acknowledged write is lost, no Check decided wrongly (an allow of a revoked grant, or a deny
+//! of an active one for any reason but a failure), and the process's memory stayed flat.
+//! Ten minutes with `ELEVATOR_LONG_FAULTS=1` (`benches/soak.sh`); 15 seconds otherwise.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use elevator::proto::v1 as pb;
+use rand::Rng;
+use tokio::sync::{Mutex, RwLock};
+
+use super::{OwnedPostgres, long_run, time_until};
+use crate::harness::*;
+
+const SUBJECTS: usize = 40;
+
+/// A grant as its acknowledged writes left it.
+#[derive(Debug, Clone)]
+struct Known {
+    grant_id: String,
+    subject: String,
+    revoked: bool,
+    revision: u64,
+    generation: u64,
+    /// A write for it is in flight, or failed and may or may not have committed. Not checked
+    /// until the write answered or the database was read again.
+    uncertain: bool,
+}
+
+/// Acknowledged writes: the grant, and whether the write revoked it.
+type Acknowledged = Mutex<Vec<(String, bool)>>;
+
+#[derive(Default)]
+struct Tally {
+    checks: AtomicU64,
+    failed_checks: AtomicU64,
+    wrong_decisions: AtomicU64,
+    acknowledged_writes: AtomicU64,
+    refused_writes: AtomicU64,
+}
+
+type Replicas = Arc<RwLock<[Arc<TestApp>; 2]>>;
+
+fn resident_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|line| line.starts_with("VmRSS:"))
+                .and_then(|line| line.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn token_for(app: &TestApp, subject: &str) -> String {
+    app.token(
+        subject,
+        &["procurement-staff"],
+        &[],
+        Some("ali"),
+        Some("s1"),
+    )
+}
+
+/// What the database says of `subject`'s latest grant, after a write whose outcome is unknown.
+async fn reconcile(app: &TestApp, subject: &str, generation: u64) -> Option<Option<Known>> {
+    let url = app.database_url.as_deref()?;
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .ok()?;
+    tokio::spawn(connection);
+    let revision: i64 = client
+        .query_one("SELECT revision FROM elevator_head", &[])
+        .await
+        .ok()?
+        .get(0);
+    let latest = client
+        .query_opt(
+            "SELECT id::text, revoked_at IS NOT NULL FROM grants WHERE subject = $1 \
+             ORDER BY (revoked_at IS NULL) DESC, not_before DESC LIMIT 1",
+            &[&subject],
+        )
+        .await
+        .ok()?;
+    Some(latest.map(|row| Known {
+        grant_id: row.get(0),
+        subject: subject.to_owned(),
+        revoked: row.get(1),
+        revision: revision as u64,
+        generation: generation + 1,
+        uncertain: false,
+    }))
+}
+
+/// One write: a new grant for a subject without one, or a revoke of a held one.
+async fn write_once(
+    app: &TestApp,
+    known: &Mutex<HashMap<String, Known>>,
+    acknowledged: &Acknowledged,
+    tally: &Tally,
+) {
+    let subject = format!("soak{}", rand::rng().random_range(0..SUBJECTS));
+    let held = known.lock().await.get(&subject).cloned();
+    if let Some(uncertain) = held.as_ref().filter(|grant| grant.uncertain) {
+        match reconcile(app, &subject, uncertain.generation).await {
+            Some(Some(now)) => {
+                known.lock().await.insert(subject, now);
+            }
+            Some(None) => {
+                known.lock().await.remove(&subject);
+            }
+            None => {}
+        }
+        return;
+    }
+    // In flight: a Check racing with this write cannot know which side of it it saw.
+    if let Some(grant) = known.lock().await.get_mut(&subject) {
+        grant.uncertain = true;
+        grant.generation += 1;
+    }
+    let held = held.map(|grant| Known {
+        generation: grant.generation + 1,
+        ..grant
+    });
+    let outcome: Result<Known, tonic::Status> = async {
+        match held {
+            Some(grant) if !grant.revoked => {
+                let revision = app
+                    .elevations()
+                    .revoke_grant(authed(
+                        &token_for(app, &subject),
+                        pb::RevokeGrantRequest {
+                            grant_id: grant.grant_id.clone(),
+                            reason: "soak".into(),
+                        },
+                    ))
+                    .await?
+                    .into_inner()
+                    .revision;
+                Ok(Known {
+                    revoked: true,
+                    revision,
+                    generation: grant.generation + 1,
+                    uncertain: false,
+                    ..grant
+                })
+            }
+            previous => {
+                let elevation = app
+                    .elevations()
+                    .request_elevation(authed(
+                        &token_for(app, &subject),
+                        pb::RequestElevationRequest {
+                            role: "admin_approver".into(),
+                            scope: "Org:Procurement".into(),
+                            duration: Some(prost_types::Duration {
+                                seconds: 7200,
+                                nanos: 0,
+                            }),
+                            reason: "soak".into(),
+                            ..Default::default()
+                        },
+                    ))
+                    .await?
+                    .into_inner()
+                    .elevation
+                    .unwrap();
+                let approved = app
+                    .approvals()
+                    .approve(authed(
+                        &app.ali(),
+                        pb::ApproveRequest {
+                            elevation_id: elevation.id,
+                            comment: "ok".into(),
+                            idempotency_key: String::new(),
+                        },
+                    ))
+                    .await?
+                    .into_inner();
+                Ok(Known {
+                    grant_id: approved.grant.unwrap().id,
+                    subject: subject.clone(),
+                    revoked: false,
+                    revision: approved.revision,
+                    generation: previous.map_or(0, |grant| grant.generation + 1),
+                    uncertain: false,
+                })
+            }
+        }
+    }
+    .await;
+    match outcome {
+        Ok(now) => {
+            tally.acknowledged_writes.fetch_add(1, Ordering::Relaxed);
+            acknowledged
+                .lock()
+                .await
+                .push((now.grant_id.clone(), now.revoked));
+            known.lock().await.insert(subject, now);
+        }
+        Err(_) => {
+            tally.refused_writes.fetch_add(1, Ordering::Relaxed);
+            let mut known = known.lock().await;
+            let entry = known.entry(subject.clone()).or_insert_with(|| Known {
+                grant_id: String::new(),
+                subject,
+                revoked: true,
+                revision: 0,
+                generation: 0,
+                uncertain: true,
+            });
+            entry.uncertain = true;
+            entry.generation += 1;
+        }
+    }
+}
+
+/// One Check of a known grant at its last acknowledged revision, judged against what is known.
+async fn check_once(app: &TestApp, known: &Mutex<HashMap<String, Known>>, tally: &Tally) {
+    let subject = format!("soak{}", rand::rng().random_range(0..SUBJECTS));
+    let Some(expected) = known
+        .lock()
+        .await
+        .get(&subject)
+        .filter(|grant| !grant.uncertain)
+        .cloned()
+    else {
+        return;
+    };
+    let decision = app
+        .checks()
+        .check(authed(
+            &app.pep(),
+            pb::CheckRequest {
+                subject: expected.subject.clone(),
+                session_id: "s1".into(),
+                permission: "purchase_orders.approve".into(),
+                resource: "Org:Procurement/PO:1".into(),
+                min_revision: expected.revision,
+                ..Default::default()
+            },
+        ))
+        .await;
+    let Ok(decision) = decision else {
+        tally.failed_checks.fetch_add(1, Ordering::Relaxed);
+        return;
+    };
+    let decision = decision.into_inner();
+    tally.checks.fetch_add(1, Ordering::Relaxed);
+    if reason(&decision) == pb::DecisionReason::InternalError {
+        tally.failed_checks.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    if decision.allowed != expected.revoked {
+        return;
+    }
+    // A write that moved on meanwhile explains the difference.
+    let still = known
+        .lock()
+        .await
+        .get(&subject)
+        .map(|grant| grant.generation);
+    if still == Some(expected.generation) {
+        eprintln!("soak: wrong decision for {expected:?}: {decision:?}");
+        tally.wrong_decisions.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn soak_two_replicas_through_restarts_of_each_and_of_postgres() {
+    let run_for = if long_run() {
+        Duration::from_secs(600)
+    } else {
+        Duration::from_secs(15)
+    };
+    let cluster = OwnedPostgres::start();
+    let first = spawn_app_with(
+        Backend::Postgres,
+        AppOptions {
+            database_url: Some(cluster.fresh_database().await),
+            ..Default::default()
+        },
+    )
+    .await;
+    let second = spawn_replica(&first, None).await;
+    let replicas: Replicas = Arc::new(RwLock::new([Arc::new(first), Arc::new(second)]));
+    let known = Arc::new(Mutex::new(HashMap::<String, Known>::new()));
+    let acknowledged: Arc<Acknowledged> = Arc::new(Mutex::new(Vec::new()));
+    let tally = Arc::new(Tally::default());
+    let stop = Arc::new(AtomicBool::new(false));
+
+    let mut workers = Vec::new();
+    for worker in 0..4 {
+        let (replicas, known, acknowledged, tally, stop) = (
+            replicas.clone(),
+            known.clone(),
+            acknowledged.clone(),
+            tally.clone(),
+            stop.clone(),
+        );
+        workers.push(tokio::spawn(async move {
+            let mut round = 0usize;
+            while !stop.load(Ordering::Relaxed) {
+                round += 1;
+                let app = replicas.read().await[(worker + round) % 2].clone();
+                if worker == 0 {
+                    write_once(&app, &known, &acknowledged, &tally).await;
+                } else {
+                    check_once(&app, &known, &tally).await;
+                }
+            }
+        }));
+    }
+
+    let started = Instant::now();
+    let mut memory = Vec::new();
+    let mut restarted = [false; 3];
+    while started.elapsed() < run_for {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        memory.push(resident_kib());
+        let progress = started.elapsed().as_secs_f64() / run_for.as_secs_f64();
+        for (index, at) in [0.25, 0.5, 0.75].into_iter().enumerate() {
+            if progress < at || restarted[index] {
+                continue;
+            }
+            restarted[index] = true;
+            if index < 2 {
+                // Restart replica `index`: a new process on the same database and clock.
+                let old = replicas.read().await[index].clone();
+                let fresh = Arc::new(spawn_replica(&old, None).await);
+                replicas.write().await[index] = fresh;
+                drop(old);
+                eprintln!("soak: replica {index} restarted at {:?}", started.elapsed());
+            } else {
+                cluster.kill();
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                cluster.start_server();
+                let app = replicas.read().await[0].clone();
+                time_until(Duration::from_secs(20), || {
+                    app.app.decider().freshness().is_listening()
+                })
+                .await
+                .expect("listening again after PostgreSQL restarted");
+                eprintln!("soak: PostgreSQL restarted at {:?}", started.elapsed());
+            }
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    for worker in workers {
+        worker.await.unwrap();
+    }
+
+    // Every acknowledged write is in the database, as acknowledged.
+    let app = replicas.read().await[0].clone();
+    let url = app.database_url.clone().unwrap();
+    let client = connect(&url).await;
+    let mut lost = 0;
+    for (grant_id, revoked) in acknowledged.lock().await.iter() {
+        let id: uuid::Uuid = grant_id.parse().unwrap();
+        let row = client
+            .query_opt(
+                "SELECT revoked_at IS NOT NULL FROM grants WHERE id = $1",
+                &[&id],
+            )
+            .await
+            .unwrap();
+        // A grant acknowledged as made exists; one acknowledged as revoked is revoked.
+        if row.is_none_or(|row| *revoked && !row.get::<_, bool>(0)) {
+            lost += 1;
+        }
+    }
+    let warm = memory.len() / 5;
+    let early = memory[warm..memory.len() / 2]
+        .iter()
+        .copied()
+        .max()
+        .unwrap_or(0);
+    let late = memory[memory.len() * 9 / 10..]
+        .iter()
+        .copied()
+        .max()
+        .unwrap_or(0);
+    eprintln!(
+        "soak {:?}: {} checks ({} failed closed during restarts), {} wrong decisions, {} acknowledged writes ({} refused), {} lost, resident memory {} KiB at the middle -> {} KiB at the end",
+        run_for,
+        tally.checks.load(Ordering::Relaxed),
+        tally.failed_checks.load(Ordering::Relaxed),
+        tally.wrong_decisions.load(Ordering::Relaxed),
+        tally.acknowledged_writes.load(Ordering::Relaxed),
+        tally.refused_writes.load(Ordering::Relaxed),
+        lost,
+        early,
+        late
+    );
+    assert_eq!(lost, 0, "acknowledged writes lost");
+    assert_eq!(tally.wrong_decisions.load(Ordering::Relaxed), 0);
+    assert!(tally.acknowledged_writes.load(Ordering::Relaxed) > 0);
+    if long_run() {
+        assert!(
+            late <= early + early / 4,
+            "resident memory grew from {early} KiB to {late} KiB"
+        );
+    }
+}
