@@ -401,6 +401,10 @@ pub async fn spawn_app_with(backend: Backend, options: AppOptions) -> TestApp {
     config.webhooks.secret = Some(TEST_WEBHOOK_SECRET.into());
     config.webhooks.poll_interval_ms = 50;
     config.webhooks.timeout_ms = 2000;
+    // Tests write as fatma and ali far faster than people do; tests/api/limits.rs sets the
+    // per-caller write rate it tests explicitly.
+    config.limits.writes_per_minute_per_caller = 100_000_000;
+    config.limits.write_burst_per_caller = 1_000_000;
     if let Some(configure) = options.configure {
         configure(&mut config);
     }

@@ -151,19 +151,7 @@ async fn errors_are_counted_apart_from_latency() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn envoy_mixed_and_health_runs_measure_their_own_calls() {
-    // A write load test comes from a few callers far faster than people write: the server
-    // under test lifts its per-caller write rate (as benches/database.sh does).
-    let app = spawn_app_with(
-        Backend::Memory,
-        AppOptions {
-            configure: Some(Box::new(|config| {
-                config.limits.writes_per_minute_per_caller = 10_000_000;
-                config.limits.write_burst_per_caller = 1_000_000;
-            })),
-            ..Default::default()
-        },
-    )
-    .await;
+    let app = spawn_app(Backend::Memory).await;
     let secret = secret_file(TEST_SECRET);
     let seeded = [
         "--seed-grants",
