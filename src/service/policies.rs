@@ -1,14 +1,21 @@
 //! The policy: read it, validate a document, replace it (admins). A document with any problem
-//! changes nothing.
+//! changes nothing. Eligibility is re-checked until a grant starts: when a new policy no
+//! longer lets a scheduled elevation's requester have its role on its scope, the grant is
+//! revoked before it ever counts.
 
 use std::sync::Arc;
 
 use serde_json::json;
 
+use super::MAX_PAGE_SIZE;
+use super::grants::revocation;
 use super::{Elevator, ServiceError};
-use crate::domain::{AuditAction, AuditEvent, Identity, Revision, TransitionError};
+use crate::domain::audit::SYSTEM_ACTOR;
+use crate::domain::{
+    AuditAction, AuditEvent, ElevationState, Identity, Revision, Revocation, TransitionError,
+};
 use crate::policy::{Policy, PolicyProblems};
-use crate::store::{Change, NewPolicy, StoredPolicy};
+use crate::store::{Change, ElevationFilter, GrantContext, NewPolicy, StoredPolicy};
 
 impl Elevator {
     /// The policy in force.
@@ -75,6 +82,76 @@ impl Elevator {
         let committed = self.store.update_policy(&self.announced(&decide)).await?;
         self.after_commit(&committed).await;
         let version = committed.change.policy.as_ref().map_or(0, |p| p.version);
-        Ok((version, committed.revision))
+        let policy = Policy::parse(source, version)?;
+        let revision = self
+            .withdraw_scheduled_grants_no_longer_eligible(&policy)
+            .await?
+            .unwrap_or(committed.revision);
+        Ok((version, revision))
+    }
+
+    /// Revokes the grants of scheduled elevations whose requester `policy` no longer makes
+    /// eligible for the role on the scope (judged on the claims recorded at request time, as
+    /// at approval). Returns the revision of the last revocation, if any.
+    async fn withdraw_scheduled_grants_no_longer_eligible(
+        &self,
+        policy: &Policy,
+    ) -> Result<Option<Revision>, ServiceError> {
+        let now = self.clock.now();
+        let mut last_revision = None;
+        let mut filter = ElevationFilter {
+            state: Some(ElevationState::Scheduled),
+            limit: MAX_PAGE_SIZE,
+            ..Default::default()
+        };
+        loop {
+            let page = self.store.list_elevations(&filter).await?;
+            for elevation in &page {
+                let still_eligible = policy.eligibility().iter().any(|entry| {
+                    entry.role == elevation.role
+                        && entry.admits_subject(
+                            &elevation.requester,
+                            &elevation.requester_claims.groups,
+                        )
+                        && entry.covers(&elevation.scope)
+                });
+                let Some(grant_id) = elevation.grant_id.filter(|_| !still_eligible) else {
+                    continue;
+                };
+                let reason = format!(
+                    "no longer eligible under policy version {} before the grant started",
+                    policy.version()
+                );
+                let decide = |context: GrantContext| -> Result<Change, TransitionError> {
+                    revocation(
+                        &context,
+                        Revocation {
+                            at: now,
+                            by: SYSTEM_ACTOR.to_owned(),
+                            reason: reason.clone(),
+                        },
+                        policy.version(),
+                    )
+                };
+                match self
+                    .store
+                    .update_grant(grant_id, &self.announced(&decide))
+                    .await
+                {
+                    Ok(committed) => {
+                        self.after_commit(&committed).await;
+                        last_revision = Some(committed.revision);
+                        tracing::info!(elevation = %elevation.id, grant = %grant_id, "scheduled grant withdrawn: no longer eligible");
+                    }
+                    // Revoked meanwhile by someone else: nothing left to withdraw.
+                    Err(crate::store::StoreError::Rejected(_)) => {}
+                    Err(error) => return Err(error.into()),
+                }
+            }
+            if page.len() < filter.limit {
+                return Ok(last_revision);
+            }
+            filter.before = page.last().map(|elevation| elevation.id);
+        }
     }
 }

@@ -307,12 +307,10 @@ async fn approvals_after_cancel_or_time_out_or_by_an_elevated_grant_are_refused(
     assert_eq!(fingerprint(&app).await, before);
 }
 
-/// A known gap, left failing on purpose: a scheduled grant is created at approval, and neither
-/// the sweep that activates it nor Check looks at eligibility again, so removing the
-/// requester's eligibility between approval and the start does not stop the grant. Run it with
-/// `cargo test --test api -- --ignored eligibility_was_removed`.
+/// Eligibility removed between approval and activation: a scheduled grant exists from the
+/// approval on, so the policy change itself must withdraw it (revoked, audited) before it
+/// starts; neither the sweep nor a Check may let it count.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known gap: eligibility is not re-checked when a scheduled grant starts"]
 async fn a_grant_whose_eligibility_was_removed_before_it_starts_never_allows() {
     let app = spawn_app(Backend::Memory).await;
     let start = app.clock.now() + TimeDelta::minutes(30);
@@ -363,6 +361,17 @@ async fn a_grant_whose_eligibility_was_removed_before_it_starts_never_allows() {
     assert!(
         !decision.allowed,
         "a grant whose eligibility was removed before it started allowed: {decision:?}"
+    );
+    assert_eq!(
+        reason(&decision),
+        pb::DecisionReason::Revoked,
+        "{decision:?}"
+    );
+    let actions = app.audit_actions().await;
+    assert_eq!(
+        actions.last().map(String::as_str),
+        Some("grant.revoked"),
+        "the withdrawal is audited: {actions:?}"
     );
 }
 
