@@ -17,10 +17,16 @@ impl Elevator {
     /// second sweep of the same elevation finds nothing to do. Returns how many moved.
     #[tracing::instrument(skip_all)]
     pub async fn sweep(&self) -> Result<usize, ServiceError> {
-        let Some(_lease) = self.store.sweep_lease().await? else {
+        let Some(lease) = self.store.sweep_lease().await? else {
             // Another replica is sweeping.
             return Ok(0);
         };
+        let moved = self.sweep_holding_the_lease().await;
+        lease.release().await;
+        moved
+    }
+
+    async fn sweep_holding_the_lease(&self) -> Result<usize, ServiceError> {
         let now = self.clock.now();
         let policy_version = self.decider.policy().version();
         let due = self.store.due_elevations(now, 500).await?;

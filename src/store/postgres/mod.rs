@@ -1136,7 +1136,16 @@ impl Store for PostgresStore {
         }
         // The lock lives as long as this session: take the connection out of the pool, so
         // that dropping the lease closes it (and a replica that dies loses the lock with it).
-        Ok(Some(Lease::new(deadpool_postgres::Object::take(client))))
+        // Released in order, it unlocks first: the next sweep, here or on another replica,
+        // need not wait for the server to notice the connection closed.
+        let client = deadpool_postgres::Object::take(client);
+        Ok(Some(Lease::releasing(move || {
+            Box::pin(async move {
+                if let Err(error) = client.batch_execute(queries::UNLOCK_SWEEP).await {
+                    tracing::debug!(%error, "sweep lease: unlock failed; closing releases it");
+                }
+            })
+        })))
     }
 
     fn subscribe(&self) -> broadcast::Receiver<StoreEvent> {

@@ -287,6 +287,7 @@ pub const LISTEN: &str = "LISTEN elevator_changes";
 /// The sweep runs on one replica at a time: a session-level advisory lock, released when the
 /// holder's connection closes.
 pub const TRY_LOCK_SWEEP: &str = "SELECT pg_try_advisory_lock(7428510002)";
+pub const UNLOCK_SWEEP: &str = "SELECT pg_advisory_unlock(7428510002)";
 
 /// What the role the server runs as may do, and nothing more: read and write the state
 /// tables, only read and append the audit log and its checkpoints, read the migration
