@@ -273,6 +273,33 @@ fn cache_memory() {
         megabytes(after),
     );
     assert_eq!(decider.cached_subjects(), subjects as u64);
+
+    // What the entries themselves take, without the cache around them: the same grants as
+    // loaded from PostgreSQL (every string its own allocation, unlike the memory store's
+    // shared ones above), indexed as the cache indexes them, held in a plain vector.
+    let clock = ManualClock::starting_now();
+    let before_entries = resident_bytes().unwrap_or(0);
+    let entries: Vec<Arc<elevator::decision::SubjectGrants>> = names
+        .iter()
+        .map(|name| {
+            let loaded = grant(&name.clone(), &String::from("Org:Procurement"), &clock);
+            Arc::new(elevator::decision::SubjectGrants::new(
+                elevator::store::Snapshot {
+                    value: vec![loaded],
+                    revision: 1,
+                },
+                clock.now(),
+                std::time::Duration::from_secs(300),
+            ))
+        })
+        .collect();
+    let after_entries = resident_bytes().unwrap_or(0);
+    eprintln!(
+        "decision/cache_memory: the same entries outside the cache, strings unshared: {:.0} MB          ({:.0} bytes per subject)",
+        megabytes(after_entries.saturating_sub(before_entries)),
+        after_entries.saturating_sub(before_entries) as f64 / subjects as f64,
+    );
+    black_box(entries);
 }
 
 criterion_group!(
