@@ -417,8 +417,9 @@ async fn request_and_approve(
     scope: &str,
 ) -> Result<(), tonic::Status> {
     let token = bearer(&minter.subject(subject));
-    let elevation = ElevationServiceClient::new(channel.clone())
-        .request_elevation(with_token(
+    let elevation = admitted(|| {
+        let mut client = ElevationServiceClient::new(channel.clone());
+        let request = with_token(
             &token,
             pb::RequestElevationRequest {
                 role: "admin_approver".into(),
@@ -430,23 +431,52 @@ async fn request_and_approve(
                 reason: "load test".into(),
                 ..Default::default()
             },
-        ))
-        .await?
-        .into_inner()
-        .elevation
-        .ok_or_else(|| tonic::Status::internal("no elevation in the answer"))?;
+        );
+        async move { client.request_elevation(request).await }
+    })
+    .await?
+    .into_inner()
+    .elevation
+    .ok_or_else(|| tonic::Status::internal("no elevation in the answer"))?;
     let manager = bearer(&minter.token(MANAGER, &["managers"], &[], None));
-    ApprovalServiceClient::new(channel.clone())
-        .approve(with_token(
+    admitted(|| {
+        let mut client = ApprovalServiceClient::new(channel.clone());
+        let request = with_token(
             &manager,
             pb::ApproveRequest {
-                elevation_id: elevation.id,
+                elevation_id: elevation.id.clone(),
                 comment: "load test".into(),
                 idempotency_key: String::new(),
             },
-        ))
-        .await?;
+        );
+        async move { client.approve(request).await }
+    })
+    .await?;
     Ok(())
+}
+
+/// `call`, again while the server answers `RESOURCE_EXHAUSTED` (its per-caller write rate:
+/// seeding approves everything as one manager), for up to two minutes. A server meant for
+/// write load tests lifts `limits.writes_per_minute_per_caller` instead.
+async fn admitted<T, F, Fut>(mut call: F) -> Result<T, tonic::Status>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, tonic::Status>>,
+{
+    let pause = Duration::from_millis(250);
+    let mut waited = Duration::ZERO;
+    loop {
+        match call().await {
+            Err(status)
+                if status.code() == tonic::Code::ResourceExhausted
+                    && waited < Duration::from_secs(120) =>
+            {
+                tokio::time::sleep(pause).await;
+                waited += pause;
+            }
+            answered => return answered,
+        }
+    }
 }
 
 fn duration(flag: &str, text: &str) -> Result<Duration, String> {
