@@ -13,7 +13,7 @@ use super::forms::{Fields, encode};
 use super::html::{Page, csrf_field, document, esc, html, machine_time, notice, see_other, when};
 use super::{Caller, Console};
 use crate::decision::CheckQuery;
-use crate::domain::risk::{RiskPicture, risk_picture};
+use crate::domain::risk::RiskPicture;
 use crate::domain::{
     ApprovalStep, AuditAction, Elevation, ElevationId, ElevationState, Grant, GrantId, GroupName,
     InvalidValue, RoleName, Scope, SessionId, Subject, Verdict, format_duration, parse_duration,
@@ -502,24 +502,13 @@ impl Console {
             .app
             .list_pending_approvals(&caller.identity, 100, "")
             .await?;
-        let now = self.clock.now();
         if page.items.is_empty() {
             return Ok("<tr id=\"inbox-empty\"><td colspan=\"7\" class=\"muted\">Nothing waits for you.</td></tr>".into());
         }
         let mut rows = String::new();
         for elevation in &page.items {
-            let risk = match self
-                .app
-                .decider()
-                .subject_risk(elevation.requester.as_str(), 0)
-                .await
-            {
-                Ok(signals) => {
-                    let picture = risk_picture(
-                        &signals.signals,
-                        elevation.session.as_ref().map(SessionId::as_str),
-                        now,
-                    );
+            let risk = match self.app.requester_risk(elevation).await {
+                Ok(picture) => {
                     if picture.score == 0 && picture.flags.is_empty() {
                         "none reported".to_owned()
                     } else {

@@ -199,6 +199,21 @@ impl Elevator {
         })
     }
 
+    /// The requester's risk as it stands now (signals for the requester and the elevation's
+    /// session), for an approver deciding on `elevation`: the caller got the elevation from
+    /// its inbox ([`Elevator::list_pending_approvals`]), which is what lets it see this.
+    pub async fn requester_risk(&self, elevation: &Elevation) -> Result<RiskPicture, ServiceError> {
+        let signals = self
+            .decider
+            .subject_risk(elevation.requester.as_str(), 0)
+            .await?;
+        Ok(risk_picture(
+            &signals.signals,
+            elevation.session.as_ref().map(|session| session.as_str()),
+            self.clock.now(),
+        ))
+    }
+
     /// The requester's risk, when an `auto_approve` rule of the elevation reads it.
     async fn risk_for_automatic_steps(
         &self,
