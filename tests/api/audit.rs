@@ -60,16 +60,7 @@ async fn every_change_appends_its_event_with_the_verified_actor(backend: Backend
     // The request carries a request id and a W3C trace; both are kept with its event.
     let mut request = authed(
         &app.fatma(),
-        pb::RequestElevationRequest {
-            role: "admin_approver".into(),
-            scope: "Org:Procurement".into(),
-            duration: Some(prost_types::Duration {
-                seconds: 3600,
-                nanos: 0,
-            }),
-            reason: "Q4 close".into(),
-            ..Default::default()
-        },
+        elevation_request("admin_approver", "Org:Procurement", 3600, "Q4 close"),
     );
     request
         .metadata_mut()
@@ -333,16 +324,7 @@ async fn eight_concurrent_writers_produce_one_chain_that_verifies() {
                 elevations
                     .request_elevation(authed(
                         &token,
-                        pb::RequestElevationRequest {
-                            role: "admin_approver".into(),
-                            scope: "Org:Procurement".into(),
-                            duration: Some(prost_types::Duration {
-                                seconds: 600,
-                                nanos: 0,
-                            }),
-                            reason: "load".into(),
-                            ..Default::default()
-                        },
+                        elevation_request("admin_approver", "Org:Procurement", 600, "load"),
                     ))
                     .await
                     .unwrap();
@@ -380,16 +362,7 @@ async fn a_failing_audit_insert_rolls_the_change_back() {
         .elevations()
         .request_elevation(authed(
             &app.fatma(),
-            pb::RequestElevationRequest {
-                role: "admin_approver".into(),
-                scope: "Org:Procurement".into(),
-                duration: Some(prost_types::Duration {
-                    seconds: 600,
-                    nanos: 0,
-                }),
-                reason: "poison".into(),
-                ..Default::default()
-            },
+            elevation_request("admin_approver", "Org:Procurement", 600, "poison"),
         ))
         .await
         .unwrap_err();
@@ -557,16 +530,7 @@ async fn a_three_hop_delegation_tells_its_whole_story(backend: Backend) {
         .elevations()
         .request_elevation(authed(
             &app.fatma(),
-            pb::RequestElevationRequest {
-                role: "admin_approver".into(),
-                scope: "Org:Procurement".into(),
-                duration: Some(prost_types::Duration {
-                    seconds: 7200,
-                    nanos: 0,
-                }),
-                reason: "quarter close".into(),
-                ..Default::default()
-            },
+            elevation_request("admin_approver", "Org:Procurement", 7200, "quarter close"),
         ))
         .await
         .unwrap()

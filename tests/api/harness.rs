@@ -455,6 +455,22 @@ pub async fn spawn_replica(first: &TestApp, policy: Option<String>) -> TestApp {
     .await
 }
 
+/// A request for `role` on `scope` for `seconds`, with `reason`.
+pub fn elevation_request(
+    role: &str,
+    scope: &str,
+    seconds: i64,
+    reason: &str,
+) -> pb::RequestElevationRequest {
+    pb::RequestElevationRequest {
+        role: role.into(),
+        scope: scope.into(),
+        duration: Some(prost_types::Duration { seconds, nanos: 0 }),
+        reason: reason.into(),
+        ..Default::default()
+    }
+}
+
 /// A request carrying `token`.
 pub fn authed<T>(token: &str, message: T) -> Request<T> {
     let mut request = Request::new(message);

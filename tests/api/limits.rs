@@ -9,16 +9,7 @@ use crate::harness::*;
 use elevator::proto::v1 as pb;
 
 fn fatma_request(reason: String) -> pb::RequestElevationRequest {
-    pb::RequestElevationRequest {
-        role: "admin_approver".into(),
-        scope: "Org:Procurement".into(),
-        duration: Some(prost_types::Duration {
-            seconds: 3600,
-            nanos: 0,
-        }),
-        reason,
-        ..Default::default()
-    }
+    elevation_request("admin_approver", "Org:Procurement", 3600, &reason)
 }
 
 #[tokio::test]

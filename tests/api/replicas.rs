@@ -185,16 +185,7 @@ async fn a_policy_put_through_one_replica_takes_effect_on_the_other() {
         .elevations()
         .request_elevation(authed(
             &b.fatma(),
-            pb::RequestElevationRequest {
-                role: "admin_approver".into(),
-                scope: "Org:Procurement".into(),
-                duration: Some(prost_types::Duration {
-                    seconds: 7200,
-                    nanos: 0,
-                }),
-                reason: "Q4 close".into(),
-                ..Default::default()
-            },
+            elevation_request("admin_approver", "Org:Procurement", 7200, "Q4 close"),
         ))
         .await
         .unwrap_err();

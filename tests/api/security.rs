@@ -30,16 +30,6 @@ async fn assert_unchanged(app: &TestApp, before: &Unchanged, what: &str) {
     assert_eq!(after.events, before.events, "{what} appended audit events");
 }
 
-fn request(role: &str, scope: &str, seconds: i64, reason: &str) -> pb::RequestElevationRequest {
-    pb::RequestElevationRequest {
-        role: role.into(),
-        scope: scope.into(),
-        duration: Some(prost_types::Duration { seconds, nanos: 0 }),
-        reason: reason.into(),
-        ..Default::default()
-    }
-}
-
 async fn bad_requests_are_refused_and_change_nothing(backend: Backend) {
     let app = spawn_app(backend).await;
     let elevation = app.request_fatma().await;
@@ -145,63 +135,63 @@ async fn bad_requests_are_refused_and_change_nothing(backend: Backend) {
     let cases: Vec<(String, pb::RequestElevationRequest, Code, &str, &str)> = vec![
         (
             app.fatma(),
-            request("admin_approver", "Org:Procurement", 3 * 3600, "x"),
+            elevation_request("admin_approver", "Org:Procurement", 3 * 3600, "x"),
             Code::InvalidArgument,
             "INVALID_ARGUMENT",
             "duration",
         ),
         (
             app.fatma(),
-            request("root", "Org:Procurement", 3600, "x"),
+            elevation_request("root", "Org:Procurement", 3600, "x"),
             Code::InvalidArgument,
             "INVALID_ARGUMENT",
             "role",
         ),
         (
             app.fatma(),
-            request("admin_approver", "Org", 3600, "x"),
+            elevation_request("admin_approver", "Org", 3600, "x"),
             Code::InvalidArgument,
             "INVALID_ARGUMENT",
             "scope",
         ),
         (
             app.fatma(),
-            request("admin_approver", "Org:Procurement/PO:1/../x", 3600, "x"),
+            elevation_request("admin_approver", "Org:Procurement/PO:1/../x", 3600, "x"),
             Code::InvalidArgument,
             "INVALID_ARGUMENT",
             "scope",
         ),
         (
             app.fatma(),
-            request("admin_approver", "Org:Procurement2", 3600, "x"),
+            elevation_request("admin_approver", "Org:Procurement2", 3600, "x"),
             Code::PermissionDenied,
             "SCOPE_NOT_ELIGIBLE",
             "",
         ),
         (
             app.fatma(),
-            request("admin_approver", "Org:Procurement", 3600, ""),
+            elevation_request("admin_approver", "Org:Procurement", 3600, ""),
             Code::InvalidArgument,
             "INVALID_ARGUMENT",
             "reason",
         ),
         (
             app.fatma(),
-            request("admin_approver", "Org:Procurement", 0, "x"),
+            elevation_request("admin_approver", "Org:Procurement", 0, "x"),
             Code::InvalidArgument,
             "INVALID_ARGUMENT",
             "duration",
         ),
         (
             app.ali(),
-            request("admin_approver", "Org:Procurement", 3600, "x"),
+            elevation_request("admin_approver", "Org:Procurement", 3600, "x"),
             Code::PermissionDenied,
             "NOT_ELIGIBLE",
             "",
         ),
         (
             app.fatma(),
-            request("admin_approver", "Org:Procurement", 3600, "bad\u{7}reason"),
+            elevation_request("admin_approver", "Org:Procurement", 3600, "bad\u{7}reason"),
             Code::InvalidArgument,
             "INVALID_ARGUMENT",
             "reason",
@@ -416,7 +406,7 @@ async fn only_admins_replace_policy_and_invalid_policy_changes_nothing(backend: 
         .elevations()
         .request_elevation(authed(
             &app.fatma(),
-            request("admin_approver", "Org:Procurement", 7200, "x"),
+            elevation_request("admin_approver", "Org:Procurement", 7200, "x"),
         ))
         .await
         .unwrap_err();

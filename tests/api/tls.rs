@@ -96,16 +96,7 @@ async fn a_pep_is_known_by_its_client_certificate_and_may_only_ask() {
     let elevation = ElevationServiceClient::new(channel.clone())
         .request_elevation(authed(
             &app.fatma(),
-            pb::RequestElevationRequest {
-                role: "admin_approver".into(),
-                scope: "Org:Procurement".into(),
-                duration: Some(prost_types::Duration {
-                    seconds: 3600,
-                    nanos: 0,
-                }),
-                reason: "Q4 close".into(),
-                ..Default::default()
-            },
+            elevation_request("admin_approver", "Org:Procurement", 3600, "Q4 close"),
         ))
         .await
         .expect("a request over TLS")

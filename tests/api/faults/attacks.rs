@@ -83,16 +83,7 @@ async fn tokens_not_yet_valid_for_another_audience_or_issuer_or_truncated_are_re
         .elevations()
         .request_elevation(authed(
             &fatma,
-            pb::RequestElevationRequest {
-                role: "admin_approver".into(),
-                scope: "Org:Procurement".into(),
-                duration: Some(prost_types::Duration {
-                    seconds: 3600,
-                    nanos: 0,
-                }),
-                reason: "Q4".into(),
-                ..Default::default()
-            },
+            elevation_request("admin_approver", "Org:Procurement", 3600, "Q4"),
         ))
         .await
         .expect("a valid token works")
@@ -284,16 +275,7 @@ async fn approvals_after_cancel_or_time_out_or_by_an_elevated_grant_are_refused(
         .elevations()
         .request_elevation(authed(
             &omar,
-            pb::RequestElevationRequest {
-                role: "admin_approver".into(),
-                scope: "Org:Procurement".into(),
-                duration: Some(prost_types::Duration {
-                    seconds: 3600,
-                    nanos: 0,
-                }),
-                reason: "month end".into(),
-                ..Default::default()
-            },
+            elevation_request("admin_approver", "Org:Procurement", 3600, "month end"),
         ))
         .await
         .unwrap()

@@ -47,16 +47,7 @@ async fn grant_for(a: &TestApp, subject: &str) -> (String, u64) {
         .elevations()
         .request_elevation(authed(
             &requester_token(a, subject),
-            pb::RequestElevationRequest {
-                role: "admin_approver".into(),
-                scope: "Org:Procurement".into(),
-                duration: Some(prost_types::Duration {
-                    seconds: 7200,
-                    nanos: 0,
-                }),
-                reason: "new enemy".into(),
-                ..Default::default()
-            },
+            elevation_request("admin_approver", "Org:Procurement", 7200, "new enemy"),
         ))
         .await
         .expect("request")
@@ -117,16 +108,12 @@ fn spawn_load(
                         .clone()
                         .request_elevation(authed(
                             &fatma,
-                            pb::RequestElevationRequest {
-                                role: "po_creator".into(),
-                                scope: "Org:Procurement".into(),
-                                duration: Some(prost_types::Duration {
-                                    seconds: 3600,
-                                    nanos: 0,
-                                }),
-                                reason: "background load".into(),
-                                ..Default::default()
-                            },
+                            elevation_request(
+                                "po_creator",
+                                "Org:Procurement",
+                                3600,
+                                "background load",
+                            ),
                         ))
                         .await;
                 }

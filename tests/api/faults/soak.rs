@@ -170,16 +170,7 @@ async fn write_once(
                     .elevations()
                     .request_elevation(authed(
                         &token_for(app, &subject),
-                        pb::RequestElevationRequest {
-                            role: "admin_approver".into(),
-                            scope: "Org:Procurement".into(),
-                            duration: Some(prost_types::Duration {
-                                seconds: 7200,
-                                nanos: 0,
-                            }),
-                            reason: "soak".into(),
-                            ..Default::default()
-                        },
+                        elevation_request("admin_approver", "Org:Procurement", 7200, "soak"),
                     ))
                     .await?
                     .into_inner()
