@@ -475,6 +475,20 @@ impl Policy {
         roles
     }
 
+    /// The first entry that lets a requester, judged by the claims recorded when it asked
+    /// (it is not around at approval, nor before its grant starts), have `role` on `scope`.
+    pub fn recorded_eligibility(
+        &self,
+        requester: &Subject,
+        groups: &[GroupName],
+        role: &RoleName,
+        scope: &Scope,
+    ) -> Option<&Eligibility> {
+        self.eligibility.iter().find(|entry| {
+            &entry.role == role && entry.admits_subject(requester, groups) && entry.covers(scope)
+        })
+    }
+
     /// The first entry that lets `who` request `role` on `scope`.
     pub fn eligibility_for(
         &self,

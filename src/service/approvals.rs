@@ -203,6 +203,14 @@ impl Elevator {
     /// session), for an approver deciding on `elevation`: the caller got the elevation from
     /// its inbox ([`Elevator::list_pending_approvals`]), which is what lets it see this.
     pub async fn requester_risk(&self, elevation: &Elevation) -> Result<RiskPicture, ServiceError> {
+        self.requester_risk_at(elevation, self.clock.now()).await
+    }
+
+    async fn requester_risk_at(
+        &self,
+        elevation: &Elevation,
+        now: DateTime<Utc>,
+    ) -> Result<RiskPicture, ServiceError> {
         let signals = self
             .decider
             .subject_risk(elevation.requester.as_str(), 0)
@@ -210,7 +218,7 @@ impl Elevator {
         Ok(risk_picture(
             &signals.signals,
             elevation.session.as_ref().map(|session| session.as_str()),
-            self.clock.now(),
+            now,
         ))
     }
 
@@ -232,15 +240,7 @@ impl Elevator {
         if !reads_risk {
             return Ok(RiskPicture::default());
         }
-        let signals = self
-            .decider
-            .subject_risk(elevation.requester.as_str(), 0)
-            .await?;
-        Ok(risk_picture(
-            &signals.signals,
-            elevation.session.as_ref().map(|s| s.as_str()),
-            now,
-        ))
+        self.requester_risk_at(&elevation, now).await
     }
 }
 
@@ -387,11 +387,12 @@ pub(super) fn complete_approval(
         );
     }
     let claims = &approved.requester_claims;
-    let Some(entry) = policy.eligibility().iter().find(|entry| {
-        entry.role == approved.role
-            && entry.admits_subject(&approved.requester, &claims.groups)
-            && entry.covers(&approved.scope)
-    }) else {
+    let Some(entry) = policy.recorded_eligibility(
+        &approved.requester,
+        &claims.groups,
+        &approved.role,
+        &approved.scope,
+    ) else {
         return Ok(denial(
             approved,
             format!(

@@ -107,14 +107,17 @@ impl Elevator {
         loop {
             let page = self.store.list_elevations(&filter).await?;
             for elevation in &page {
-                let still_eligible = policy.eligibility().iter().any(|entry| {
-                    entry.role == elevation.role
-                        && entry.admits_subject(
+                // A delegation is bounded by the delegator's grant and the delegation policy
+                // (as at its approval), not by the delegatee's eligibility.
+                let still_eligible = elevation.delegation.is_some()
+                    || policy
+                        .recorded_eligibility(
                             &elevation.requester,
                             &elevation.requester_claims.groups,
+                            &elevation.role,
+                            &elevation.scope,
                         )
-                        && entry.covers(&elevation.scope)
-                });
+                        .is_some();
                 let Some(grant_id) = elevation.grant_id.filter(|_| !still_eligible) else {
                     continue;
                 };
