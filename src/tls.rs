@@ -60,9 +60,14 @@ impl Default for TlsConfig {
     }
 }
 
-/// The files' contents as last read, to tell when they change.
+/// The files' contents as last read: the configuration in force is built from exactly these
+/// bytes, and a reload compares them to tell whether anything changed.
 #[derive(PartialEq, Eq)]
-struct FileContents(Vec<Vec<u8>>);
+struct TlsFiles {
+    chain: Vec<u8>,
+    key: Vec<u8>,
+    client_ca: Option<Vec<u8>>,
+}
 
 /// The TLS server configurations in force, for the gRPC port (ALPN `h2`) and the admin port
 /// (`http/1.1`), swapped whole when the files change.
@@ -70,13 +75,13 @@ pub struct ServerTls {
     config: TlsConfig,
     grpc: ArcSwap<ServerConfig>,
     admin: ArcSwap<ServerConfig>,
-    loaded: Mutex<FileContents>,
+    loaded: Mutex<TlsFiles>,
 }
 
 impl ServerTls {
     /// Reads the files `config` names; `None` when TLS is not configured.
     pub fn load(config: &TlsConfig) -> Result<Option<Arc<ServerTls>>, String> {
-        let (cert_file, key_file) = match (&config.cert_file, &config.key_file) {
+        match (&config.cert_file, &config.key_file) {
             (None, None) => {
                 if config.client_ca_file.is_some() || !config.pep_client_names.is_empty() {
                     return Err(
@@ -86,9 +91,9 @@ impl ServerTls {
                 }
                 return Ok(None);
             }
-            (Some(cert), Some(key)) => (cert, key),
+            (Some(_), Some(_)) => {}
             _ => return Err("tls.cert_file and tls.key_file go together: set both".into()),
-        };
+        }
         if !config.pep_client_names.is_empty() && config.client_ca_file.is_none() {
             return Err(
                 "tls.pep_client_names needs tls.client_ca_file: client certificates must chain to a CA you name"
@@ -102,7 +107,7 @@ impl ServerTls {
                 .map_err(|error| format!("tls.pep_client_names: {name:?}: {}", error.0))?;
         }
         let contents = read_files(config)?;
-        let (grpc, admin) = server_configs(cert_file, key_file, config.client_ca_file.as_deref())?;
+        let (grpc, admin) = server_configs(&contents)?;
         Ok(Some(Arc::new(ServerTls {
             config: config.clone(),
             grpc: ArcSwap::from_pointee(grpc),
@@ -120,12 +125,7 @@ impl ServerTls {
         if *loaded == contents {
             return Ok(false);
         }
-        let (Some(cert_file), Some(key_file)) = (&self.config.cert_file, &self.config.key_file)
-        else {
-            return Ok(false);
-        };
-        let (grpc, admin) =
-            server_configs(cert_file, key_file, self.config.client_ca_file.as_deref())?;
+        let (grpc, admin) = server_configs(&contents)?;
         self.grpc.store(Arc::new(grpc));
         self.admin.store(Arc::new(admin));
         *loaded = contents;
@@ -196,51 +196,57 @@ impl ServerTls {
     }
 }
 
-fn read_files(config: &TlsConfig) -> Result<FileContents, String> {
-    let paths = [&config.cert_file, &config.key_file, &config.client_ca_file];
-    let mut contents = Vec::new();
-    for path in paths.into_iter().flatten() {
-        contents.push(
-            std::fs::read(path).map_err(|error| format!("reading {}: {error}", path.display()))?,
-        );
-    }
-    Ok(FileContents(contents))
+fn read_files(config: &TlsConfig) -> Result<TlsFiles, String> {
+    let read = |setting: &str, path: &Path| {
+        std::fs::read(path).map_err(|error| format!("{setting} {}: {error}", path.display()))
+    };
+    let (Some(cert_file), Some(key_file)) = (&config.cert_file, &config.key_file) else {
+        return Err("tls.cert_file and tls.key_file go together: set both".into());
+    };
+    Ok(TlsFiles {
+        chain: read("tls.cert_file", cert_file)?,
+        key: read("tls.key_file", key_file)?,
+        client_ca: config
+            .client_ca_file
+            .as_deref()
+            .map(|path| read("tls.client_ca_file", path))
+            .transpose()?,
+    })
 }
 
-fn server_configs(
-    cert_file: &Path,
-    key_file: &Path,
-    client_ca_file: Option<&Path>,
-) -> Result<(ServerConfig, ServerConfig), String> {
-    let chain = CertificateDer::pem_file_iter(cert_file)
-        .and_then(|certificates| certificates.collect::<Result<Vec<_>, _>>())
-        .map_err(|error| format!("tls.cert_file {}: {error}", cert_file.display()))?;
-    if chain.is_empty() {
-        return Err(format!(
-            "tls.cert_file {}: no certificate in it",
-            cert_file.display()
-        ));
+/// The certificates in `pem` as trust anchors; `setting` names where they came from.
+pub fn root_store(pem: &[u8], setting: &str) -> Result<RootCertStore, String> {
+    let mut roots = RootCertStore::empty();
+    for certificate in CertificateDer::pem_slice_iter(pem) {
+        let certificate = certificate.map_err(|error| format!("{setting}: {error}"))?;
+        roots
+            .add(certificate)
+            .map_err(|error| format!("{setting}: {error}"))?;
     }
-    let key = PrivateKeyDer::from_pem_file(key_file)
-        .map_err(|error| format!("tls.key_file {}: {error}", key_file.display()))?;
-    let builder = match client_ca_file {
+    if roots.is_empty() {
+        return Err(format!("{setting}: no certificate in it"));
+    }
+    Ok(roots)
+}
+
+fn server_configs(files: &TlsFiles) -> Result<(ServerConfig, ServerConfig), String> {
+    let chain = CertificateDer::pem_slice_iter(&files.chain)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|error| format!("tls.cert_file: {error}"))?;
+    if chain.is_empty() {
+        return Err("tls.cert_file: no certificate in it".into());
+    }
+    let key = PrivateKeyDer::from_pem_slice(&files.key)
+        .map_err(|error| format!("tls.key_file: {error}"))?;
+    let builder = match &files.client_ca {
         None => ServerConfig::builder().with_no_client_auth(),
-        Some(path) => {
-            let mut roots = RootCertStore::empty();
-            for certificate in CertificateDer::pem_file_iter(path)
-                .map_err(|error| format!("tls.client_ca_file {}: {error}", path.display()))?
-            {
-                let certificate = certificate
-                    .map_err(|error| format!("tls.client_ca_file {}: {error}", path.display()))?;
-                roots
-                    .add(certificate)
-                    .map_err(|error| format!("tls.client_ca_file {}: {error}", path.display()))?;
-            }
+        Some(pem) => {
+            let roots = root_store(pem, "tls.client_ca_file")?;
             // A client may still come without a certificate and present a bearer token.
             let verifier = WebPkiClientVerifier::builder(Arc::new(roots))
                 .allow_unauthenticated()
                 .build()
-                .map_err(|error| format!("tls.client_ca_file {}: {error}", path.display()))?;
+                .map_err(|error| format!("tls.client_ca_file: {error}"))?;
             ServerConfig::builder().with_client_cert_verifier(verifier)
         }
     };

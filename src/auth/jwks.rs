@@ -9,8 +9,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, Limited};
 use hyper_util::rt::TokioIo;
 use tokio_rustls::TlsConnector;
-use tokio_rustls::rustls::pki_types::pem::PemObject;
-use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
+use tokio_rustls::rustls::pki_types::ServerName;
 use tokio_rustls::rustls::{ClientConfig, RootCertStore};
 
 /// Largest JWKS document accepted.
@@ -54,20 +53,11 @@ impl JwksSource {
             .trim_end_matches(']')
             .to_owned();
         let port = uri.port_u16().unwrap_or(443);
-        let mut roots = RootCertStore::empty();
-        match ca_pem {
-            Some(pem) => {
-                for certificate in CertificateDer::pem_slice_iter(pem) {
-                    let certificate =
-                        certificate.map_err(|error| format!("auth.jwks_ca_file: {error}"))?;
-                    roots
-                        .add(certificate)
-                        .map_err(|error| format!("auth.jwks_ca_file: {error}"))?;
-                }
-            }
+        let roots = match ca_pem {
+            Some(pem) => crate::tls::root_store(pem, "auth.jwks_ca_file")?,
             None => {
-                let native = rustls_native_certs::load_native_certs();
-                for certificate in native.certs {
+                let mut roots = RootCertStore::empty();
+                for certificate in rustls_native_certs::load_native_certs().certs {
                     let _ = roots.add(certificate);
                 }
                 if roots.is_empty() {
@@ -76,8 +66,9 @@ impl JwksSource {
                             .into(),
                     );
                 }
+                roots
             }
-        }
+        };
         let config = ClientConfig::builder()
             .with_root_certificates(roots)
             .with_no_client_auth();
