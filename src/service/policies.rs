@@ -82,7 +82,8 @@ impl Elevator {
         let committed = self.store.update_policy(&self.announced(&decide)).await?;
         self.after_commit(&committed).await;
         let version = committed.change.policy.as_ref().map_or(0, |p| p.version);
-        let policy = Policy::parse(source, version)?;
+        // after_commit put the new policy in force (or a newer one arrived meanwhile).
+        let policy = self.decider.policy();
         let revision = self
             .withdraw_scheduled_grants_no_longer_eligible(&policy)
             .await?
