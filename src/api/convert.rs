@@ -8,8 +8,8 @@ use crate::domain::AuditAction;
 use crate::domain::risk::RiskPicture;
 use crate::domain::{
     ApprovalStep, Decision, DecisionReason, DelegationHop, Elevation, ElevationId, ElevationState,
-    Grant, GrantId, GrantStatus, GroupName, InvalidValue, RoleName, Scope, SessionId, Subject,
-    Verdict,
+    Grant, GrantId, GrantStatus, GroupName, InvalidValue, RoleName, Scope, SessionBinding,
+    SessionId, Subject, Verdict,
 };
 use crate::policy::rules::RuleOutcome;
 use crate::proto::v1 as pb;
@@ -411,6 +411,15 @@ fn hop(hop: &DelegationHop) -> pb::DelegationHop {
     }
 }
 
+/// How a grant relates to sessions, on the wire.
+pub fn session_binding(binding: SessionBinding) -> pb::SessionBinding {
+    match binding {
+        SessionBinding::Bound => pb::SessionBinding::Bound,
+        SessionBinding::AwaitingAcceptance => pb::SessionBinding::AwaitingAcceptance,
+        SessionBinding::Unbound => pb::SessionBinding::Unbound,
+    }
+}
+
 /// A grant, with its status at `now`.
 pub fn grant(grant: &Grant, now: DateTime<Utc>) -> pb::Grant {
     let status = match grant.status(now) {
@@ -441,6 +450,7 @@ pub fn grant(grant: &Grant, now: DateTime<Utc>) -> pb::Grant {
             .unwrap_or_default(),
         delegation_trail: grant.delegation_trail.iter().map(hop).collect(),
         status: status as i32,
+        session_binding: session_binding(grant.binding()) as i32,
         revoked_at: grant.revocation.as_ref().map(|r| timestamp(r.at)),
         revoked_by: grant
             .revocation
@@ -576,6 +586,7 @@ pub fn decision_reason(reason: DecisionReason) -> pb::DecisionReason {
         DecisionReason::Revoked => pb::DecisionReason::Revoked,
         DecisionReason::NotYetActive => pb::DecisionReason::NotYetActive,
         DecisionReason::OtherSession => pb::DecisionReason::OtherSession,
+        DecisionReason::DelegationNotAccepted => pb::DecisionReason::DelegationNotAccepted,
         DecisionReason::SodConflict => pb::DecisionReason::SodConflict,
         DecisionReason::RuleDenied => pb::DecisionReason::RuleDenied,
         DecisionReason::RiskSuspended => pb::DecisionReason::RiskSuspended,
@@ -615,5 +626,11 @@ pub fn check_response(decision: &Decision) -> pb::CheckResponse {
             .unwrap_or_default(),
         revision: decision.revision,
         message,
+        grant_session_binding: decision
+            .grant
+            .as_ref()
+            .map_or(pb::SessionBinding::Unspecified, |g| {
+                session_binding(g.binding())
+            }) as i32,
     }
 }

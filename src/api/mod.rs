@@ -269,6 +269,25 @@ impl ElevationService for Api {
             grants: grants.iter().map(|g| convert::grant(g, now)).collect(),
         }))
     }
+
+    async fn accept_delegation(
+        &self,
+        request: Request<pb::AcceptDelegationRequest>,
+    ) -> Result<Response<pb::AcceptDelegationResponse>, Status> {
+        // The session is the verified token's `sid`, carried in the caller's identity.
+        let caller = self.writer(&request).await?;
+        let input = request.into_inner();
+        let id = convert::grant_id("grant_id", &input.grant_id).map_err(status)?;
+        let (grant, revision) = self
+            .app
+            .accept_delegation(&caller, id)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::AcceptDelegationResponse {
+            grant: Some(convert::grant(&grant, self.clock.now())),
+            revision,
+        }))
+    }
     async fn extend_elevation(
         &self,
         request: Request<pb::ExtendElevationRequest>,

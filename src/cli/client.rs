@@ -569,6 +569,14 @@ async fn execute(
                 .into_inner();
             printer.delegations(&response.grants);
         }
+        Command::AcceptDelegation { grant_id } => {
+            let response = client
+                .elevations()
+                .accept_delegation(client.request(pb::AcceptDelegationRequest { grant_id }))
+                .await?
+                .into_inner();
+            printer.accepted(response.grant.as_ref(), response.revision);
+        }
         Command::Simulate(SimulateCommand::Request(args)) => {
             let requester = args.as_subject.map(|subject| pb::SimulatedRequester {
                 subject,

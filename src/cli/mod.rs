@@ -136,6 +136,12 @@ enum Command {
         #[arg(long)]
         all: bool,
     },
+    /// Take up a delegation you received, in your token's session: until then it allows
+    /// nothing; from then on it counts in that session only and ends with it.
+    AcceptDelegation {
+        /// The delegated grant's id (see `elevator delegations --received`).
+        grant_id: String,
+    },
     /// See what a request or a Check would do, changing nothing.
     #[command(subcommand)]
     Simulate(SimulateCommand),

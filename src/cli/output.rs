@@ -41,6 +41,19 @@ fn grant_status_name(status: i32) -> String {
         .unwrap_or_else(|_| status.to_string())
 }
 
+/// `bound`, `awaiting_acceptance`, `unbound` (empty when unspecified).
+fn binding_name(binding: i32) -> String {
+    pb::SessionBinding::try_from(binding)
+        .ok()
+        .filter(|b| *b != pb::SessionBinding::Unspecified)
+        .map(|b| {
+            b.as_str_name()
+                .trim_start_matches("SESSION_BINDING_")
+                .to_lowercase()
+        })
+        .unwrap_or_default()
+}
+
 fn reason_name(reason: i32) -> String {
     pb::DecisionReason::try_from(reason)
         .map(|r| {
@@ -231,6 +244,7 @@ fn grant_json(grant: &pb::Grant) -> Value {
         "id": grant.id,
         "subject": grant.subject,
         "session_id": grant.session_id,
+        "session_binding": binding_name(grant.session_binding),
         "role": grant.role,
         "scope": grant.scope,
         "status": grant_status_name(grant.status),
@@ -343,10 +357,13 @@ impl Printer {
     }
 
     fn grant_text(grant: &pb::Grant) {
-        let session = if grant.session_id.is_empty() {
-            "-"
-        } else {
-            grant.session_id.as_str()
+        let session = match pb::SessionBinding::try_from(grant.session_binding) {
+            Ok(pb::SessionBinding::AwaitingAcceptance) => {
+                format!("- (not accepted: elevator accept-delegation {})", grant.id)
+            }
+            Ok(pb::SessionBinding::Unbound) => "none (unbound by policy)".to_owned(),
+            _ if grant.session_id.is_empty() => "-".to_owned(),
+            _ => grant.session_id.clone(),
         };
         println!(
             "{}  {:<8} {} on {}  session {}  {} .. {}",
@@ -453,6 +470,22 @@ impl Printer {
         }
     }
 
+    /// A delegation taken up in the caller's session.
+    pub fn accepted(&self, grant: Option<&pb::Grant>, revision: u64) {
+        let Some(grant) = grant else { return };
+        match self.format {
+            OutputFormat::Json => {
+                self.json(json!({ "grant": grant_json(grant), "revision": revision }))
+            }
+            OutputFormat::Text => {
+                println!(
+                    "accepted grant {} in session {} at revision {revision}",
+                    grant.id, grant.session_id
+                );
+            }
+        }
+    }
+
     /// The end of a session.
     pub fn session_ended(&self, response: &pb::EndSessionResponse) {
         match self.format {
@@ -476,6 +509,7 @@ impl Printer {
                 "reason": reason_name(response.reason),
                 "grant_id": response.grant_id,
                 "role": response.role,
+                "grant_session_binding": binding_name(response.grant_session_binding),
                 "delegation_trail": response.delegation_trail.iter().map(hop_json).collect::<Vec<_>>(),
                 "revision": response.revision,
                 "message": response.message,
@@ -488,7 +522,17 @@ impl Printer {
                     response.revision
                 );
                 if !response.grant_id.is_empty() {
-                    println!("  grant {} ({})", response.grant_id, response.role);
+                    let unbound = if response.grant_session_binding
+                        == pb::SessionBinding::Unbound as i32
+                    {
+                        ", not session-bound by policy"
+                    } else {
+                        ""
+                    };
+                    println!(
+                        "  grant {} ({}{unbound})",
+                        response.grant_id, response.role
+                    );
                 }
             }
         }

@@ -16,7 +16,8 @@ use crate::decision::CheckQuery;
 use crate::domain::risk::RiskPicture;
 use crate::domain::{
     ApprovalStep, AuditAction, Elevation, ElevationId, ElevationState, Grant, GrantId, GroupName,
-    InvalidValue, RoleName, Scope, SessionId, Subject, Verdict, format_duration, parse_duration,
+    InvalidValue, RoleName, Scope, SessionBinding, SessionId, Subject, Verdict, format_duration,
+    parse_duration,
 };
 use crate::policy::{NotDelegable, PolicyProblems};
 use crate::service::{
@@ -189,6 +190,29 @@ fn countdown(not_after: DateTime<Utc>, now: DateTime<Utc>) -> String {
     )
 }
 
+/// How a grant relates to sessions, for the grants page: its session; for a delegation not
+/// yet taken up, the button that takes it up in this session; or that policy leaves it unbound.
+fn session_cell(grant: &Grant, csrf: &str) -> String {
+    match grant.binding() {
+        SessionBinding::Bound => grant
+            .session
+            .as_ref()
+            .map(|session| format!(" <span class=\"muted\">session {}</span>", esc(session)))
+            .unwrap_or_default(),
+        SessionBinding::AwaitingAcceptance => format!(
+            " <span class=\"state state-PENDING\" id=\"not-accepted-{id}\">not accepted: allows nothing until you take it up</span>\
+             <form method=\"post\" action=\"/console/grants/{id}/accept\" class=\"accept\">{csrf}\
+             <button id=\"accept-{id}\">Accept in this session</button></form>",
+            id = grant.id,
+            csrf = csrf_field(csrf),
+        ),
+        SessionBinding::Unbound => format!(
+            " <span class=\"muted\" id=\"unbound-{}\">not session-bound (policy): counts in all your sessions</span>",
+            grant.id
+        ),
+    }
+}
+
 fn trail_text(grant: &Grant) -> String {
     if grant.delegation_trail.is_empty() {
         return String::new();
@@ -244,6 +268,7 @@ pub async fn dispatch(
         (false, ["grants"]) => console.grants_page(caller, query).await,
         (true, ["grants", id, "revoke"]) => console.revoke(caller, id, form).await,
         (true, ["grants", id, "delegate"]) => console.delegate(caller, id, form).await,
+        (true, ["grants", id, "accept"]) => console.accept(caller, id).await,
         (false, ["audit"]) => console.audit_page(caller, query).await,
         (false, ["simulator"]) => console.simulator_page(caller, query).await,
         (false, ["policy"]) => console.policy_page(caller, query).await,
@@ -652,7 +677,9 @@ impl Console {
                 ),
                 Err(NotDelegable::Role) => String::new(),
             };
-            let delegate = if limits.is_empty() {
+            let delegate = if grant.awaiting_acceptance {
+                "<span class=\"muted\">accept it before delegating it further</span>".to_owned()
+            } else if limits.is_empty() {
                 "<span class=\"muted\">policy does not let this role be delegated here</span>"
                     .to_owned()
             } else {
@@ -678,14 +705,7 @@ impl Console {
                  <button class=\"danger\" id=\"revoke-{id}\">Give up</button></form></td><td>{delegate}</td></tr>",
                 role = esc(&grant.role),
                 scope = esc(&grant.scope),
-                session = grant
-                    .session
-                    .as_ref()
-                    .map(|session| format!(
-                        " <span class=\"muted\">session {}</span>",
-                        esc(session)
-                    ))
-                    .unwrap_or_default(),
+                session = session_cell(grant, &caller.csrf),
                 trail = trail_text(grant),
                 from = when(grant.not_before),
                 until = when(grant.not_after),
@@ -695,6 +715,19 @@ impl Console {
         }
         body.push_str("</tbody></table>");
         Ok(self.page(caller, "Grants", "/console/grants", &body))
+    }
+
+    async fn accept(&self, caller: &Caller, id: &str) -> Handled {
+        let id = field("id", GrantId::parse(id))?;
+        let (grant, _) = self.app.accept_delegation(&caller.identity, id).await?;
+        tracing::info!(subject = %caller.identity.subject, grant = %id, "console: delegation accepted");
+        Ok(see_other(&format!(
+            "/console/grants?notice={}",
+            encode(&format!(
+                "Accepted {} on {} in this session ({})",
+                grant.role, grant.scope, grant.id
+            ))
+        )))
     }
 
     async fn revoke(&self, caller: &Caller, id: &str, form: &Fields) -> Handled {

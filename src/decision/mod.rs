@@ -689,6 +689,10 @@ fn base_verdict(grant: &Grant, query: &CheckQuery<'_>, now: DateTime<Utc>) -> De
     {
         return DecisionReason::OtherSession;
     }
+    // A delegation not yet taken up in a session is bound to none and counts in none.
+    if grant.awaiting_acceptance {
+        return DecisionReason::DelegationNotAccepted;
+    }
     DecisionReason::Allowed
 }
 

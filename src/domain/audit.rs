@@ -42,6 +42,9 @@ pub enum AuditAction {
     /// A role was delegated: the delegatee's grant was created.
     #[serde(rename = "grant.delegated")]
     GrantDelegated,
+    /// A delegatee took up a delegated grant in one of its sessions.
+    #[serde(rename = "delegation.accepted")]
+    DelegationAccepted,
     /// A grant was created to start later.
     #[serde(rename = "grant.scheduled")]
     GrantScheduled,
@@ -67,7 +70,7 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [AuditAction; 17] = [
+    pub const ALL: [AuditAction; 18] = [
         AuditAction::ElevationRequested,
         AuditAction::ApprovalApproved,
         AuditAction::ApprovalDenied,
@@ -78,6 +81,7 @@ impl AuditAction {
         AuditAction::ElevationTimedOut,
         AuditAction::GrantActivated,
         AuditAction::GrantDelegated,
+        AuditAction::DelegationAccepted,
         AuditAction::GrantScheduled,
         AuditAction::GrantExtended,
         AuditAction::GrantExpired,
@@ -100,6 +104,7 @@ impl AuditAction {
             AuditAction::ElevationTimedOut => "elevation.timed_out",
             AuditAction::GrantActivated => "grant.activated",
             AuditAction::GrantDelegated => "grant.delegated",
+            AuditAction::DelegationAccepted => "delegation.accepted",
             AuditAction::GrantScheduled => "grant.scheduled",
             AuditAction::GrantExtended => "grant.extended",
             AuditAction::GrantExpired => "grant.expired",

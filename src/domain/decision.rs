@@ -22,6 +22,9 @@ pub enum DecisionReason {
     NotYetActive,
     /// The grant that would allow it belongs to another session.
     OtherSession,
+    /// The grant that would allow it is a delegation its delegatee has not yet taken up in a
+    /// session.
+    DelegationNotAccepted,
     /// A separation-of-duties set forbids it.
     SodConflict,
     /// A rule denies it.
@@ -34,7 +37,7 @@ pub enum DecisionReason {
 
 impl DecisionReason {
     /// Every reason, in declaration order (`reason as usize` indexes it).
-    pub const ALL: [DecisionReason; 11] = [
+    pub const ALL: [DecisionReason; 12] = [
         DecisionReason::Allowed,
         DecisionReason::NoGrant,
         DecisionReason::ScopeMismatch,
@@ -42,6 +45,7 @@ impl DecisionReason {
         DecisionReason::Revoked,
         DecisionReason::NotYetActive,
         DecisionReason::OtherSession,
+        DecisionReason::DelegationNotAccepted,
         DecisionReason::SodConflict,
         DecisionReason::RuleDenied,
         DecisionReason::RiskSuspended,
@@ -58,6 +62,7 @@ impl DecisionReason {
             DecisionReason::Revoked => "revoked",
             DecisionReason::NotYetActive => "not_yet_active",
             DecisionReason::OtherSession => "other_session",
+            DecisionReason::DelegationNotAccepted => "delegation_not_accepted",
             DecisionReason::SodConflict => "sod_conflict",
             DecisionReason::RuleDenied => "rule_denied",
             DecisionReason::RiskSuspended => "risk_suspended",

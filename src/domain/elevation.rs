@@ -353,6 +353,9 @@ pub enum TransitionError {
     /// The caller may not act on this object.
     #[error("{0}")]
     NotAllowed(String),
+    /// A delegated grant cannot be taken up.
+    #[error(transparent)]
+    NotAccepted(#[from] super::grant::AcceptRefusal),
 }
 
 fn rfc3339(instant: DateTime<Utc>) -> String {
@@ -587,6 +590,7 @@ impl Elevation {
             parent_grant_id: None,
             delegation_trail: Vec::new(),
             revocation: None,
+            awaiting_acceptance: false,
         };
         let mut next = self.clone();
         next.grant_id = Some(grant.id);

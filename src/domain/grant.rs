@@ -1,6 +1,8 @@
 //! Grants: what an approved elevation (or a delegation) creates. A grant counts for a Check only
 //! while `not_before <= now < not_after`, it is not revoked, and (when session-bound) the session
-//! matches; the decision layer checks all of that on every call.
+//! matches; the decision layer checks all of that on every call. A delegated grant from a
+//! session-bound delegation entry allows nothing until its delegatee takes it up in one of their
+//! login sessions ([`Grant::accepted`]); from then on it is bound to that session.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -102,6 +104,64 @@ pub struct Grant {
     pub delegation_trail: Vec<DelegationHop>,
     /// Set when the grant was revoked.
     pub revocation: Option<Revocation>,
+    /// A delegation its delegatee has not yet taken up in a session: it allows nothing. Always
+    /// `false` once `session` is set.
+    #[serde(default)]
+    pub awaiting_acceptance: bool,
+}
+
+/// How a grant relates to login sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionBinding {
+    /// Bound to `session`; it counts only there and ends with it.
+    Bound,
+    /// A delegation not yet taken up in a session: it counts nowhere.
+    AwaitingAcceptance,
+    /// Policy leaves it unbound: it counts in any session of its holder.
+    Unbound,
+}
+
+/// Why a delegated grant cannot be taken up.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AcceptRefusal {
+    /// The caller is not the grant's holder.
+    #[error("only the delegatee of grant {0} may accept it")]
+    NotDelegatee(GrantId),
+    /// The grant did not come through a delegation.
+    #[error("grant {0} is not a delegation; there is nothing to accept")]
+    NotADelegation(GrantId),
+    /// It was already taken up in a session.
+    #[error("grant {id} was already accepted in session {session}")]
+    AlreadyAccepted {
+        /// The grant.
+        id: GrantId,
+        /// The session it is bound to.
+        session: SessionId,
+    },
+    /// Policy leaves it unbound; it counts without being accepted.
+    #[error("grant {0} is not session-bound (policy says so); it needs no accepting")]
+    NotSessionBound(GrantId),
+    /// It was revoked or reached its end.
+    #[error("grant {id} is {state}; only a live delegation can be accepted")]
+    Ended {
+        /// The grant.
+        id: GrantId,
+        /// `REVOKED` or `EXPIRED`.
+        state: &'static str,
+    },
+}
+
+impl AcceptRefusal {
+    /// The machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AcceptRefusal::NotDelegatee(_) => "NOT_DELEGATEE",
+            AcceptRefusal::NotADelegation(_) => "NOT_A_DELEGATION",
+            AcceptRefusal::AlreadyAccepted { .. } => "ALREADY_ACCEPTED",
+            AcceptRefusal::NotSessionBound(_) => "NOT_SESSION_BOUND",
+            AcceptRefusal::Ended { .. } => "DELEGATION_ENDED",
+        }
+    }
 }
 
 impl Grant {
@@ -124,6 +184,53 @@ impl Grant {
             self.status(now),
             GrantStatus::Expired | GrantStatus::Revoked
         )
+    }
+
+    /// How the grant relates to login sessions.
+    pub fn binding(&self) -> SessionBinding {
+        if self.session.is_some() {
+            SessionBinding::Bound
+        } else if self.awaiting_acceptance {
+            SessionBinding::AwaitingAcceptance
+        } else {
+            SessionBinding::Unbound
+        }
+    }
+
+    /// This delegated grant, taken up by `caller` in `session` at `now`: bound to that session
+    /// from then on. Only its delegatee may take it up, once, while it is live.
+    pub fn accepted(
+        &self,
+        caller: &Subject,
+        session: &SessionId,
+        now: DateTime<Utc>,
+    ) -> Result<Grant, AcceptRefusal> {
+        if &self.subject != caller {
+            return Err(AcceptRefusal::NotDelegatee(self.id));
+        }
+        if self.delegation_trail.is_empty() {
+            return Err(AcceptRefusal::NotADelegation(self.id));
+        }
+        let state = match self.status(now) {
+            GrantStatus::Revoked => Some("REVOKED"),
+            GrantStatus::Expired => Some("EXPIRED"),
+            GrantStatus::Active | GrantStatus::Scheduled => None,
+        };
+        if let Some(state) = state {
+            return Err(AcceptRefusal::Ended { id: self.id, state });
+        }
+        match (&self.session, self.awaiting_acceptance) {
+            (Some(bound), _) => Err(AcceptRefusal::AlreadyAccepted {
+                id: self.id,
+                session: bound.clone(),
+            }),
+            (None, false) => Err(AcceptRefusal::NotSessionBound(self.id)),
+            (None, true) => Ok(Grant {
+                session: Some(session.clone()),
+                awaiting_acceptance: false,
+                ..self.clone()
+            }),
+        }
     }
 
     /// The nearest delegator, if the grant came through a delegation.
@@ -200,11 +307,15 @@ pub struct Delegation<'a> {
     pub approvers: Vec<Subject>,
     /// The elevation that carried it through approval, if one did.
     pub elevation_id: Option<ElevationId>,
+    /// Whether the delegatee must take it up in a session (policy's `session_binding`).
+    pub session_bound: bool,
 }
 
 impl Grant {
-    /// The delegatee's grant: not bound to a session (the delegator's session binding reaches
-    /// it through the cascade), carrying the parent's trail plus this hop.
+    /// The delegatee's grant, carrying the parent's trail plus this hop. A session-bound one
+    /// starts awaiting acceptance: bound to no session yet, it allows nothing until its
+    /// delegatee takes it up in one. The delegator's own session binding reaches it through the
+    /// cascade (ending the parent ends it).
     pub fn delegated(terms: Delegation<'_>) -> Grant {
         let id = GrantId::generate();
         let mut delegation_trail = terms
@@ -232,6 +343,7 @@ impl Grant {
             parent_grant_id: terms.parent.map(|parent| parent.id),
             delegation_trail,
             revocation: None,
+            awaiting_acceptance: terms.session_bound,
         }
     }
 }

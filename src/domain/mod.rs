@@ -20,7 +20,8 @@ pub use elevation::{
     RequesterSnapshot, TransitionError, Verdict, Vote,
 };
 pub use grant::{
-    AttenuationBreach, Delegation, DelegationHop, Grant, GrantId, GrantStatus, Revocation,
+    AcceptRefusal, AttenuationBreach, Delegation, DelegationHop, Grant, GrantId, GrantStatus,
+    Revocation, SessionBinding,
 };
 pub use identity::{Identity, StandingRole};
 pub use names::{GroupName, InvalidValue, Permission, RoleName, SessionId, Subject};

@@ -55,6 +55,9 @@ pub struct DelegationDocument {
     /// Rules a delegated grant must pass at every Check.
     #[serde(default)]
     pub grant_rules: Vec<String>,
+    /// `session` (default): the delegatee takes the delegation up in one of its login sessions
+    /// and it ends with that session; `none`: it counts in any session of the delegatee.
+    pub session_binding: Option<String>,
 }
 
 /// A webhook subscription.

@@ -149,6 +149,8 @@ pub struct DelegationEntry {
     pub steps: Vec<ApprovalStep>,
     /// Rules delegated grants must pass at every Check.
     pub grant_rules: Vec<Arc<Rule>>,
+    /// Whether delegated grants are taken up in, and bound to, a session of the delegatee.
+    pub session_bound: bool,
 }
 
 /// Why a role may not be delegated on a scope.
@@ -854,6 +856,11 @@ fn compile_delegation(
         locate,
         problems,
     );
+    let session_bound = session_binding(
+        entry.session_binding.as_deref(),
+        &format!("{path}.session_binding"),
+        problems,
+    );
     if problems.0.len() > problems_before {
         return None;
     }
@@ -865,7 +872,24 @@ fn compile_delegation(
         max_duration,
         steps,
         grant_rules,
+        session_bound,
     })
+}
+
+/// Reads a `session_binding` setting: `session` (the default) binds, `none` does not. An unknown
+/// value is a problem (and binds, failing closed).
+fn session_binding(value: Option<&str>, path: &str, problems: &mut Problems) -> bool {
+    match value {
+        None | Some("session") => true,
+        Some("none") => false,
+        Some(other) => {
+            problems.add(
+                path.to_owned(),
+                format!("{other:?} is not a session binding; use session or none"),
+            );
+            true
+        }
+    }
 }
 
 fn compile_webhook(
@@ -1090,17 +1114,11 @@ fn compile_eligibility(
         }
     }
 
-    let session_bound = match entry.session_binding.as_deref() {
-        None | Some("session") => true,
-        Some("none") => false,
-        Some(other) => {
-            problems.add(
-                format!("{path}.session_binding"),
-                format!("{other:?} is not a session binding; use session or none"),
-            );
-            true
-        }
-    };
+    let session_bound = session_binding(
+        entry.session_binding.as_deref(),
+        &format!("{path}.session_binding"),
+        problems,
+    );
 
     if problems.0.len() > problems_before {
         return None;

@@ -136,16 +136,18 @@ impl Elevator {
                 grant.not_after
             }
             Source::Standing(_) => {
-                let cap = entry.max_duration.unwrap_or(policy.max_duration_ceiling());
-                if request.duration > cap {
-                    return Err(ServiceError::invalid(
-                        "duration",
+                // A standing role has no end of its own, so only the policy can bound what is
+                // passed on; without `max_duration` the delegation is refused, never capped by
+                // a default nobody wrote down.
+                let Some(cap) = entry.max_duration else {
+                    return Err(ServiceError::precondition(
+                        "MAX_DURATION_REQUIRED",
                         format!(
-                            "a delegation from a standing role may last at most {}",
-                            format_duration(cap)
+                            "{} is held as a standing role, and delegation[{}] sets no max_duration to bound a delegation of it; an administrator must set one",
+                            request.role, entry.index
                         ),
                     ));
-                }
+                };
                 // A standing role has no end of its own: the policy's cap bounds the delegation
                 // from the moment it was asked for.
                 now + cap
@@ -299,11 +301,14 @@ impl Elevator {
         request: &NewDelegation,
         now: DateTime<Utc>,
     ) -> Result<Source, ServiceError> {
+        // A grant counts as held only where a Check would count it: live, in this session (or
+        // unbound), and, for a delegation received, taken up.
         let usable = |grant: &Grant| {
             grant.subject == caller.subject
                 && grant.role == request.role
                 && !grant.has_ended(now)
                 && now >= grant.not_before
+                && !grant.awaiting_acceptance
                 && grant
                     .session
                     .as_ref()
@@ -319,6 +324,12 @@ impl Elevator {
                     what: "grant",
                     id: id.to_string(),
                 })?;
+            if grant.awaiting_acceptance {
+                return Err(ServiceError::denied(
+                    "DELEGATION_NOT_ACCEPTED",
+                    format!("accept grant {id} in this session before delegating it further"),
+                ));
+            }
             if !usable(&grant) {
                 return Err(ServiceError::denied(
                     "NOT_HELD",
@@ -330,20 +341,46 @@ impl Elevator {
             }
             return Ok(Source::Grant(grant));
         }
-        let held = self
+        let held: Vec<Grant> = self
             .store
             .list_grants(&caller.subject, false, now)
             .await?
             .into_iter()
-            .filter(|grant| usable(grant) && grant.scope.contains(&request.scope))
-            .max_by_key(|grant| grant.not_after);
-        if let Some(grant) = held {
-            return Ok(Source::Grant(grant));
+            .filter(|grant| usable(grant))
+            .collect();
+        if let Some(grant) = held
+            .iter()
+            .filter(|grant| grant.scope.contains(&request.scope))
+            .max_by_key(|grant| grant.not_after)
+        {
+            return Ok(Source::Grant(grant.clone()));
         }
-        if let Some(standing) = caller.standing_roles.iter().find(|standing| {
-            standing.role == request.role && standing.covers(request.scope.as_str())
-        }) {
-            return Ok(Source::Standing(standing.clone()));
+        let standing: Vec<&StandingRole> = caller
+            .standing_roles
+            .iter()
+            .filter(|standing| standing.role == request.role)
+            .collect();
+        if let Some(covering) = standing
+            .iter()
+            .find(|standing| standing.covers(request.scope.as_str()))
+        {
+            return Ok(Source::Standing((*covering).clone()));
+        }
+        // The role is held, on a scope inside the one asked for: the delegation would pass on
+        // more than is held, which is a different refusal from holding nothing there.
+        let narrower = held
+            .iter()
+            .map(|grant| &grant.scope)
+            .chain(
+                standing
+                    .iter()
+                    .filter_map(|standing| standing.scope.as_ref()),
+            )
+            .find(|scope| request.scope.contains(scope));
+        if let Some(held_scope) = narrower {
+            return Err(attenuation_error(AttenuationBreach::Scope {
+                held: held_scope.clone(),
+            }));
         }
         Err(ServiceError::denied(
             "NOT_HELD",
@@ -495,6 +532,7 @@ pub(super) fn complete_delegation(
         reason: &approved.reason,
         approvers,
         elevation_id: Some(approved.id),
+        session_bound: entry.is_some_and(|entry| entry.session_bound),
     });
     let mut active = approved.clone();
     active.state = ElevationState::Active;

@@ -2,7 +2,7 @@
 //! every variant carries a stable machine-readable code.
 
 use crate::auth::AuthError;
-use crate::domain::TransitionError;
+use crate::domain::{AcceptRefusal, TransitionError};
 use crate::policy::PolicyProblems;
 use crate::store::StoreError;
 
@@ -126,6 +126,10 @@ impl From<TransitionError> for ServiceError {
                 ServiceError::denied("NOT_AN_APPROVER", message)
             }
             TransitionError::NotAllowed(_) => ServiceError::denied("NOT_ALLOWED", message),
+            TransitionError::NotAccepted(refusal) => match refusal {
+                AcceptRefusal::NotDelegatee(_) => ServiceError::denied(refusal.code(), message),
+                _ => ServiceError::precondition(refusal.code(), message),
+            },
         }
     }
 }

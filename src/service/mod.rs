@@ -10,12 +10,14 @@
 //! | [`audit`]       | list, stream and verify the audit log, signed heads, a grant's story |
 //! | [`approvals`]   | the inbox, approve and deny, and what completing a chain does |
 //! | [`delegations`] | delegate a held role, list delegations |
+//! | [`acceptance`]  | take up a delegation received, in the caller's session |
 //! | [`grants`]      | revoke (with the cascade to delegated grants), list, end a session |
 //! | [`checks`]      | Check, the Check simulator, risk signals |
 //! | [`policies`]    | read, validate and replace the policy |
 //! | [`sweep`]       | what time alone moves on |
 //! | [`watch`]       | streams of approval updates, tailing the audit log |
 
+mod acceptance;
 mod approvals;
 mod audit;
 mod checks;

@@ -59,6 +59,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "0004_audit_chain",
         include_str!("../../../migrations/0004_audit_chain.sql"),
     ),
+    (
+        5,
+        "0005_delegation_acceptance",
+        include_str!("../../../migrations/0005_delegation_acceptance.sql"),
+    ),
 ];
 
 /// A notification payload must stay under PostgreSQL's 8000-byte limit; past this many bytes of

@@ -14,7 +14,8 @@ macro_rules! elevation_columns {
 macro_rules! grant_columns {
     () => {
         "id, subject, session_id, role, scope, not_before, not_after, elevation_id, \
-         parent_grant_id, delegation_trail, revoked_at, revoked_by, revoke_reason, delegated_by"
+         parent_grant_id, delegation_trail, revoked_at, revoked_by, revoke_reason, delegated_by, \
+         awaiting_acceptance"
     };
 }
 
@@ -56,8 +57,10 @@ pub const UPSERT_ELEVATION: &str = concat!(
 pub const UPSERT_GRANT: &str = concat!(
     "INSERT INTO grants (",
     grant_columns!(),
-    ", revision) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+    ", revision) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
+     $16) \
      ON CONFLICT (id) DO UPDATE SET not_after = EXCLUDED.not_after, \
+     session_id = EXCLUDED.session_id, awaiting_acceptance = EXCLUDED.awaiting_acceptance, \
      revoked_at = EXCLUDED.revoked_at, revoked_by = EXCLUDED.revoked_by, \
      revoke_reason = EXCLUDED.revoke_reason, revision = EXCLUDED.revision"
 );
@@ -200,7 +203,7 @@ pub const LIST_GRANTS: &str = concat!(
 pub const LOAD_GRANTS: &str = "\
     SELECT h.revision, g.id, g.subject, g.session_id, g.role, g.scope, g.not_before, \
            g.not_after, g.elevation_id, g.parent_grant_id, g.delegation_trail, g.revoked_at, \
-           g.revoked_by, g.revoke_reason, g.delegated_by \
+           g.revoked_by, g.revoke_reason, g.delegated_by, g.awaiting_acceptance \
     FROM elevator_head h LEFT JOIN grants g ON g.subject = $1 AND g.not_after > $2";
 
 /// The risk cache load, in one snapshot with the revision.

@@ -181,7 +181,7 @@ impl ElevationParams {
     }
 }
 
-/// Reads a grant from columns `offset..offset + 13` in `grant_columns!()` order; `None` when
+/// Reads a grant from columns `offset..offset + 15` in `grant_columns!()` order; `None` when
 /// the columns are NULL (the outer join of a cache load that found no grant).
 pub fn grant_at(row: &Row, offset: usize) -> Result<Option<Grant>, StoreError> {
     let Some(id) = get::<Option<Uuid>>(row, offset)? else {
@@ -209,6 +209,7 @@ pub fn grant_at(row: &Row, offset: usize) -> Result<Option<Grant>, StoreError> {
         parent_grant_id: get::<Option<Uuid>>(row, offset + 8)?.map(GrantId),
         delegation_trail,
         revocation,
+        awaiting_acceptance: get(row, offset + 14)?,
     }))
 }
 
@@ -233,6 +234,7 @@ pub struct GrantParams {
     revoked_by: Option<String>,
     revoke_reason: Option<String>,
     delegated_by: Option<String>,
+    awaiting_acceptance: bool,
     revision: i64,
 }
 
@@ -255,12 +257,13 @@ impl GrantParams {
             revoked_by: grant.revocation.as_ref().map(|r| r.by.clone()),
             revoke_reason: grant.revocation.as_ref().map(|r| r.reason.clone()),
             delegated_by: grant.delegated_by().map(ToString::to_string),
+            awaiting_acceptance: grant.awaiting_acceptance,
             revision: revision as i64,
         })
     }
 
     /// As statement parameters.
-    pub fn as_params(&self) -> [&(dyn ToSql + Sync); 15] {
+    pub fn as_params(&self) -> [&(dyn ToSql + Sync); 16] {
         [
             &self.id,
             &self.subject,
@@ -276,6 +279,7 @@ impl GrantParams {
             &self.revoked_by,
             &self.revoke_reason,
             &self.delegated_by,
+            &self.awaiting_acceptance,
             &self.revision,
         ]
     }
