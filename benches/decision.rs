@@ -65,6 +65,7 @@ fn grant(subject: &str, scope: &str, clock: &ManualClock) -> Grant {
         parent_grant_id: None,
         delegation_trail: Vec::new(),
         revocation: None,
+        awaiting_acceptance: false,
     }
 }
 

@@ -9,6 +9,7 @@ mod checks;
 mod concurrency;
 mod console;
 mod delegation;
+mod delegation_sessions;
 mod envoy;
 mod expiry;
 mod fatma;

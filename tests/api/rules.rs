@@ -146,6 +146,7 @@ async fn the_seed_rule_counts_only_delegated_grants_for_two_hours(backend: Backe
             grant_id: GrantId::generate(),
         }],
         revocation: None,
+        awaiting_acceptance: false,
     };
     let committed = app
         .store

@@ -109,6 +109,7 @@ fn random_grant(rng: &mut StdRng, now: DateTime<Utc>) -> Grant {
             Vec::new()
         },
         revocation: None,
+        awaiting_acceptance: false,
     }
 }
 

@@ -31,6 +31,7 @@ async fn a_decider_allows_nothing_until_its_feed_connected_and_reloaded_the_poli
                 parent_grant_id: None,
                 delegation_trail: Vec::new(),
                 revocation: None,
+                awaiting_acceptance: false,
             }],
             ..Default::default()
         })
