@@ -583,7 +583,13 @@ async fn a_three_hop_delegation_tells_its_whole_story(backend: Backend) {
             .await
             .unwrap()
             .into_inner();
-        last = response.grant;
+        // The delegatee takes it up in its session (and may then pass it on).
+        let delegatee = app.token(to, &[], &[], None, Some("x"));
+        let grant = response.grant.unwrap();
+        crate::delegation_sessions::accept(&app, &delegatee, &grant.id)
+            .await
+            .unwrap();
+        last = Some(grant);
     }
     let dave = last.unwrap();
     app.elevations()
@@ -626,12 +632,15 @@ async fn a_three_hop_delegation_tells_its_whole_story(backend: Backend) {
             ("elevation.requested", "fatma", "fatma"),
             ("elevation.approved", "system", "fatma"),
             ("grant.delegated", "fatma", "bob"),
+            ("delegation.accepted", "bob", "bob"),
             ("elevation.requested", "bob", "bob"),
             ("elevation.approved", "system", "bob"),
             ("grant.delegated", "bob", "carol"),
+            ("delegation.accepted", "carol", "carol"),
             ("elevation.requested", "carol", "carol"),
             ("elevation.approved", "system", "carol"),
             ("grant.delegated", "carol", "dave"),
+            ("delegation.accepted", "dave", "dave"),
             ("grant.revoked", "fatma", "fatma"),
             ("grant.revoked", "fatma", "bob"),
             ("grant.revoked", "fatma", "carol"),
@@ -647,7 +656,7 @@ async fn a_three_hop_delegation_tells_its_whole_story(backend: Backend) {
     let step: serde_json::Value = serde_json::from_str(&trail.events[2].details_json).unwrap();
     assert_eq!(step["step"], "risk_officer");
     let delegated: serde_json::Value =
-        serde_json::from_str(&trail.events[14].details_json).unwrap();
+        serde_json::from_str(&trail.events[16].details_json).unwrap();
     assert_eq!(delegated["trail"].as_array().unwrap().len(), 3);
     assert!(trail.events.last().unwrap().reason.contains("logout"));
     // Someone outside the chain may not read it.

@@ -515,13 +515,33 @@ async fn fatma_and_ali_walk_the_flow_in_a_browser() {
     let bob_checks = || {
         app.check(
             "bob",
-            "",
+            "b1",
             "purchase_orders.approve",
             "Org:Procurement/Dept:A/PO:1",
             0,
         )
     };
+    let waiting = bob_checks().await;
+    assert_eq!(
+        reason(&waiting),
+        elevator::proto::v1::DecisionReason::DelegationNotAccepted,
+        "a delegation counts only once Bob takes it up"
+    );
+
+    // Bob takes it up in his session from his grants page; from then on it counts there.
+    let bob = driver.browser("bob").await;
+    bob.sign_in(&base, &app.token("bob", &[], &[], None, Some("b1")), None)
+        .await;
+    bob.goto(&format!("{base}/console/grants")).await;
+    let bobs_grant = bob.attribute("#grants tr[data-id]", "data-id").await;
+    bob.find(&format!("#not-accepted-{bobs_grant}")).await;
+    bob.screenshot("05b-delegation-to-accept").await;
+    bob.click(&format!("#accept-{bobs_grant}")).await;
+    bob.wait_for_text("#notice", "Accepted").await;
+    let row = bob.text(&format!("#g-{bobs_grant}")).await;
+    assert!(row.contains("session b1"), "{row}");
     assert!(bob_checks().await.allowed);
+    bob.quit().await;
 
     // The elevation's timeline names the approval.
     fatma.goto(&format!("{base}/console/elevations")).await;

@@ -8,6 +8,7 @@ use chrono::TimeDelta;
 use proptest::prelude::*;
 use tonic::Code;
 
+use crate::delegation_sessions::accept;
 use crate::harness::*;
 use crate::on_both_backends;
 use crate::workflows::{WORKFLOW_POLICY, workflow_app};
@@ -40,6 +41,22 @@ pub(crate) async fn delegate(
         .delegate(authed(token, request))
         .await
         .map(|r| r.into_inner())
+}
+
+/// Delegates, and the delegatee (whose token is `delegatee_token`) takes the delegation up in
+/// its session at once; returns the delegation with the revision of the acceptance.
+pub(crate) async fn delegate_and_accept(
+    app: &TestApp,
+    token: &str,
+    delegatee_token: &str,
+    request: pb::DelegateRequest,
+) -> Result<pb::DelegateResponse, tonic::Status> {
+    let mut response = delegate(app, token, request).await?;
+    let grant = response.grant.as_ref().expect("an active delegation");
+    let accepted = accept(app, delegatee_token, &grant.id).await?;
+    response.grant = accepted.grant;
+    response.revision = accepted.revision;
+    Ok(response)
 }
 
 /// Fatma holds admin_approver on Org:Procurement for 2h (approved by Ali and two officers).
@@ -99,23 +116,27 @@ async fn a_narrowing_chain_of_three_ends_at_once_on_every_replica_when_its_root_
 
     let bob = a.token("bob", &[], &[], None, Some("b1"));
     let carol = a.token("carol", &[], &[], None, Some("c1"));
-    let to_bob = delegate(
+    let dave = a.token("dave", &[], &[], None, Some("d1"));
+    let to_bob = delegate_and_accept(
         &a,
         &a.fatma(),
+        &bob,
         delegation("bob", "Org:Procurement/Dept:A", 90),
     )
     .await
     .unwrap();
-    let to_carol = delegate(
+    let to_carol = delegate_and_accept(
         &a,
         &bob,
+        &carol,
         delegation("carol", "Org:Procurement/Dept:A/Team:1", 60),
     )
     .await
     .unwrap();
-    let to_dave = delegate(
+    let to_dave = delegate_and_accept(
         &a,
         &carol,
+        &dave,
         delegation("dave", "Org:Procurement/Dept:A/Team:1/PO:9", 30),
     )
     .await
@@ -131,20 +152,26 @@ async fn a_narrowing_chain_of_three_ends_at_once_on_every_replica_when_its_root_
 
     let resource = "Org:Procurement/Dept:A/Team:1/PO:9";
     let holders = [
-        ("bob", to_bob.revision),
-        ("carol", to_carol.revision),
-        ("dave", to_dave.revision),
+        ("bob", "b1", to_bob.revision),
+        ("carol", "c1", to_carol.revision),
+        ("dave", "d1", to_dave.revision),
     ];
-    for (holder, revision) in holders {
+    for (holder, session, revision) in holders {
         let decision = b
-            .check(holder, "any", "purchase_orders.approve", resource, revision)
+            .check(
+                holder,
+                session,
+                "purchase_orders.approve",
+                resource,
+                revision,
+            )
             .await;
         assert!(decision.allowed, "{holder}: {decision:?}");
         assert!(!decision.delegation_trail.is_empty());
     }
     // Dave's Check carries the whole trail, root first.
     let decision = b
-        .check("dave", "", "purchase_orders.approve", resource, 0)
+        .check("dave", "d1", "purchase_orders.approve", resource, 0)
         .await;
     assert_eq!(decision.delegation_trail.len(), 3);
     assert_eq!(decision.delegation_trail[2].delegatee, "dave");
@@ -163,8 +190,8 @@ async fn a_narrowing_chain_of_three_ends_at_once_on_every_replica_when_its_root_
     let started = Instant::now();
     loop {
         let mut allowed = Vec::new();
-        for (holder, _) in holders {
-            if b.check(holder, "any", "purchase_orders.approve", resource, 0)
+        for (holder, session, _) in holders {
+            if b.check(holder, session, "purchase_orders.approve", resource, 0)
                 .await
                 .allowed
             {
@@ -180,9 +207,9 @@ async fn a_narrowing_chain_of_three_ends_at_once_on_every_replica_when_its_root_
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    for (holder, _) in holders {
+    for (holder, session, _) in holders {
         let decision = b
-            .check(holder, "any", "purchase_orders.approve", resource, 0)
+            .check(holder, session, "purchase_orders.approve", resource, 0)
             .await;
         assert_eq!(reason(&decision), pb::DecisionReason::Revoked, "{holder}");
     }
@@ -247,9 +274,10 @@ async fn every_attenuation_breach_is_refused_with_its_reason(backend: Backend) {
         .await
         .unwrap_err();
     assert_eq!(error_reason(&error), "NOT_HELD");
-    delegate(
+    delegate_and_accept(
         &app,
         &app.fatma(),
+        &bob,
         delegation("bob", "Org:Procurement/Dept:A", 60),
     )
     .await
@@ -278,16 +306,18 @@ async fn every_attenuation_breach_is_refused_with_its_reason(backend: Backend) {
     // Depth: the policy allows three delegations along one chain, not four.
     let carol = app.token("carol", &[], &[], None, Some("c1"));
     let dave = app.token("dave", &[], &[], None, Some("d1"));
-    delegate(
+    delegate_and_accept(
         &app,
         &bob,
+        &carol,
         delegation("carol", "Org:Procurement/Dept:A", 50),
     )
     .await
     .unwrap();
-    delegate(
+    delegate_and_accept(
         &app,
         &carol,
+        &dave,
         delegation("dave", "Org:Procurement/Dept:A", 40),
     )
     .await
@@ -319,16 +349,19 @@ async fn delegations_are_listed_and_end_with_their_delegators_session(backend: B
     let app = workflow_app(backend).await;
     let root = fatma_holds_the_root(&app).await;
     let bob = app.token("bob", &[], &[], None, Some("b1"));
-    delegate(
+    let carol = app.token("carol", &[], &[], None, Some("c1"));
+    delegate_and_accept(
         &app,
         &app.fatma(),
+        &bob,
         delegation("bob", "Org:Procurement/Dept:A", 60),
     )
     .await
     .unwrap();
-    delegate(
+    delegate_and_accept(
         &app,
         &bob,
+        &carol,
         delegation("carol", "Org:Procurement/Dept:A/Team:1", 30),
     )
     .await
@@ -370,11 +403,11 @@ async fn delegations_are_listed_and_end_with_their_delegators_session(backend: B
         .unwrap()
         .into_inner();
     assert_eq!(ended.revoked_grant_ids, vec![root.id.clone()]);
-    for holder in ["bob", "carol"] {
+    for (holder, session) in [("bob", "b1"), ("carol", "c1")] {
         let decision = app
             .check(
                 holder,
-                "",
+                session,
                 "purchase_orders.approve",
                 "Org:Procurement/Dept:A/Team:1",
                 ended.revision,
@@ -483,13 +516,14 @@ async fn a_delegation_can_need_approval_and_never_outlasts_its_delegator(backend
         grant.not_after.unwrap().seconds - grant.not_before.unwrap().seconds,
         45 * 60
     );
+    let accepted = accept(&app, &app.fatma(), &grant.id).await.unwrap();
     assert!(
         app.check(
             "fatma",
-            "",
+            "s1",
             "purchase_orders.approve",
             "Org:Procurement/Dept:A",
-            approved.revision
+            accepted.revision
         )
         .await
         .allowed
@@ -557,7 +591,10 @@ proptest! {
                 match step {
                     Step::Delegate { from, to, depth, minutes } => {
                         // Refusals are expected; only what is granted must hold the invariant.
-                        let _ = delegate(&app, &token(from), delegation(PEOPLE[to], SCOPES[depth], minutes)).await;
+                        // What is granted is taken up at once, so chains can grow.
+                        if let Ok(pb::DelegateResponse { grant: Some(grant), .. }) = delegate(&app, &token(from), delegation(PEOPLE[to], SCOPES[depth], minutes)).await {
+                            accept(&app, &token(to), &grant.id).await.expect("the delegatee takes it up");
+                        }
                     }
                     Step::Revoke { holder } => {
                         let grants = app.store.list_grants(&elevator::domain::Subject::parse(PEOPLE[holder]).unwrap(), false, elevator::clock::Clock::now(&*app.clock)).await.unwrap();

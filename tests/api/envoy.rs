@@ -20,7 +20,7 @@ use envoy_types::pb::envoy::service::auth::v3::{AttributeContext, CheckRequest, 
 use envoy_types::pb::google::protobuf::{ListValue, Struct, Value, value::Kind};
 use tonic::Code;
 
-use crate::delegation::{delegate, delegation, fatma_holds_the_root};
+use crate::delegation::{delegate_and_accept, delegation, fatma_holds_the_root};
 use crate::harness::*;
 use crate::http::{Answer, Recorder, send, start_recorder};
 use crate::workflows::WORKFLOW_POLICY;
@@ -665,14 +665,16 @@ async fn a_delegated_grant_names_its_delegator_to_the_upstream() {
     )
     .await;
     fatma_holds_the_root(&app).await;
-    let to_bob = delegate(
+    let bob_token = app.token("bob", &[], &[], None, Some("b1"));
+    let to_bob = delegate_and_accept(
         &app,
         &app.fatma(),
+        &bob_token,
         delegation("bob", "Org:Procurement/PO:4711", 30),
     )
     .await
     .unwrap();
-    let bob = bearer(&app.token("bob", &[], &[], None, Some("b1")));
+    let bob = bearer(&bob_token);
     let answer = ask(
         &app,
         &app.pep(),

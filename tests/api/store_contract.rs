@@ -8,13 +8,15 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use elevator::clock::truncate_to_micros;
 use elevator::domain::{
-    ApprovalStep, ApproverSpec, AuditAction, AuditEvent, Elevation, ElevationId, ElevationState,
-    GroupName, RequesterSnapshot, Revocation, RiskSignal, RoleName, Scope, SessionId, Subject,
-    TransitionError, Verdict, Vote,
+    AcceptRefusal, ApprovalStep, ApproverSpec, AuditAction, AuditEvent, Delegation, Elevation,
+    ElevationId, ElevationState, Grant, GroupName, RequesterSnapshot, Revocation, RiskSignal,
+    RoleName, Scope, SessionBinding, SessionId, Subject, TransitionError, Verdict, Vote,
 };
 use elevator::store::memory::MemoryStore;
 use elevator::store::postgres::{PostgresOptions, PostgresStore};
-use elevator::store::{Change, Created, ElevationFilter, NewPolicy, Store, StoreError, StoreEvent};
+use elevator::store::{
+    Change, Created, DelegationFilter, ElevationFilter, NewPolicy, Store, StoreError, StoreEvent,
+};
 
 use crate::harness::fresh_database;
 
@@ -65,6 +67,7 @@ contract!(
     idempotency_keys_return_the_first_elevation,
     grants_load_in_snapshots_with_their_revision,
     sessions_end_together,
+    a_delegation_taken_up_is_bound_to_its_session_in_every_read,
     time_driven_work_is_found,
     policies_are_versioned,
     risk_signals_expire,
@@ -430,6 +433,110 @@ async fn sessions_end_together(store: Arc<dyn Store>) {
         .unwrap();
     assert_eq!(live.len(), 1);
     assert_eq!(live[0].id, grants[2].id);
+}
+
+async fn a_delegation_taken_up_is_bound_to_its_session_in_every_read(store: Arc<dyn Store>) {
+    let t = now();
+    let mut elevation = pending("fatma", t);
+    elevation.session = Some(SessionId::parse("s1").unwrap());
+    create(&store, &elevation).await;
+    let root = store
+        .update_elevation(elevation.id, t, &|context| {
+            Ok(activate(&context.elevation, t))
+        })
+        .await
+        .unwrap()
+        .change
+        .grants[0]
+        .clone();
+    let delegated = Grant::delegated(Delegation {
+        parent: Some(&root),
+        delegator: &subject("fatma"),
+        delegatee: &subject("bob"),
+        role: &root.role,
+        scope: &root.scope,
+        not_before: t,
+        not_after: t + TimeDelta::minutes(30),
+        reason: "cover",
+        approvers: Vec::new(),
+        elevation_id: None,
+        session_bound: true,
+    });
+    store
+        .append(Change {
+            events: vec![AuditEvent::for_grant(
+                AuditAction::GrantDelegated,
+                "fatma",
+                &delegated,
+                1,
+                t,
+            )],
+            grants: vec![delegated.clone()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let read = store.get_grant(delegated.id).await.unwrap().unwrap();
+    assert_eq!(read.binding(), SessionBinding::AwaitingAcceptance);
+    let loaded = store.load_grants("bob", t).await.unwrap().value;
+    assert_eq!(loaded[0].binding(), SessionBinding::AwaitingAcceptance);
+
+    let b1 = SessionId::parse("b1").unwrap();
+    let accept = |context: elevator::store::GrantContext| {
+        let accepted = context.grant.accepted(&subject("bob"), &b1, t)?;
+        Ok(Change {
+            events: vec![AuditEvent::for_grant(
+                AuditAction::DelegationAccepted,
+                "bob",
+                &accepted,
+                1,
+                t,
+            )],
+            grants: vec![accepted],
+            ..Default::default()
+        })
+    };
+    store.update_grant(delegated.id, &accept).await.unwrap();
+    let revision = store.revision().await.unwrap();
+    let expected = Grant {
+        session: Some(b1.clone()),
+        awaiting_acceptance: false,
+        ..delegated.clone()
+    };
+    assert_eq!(
+        store.get_grant(delegated.id).await.unwrap().unwrap(),
+        expected
+    );
+    let loaded = store.load_grants("bob", t).await.unwrap().value;
+    assert_eq!(loaded, vec![expected.clone()]);
+    let received = store
+        .list_delegations(&DelegationFilter::GivenTo(subject("bob")), false, t)
+        .await
+        .unwrap();
+    assert_eq!(received, vec![expected.clone()]);
+
+    // A second acceptance is refused and writes nothing.
+    let error = store.update_grant(delegated.id, &accept).await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            StoreError::Rejected(TransitionError::NotAccepted(
+                AcceptRefusal::AlreadyAccepted { .. }
+            ))
+        ),
+        "{error:?}"
+    );
+    assert_eq!(store.revision().await.unwrap(), revision);
+
+    // The session it was taken up in now reaches it.
+    store
+        .update_session(&subject("bob"), &b1, t, &|contexts| {
+            assert_eq!(contexts.len(), 1);
+            assert_eq!(contexts[0].grant.id, delegated.id);
+            Ok(Change::default())
+        })
+        .await
+        .unwrap();
 }
 
 async fn time_driven_work_is_found(store: Arc<dyn Store>) {

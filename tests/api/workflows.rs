@@ -43,6 +43,7 @@ delegation:
   - role: admin_approver
     scopes: ["Org:Procurement/**"]
     max_depth: 3
+    max_duration: 4h
 "#;
 
 pub async fn workflow_app(backend: Backend) -> TestApp {
