@@ -10,6 +10,7 @@ mod concurrency;
 mod console;
 mod delegation;
 mod delegation_sessions;
+mod delegation_standing;
 mod envoy;
 mod expiry;
 mod fatma;
