@@ -220,8 +220,8 @@ crate::on_both_backends!(risk_signals, risk_signals_are_stored_and_cached);
 #[tokio::test]
 async fn grant_rules_read_how_the_subject_authenticated() {
     let policy = elevator::policy::DEMO_POLICY.replace(
-        "    require: [reason]\n\n  - role: po_creator",
-        "    require: [reason]\n    grant_rules: [\"allow if 'mfa' in token.amr\"]\n\n  - role: po_creator",
+        "\n\n  - role: po_creator",
+        "\n    grant_rules: [\"allow if 'mfa' in token.amr\"]\n\n  - role: po_creator",
     );
     let app = spawn_app_with(
         Backend::Memory,
