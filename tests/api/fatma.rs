@@ -317,3 +317,244 @@ async fn postgres_mode_refuses_dev_tokens() {
     assert_eq!(refused.code(), tonic::Code::Unauthenticated);
     assert!(refused.message().contains("dev tokens are refused"));
 }
+
+/// The README's walk-through, run command by command exactly as written there (its first `sh`
+/// block after the heading), through the `elevator` binary against a dev-mode server: every
+/// command must end with the exit code its comment names (0 when it names none), and a comment
+/// naming a reason or code must find it in the output. Placeholders (`<grant-id>`, the sample
+/// elevation id) take the ids the earlier commands printed; "Two hours later" moves the
+/// server's clock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_walk_through_runs_as_written() {
+    let app = spawn_app(Backend::Memory).await;
+    let state = std::env::temp_dir().join(format!("elevator-walk-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&state).unwrap();
+    std::fs::write(state.join("dev-secret"), TEST_SECRET).unwrap();
+    let server = format!("http://{}", app.address);
+
+    let mut shell = WalkThrough {
+        vars: HashMap::new(),
+        ids: HashMap::new(),
+    };
+    let mut ran = Vec::new();
+    for (comments, line) in walk_through_commands(include_str!("../../README.md")) {
+        if comments.contains("Two hours later") {
+            app.clock.advance(chrono::TimeDelta::hours(2));
+        }
+        let step = shell.parse(&line);
+        let mut command = Command::new(env!("CARGO_BIN_EXE_elevator"));
+        command
+            .args(&step.args)
+            .env("ELEVATOR_SERVER", &server)
+            .env("ELEVATOR_TOKEN", step.token.clone().unwrap_or_default())
+            .env("ELEVATOR_STATE_DIR", &state)
+            .env_remove("ELEVATOR_CONFIG");
+        // The server runs on this runtime: wait for the command off its workers.
+        let output = tokio::task::spawn_blocking(move || command.output())
+            .await
+            .unwrap()
+            .expect("run elevator");
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        let expected = expected_exit(&step.comment);
+        assert_eq!(
+            output.status.code(),
+            Some(expected),
+            "`{line}`\nstdout: {stdout}\nstderr: {stderr}"
+        );
+        if let Some(word) = named_outcome(&step.comment) {
+            assert!(
+                stdout.contains(word) || stderr.contains(word),
+                "`{line}` should say {word}\nstdout: {stdout}\nstderr: {stderr}"
+            );
+        }
+        shell.remember(&step, stdout.trim());
+        ran.push(step.args.get(0).cloned().unwrap_or_default());
+    }
+    for command in [
+        "dev-token",
+        "request",
+        "pending",
+        "approve",
+        "grants",
+        "check",
+        "revoke",
+        "delegate",
+        "delegations",
+        "accept-delegation",
+        "risk",
+    ] {
+        assert!(
+            ran.iter().any(|ran| ran == command),
+            "the walk-through no longer runs `elevator {command}`: {ran:?}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&state);
+}
+
+use std::collections::HashMap;
+use std::process::Command;
+
+/// The walk-through's commands: continuation lines joined, each with the comment lines just
+/// before it.
+fn walk_through_commands(readme: &str) -> Vec<(String, String)> {
+    let section = &readme[readme
+        .find("## Walk-through: Fatma asks for")
+        .expect("the walk-through section")..];
+    let start = section.find("```sh\n").expect("its sh block") + "```sh\n".len();
+    let block = &section[start..start + section[start..].find("```").unwrap()];
+    let mut commands = Vec::new();
+    let mut comments = String::new();
+    let mut pending = String::new();
+    for line in block.lines() {
+        let line = line.trim();
+        if pending.is_empty() && (line.is_empty() || line.starts_with('#')) {
+            comments.push_str(line);
+            comments.push('\n');
+            continue;
+        }
+        match line.strip_suffix('\\') {
+            Some(head) => pending.push_str(head),
+            None => {
+                pending.push_str(line);
+                commands.push((std::mem::take(&mut comments), std::mem::take(&mut pending)));
+            }
+        }
+    }
+    commands
+}
+
+/// One command, parsed: what to run, with which token, and what its comment promises.
+struct Step {
+    /// Set the variable to the command's output (`NAME=$(...)`).
+    assign: Option<String>,
+    token: Option<String>,
+    args: Vec<String>,
+    comment: String,
+}
+
+/// The little of a shell the walk-through uses: variables from `NAME=$(elevator ...)`, an
+/// `ELEVATOR_TOKEN=$NAME` prefix, quotes, trailing comments, and the ids earlier commands
+/// printed in place of the README's placeholders.
+struct WalkThrough {
+    vars: HashMap<String, String>,
+    ids: HashMap<&'static str, String>,
+}
+
+impl WalkThrough {
+    fn parse(&self, line: &str) -> Step {
+        let (words, comment) = split_words(line);
+        let mut words = words.into_iter().peekable();
+        let mut assign = None;
+        let mut token = self.vars.get("ELEVATOR_TOKEN").cloned();
+        if words.peek().map(String::as_str) == Some("export") {
+            words.next();
+        }
+        let mut args: Vec<String> = Vec::new();
+        for word in words {
+            if args.is_empty()
+                && let Some((name, value)) = word.split_once('=')
+            {
+                match value.strip_prefix("$(") {
+                    Some(command) => {
+                        assign = Some(name.to_owned());
+                        args.push(command.to_owned());
+                    }
+                    None => token = Some(self.vars[value.trim_start_matches('$')].clone()),
+                }
+                continue;
+            }
+            let word = word
+                .strip_suffix(')')
+                .filter(|_| assign.is_some())
+                .unwrap_or(&word);
+            args.push(self.substitute(word));
+        }
+        assert_eq!(args.first().map(String::as_str), Some("elevator"), "{line}");
+        args.remove(0);
+        Step {
+            assign,
+            token,
+            args,
+            comment,
+        }
+    }
+
+    fn substitute(&self, word: &str) -> String {
+        let placeholder = match word {
+            "01a21acc-8ab3-7186-b5e3-12569be7a8b4" => "elevation",
+            "<grant-id>" => "grant",
+            "<delegated-grant-id>" => "delegated",
+            _ => return word.to_owned(),
+        };
+        self.ids
+            .get(placeholder)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {placeholder} id printed before {word}"))
+    }
+
+    /// Keeps a variable's value, or the id a listing printed first.
+    fn remember(&mut self, step: &Step, stdout: &str) {
+        if let Some(name) = &step.assign {
+            self.vars.insert(name.clone(), stdout.to_owned());
+            return;
+        }
+        let kind = match step.args.first().map(String::as_str) {
+            Some("request") => "elevation",
+            Some("grants") => "grant",
+            Some("delegations") => "delegated",
+            _ => return,
+        };
+        let first_id = stdout
+            .split_whitespace()
+            .find(|word| uuid::Uuid::parse_str(word).is_ok());
+        if let Some(id) = first_id {
+            self.ids.entry(kind).or_insert_with(|| id.to_owned());
+        }
+    }
+}
+
+/// Splits a command line into words (double quotes group, an unquoted `#` starts the comment).
+fn split_words(line: &str) -> (Vec<String>, String) {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut quoted = false;
+    for (at, c) in line.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            '#' if !quoted && word.is_empty() => {
+                return (words, line[at..].to_owned());
+            }
+            c if c.is_whitespace() && !quoted => {
+                if !word.is_empty() {
+                    words.push(std::mem::take(&mut word));
+                }
+            }
+            c => word.push(c),
+        }
+    }
+    if !word.is_empty() {
+        words.push(word);
+    }
+    (words, String::new())
+}
+
+/// The exit code a comment names (`exit 1`), else 0.
+fn expected_exit(comment: &str) -> i32 {
+    comment
+        .split("exit ")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The reason or code a comment names (`denied: other_session`, `refused: RISK_DENIED`).
+fn named_outcome(comment: &str) -> Option<&str> {
+    ["denied: ", "refused: "].iter().find_map(|marker| {
+        let rest = &comment[comment.find(marker)? + marker.len()..];
+        rest.split([',', ' '])
+            .next()
+            .filter(|word| !word.is_empty())
+    })
+}
