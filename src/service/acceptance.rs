@@ -7,8 +7,10 @@
 use serde_json::json;
 
 use super::{Elevator, ServiceError};
-use crate::domain::{AuditAction, AuditEvent, Grant, GrantId, Identity, Revision, TransitionError};
-use crate::store::{Change, GrantContext};
+use crate::domain::{
+    AcceptRefusal, AuditAction, AuditEvent, Grant, GrantId, Identity, Revision, TransitionError,
+};
+use crate::store::{Change, GrantContext, StoreError};
 
 impl Elevator {
     /// Binds the delegated grant `id`, received by the caller, to the caller's session.
@@ -64,15 +66,14 @@ impl Elevator {
 
 /// Someone else's grant answers as if it did not exist, the same as a grant that does not: an
 /// id must not reveal whether another subject holds something.
-fn hide_others_grants(error: crate::store::StoreError, id: GrantId) -> ServiceError {
-    let service: ServiceError = error.into();
-    match service {
-        ServiceError::PermissionDenied { code, .. } if code == "NOT_DELEGATEE" => {
+fn hide_others_grants(error: StoreError, id: GrantId) -> ServiceError {
+    match error {
+        StoreError::Rejected(TransitionError::NotAccepted(AcceptRefusal::NotDelegatee(_))) => {
             ServiceError::NotFound {
                 what: "grant",
                 id: id.to_string(),
             }
         }
-        other => other,
+        other => other.into(),
     }
 }

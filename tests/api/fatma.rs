@@ -369,7 +369,7 @@ async fn the_readme_walk_through_runs_as_written() {
             );
         }
         shell.remember(&step, stdout.trim());
-        ran.push(step.args.get(0).cloned().unwrap_or_default());
+        ran.push(step.args.first().cloned().unwrap_or_default());
     }
     for command in [
         "dev-token",
