@@ -406,3 +406,34 @@ on_both_backends!(
     re_delegation,
     a_delegatee_delegates_further_only_what_it_took_up_and_its_logout_ends_the_chain
 );
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accepting_on_one_replica_is_seen_by_another_that_had_cached_the_waiting_grant() {
+    let a = auditor_app(Backend::Postgres).await;
+    let b = spawn_replica(&a, Some(AUDITOR_POLICY.into())).await;
+    let xen = xen_holds_auditor(&a, "Org:Procurement").await;
+    let grant = delegate_auditor(&a, &xen, "yan", "Org:Procurement")
+        .await
+        .unwrap();
+    // B caches Yan's grants while the delegation waits.
+    let revision = a.store.revision().await.unwrap();
+    let waiting = yan_checks(&b, "y1", revision).await;
+    assert_eq!(reason(&waiting), pb::DecisionReason::DelegationNotAccepted);
+
+    let yan = a.token("yan", &[], &[], None, Some("y1"));
+    let accepted = accept(&a, &yan, &grant.id).await.unwrap();
+    let started = std::time::Instant::now();
+    while !yan_checks(&b, "y1", 0).await.allowed {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(1),
+            "B still answers from the waiting grant"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let decision = yan_checks(&b, "y1", accepted.revision).await;
+    assert!(decision.allowed, "{decision:?}");
+    assert_eq!(
+        reason(&yan_checks(&b, "y2", accepted.revision).await),
+        pb::DecisionReason::OtherSession
+    );
+}
