@@ -1319,6 +1319,29 @@ mod tests {
     }
 
     #[test]
+    fn a_delegation_entry_binds_to_the_delegatees_session_unless_it_says_none() {
+        let source = |binding: &str| {
+            format!(
+                "roles:\n  auditor: {{ permissions: [audit.read] }}\neligibility: []\n\
+                 delegation:\n  - role: auditor\n    scopes: [\"Org:A/**\"]\n{binding}"
+            )
+        };
+        let entry = |binding: &str| {
+            let policy = Policy::parse(&source(binding), 1).unwrap();
+            let role = RoleName::parse("auditor").unwrap();
+            let scope = Scope::parse("Org:A").unwrap();
+            policy.delegation_for(&role, &scope).unwrap().session_bound
+        };
+        assert!(entry(""));
+        assert!(entry("    session_binding: session\n"));
+        assert!(!entry("    session_binding: none\n"));
+        let problems = Policy::parse(&source("    session_binding: sometimes\n"), 1)
+            .unwrap_err()
+            .0;
+        assert_eq!(problems[0].path, "delegation[0].session_binding");
+    }
+
+    #[test]
     fn every_problem_is_reported_with_its_place() {
         let source = r#"
 roles:
