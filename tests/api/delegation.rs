@@ -8,7 +8,7 @@ use chrono::TimeDelta;
 use proptest::prelude::*;
 use tonic::Code;
 
-use crate::delegation_sessions::accept;
+use crate::delegation_sessions::{accept, delegate_and_accept};
 use crate::harness::*;
 use crate::on_both_backends;
 use crate::workflows::{WORKFLOW_POLICY, workflow_app};
@@ -41,22 +41,6 @@ pub(crate) async fn delegate(
         .delegate(authed(token, request))
         .await
         .map(|r| r.into_inner())
-}
-
-/// Delegates, and the delegatee (whose token is `delegatee_token`) takes the delegation up in
-/// its session at once; returns the delegation with the revision of the acceptance.
-pub(crate) async fn delegate_and_accept(
-    app: &TestApp,
-    token: &str,
-    delegatee_token: &str,
-    request: pb::DelegateRequest,
-) -> Result<pb::DelegateResponse, tonic::Status> {
-    let mut response = delegate(app, token, request).await?;
-    let grant = response.grant.as_ref().expect("an active delegation");
-    let accepted = accept(app, delegatee_token, &grant.id).await?;
-    response.grant = accepted.grant;
-    response.revision = accepted.revision;
-    Ok(response)
 }
 
 /// Fatma holds admin_approver on Org:Procurement for 2h (approved by Ali and two officers).

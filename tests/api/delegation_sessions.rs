@@ -113,6 +113,22 @@ pub(crate) async fn accept(
         .map(|response| response.into_inner())
 }
 
+/// Delegates, and the delegatee (whose token is `delegatee_token`) takes the delegation up in
+/// its session at once; returns the delegation with the revision of the acceptance.
+pub(crate) async fn delegate_and_accept(
+    app: &TestApp,
+    token: &str,
+    delegatee_token: &str,
+    request: pb::DelegateRequest,
+) -> Result<pb::DelegateResponse, tonic::Status> {
+    let mut response = crate::delegation::delegate(app, token, request).await?;
+    let grant = response.grant.as_ref().expect("an active delegation");
+    let accepted = accept(app, delegatee_token, &grant.id).await?;
+    response.grant = accepted.grant;
+    response.revision = accepted.revision;
+    Ok(response)
+}
+
 async fn yan_checks(app: &TestApp, session: &str, revision: u64) -> pb::CheckResponse {
     app.check(
         "yan",
@@ -435,5 +451,110 @@ async fn accepting_on_one_replica_is_seen_by_another_that_had_cached_the_waiting
     assert_eq!(
         reason(&yan_checks(&b, "y2", accepted.revision).await),
         pb::DecisionReason::OtherSession
+    );
+}
+
+/// Delegated grants written before migration 0005 counted in every session of their delegatee;
+/// the migration puts the live ones back to waiting for acceptance (fail closed) and leaves
+/// ended ones and ordinary grants alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migration_0005_makes_older_live_delegations_wait_to_be_taken_up() {
+    let url = fresh_database().await;
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    // The schema as migrations 1-4 left it, recorded as applied.
+    client
+        .batch_execute(
+            "CREATE TABLE elevator_migrations (version integer PRIMARY KEY, name text NOT NULL, \
+             applied_at timestamptz NOT NULL DEFAULT now())",
+        )
+        .await
+        .unwrap();
+    let earlier = [
+        (
+            1,
+            "0001_initial",
+            include_str!("../../migrations/0001_initial.sql"),
+        ),
+        (
+            2,
+            "0002_extensions",
+            include_str!("../../migrations/0002_extensions.sql"),
+        ),
+        (
+            3,
+            "0003_delegation_and_outbox",
+            include_str!("../../migrations/0003_delegation_and_outbox.sql"),
+        ),
+        (
+            4,
+            "0004_audit_chain",
+            include_str!("../../migrations/0004_audit_chain.sql"),
+        ),
+    ];
+    for (version, name, sql) in earlier {
+        client.batch_execute(sql).await.unwrap();
+        client
+            .execute(
+                "INSERT INTO elevator_migrations (version, name) VALUES ($1, $2)",
+                &[&version, &name],
+            )
+            .await
+            .unwrap();
+    }
+    let insert = |id: &str, session: Option<&str>, delegated_by: Option<&str>, revoked: bool| {
+        format!(
+            "INSERT INTO grants (id, subject, session_id, role, scope, not_before, not_after, \
+             delegation_trail, revoked_at, revoked_by, revision, delegated_by) VALUES \
+             ('{id}', 'yan', {}, 'auditor', 'Org:Procurement', now(), now() + interval '1 hour', \
+             '[]', {}, {}, 1, {})",
+            session.map_or("NULL".into(), |s| format!("'{s}'")),
+            if revoked { "now()" } else { "NULL" },
+            if revoked { "'xen'" } else { "NULL" },
+            delegated_by.map_or("NULL".into(), |s| format!("'{s}'")),
+        )
+    };
+    let live = "00000000-0000-7000-8000-000000000001";
+    let ended = "00000000-0000-7000-8000-000000000002";
+    let ordinary = "00000000-0000-7000-8000-000000000003";
+    for statement in [
+        insert(live, None, Some("xen"), false),
+        insert(ended, None, Some("xen"), true),
+        insert(ordinary, Some("y1"), None, false),
+    ] {
+        client.batch_execute(&statement).await.unwrap();
+    }
+
+    elevator::store::postgres::PostgresStore::migrate(
+        &elevator::store::postgres::PostgresOptions {
+            url: url.clone(),
+            max_connections: 2,
+            connect_timeout: std::time::Duration::from_secs(5),
+            listener_backoff: std::time::Duration::from_millis(100),
+            listener_name: "elevator-migration-0005".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let waiting = |id: &'static str| {
+        let client = &client;
+        async move {
+            let row = client
+                .query_one(
+                    &format!("SELECT awaiting_acceptance FROM grants WHERE id = '{id}'"),
+                    &[],
+                )
+                .await
+                .unwrap();
+            row.get::<_, bool>(0)
+        }
+    };
+    assert!(waiting(live).await, "a live delegation now waits");
+    assert!(!waiting(ended).await, "an ended one is left alone");
+    assert!(
+        !waiting(ordinary).await,
+        "a session-bound elevation grant is left alone"
     );
 }

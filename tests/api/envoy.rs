@@ -20,7 +20,8 @@ use envoy_types::pb::envoy::service::auth::v3::{AttributeContext, CheckRequest, 
 use envoy_types::pb::google::protobuf::{ListValue, Struct, Value, value::Kind};
 use tonic::Code;
 
-use crate::delegation::{delegate_and_accept, delegation, fatma_holds_the_root};
+use crate::delegation::{delegation, fatma_holds_the_root};
+use crate::delegation_sessions::delegate_and_accept;
 use crate::harness::*;
 use crate::http::{Answer, Recorder, send, start_recorder};
 use crate::workflows::WORKFLOW_POLICY;
