@@ -1,5 +1,7 @@
 //! The seed's example end to end: Fatma asks for admin_approver, Ali approves, the PEP's Check
-//! allows in her session and denies in another, and a revoke denies again.
+//! allows in her session and denies in another, and a revoke denies again; and the README's
+//! walk-through (with its delegation under the seed's rule and its request refused for risk)
+//! run command by command through the `elevator` binary, exactly as the README shows it.
 
 use crate::harness::*;
 use crate::on_both_backends;
