@@ -17,6 +17,7 @@ mod helm_chart;
 mod jwks;
 mod limits;
 mod loadtest;
+mod logs;
 mod operability;
 mod policy_fuzz;
 mod privileges;
