@@ -14,6 +14,7 @@ mod expiry;
 mod fatma;
 mod faults;
 mod helm_chart;
+mod helm_render;
 mod jwks;
 mod limits;
 mod loadtest;
