@@ -49,6 +49,16 @@ pub struct Config {
     pub tls: crate::tls::TlsConfig,
     /// The web console on the admin port.
     pub console: ConsoleConfig,
+    /// Logs.
+    pub log: LogConfig,
+}
+
+/// Log settings.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `text` (coloured on a terminal) or `json` (one object per line).
+    pub format: crate::telemetry::LogFormat,
 }
 
 /// Web console settings.
@@ -245,6 +255,7 @@ impl Default for Config {
             limits: Default::default(),
             tls: Default::default(),
             console: ConsoleConfig::default(),
+            log: LogConfig::default(),
         }
     }
 }
@@ -374,6 +385,7 @@ settings! {
     "console.enabled", "ELEVATOR_CONSOLE_ENABLED", Flag, false, "serve the web console under /console on the admin port (true)";
     "console.token_login", "ELEVATOR_CONSOLE_TOKEN_LOGIN", Flag, false, "let the console's login page take a pasted token (dev mode only unless set)";
     "console.csrf_secret_file", "ELEVATOR_CONSOLE_CSRF_SECRET_FILE", Text, false, "file holding the key console CSRF tokens are derived with (a key made at start-up)";
+    "log.format", "ELEVATOR_LOG_FORMAT", Text, false, "log lines: text (coloured only on a terminal) or json (one object per line) (text)";
     "ext_authz.jwt_authn_payload_key", "ELEVATOR_EXT_AUTHZ_JWT_AUTHN_PAYLOAD_KEY", Text, false, "trust the payload Envoy's jwt_authn filter verified under this metadata key (unset: verify the authorization header)";
 }
 

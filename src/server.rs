@@ -393,10 +393,8 @@ impl Server {
         let address = listener.local_addr()?;
         let services = api.services();
         set_serving(&health).await;
-        let reflection = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1()?;
+        let reflection = reflection_builder().build_v1()?;
+        let reflection_v1alpha = reflection_builder().build_v1alpha()?;
         let admin_address = admin_listener.local_addr()?;
         background.0.push(tokio::spawn(admin::serve(
             admin_listener,
@@ -427,6 +425,7 @@ impl Server {
             .layer(crate::api::context::RequestContextLayer)
             .add_service(health_service)
             .add_service(reflection)
+            .add_service(reflection_v1alpha)
             .add_service(services.elevation)
             .add_service(services.approval)
             .add_service(services.check)
@@ -463,6 +462,18 @@ impl Server {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// Server reflection over elevator's services and gRPC health, for both protocol versions:
+/// `v1`, and `v1alpha`, which the stock Python client and older grpcurl, Postman and grpcui
+/// builds speak. Each version lists both reflection services, as grpc-go does.
+fn reflection_builder() -> tonic_reflection::server::Builder<'static> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET)
+        .include_reflection_service(false)
 }
 
 /// The accepted connections, with Nagle's algorithm off: `serve_with_incoming` ignores the

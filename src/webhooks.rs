@@ -7,7 +7,7 @@
 //! `X-Elevator-Delivery`.
 //!
 //! Each post carries `X-Elevator-Event` (the audit action), `X-Elevator-Delivery` (a stable
-//! id), `X-Elevator-Timestamp` (Unix seconds) and `X-Elevator-Signature: sha256=<hex>`, the
+//! id, never reused across restarts: see the stores' `claim_deliveries`), `X-Elevator-Timestamp` (Unix seconds) and `X-Elevator-Signature: sha256=<hex>`, the
 //! HMAC-SHA256 with the configured secret of `<timestamp>.<body>`.
 
 use std::sync::Arc;

@@ -527,17 +527,18 @@ async fn run(cli: Cli) -> ExitCode {
 }
 
 async fn serve(args: ServeArgs) -> ExitCode {
-    let tracing = match crate::telemetry::init_tracing() {
-        Ok(tracing) => tracing,
-        Err(error) => {
-            eprintln!("error: setting up tracing: {error:#}");
-            return ExitCode::from(EXIT_ERROR);
-        }
-    };
+    // The configuration first: it says how to log.
     let mut config = match Config::load(args.config.as_deref()) {
         Ok(config) => config,
         Err(error) => {
             eprintln!("error: {error}");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
+    let tracing = match crate::telemetry::init_tracing(config.log.format) {
+        Ok(tracing) => tracing,
+        Err(error) => {
+            eprintln!("error: setting up tracing: {error:#}");
             return ExitCode::from(EXIT_ERROR);
         }
     };
@@ -575,6 +576,8 @@ async fn migrate(args: MigrateArgs) -> ExitCode {
     // Progress to standard error; the outcome, on standard output, is for scripts.
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        // Colour only on a terminal: a Job's log or a pipe gets plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),

@@ -40,8 +40,16 @@ impl Elevator {
         expected_version: Option<u64>,
     ) -> Result<(u64, Revision), ServiceError> {
         self.require_role(caller, &self.roles.admin, "PutPolicy")?;
-        self.put_policy_as(caller.subject.as_str(), source, expected_version)
-            .await
+        let (version, revision) = self
+            .put_policy_as(caller.subject.as_str(), source, expected_version)
+            .await?;
+        // Rare and consequential: worth a line in the operator's log, beside the audit event.
+        tracing::info!(
+            version,
+            by = caller.subject.as_str(),
+            "policy put through the API"
+        );
+        Ok((version, revision))
     }
 
     /// Stores `source` as the next policy version, recorded as put by `actor`.

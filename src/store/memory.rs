@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tokio::sync::broadcast;
 
+use super::delivery_ids::DeliveryIds;
 use super::{
     AuditFilter, Change, Checkpoint, Committed, Created, Decide, DelegationFilter, DeliveryOutcome,
     ElevationContext, ElevationFilter, GrantContext, Lease, OutboxMessage, PendingDelivery,
@@ -191,6 +192,8 @@ fn audit_matches(filter: &AuditFilter, stored: &StoredAuditEvent) -> bool {
 pub struct MemoryStore {
     state: Mutex<State>,
     events: broadcast::Sender<StoreEvent>,
+    /// Webhook delivery ids unique across restarts (see [`DeliveryIds`]).
+    delivery_ids: DeliveryIds,
 }
 
 impl Default for MemoryStore {
@@ -206,6 +209,7 @@ impl MemoryStore {
         MemoryStore {
             state: Mutex::new(State::default()),
             events,
+            delivery_ids: DeliveryIds::random(),
         }
     }
 
@@ -593,7 +597,7 @@ impl Store for MemoryStore {
             if due {
                 row.locked_until = Some(now + lease);
                 claimed.push(PendingDelivery {
-                    id: index as i64,
+                    id: self.delivery_ids.id(index),
                     url: row.message.url.clone(),
                     event_kind: row.message.event_kind.clone(),
                     payload: with_revision(row.message.payload.clone(), row.revision),
@@ -611,9 +615,10 @@ impl Store for MemoryStore {
         _now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let mut state = self.lock();
-        let row = state
-            .outbox
-            .get_mut(id as usize)
+        let row = self
+            .delivery_ids
+            .index(id)
+            .and_then(|index| state.outbox.get_mut(index))
             .ok_or_else(|| StoreError::NotFound {
                 what: "delivery",
                 id: id.to_string(),

@@ -7,6 +7,7 @@
 //! the audit events and notifies the other replicas. A function that refuses changes nothing;
 //! a function that returns an empty change commits nothing (a replay).
 
+mod delivery_ids;
 pub mod memory;
 pub mod postgres;
 

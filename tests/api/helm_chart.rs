@@ -1,14 +1,13 @@
-//! The Helm chart in `helm/elevator`, checked without Helm or a cluster: its metadata, that the
-//! templates and values.yaml agree (every `.Values` path a template reads is defined, every
-//! top-level value is read by some template), that each manifest template keeps a YAML
-//! skeleton, and that every value is documented, by a comment in values.yaml and in the chart's
-//! README.
+//! The Helm chart in `helm/elevator`, the checks Helm and the Kubernetes schemas do not make
+//! (those are in [`super::helm_render`]): its metadata, that the templates and values.yaml
+//! agree (every `.Values` path a template reads is defined, every top-level value is read by
+//! some template), and that every value is documented, by a comment in values.yaml and in the
+//! chart's README.
 
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
 use serde_yaml::Value;
 
 /// Top-level values that no template reads, each with the reason it is kept. Empty: every value
@@ -65,15 +64,6 @@ fn template_files() -> Vec<(PathBuf, String)> {
             (path, text)
         })
         .collect()
-}
-
-/// Whether Helm renders the file as Kubernetes manifests (not a helper or the notes).
-fn is_manifest(path: &Path) -> bool {
-    let name = path
-        .file_name()
-        .and_then(|name| name.to_str())
-        .unwrap_or("");
-    !name.starts_with('_') && (name.ends_with(".yaml") || name.ends_with(".yml"))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -245,64 +235,6 @@ fn lookup<'a>(values: &'a Value, path: &str) -> Result<&'a Value, String> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// A crude render
-
-/// The YAML skeleton of a manifest template: lines made only of actions (if, else, end, range,
-/// with, define, `include ... | nindent`, `toYaml ... | nindent`) are dropped, comments vanish,
-/// and every other action becomes a distinct plain scalar (`tpl1`, `tpl2`, ...), distinct so
-/// that generated keys do not collide.
-fn crude_render(text: &str) -> Result<String, String> {
-    // Stands for an action until the lines are judged; never appears in a template.
-    const ACTION: char = '\u{0}';
-    let mut marked = String::with_capacity(text.len());
-    for piece in pieces(text)? {
-        match piece {
-            Piece::Text(literal) => marked.push_str(literal),
-            Piece::Action(_) => marked.push(ACTION),
-            Piece::Comment => {}
-        }
-    }
-    let mut rendered = String::with_capacity(marked.len());
-    let mut placeholders = 0;
-    for line in marked.lines() {
-        let only_actions =
-            line.contains(ACTION) && line.chars().all(|c| c == ACTION || c.is_whitespace());
-        if only_actions {
-            continue;
-        }
-        for c in line.chars() {
-            if c == ACTION {
-                placeholders += 1;
-                rendered.push_str(&format!("tpl{placeholders}"));
-            } else {
-                rendered.push(c);
-            }
-        }
-        rendered.push('\n');
-    }
-    Ok(rendered)
-}
-
-/// The documents of a YAML stream; an error names the line of `text` it is on.
-fn yaml_documents(text: &str) -> Result<Vec<Value>, String> {
-    let mut documents = Vec::new();
-    for document in serde_yaml::Deserializer::from_str(text) {
-        let value = Value::deserialize(document).map_err(|error| match error.location() {
-            Some(location) => format!(
-                "{error}\n  at skeleton line {}: {:?}",
-                location.line(),
-                text.lines()
-                    .nth(location.line().saturating_sub(1))
-                    .unwrap_or("")
-            ),
-            None => error.to_string(),
-        })?;
-        documents.push(value);
-    }
-    Ok(documents)
-}
-
-// ---------------------------------------------------------------------------------------------
 // Reading values.yaml as lines
 
 /// A key of values.yaml as written on its line.
@@ -467,24 +399,6 @@ fn values_scanner_reads_paths_and_skips_comments() {
 }
 
 #[test]
-fn crude_render_drops_control_lines_and_fills_in_actions() {
-    let template = concat!(
-        "{{- if .Values.enabled }}\n",
-        "metadata:\n",
-        "  name: {{ include \"x\" . }}-suffix\n",
-        "  labels:\n",
-        "    {{- include \"x.labels\" . | nindent 4 }}\n",
-        "  {{ .Values.key }}: {{ .Values.value }}\n",
-        "{{- end }}\n",
-    );
-    let rendered = crude_render(template).expect("a well-formed template");
-    assert_eq!(
-        rendered,
-        "metadata:\n  name: tpl1-suffix\n  labels:\n  tpl2: tpl3\n"
-    );
-}
-
-#[test]
 fn values_yaml_defines_every_values_path_the_templates_read() {
     let values = values();
     let mut problems = Vec::new();
@@ -541,46 +455,6 @@ fn every_top_level_value_is_read_by_a_template() {
             ));
         }
     }
-    assert!(problems.is_empty(), "{}", problems.join("\n"));
-}
-
-#[test]
-fn every_manifest_template_has_a_yaml_skeleton_of_kubernetes_objects() {
-    let mut problems = Vec::new();
-    let mut manifests = 0;
-    for (path, text) in template_files() {
-        if !is_manifest(&path) {
-            continue;
-        }
-        manifests += 1;
-        let name = shown(&path);
-        let documents = match crude_render(&text).and_then(|skeleton| yaml_documents(&skeleton)) {
-            Ok(documents) => documents,
-            Err(error) => {
-                problems.push(format!("{name}: the crude render is not YAML: {error}"));
-                continue;
-            }
-        };
-        let objects: Vec<&Value> = documents.iter().filter(|value| !value.is_null()).collect();
-        if objects.is_empty() {
-            problems.push(format!("{name}: renders no object"));
-        }
-        for object in objects {
-            if !object.is_mapping() {
-                problems.push(format!("{name}: a document is not a mapping: {object:?}"));
-                continue;
-            }
-            for field in ["apiVersion", "kind", "metadata.name", "metadata.labels"] {
-                if lookup(object, field).is_err() {
-                    problems.push(format!("{name}: an object has no {field}"));
-                }
-            }
-        }
-    }
-    assert!(
-        manifests > 0,
-        "helm/elevator/templates holds no manifest template"
-    );
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 

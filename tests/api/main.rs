@@ -3,6 +3,7 @@
 
 mod harness;
 mod http;
+mod tools;
 
 mod audit;
 mod checks;
@@ -16,9 +17,11 @@ mod expiry;
 mod fatma;
 mod faults;
 mod helm_chart;
+mod helm_render;
 mod jwks;
 mod limits;
 mod loadtest;
+mod logs;
 mod operability;
 mod policy_fuzz;
 mod privileges;

@@ -113,3 +113,68 @@ async fn deliveries_retry_and_survive_a_restart_between_commit_and_delivery() {
     assert_signed(&posts[0]);
     assert_eq!(second.store.pending_deliveries().await.unwrap(), 0);
 }
+
+/// One delivery written to `store`, claimed, and finished; its id.
+async fn one_delivery_id(store: &elevator::store::memory::MemoryStore) -> i64 {
+    use elevator::store::{Change, DeliveryOutcome, OutboxMessage, Store};
+    let now = chrono::Utc::now();
+    store
+        .append(Change {
+            outbox: vec![OutboxMessage {
+                url: "http://127.0.0.1:9/hook".into(),
+                event_kind: "elevation.requested".into(),
+                payload: serde_json::json!({"action": "elevation.requested"}),
+                created_at: now,
+            }],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let claimed = store
+        .claim_deliveries(now, TimeDelta::seconds(60), 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1, "{claimed:?}");
+    let id = claimed[0].id;
+    store
+        .finish_delivery(id, DeliveryOutcome::Delivered, now)
+        .await
+        .expect("the id it handed out finishes the delivery");
+    assert_eq!(store.pending_deliveries().await.unwrap(), 0);
+    id
+}
+
+#[tokio::test]
+async fn dev_mode_delivery_ids_do_not_repeat_after_a_restart() {
+    // Dev mode keeps its outbox in memory: a restart is a new store. A receiver that dedupes on
+    // X-Elevator-Delivery must not see the first delivery after a restart as one it has seen.
+    let mut seen = std::collections::BTreeSet::new();
+    for _restart in 0..20 {
+        let store = elevator::store::memory::MemoryStore::new();
+        let first = one_delivery_id(&store).await;
+        let second = one_delivery_id(&store).await;
+        assert!(
+            first > 0 && second > 0,
+            "ids stay positive: {first}, {second}"
+        );
+        assert!(
+            seen.insert(first),
+            "delivery id {first} repeated after a restart"
+        );
+        assert!(
+            seen.insert(second),
+            "delivery id {second} repeated within a store"
+        );
+    }
+    // An id from another store (another process) finishes nothing here.
+    let store = elevator::store::memory::MemoryStore::new();
+    let foreign = *seen.iter().next().unwrap();
+    let outcome = elevator::store::DeliveryOutcome::Delivered;
+    use elevator::store::Store;
+    assert!(
+        store
+            .finish_delivery(foreign, outcome, chrono::Utc::now())
+            .await
+            .is_err()
+    );
+}

@@ -109,12 +109,23 @@ a crash-looping pod. Renders nothing.
 {{- else if hasKey (fromYaml .Values.policy) "Error" }}
 {{- fail (printf "elevator: policy is not valid YAML: %s" (get (fromYaml .Values.policy) "Error")) }}
 {{- end }}
+{{- if and .Values.tls.clientCA.existingSecret (not .Values.tls.existingSecret) }}
+{{- fail "elevator: tls.clientCA.existingSecret needs tls.existingSecret (the server's certificate)" }}
+{{- end }}
+{{- if and .Values.tls.pepClientNames (not .Values.tls.clientCA.existingSecret) }}
+{{- fail "elevator: tls.pepClientNames needs tls.clientCA.existingSecret, or no client certificate is ever verified" }}
+{{- end }}
+{{- if .Values.database.runtimeRole }}
+{{- if not (and .Values.migration.enabled .Values.migration.database.existingSecret) }}
+{{- fail "elevator: database.runtimeRole needs migration.enabled and migration.database.existingSecret (the schema owner's URL): the runtime role cannot migrate" }}
+{{- end }}
+{{- end }}
 {{- if and .Values.otel.endpoint .Values.networkPolicy.enabled (not .Values.networkPolicy.egress.otlp.port) }}
 {{- fail "elevator: otel.endpoint is set but networkPolicy.egress.otlp.port is empty, so the NetworkPolicy would block the export" }}
 {{- end }}
 {{- end }}
 
-{{/* The database URL, from its Secret: for the server and the migration Job alike. */}}
+{{/* The server's database URL, from its Secret. */}}
 {{- define "elevator.databaseEnv" -}}
 - name: ELEVATOR_DATABASE_URL
   valueFrom:
@@ -129,7 +140,7 @@ out (the server's default applies). Variables the chart sets from its own values
 so there is one place for each setting.
 */}}
 {{- define "elevator.configEnv" -}}
-{{- $reserved := list "ELEVATOR_LISTEN" "ELEVATOR_ADMIN_LISTEN" "ELEVATOR_DATABASE_URL" "ELEVATOR_POLICY_FILE" "ELEVATOR_AUTH_JWKS_FILE" "ELEVATOR_AUTH_HS256_SECRET" "ELEVATOR_AUTH_HS256_SECRET_FILE" "ELEVATOR_AUTH_ISSUER" "ELEVATOR_AUTH_AUDIENCE" "ELEVATOR_CONFIG" }}
+{{- $reserved := list "ELEVATOR_LISTEN" "ELEVATOR_ADMIN_LISTEN" "ELEVATOR_DATABASE_URL" "ELEVATOR_DATABASE_RUNTIME_ROLE" "ELEVATOR_POLICY_FILE" "ELEVATOR_AUTH_JWKS_FILE" "ELEVATOR_AUTH_HS256_SECRET" "ELEVATOR_AUTH_HS256_SECRET_FILE" "ELEVATOR_AUTH_ISSUER" "ELEVATOR_AUTH_AUDIENCE" "ELEVATOR_CONFIG" "ELEVATOR_LOG_FORMAT" "ELEVATOR_TLS_CERT_FILE" "ELEVATOR_TLS_KEY_FILE" "ELEVATOR_TLS_CLIENT_CA_FILE" "ELEVATOR_TLS_PEP_CLIENT_NAMES" }}
 {{- $env := dict }}
 {{- range $section, $settings := .Values.config }}
 {{- if kindIs "map" $settings }}
@@ -153,5 +164,64 @@ so there is one place for each setting.
 - name: {{ $name }}
   value: {{ $text | quote }}
 {{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+The migration Job's database URL: the schema owner's Secret when one is named, else the
+server's; and the runtime role it grants privileges to.
+*/}}
+{{- define "elevator.migrationDatabaseEnv" -}}
+{{- if .Values.migration.database.existingSecret }}
+- name: ELEVATOR_DATABASE_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.migration.database.existingSecret }}
+      key: {{ .Values.migration.database.secretKey }}
+{{- else }}
+{{- include "elevator.databaseEnv" . }}
+{{- end }}
+{{- with .Values.database.runtimeRole }}
+- name: ELEVATOR_DATABASE_RUNTIME_ROLE
+  value: {{ . | quote }}
+{{- end }}
+{{- end }}
+
+{{/* TLS settings of the server, as variables pointing at the mounted Secrets. */}}
+{{- define "elevator.tlsEnv" -}}
+{{- if .Values.tls.existingSecret }}
+- name: ELEVATOR_TLS_CERT_FILE
+  value: /etc/elevator/tls/tls.crt
+- name: ELEVATOR_TLS_KEY_FILE
+  value: /etc/elevator/tls/tls.key
+{{- end }}
+{{- if .Values.tls.clientCA.existingSecret }}
+- name: ELEVATOR_TLS_CLIENT_CA_FILE
+  value: /etc/elevator/client-ca/ca.crt
+{{- end }}
+{{- with .Values.tls.pepClientNames }}
+- name: ELEVATOR_TLS_PEP_CLIENT_NAMES
+  value: {{ join "," . | quote }}
+{{- end }}
+{{- end }}
+
+{{/*
+A probe: gRPC health on the gRPC port in plaintext; with TLS, HTTPS on the admin port (kubelet
+does not verify the certificate, and client certificates stay optional). The argument is a list:
+the root context, the gRPC health service ("" for the process) and the matching HTTP path.
+*/}}
+{{- define "elevator.probe" -}}
+{{- $root := index . 0 }}
+{{- if $root.Values.tls.existingSecret }}
+httpGet:
+  path: {{ index . 2 }}
+  port: admin
+  scheme: HTTPS
+{{- else }}
+grpc:
+  port: {{ $root.Values.containerPorts.grpc }}
+  {{- with index . 1 }}
+  service: {{ . }}
+  {{- end }}
 {{- end }}
 {{- end }}
