@@ -6,10 +6,20 @@
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
+use crate::domain::echo::bounded;
 use crate::service::ServiceError;
 
 /// The `ErrorInfo` domain of every error.
 pub const ERROR_DOMAIN: &str = "elevator";
+/// Longest status message, in bytes. Messages quote caller input only through
+/// [`crate::domain::shown`]; this is the last bound, so that no status ever outgrows the
+/// 8–16 KiB of metadata stock gRPC clients accept.
+pub const MAX_MESSAGE_BYTES: usize = 1024;
+/// Longest description of one `BadRequest` violation, in bytes.
+const MAX_VIOLATION_BYTES: usize = 512;
+/// Most `BadRequest` violations in one status (a policy can have many problems;
+/// `ValidatePolicy` lists them all).
+const MAX_VIOLATIONS: usize = 20;
 
 /// Maps a service error to its status.
 pub fn status(error: ServiceError) -> Status {
@@ -21,11 +31,14 @@ pub fn status(error: ServiceError) -> Status {
             field,
             message: description,
         } => {
-            details.add_bad_request_violation(field, description);
+            details.add_bad_request_violation(
+                bounded(&field, MAX_VIOLATION_BYTES),
+                bounded(&description, MAX_VIOLATION_BYTES),
+            );
             Code::InvalidArgument
         }
         ServiceError::InvalidPolicy(problems) => {
-            for problem in &problems.0 {
+            for problem in problems.0.iter().take(MAX_VIOLATIONS) {
                 let place = if problem.line > 0 {
                     format!(
                         "{} (line {}, column {})",
@@ -34,7 +47,10 @@ pub fn status(error: ServiceError) -> Status {
                 } else {
                     problem.path.clone()
                 };
-                details.add_bad_request_violation(place, problem.message.clone());
+                details.add_bad_request_violation(
+                    bounded(&place, MAX_VIOLATION_BYTES),
+                    bounded(&problem.message, MAX_VIOLATION_BYTES),
+                );
             }
             Code::InvalidArgument
         }
@@ -52,5 +68,5 @@ pub fn status(error: ServiceError) -> Status {
         }
     };
     details.set_error_info(reason, ERROR_DOMAIN, std::collections::HashMap::new());
-    Status::with_error_details(code, message, details)
+    Status::with_error_details(code, bounded(&message, MAX_MESSAGE_BYTES), details)
 }

@@ -102,7 +102,7 @@ pub enum AuthError {
     #[error("dev tokens are refused: this server does not run in dev mode")]
     DevTokenRefused,
     /// The token names a key id no configured or fetched key has.
-    #[error("the bearer token is not valid: no key has id {0:?}")]
+    #[error("the bearer token is not valid: no key has id {}", crate::domain::shown(.0))]
     UnknownKey(String),
 }
 
@@ -476,7 +476,7 @@ impl Authenticator {
                 header.alg,
                 header
                     .kid
-                    .map(|kid| format!(" with key id {kid:?}"))
+                    .map(|kid| format!(" with key id {}", crate::domain::shown(&kid)))
                     .unwrap_or_default()
             )));
         }

@@ -27,9 +27,12 @@ impl ElevationId {
 
     /// Parses the textual form.
     pub fn parse(text: &str) -> Result<Self, super::InvalidValue> {
-        Uuid::parse_str(text)
-            .map(ElevationId)
-            .map_err(|_| super::InvalidValue(format!("{text:?} is not an elevation id (a UUID)")))
+        Uuid::parse_str(text).map(ElevationId).map_err(|_| {
+            super::InvalidValue(format!(
+                "{} is not an elevation id (a UUID)",
+                super::shown(text)
+            ))
+        })
     }
 }
 

@@ -55,7 +55,8 @@ fn validate_policy_name(kind: &str, value: &str) -> Result<(), InvalidValue> {
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'));
     if !first_is_alphanumeric || !all_allowed {
         return Err(InvalidValue(format!(
-            "{kind} {value:?} may use only letters, digits and _ . : - and must start with a letter or digit"
+            "{kind} {} may use only letters, digits and _ . : - and must start with a letter or digit",
+            super::shown(value)
         )));
     }
     Ok(())

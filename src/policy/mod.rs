@@ -15,7 +15,7 @@ use chrono::TimeDelta;
 
 use crate::domain::{
     ApprovalStep, ApproverSpec, GrantId, GroupName, Identity, InvalidValue, Permission, RoleName,
-    Scope, ScopePattern, Subject, parse_duration,
+    Scope, ScopePattern, Subject, parse_duration, shown,
 };
 use document::{EligibilityDocument, PolicyDocument, SeparationDocument, StepDocument};
 use rules::{Moment, Rule};
@@ -795,7 +795,7 @@ fn compile_delegation(
     {
         problems.add(
             format!("{path}.role"),
-            format!("role {role:?} is not defined under roles"),
+            format!("role {} is not defined under roles", shown(role.as_str())),
         );
     }
     if entry.scopes.is_empty() {
@@ -841,7 +841,7 @@ fn compile_delegation(
             if !step_names.insert(step.step.clone()) {
                 problems.add(
                     format!("{step_path}.step"),
-                    format!("step name {:?} is used twice", step.step),
+                    format!("step name {} is used twice", shown(&step.step)),
                 );
             }
             compile_step(step, &step_path, locate, problems)
@@ -898,7 +898,8 @@ fn compile_webhook(
             problems.add(
                 format!("{path}.events[{index}]"),
                 format!(
-                    "{event:?} is not an audit action (e.g. elevation.requested, grant.activated)"
+                    "{} is not an audit action (e.g. elevation.requested, grant.activated)",
+                    shown(event)
                 ),
             );
         }
@@ -931,7 +932,7 @@ fn compile_separation(
         other => {
             problems.add(
                 format!("{path}.mode"),
-                format!("{other:?} is not a mode; use static or dynamic"),
+                format!("{} is not a mode; use static or dynamic", shown(other)),
             );
             SeparationMode::Dynamic
         }
@@ -946,7 +947,7 @@ fn compile_separation(
             if !roles.contains_key(&role) {
                 problems.add(
                     format!("{path}.roles[{index}]"),
-                    format!("role {role:?} is not defined under roles"),
+                    format!("role {} is not defined under roles", shown(role.as_str())),
                 );
             }
             members.push(role);
@@ -981,7 +982,7 @@ fn compile_eligibility(
     {
         problems.add(
             format!("{path}.role"),
-            format!("role {role:?} is not defined under roles"),
+            format!("role {} is not defined under roles", shown(role.as_str())),
         );
     }
 
@@ -1070,7 +1071,7 @@ fn compile_eligibility(
             if !step_names.insert(step.step.clone()) {
                 problems.add(
                     format!("{step_path}.step"),
-                    format!("step name {:?} is used twice", step.step),
+                    format!("step name {} is used twice", shown(&step.step)),
                 );
             }
             compile_step(step, &step_path, locate, problems)
@@ -1085,7 +1086,7 @@ fn compile_eligibility(
             "ticket" => require_ticket = true,
             other => problems.add(
                 format!("{path}.require[{i}]"),
-                format!("{other:?} cannot be required; use reason or ticket"),
+                format!("{} cannot be required; use reason or ticket", shown(other)),
             ),
         }
     }
@@ -1096,7 +1097,10 @@ fn compile_eligibility(
         Some(other) => {
             problems.add(
                 format!("{path}.session_binding"),
-                format!("{other:?} is not a session binding; use session or none"),
+                format!(
+                    "{} is not a session binding; use session or none",
+                    shown(other)
+                ),
             );
             true
         }

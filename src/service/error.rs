@@ -137,6 +137,11 @@ impl From<StoreError> for ServiceError {
             StoreError::Rejected(rejection) => rejection.into(),
             StoreError::Conflict(message) => ServiceError::precondition("CONFLICT", message),
             StoreError::Contention(message) => ServiceError::Aborted(message),
+            // A backstop: validation at the edge should have refused the value already.
+            StoreError::OutOfBounds(what) => ServiceError::precondition(
+                "CONSTRAINT_VIOLATED",
+                format!("a value in this request is out of bounds ({what}); nothing was changed"),
+            ),
             StoreError::Unavailable(message) => ServiceError::Unavailable(message),
             StoreError::Corrupt(message) | StoreError::Internal(message) => {
                 ServiceError::Internal(message)

@@ -9,6 +9,7 @@ mod checks;
 mod concurrency;
 mod console;
 mod delegation;
+mod edge_input;
 mod envoy;
 mod expiry;
 mod fatma;
