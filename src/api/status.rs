@@ -6,6 +6,9 @@
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
+use std::collections::HashMap;
+
+use crate::auth::{AuthError, MAX_TOKEN_BYTES};
 use crate::domain::echo::bounded;
 use crate::service::ServiceError;
 
@@ -21,9 +24,21 @@ const MAX_VIOLATION_BYTES: usize = 512;
 /// `ValidatePolicy` lists them all).
 const MAX_VIOLATIONS: usize = 20;
 
+/// What an `ErrorInfo` adds to its reason: the limit a refused value broke.
+fn error_metadata(error: &ServiceError) -> HashMap<String, String> {
+    match error {
+        ServiceError::Unauthenticated(AuthError::TooLarge(size)) => HashMap::from([
+            ("size_bytes".to_owned(), size.to_string()),
+            ("limit_bytes".to_owned(), MAX_TOKEN_BYTES.to_string()),
+        ]),
+        _ => HashMap::new(),
+    }
+}
+
 /// Maps a service error to its status.
 pub fn status(error: ServiceError) -> Status {
     let reason = error.code();
+    let metadata = error_metadata(&error);
     let mut message = error.to_string();
     let mut details = ErrorDetails::new();
     let code = match error {
@@ -67,6 +82,6 @@ pub fn status(error: ServiceError) -> Status {
             Code::Internal
         }
     };
-    details.set_error_info(reason, ERROR_DOMAIN, std::collections::HashMap::new());
+    details.set_error_info(reason, ERROR_DOMAIN, metadata);
     Status::with_error_details(code, bounded(&message, MAX_MESSAGE_BYTES), details)
 }

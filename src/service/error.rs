@@ -72,6 +72,7 @@ impl ServiceError {
         match self {
             ServiceError::InvalidArgument { .. } => "INVALID_ARGUMENT",
             ServiceError::InvalidPolicy(_) => "INVALID_POLICY",
+            ServiceError::Unauthenticated(AuthError::TooLarge(_)) => "TOKEN_TOO_LARGE",
             ServiceError::Unauthenticated(_) => "UNAUTHENTICATED",
             ServiceError::PermissionDenied { code, .. }
             | ServiceError::FailedPrecondition { code, .. }

@@ -10,6 +10,7 @@ mod concurrency;
 mod console;
 mod delegation;
 mod edge_input;
+mod edge_sizes;
 mod envoy;
 mod expiry;
 mod fatma;
