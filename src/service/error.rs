@@ -2,7 +2,7 @@
 //! every variant carries a stable machine-readable code.
 
 use crate::auth::AuthError;
-use crate::domain::TransitionError;
+use crate::domain::{TransitionError, Verdict};
 use crate::policy::PolicyProblems;
 use crate::store::StoreError;
 
@@ -119,6 +119,14 @@ impl From<TransitionError> for ServiceError {
             TransitionError::AlreadyVoted { .. } => {
                 ServiceError::precondition("ALREADY_VOTED", message)
             }
+            TransitionError::AlreadyCounted { verdict, .. } => ServiceError::precondition(
+                if verdict == Verdict::Approve.as_str() {
+                    "ALREADY_APPROVED"
+                } else {
+                    "ALREADY_DENIED"
+                },
+                message,
+            ),
             TransitionError::SelfApproval => ServiceError::denied("SELF_APPROVAL", message),
             TransitionError::NotIndependent { .. } => {
                 ServiceError::denied("NOT_INDEPENDENT", message)

@@ -23,6 +23,7 @@ mod operability;
 mod policy_fuzz;
 mod privileges;
 mod python;
+mod repeated_votes;
 mod replicas;
 mod rules;
 mod security;

@@ -680,6 +680,7 @@ async fn concurrent_decisions_are_serialized(store: Arc<dyn Store>) {
                         comment: String::new(),
                         at: t,
                         automatic: false,
+                        idempotency_key: None,
                     });
                     Ok(Change {
                         events: vec![event(AuditAction::ApprovalApproved, &next)],
