@@ -25,9 +25,13 @@ fn segment_type_is_valid(segment_type: &str) -> bool {
 
 fn segment_name_is_valid(name: &str) -> bool {
     !name.is_empty()
-        && name
-            .chars()
-            .all(|c| !c.is_control() && !c.is_whitespace() && c != '/' && c != '*')
+        && name.chars().all(|c| {
+            !c.is_control()
+                && !c.is_whitespace()
+                && !super::names::is_invisible(c)
+                && c != '/'
+                && c != '*'
+        })
 }
 
 fn check_segment(segment: &str) -> Result<(), String> {
@@ -45,7 +49,7 @@ fn check_segment(segment: &str) -> Result<(), String> {
     }
     if !segment_name_is_valid(name) {
         return Err(format!(
-            "segment {}: the name must be non-empty, without spaces, '/' or '*'",
+            "segment {}: the name must be non-empty, without spaces, invisible characters, '/' or '*'",
             shown(segment)
         ));
     }

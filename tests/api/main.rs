@@ -16,6 +16,7 @@ mod expiry;
 mod fatma;
 mod faults;
 mod helm_chart;
+mod invisible_characters;
 mod jwks;
 mod limits;
 mod loadtest;
