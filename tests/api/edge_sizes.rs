@@ -133,3 +133,38 @@ async fn a_header_list_past_the_http2_limit_refuses_only_its_own_stream() {
         elevation.id
     );
 }
+
+/// What the README's limits section says h2 does past its abuse bounds: it cannot skip an
+/// absurd header block (HPACK's table belongs to the connection), so it closes the
+/// connection, and with it every other stream. If this starts failing, h2 got kinder: update
+/// the README.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_header_block_past_h2_s_abuse_bounds_closes_its_whole_connection() {
+    let app = spawn_app(Backend::Memory).await;
+    let mut watch = app
+        .approvals()
+        .watch_approvals(authed(&app.ali(), pb::WatchApprovalsRequest::default()))
+        .await
+        .expect("ali's watch")
+        .into_inner();
+    watch.next().await.expect("a first message").unwrap();
+    // 400 KB of base64url: about 300 KiB after Huffman coding, more CONTINUATION frames than
+    // a 128 KiB header list needs.
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let token: String = (0..400 * 1024)
+        .map(|i| alphabet[(i * 7919) % 64] as char)
+        .collect();
+    let refused = app
+        .elevations()
+        .list_grants(authed(&token, pb::ListGrantsRequest::default()))
+        .await
+        .expect_err("a 400 KB header block");
+    assert_eq!(refused.code(), Code::Unknown, "{refused:?}");
+    let ended = tokio::time::timeout(Duration::from_secs(10), watch.next())
+        .await
+        .expect("the watch ends within 10s");
+    assert!(
+        matches!(ended, None | Some(Err(_))),
+        "the watch outlived its connection: {ended:?}"
+    );
+}
