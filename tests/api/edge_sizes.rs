@@ -154,12 +154,12 @@ async fn a_header_block_past_h2_s_abuse_bounds_closes_its_whole_connection() {
     let token: String = (0..400 * 1024)
         .map(|i| alphabet[(i * 7919) % 64] as char)
         .collect();
-    let refused = app
-        .elevations()
+    // The client reports the GOAWAY (ENHANCE_YOUR_CALM) or the broken connection, whichever
+    // it sees first.
+    app.elevations()
         .list_grants(authed(&token, pb::ListGrantsRequest::default()))
         .await
         .expect_err("a 400 KB header block");
-    assert_eq!(refused.code(), Code::Unknown, "{refused:?}");
     let ended = tokio::time::timeout(Duration::from_secs(10), watch.next())
         .await
         .expect("the watch ends within 10s");
