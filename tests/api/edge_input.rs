@@ -318,3 +318,49 @@ async fn arbitrary_durations_and_timestamps_get_the_same_answer_from_both_stores
     });
     outcome.unwrap();
 }
+
+/// The stock Python grpcio client (16 KiB metadata limit) reads the refusal of a 60,000-byte
+/// id as what it is, INVALID_ARGUMENT, instead of failing on the size of the status
+/// (RESOURCE_EXHAUSTED). The request is built by hand, so no generated stubs are needed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stock_grpcio_client_reads_the_refusal_of_an_overlong_id() {
+    const SCRIPT: &str = r#"
+import sys, grpc
+target, token = sys.argv[1], sys.argv[2]
+id = b"a" * 60000
+def varint(n):
+    out = b""
+    while n >= 0x80:
+        out += bytes([(n & 0x7F) | 0x80]); n >>= 7
+    return out + bytes([n])
+request = b"\x0a" + varint(len(id)) + id
+call = grpc.insecure_channel(target).unary_unary("/elevator.v1.ElevationService/GetElevation")
+try:
+    call(request, metadata=[("authorization", "Bearer " + token)], timeout=10)
+    print("OK")
+except grpc.RpcError as error:
+    details = dict(error.trailing_metadata() or ()).get("grpc-status-details-bin", b"")
+    print(error.code().name, len(error.details() or ""), len(details))
+"#;
+    let app = spawn_app(Backend::Memory).await;
+    let (target, token) = (app.address.to_string(), app.fatma());
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(std::env::var("PYTHON").unwrap_or_else(|_| "python3".into()))
+            .args(["-c", SCRIPT, &target, &token])
+            .output()
+            .expect("python3 with grpcio (pip install grpcio)")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let fields: Vec<&str> = stdout.split_whitespace().collect();
+    assert_eq!(fields.first(), Some(&"INVALID_ARGUMENT"), "{stdout}");
+    let message_bytes: usize = fields[1].parse().unwrap();
+    let details_bytes: usize = fields[2].parse().unwrap();
+    assert!(message_bytes < 200 && details_bytes < 1024, "{stdout}");
+}
