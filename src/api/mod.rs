@@ -9,7 +9,7 @@ pub mod convert;
 pub mod ext_authz;
 pub mod limits;
 pub mod status;
-pub mod too_large;
+pub(crate) mod too_large;
 
 use std::sync::Arc;
 
