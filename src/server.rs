@@ -421,8 +421,10 @@ impl Server {
             }
         };
         let router = tonic::transport::Server::builder()
+            .http2_max_header_list_size(crate::api::limits::MAX_HEADER_LIST_BYTES)
             .layer(in_flight_limit)
             .layer(crate::api::context::RequestContextLayer)
+            .layer(crate::api::too_large::MessageTooLargeLayer)
             .add_service(health_service)
             .add_service(reflection)
             .add_service(reflection_v1alpha)

@@ -8,7 +8,8 @@ use crate::domain::AuditAction;
 use crate::domain::risk::RiskPicture;
 use crate::domain::{
     ApprovalStep, Decision, DecisionReason, DelegationHop, Elevation, ElevationId, ElevationState,
-    Grant, GrantId, GrantStatus, GroupName, InvalidValue, RoleName, Scope, SessionBinding,
+    Grant, GrantId, GrantStatus, GroupName, InvalidValue, RequestedDuration, RoleName, Scope,
+    SessionBinding,
     SessionId, Subject, Verdict,
 };
 use crate::policy::rules::RuleOutcome;
@@ -92,25 +93,16 @@ pub fn duration(value: TimeDelta) -> prost_types::Duration {
     }
 }
 
-/// A required duration.
+/// A required duration a caller asks for, validated once here (see [`RequestedDuration`]).
 pub fn required_duration(
     name: &str,
     value: Option<&prost_types::Duration>,
-) -> Result<TimeDelta, ServiceError> {
-    from_duration(name, value)
-}
-
-fn from_duration(
-    name: &str,
-    value: Option<&prost_types::Duration>,
-) -> Result<TimeDelta, ServiceError> {
-    let value = value.ok_or_else(|| ServiceError::invalid(name, "is required (e.g. 7200s)"))?;
-    if value.seconds < 0 || value.nanos < 0 || value.nanos >= 1_000_000_000 {
-        return Err(ServiceError::invalid(name, "must be a positive duration"));
-    }
-    TimeDelta::try_seconds(value.seconds)
-        .and_then(|seconds| seconds.checked_add(&TimeDelta::nanoseconds(value.nanos as i64)))
-        .ok_or_else(|| ServiceError::invalid(name, "out of range"))
+) -> Result<RequestedDuration, ServiceError> {
+    let value = value.ok_or_else(|| ServiceError::invalid(name, "is required (e.g. 3600s)"))?;
+    field(
+        name,
+        RequestedDuration::from_parts(value.seconds, value.nanos),
+    )
 }
 
 impl TryFrom<pb::RequestElevationRequest> for NewElevation {
@@ -120,7 +112,7 @@ impl TryFrom<pb::RequestElevationRequest> for NewElevation {
         Ok(NewElevation {
             role: required("role", &request.role, RoleName::parse)?,
             scope: required("scope", &request.scope, Scope::parse)?,
-            duration: from_duration("duration", request.duration.as_ref())?,
+            duration: required_duration("duration", request.duration.as_ref())?,
             reason: request.reason,
             ticket: (!request.ticket.is_empty()).then_some(request.ticket),
             idempotency_key: (!request.idempotency_key.is_empty())
@@ -142,7 +134,7 @@ impl TryFrom<pb::DelegateRequest> for NewDelegation {
             delegatee: required("delegatee", &request.delegatee, Subject::parse)?,
             role: required("role", &request.role, RoleName::parse)?,
             scope: required("scope", &request.scope, Scope::parse)?,
-            duration: from_duration("duration", request.duration.as_ref())?,
+            duration: required_duration("duration", request.duration.as_ref())?,
             reason: request.reason,
             source_grant: optional("source_grant_id", &request.source_grant_id, GrantId::parse)?,
             idempotency_key: (!request.idempotency_key.is_empty())
@@ -176,7 +168,7 @@ impl TryFrom<pb::ReportRiskSignalRequest> for NewRiskSignal {
             score: request.score,
             flags: request.flags,
             source: request.source,
-            ttl: from_duration("ttl", request.ttl.as_ref())?,
+            ttl: required_duration("ttl", request.ttl.as_ref())?,
         })
     }
 }
@@ -566,7 +558,10 @@ pub fn audit_query(request: &pb::ListAuditEventsRequest) -> Result<AuditQuery, S
         action: match request.action.as_str() {
             "" => None,
             action => Some(AuditAction::parse(action).ok_or_else(|| {
-                ServiceError::invalid("action", format!("{action:?} is not an audit action"))
+                ServiceError::invalid(
+                    "action",
+                    format!("{} is not an audit action", crate::domain::shown(action)),
+                )
             })?),
         },
         elevation: optional("elevation_id", &request.elevation_id, ElevationId::parse)?,

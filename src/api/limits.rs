@@ -21,6 +21,12 @@ pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 /// Largest `PutPolicy` / `ValidatePolicy` message: a policy document of
 /// [`crate::policy::MAX_POLICY_BYTES`] and its framing.
 pub const MAX_POLICY_MESSAGE_BYTES: usize = crate::policy::MAX_POLICY_BYTES + 64 * 1024;
+/// Largest header list (HTTP/2 `SETTINGS_MAX_HEADER_LIST_SIZE`) a call may send, so that a
+/// bearer token far over [`crate::auth::MAX_TOKEN_BYTES`] still reaches authentication and is
+/// refused there with `UNAUTHENTICATED` / `TOKEN_TOO_LARGE`. Past it, h2 itself refuses the
+/// stream (HTTP 431 and `RST_STREAM`), and past four times it (or more CONTINUATION frames than
+/// such a list needs) closes the whole connection with `GOAWAY`: see the README's limits.
+pub const MAX_HEADER_LIST_BYTES: u32 = 128 * 1024;
 /// Largest Envoy `CheckRequest`: Envoy forwards every request header (up to its own 60 KiB
 /// default limit) and the route's metadata.
 pub const MAX_EXT_AUTHZ_MESSAGE_BYTES: usize = 256 * 1024;

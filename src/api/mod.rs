@@ -9,6 +9,7 @@ pub mod convert;
 pub mod ext_authz;
 pub mod limits;
 pub mod status;
+pub(crate) mod too_large;
 
 use std::sync::Arc;
 

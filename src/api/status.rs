@@ -6,14 +6,39 @@
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
+use std::collections::HashMap;
+
+use crate::auth::{AuthError, MAX_TOKEN_BYTES};
+use crate::domain::echo::bounded;
 use crate::service::ServiceError;
 
 /// The `ErrorInfo` domain of every error.
 pub const ERROR_DOMAIN: &str = "elevator";
+/// Longest status message, in bytes. Messages quote caller input only through
+/// [`crate::domain::shown`]; this is the last bound, so that no status ever outgrows the
+/// 8–16 KiB of metadata stock gRPC clients accept.
+pub const MAX_MESSAGE_BYTES: usize = 1024;
+/// Longest description of one `BadRequest` violation, in bytes.
+const MAX_VIOLATION_BYTES: usize = 512;
+/// Most `BadRequest` violations in one status (a policy can have many problems;
+/// `ValidatePolicy` lists them all).
+const MAX_VIOLATIONS: usize = 20;
+
+/// What an `ErrorInfo` adds to its reason: the limit a refused value broke.
+fn error_metadata(error: &ServiceError) -> HashMap<String, String> {
+    match error {
+        ServiceError::Unauthenticated(AuthError::TooLarge(size)) => HashMap::from([
+            ("size_bytes".to_owned(), size.to_string()),
+            ("limit_bytes".to_owned(), MAX_TOKEN_BYTES.to_string()),
+        ]),
+        _ => HashMap::new(),
+    }
+}
 
 /// Maps a service error to its status.
 pub fn status(error: ServiceError) -> Status {
     let reason = error.code();
+    let metadata = error_metadata(&error);
     let mut message = error.to_string();
     let mut details = ErrorDetails::new();
     let code = match error {
@@ -21,11 +46,14 @@ pub fn status(error: ServiceError) -> Status {
             field,
             message: description,
         } => {
-            details.add_bad_request_violation(field, description);
+            details.add_bad_request_violation(
+                bounded(&field, MAX_VIOLATION_BYTES),
+                bounded(&description, MAX_VIOLATION_BYTES),
+            );
             Code::InvalidArgument
         }
         ServiceError::InvalidPolicy(problems) => {
-            for problem in &problems.0 {
+            for problem in problems.0.iter().take(MAX_VIOLATIONS) {
                 let place = if problem.line > 0 {
                     format!(
                         "{} (line {}, column {})",
@@ -34,7 +62,10 @@ pub fn status(error: ServiceError) -> Status {
                 } else {
                     problem.path.clone()
                 };
-                details.add_bad_request_violation(place, problem.message.clone());
+                details.add_bad_request_violation(
+                    bounded(&place, MAX_VIOLATION_BYTES),
+                    bounded(&problem.message, MAX_VIOLATION_BYTES),
+                );
             }
             Code::InvalidArgument
         }
@@ -51,6 +82,6 @@ pub fn status(error: ServiceError) -> Status {
             Code::Internal
         }
     };
-    details.set_error_info(reason, ERROR_DOMAIN, std::collections::HashMap::new());
-    Status::with_error_details(code, message, details)
+    details.set_error_info(reason, ERROR_DOMAIN, metadata);
+    Status::with_error_details(code, bounded(&message, MAX_MESSAGE_BYTES), details)
 }

@@ -87,8 +87,8 @@ pub enum AuthError {
     #[error("missing bearer token: send `authorization: Bearer <token>`")]
     Missing,
     /// Over [`MAX_TOKEN_BYTES`].
-    #[error("the bearer token is longer than {MAX_TOKEN_BYTES} bytes")]
-    TooLarge,
+    #[error("the bearer token is too large ({0} bytes, limit {MAX_TOKEN_BYTES})")]
+    TooLarge(usize),
     /// Not a JWT, wrong signature, wrong algorithm, unknown key, bad claims.
     #[error("the bearer token is not valid: {0}")]
     Invalid(String),
@@ -102,7 +102,7 @@ pub enum AuthError {
     #[error("dev tokens are refused: this server does not run in dev mode")]
     DevTokenRefused,
     /// The token names a key id no configured or fetched key has.
-    #[error("the bearer token is not valid: no key has id {0:?}")]
+    #[error("the bearer token is not valid: no key has id {}", crate::domain::shown(.0))]
     UnknownKey(String),
 }
 
@@ -388,7 +388,7 @@ impl Authenticator {
     /// Verifies `token`.
     pub fn verify(&self, token: &str) -> Result<Arc<Identity>, AuthError> {
         if token.len() > MAX_TOKEN_BYTES {
-            return Err(AuthError::TooLarge);
+            return Err(AuthError::TooLarge(token.len()));
         }
         let now = self.clock.now();
         if let Some(identity) = self.cache.get(token) {
@@ -476,7 +476,7 @@ impl Authenticator {
                 header.alg,
                 header
                     .kid
-                    .map(|kid| format!(" with key id {kid:?}"))
+                    .map(|kid| format!(" with key id {}", crate::domain::shown(&kid)))
                     .unwrap_or_default()
             )));
         }
@@ -619,7 +619,7 @@ mod tests {
         assert!(matches!(auth.verify(&expired), Err(AuthError::Expired(_))));
         assert_eq!(
             auth.verify(&"a".repeat(MAX_TOKEN_BYTES + 1)),
-            Err(AuthError::TooLarge)
+            Err(AuthError::TooLarge(MAX_TOKEN_BYTES + 1))
         );
         assert!(matches!(
             auth.verify("not.a.jwt"),

@@ -16,7 +16,8 @@ use crate::decision::CheckQuery;
 use crate::domain::risk::RiskPicture;
 use crate::domain::{
     ApprovalStep, AuditAction, Elevation, ElevationId, ElevationState, Grant, GrantId, GroupName,
-    InvalidValue, RoleName, Scope, SessionBinding, SessionId, Subject, Verdict, format_duration,
+    InvalidValue, RequestedDuration, RoleName, Scope, SessionBinding, SessionId, Subject, Verdict,
+    format_duration,
     parse_duration,
 };
 use crate::policy::{NotDelegable, PolicyProblems};
@@ -125,7 +126,7 @@ fn new_elevation(form: &Fields, now: DateTime<Utc>) -> Result<NewElevation, Serv
     Ok(NewElevation {
         role: required(form, "role", RoleName::parse)?,
         scope: required(form, "scope", Scope::parse)?,
-        duration: required(form, "duration", parse_duration)?,
+        duration: required(form, "duration", RequestedDuration::parse)?,
         reason: form.get("reason").to_owned(),
         ticket: form.optional("ticket").map(str::to_owned),
         idempotency_key: None,
@@ -500,7 +501,7 @@ impl Console {
 
     async fn extend(&self, caller: &Caller, id: &str, form: &Fields) -> Handled {
         let id = field("id", ElevationId::parse(id))?;
-        let by = required(form, "by", parse_duration)?;
+        let by = required(form, "by", RequestedDuration::parse)?;
         let outcome = self
             .app
             .extend_elevation(
@@ -761,7 +762,7 @@ impl Console {
             delegatee: required(form, "delegatee", Subject::parse)?,
             role,
             scope: required(form, "scope", Scope::parse)?,
-            duration: required(form, "duration", parse_duration)?,
+            duration: required(form, "duration", RequestedDuration::parse)?,
             reason: form.get("reason").to_owned(),
             source_grant: Some(source),
             idempotency_key: None,

@@ -1,16 +1,65 @@
 //! Duration literals as people write them in policy and on the command line: `2h`, `30m`, `90s`,
-//! `1h30m`, `7d`.
+//! `1h30m`, `7d`; and [`RequestedDuration`], the one validated form of a duration a caller asks
+//! for (an access window, an extension, a delegation, a risk signal's time to live).
 
 use chrono::TimeDelta;
 
 use super::names::InvalidValue;
+
+/// The longest duration a caller may ask for, whatever policy says: far above any sensible
+/// access window, and far below where adding it to a timestamp could overflow.
+pub const MAX_REQUESTED_DURATION: TimeDelta = TimeDelta::days(366);
+
+/// A duration a caller asked for, validated once at the edge and carried down as is: whole
+/// seconds (the store keeps milliseconds, people and policy think in seconds and up), at least
+/// one second (a shorter window would be over before anyone could use it) and at most
+/// [`MAX_REQUESTED_DURATION`]. Policy then applies its own, narrower bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RequestedDuration(TimeDelta);
+
+impl RequestedDuration {
+    /// Validates a duration given as whole seconds and nanoseconds (the shape of
+    /// `google.protobuf.Duration`).
+    pub fn from_parts(seconds: i64, nanos: i32) -> Result<Self, InvalidValue> {
+        if nanos != 0 {
+            return Err(InvalidValue(
+                "must be whole seconds (nanos 0), at least 1s; e.g. 3600s".into(),
+            ));
+        }
+        if seconds < 1 {
+            return Err(InvalidValue(format!(
+                "must be at least 1s (it is {seconds}s); e.g. 3600s"
+            )));
+        }
+        let maximum = MAX_REQUESTED_DURATION.num_seconds();
+        if seconds > maximum {
+            return Err(InvalidValue(format!(
+                "must be at most {} ({maximum}s)",
+                format_duration(MAX_REQUESTED_DURATION)
+            )));
+        }
+        Ok(RequestedDuration(TimeDelta::seconds(seconds)))
+    }
+
+    /// Validates a duration literal such as `2h` (the console's and command line's form).
+    pub fn parse(text: &str) -> Result<Self, InvalidValue> {
+        let duration = parse_duration(text)?;
+        Self::from_parts(duration.num_seconds(), duration.subsec_nanos())
+    }
+
+    /// The duration.
+    pub fn get(self) -> TimeDelta {
+        self.0
+    }
+}
 
 /// Parses a duration literal: one or more `<digits><unit>` groups, units `d`, `h`, `m`, `s`,
 /// `ms`, largest first.
 pub fn parse_duration(text: &str) -> Result<TimeDelta, InvalidValue> {
     let refuse = || {
         InvalidValue(format!(
-            "{text:?} is not a duration; write it like 2h, 30m, 90s or 1h30m"
+            "{} is not a duration; write it like 2h, 30m, 90s or 1h30m",
+            super::shown(text)
         ))
     };
     if text.is_empty() {
@@ -106,6 +155,34 @@ mod tests {
             "99999999999999h",
         ] {
             assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn requested_durations_are_whole_seconds_from_one_second_to_the_ceiling() {
+        assert_eq!(
+            RequestedDuration::from_parts(3600, 0).unwrap().get(),
+            TimeDelta::hours(1)
+        );
+        assert!(RequestedDuration::from_parts(1, 0).is_ok());
+        let ceiling = MAX_REQUESTED_DURATION.num_seconds();
+        assert!(RequestedDuration::from_parts(ceiling, 0).is_ok());
+        for (seconds, nanos) in [
+            (0, 1),
+            (0, 999_999),
+            (0, 0),
+            (-1, 0),
+            (1, 1),
+            (1, -1),
+            (1, 1_000_000_000),
+            (ceiling + 1, 0),
+            (i64::MAX, 0),
+            (i64::MIN, 0),
+        ] {
+            assert!(
+                RequestedDuration::from_parts(seconds, nanos).is_err(),
+                "{seconds}s {nanos}ns"
+            );
         }
     }
 

@@ -27,9 +27,12 @@ impl ElevationId {
 
     /// Parses the textual form.
     pub fn parse(text: &str) -> Result<Self, super::InvalidValue> {
-        Uuid::parse_str(text)
-            .map(ElevationId)
-            .map_err(|_| super::InvalidValue(format!("{text:?} is not an elevation id (a UUID)")))
+        Uuid::parse_str(text).map(ElevationId).map_err(|_| {
+            super::InvalidValue(format!(
+                "{} is not an elevation id (a UUID)",
+                super::shown(text)
+            ))
+        })
     }
 }
 
@@ -225,6 +228,10 @@ pub struct Vote {
     /// Given by policy (an `auto_approve` rule), not a person; meets the step by itself.
     #[serde(default)]
     pub automatic: bool,
+    /// The idempotency key the vote came with: a retry with the same key is answered as the
+    /// first call was; any other repeat is told it counted nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
 }
 
 /// The subject votes recorded for policy's automatic approvals carry.
@@ -344,6 +351,23 @@ pub enum TransitionError {
         /// The earlier verdict.
         verdict: &'static str,
     },
+    /// The caller already gave this verdict (without the same idempotency key): the repeat
+    /// counts nothing, and says so, so that nobody believes they decided a later step.
+    #[error(
+        "{subject} already voted {verdict} on step {step:?} of this elevation at {at}; this call counted nothing. The elevation is {now_at}"
+    )]
+    AlreadyCounted {
+        /// The caller.
+        subject: Subject,
+        /// The verdict, repeated.
+        verdict: &'static str,
+        /// The step the earlier vote counted for.
+        step: String,
+        /// When the earlier vote was given (RFC 3339).
+        at: String,
+        /// Where the elevation stands now, e.g. `PENDING at step "security"`.
+        now_at: String,
+    },
     /// The caller delegated the role along this chain, or receives it: not independent.
     #[error("{subject} delegated the role along this chain or receives it, and may not approve it")]
     NotIndependent {
@@ -434,6 +458,27 @@ impl Elevation {
         })
     }
 
+    /// The refusal of a repeated vote, saying where the elevation stands now.
+    fn already_counted(&self, earlier: &Vote) -> TransitionError {
+        let now_at = match self.current_step() {
+            Some(step) => format!("{} at step {:?}", self.state, self.steps[step].name),
+            None => self.state.to_string(),
+        };
+        TransitionError::AlreadyCounted {
+            subject: earlier.approver.clone(),
+            verdict: earlier.verdict.as_str(),
+            step: self
+                .steps
+                .get(earlier.step as usize)
+                .map(|step| step.name.clone())
+                .unwrap_or_default(),
+            at: earlier
+                .at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            now_at,
+        }
+    }
+
     /// Whether `who` is named anywhere in the chain (may see the elevation).
     pub fn is_approver(&self, who: &Identity) -> bool {
         self.steps.iter().any(|step| {
@@ -442,14 +487,16 @@ impl Elevation {
         })
     }
 
-    /// Records `who`'s verdict on the current step. Returns `None` when the vote repeats one
-    /// already recorded (a replay changes nothing). The result may be `PENDING` (more votes
-    /// needed), `APPROVED` (the last step is met) or `DENIED`.
+    /// Records `who`'s verdict on the current step. Returns `None` when the vote is a retry of
+    /// one already recorded with the same `idempotency_key` (it changes nothing); a repeat
+    /// without it is refused as [`TransitionError::AlreadyCounted`]. The result may be
+    /// `PENDING` (more votes needed), `APPROVED` (the last step is met) or `DENIED`.
     pub fn vote(
         &self,
         who: &Identity,
         verdict: Verdict,
         comment: &str,
+        idempotency_key: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Option<Elevation>, TransitionError> {
         if who.subject == self.requester {
@@ -462,7 +509,12 @@ impl Elevation {
         }
         if let Some(earlier) = self.votes.iter().find(|vote| vote.approver == who.subject) {
             if earlier.verdict == verdict {
-                return Ok(None);
+                if idempotency_key.is_some()
+                    && earlier.idempotency_key.as_deref() == idempotency_key
+                {
+                    return Ok(None);
+                }
+                return Err(self.already_counted(earlier));
             }
             return Err(TransitionError::AlreadyVoted {
                 subject: who.subject.clone(),
@@ -511,6 +563,7 @@ impl Elevation {
             comment: comment.to_owned(),
             at: now,
             automatic: false,
+            idempotency_key: idempotency_key.map(str::to_owned),
         });
         next.updated_at = now;
         match verdict {
@@ -555,6 +608,7 @@ impl Elevation {
             comment: rule.to_owned(),
             at: now,
             automatic: true,
+            idempotency_key: None,
         });
         next.updated_at = now;
         next.approve_if_every_step_is_met();
@@ -773,7 +827,7 @@ pub(crate) mod tests {
         let elevation = pending_elevation(vec![manager_step()]);
         let now = Utc::now();
         let approved = elevation
-            .vote(&identity("ali", &[]), Verdict::Approve, "ok", now)
+            .vote(&identity("ali", &[]), Verdict::Approve, "ok", None, now)
             .unwrap()
             .unwrap();
         assert_eq!(approved.state, ElevationState::Approved);
@@ -790,7 +844,13 @@ pub(crate) mod tests {
         // Even when the requester is named as their own manager.
         elevation.requester_claims.manager = Some(elevation.requester.clone());
         let error = elevation
-            .vote(&identity("fatma", &[]), Verdict::Approve, "", Utc::now())
+            .vote(
+                &identity("fatma", &[]),
+                Verdict::Approve,
+                "",
+                None,
+                Utc::now(),
+            )
             .unwrap_err();
         assert_eq!(error, TransitionError::SelfApproval);
     }
@@ -803,6 +863,7 @@ pub(crate) mod tests {
                 &identity("mallory", &["managers"]),
                 Verdict::Approve,
                 "",
+                None,
                 Utc::now(),
             )
             .unwrap_err();
@@ -810,21 +871,34 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn a_replayed_vote_changes_nothing_and_a_changed_vote_is_refused() {
+    fn a_retried_vote_changes_nothing_a_repeated_one_says_so_and_a_changed_one_is_refused() {
         let elevation = pending_elevation(vec![group_step(2)]);
         let officer = identity("rita", &["risk-officers"]);
         let once = elevation
-            .vote(&officer, Verdict::Approve, "", Utc::now())
+            .vote(&officer, Verdict::Approve, "", Some("k1"), Utc::now())
             .unwrap()
             .unwrap();
         assert_eq!(once.state, ElevationState::Pending);
         assert_eq!(
-            once.vote(&officer, Verdict::Approve, "", Utc::now())
+            once.vote(&officer, Verdict::Approve, "", Some("k1"), Utc::now())
                 .unwrap(),
             None
         );
+        for key in [None, Some("k2")] {
+            let repeated = once
+                .vote(&officer, Verdict::Approve, "", key, Utc::now())
+                .unwrap_err();
+            assert!(
+                matches!(&repeated, TransitionError::AlreadyCounted { step, .. } if step == "risk"),
+                "{repeated:?}"
+            );
+            assert!(
+                repeated.to_string().contains("counted nothing"),
+                "{repeated}"
+            );
+        }
         assert!(matches!(
-            once.vote(&officer, Verdict::Deny, "", Utc::now()),
+            once.vote(&officer, Verdict::Deny, "", None, Utc::now()),
             Err(TransitionError::AlreadyVoted { .. })
         ));
     }
@@ -835,16 +909,16 @@ pub(crate) mod tests {
         let now = Utc::now();
         let rita = identity("rita", &["risk-officers"]);
         assert!(matches!(
-            elevation.vote(&rita, Verdict::Approve, "", now),
+            elevation.vote(&rita, Verdict::Approve, "", None, now),
             Err(TransitionError::NotAnApprover { .. })
         ));
         let after_manager = elevation
-            .vote(&identity("ali", &[]), Verdict::Approve, "", now)
+            .vote(&identity("ali", &[]), Verdict::Approve, "", None, now)
             .unwrap()
             .unwrap();
         assert_eq!(after_manager.current_step(), Some(1));
         let after_rita = after_manager
-            .vote(&rita, Verdict::Approve, "", now)
+            .vote(&rita, Verdict::Approve, "", None, now)
             .unwrap()
             .unwrap();
         assert_eq!(after_rita.state, ElevationState::Pending);
@@ -853,6 +927,7 @@ pub(crate) mod tests {
                 &identity("rob", &["risk-officers"]),
                 Verdict::Approve,
                 "",
+                None,
                 now,
             )
             .unwrap()
@@ -864,7 +939,13 @@ pub(crate) mod tests {
     fn one_denial_denies_by_default() {
         let elevation = pending_elevation(vec![manager_step()]);
         let denied = elevation
-            .vote(&identity("ali", &[]), Verdict::Deny, "not now", Utc::now())
+            .vote(
+                &identity("ali", &[]),
+                Verdict::Deny,
+                "not now",
+                None,
+                Utc::now(),
+            )
             .unwrap()
             .unwrap();
         assert_eq!(denied.state, ElevationState::Denied);

@@ -24,9 +24,9 @@ impl GrantId {
 
     /// Parses the textual form.
     pub fn parse(text: &str) -> Result<Self, super::InvalidValue> {
-        Uuid::parse_str(text)
-            .map(GrantId)
-            .map_err(|_| super::InvalidValue(format!("{text:?} is not a grant id (a UUID)")))
+        Uuid::parse_str(text).map(GrantId).map_err(|_| {
+            super::InvalidValue(format!("{} is not a grant id (a UUID)", super::shown(text)))
+        })
     }
 }
 

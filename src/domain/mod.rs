@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod decision;
 pub mod duration;
+pub mod echo;
 pub mod elevation;
 pub mod grant;
 pub mod identity;
@@ -14,7 +15,8 @@ pub mod scope;
 
 pub use audit::{AuditAction, AuditEvent};
 pub use decision::{Decision, DecisionReason};
-pub use duration::{format_duration, parse_duration};
+pub use duration::{RequestedDuration, format_duration, parse_duration};
+pub use echo::shown;
 pub use elevation::{
     ApprovalStep, ApproverSpec, DelegationTerms, Elevation, ElevationId, ElevationState,
     RequesterSnapshot, TransitionError, Verdict, Vote,

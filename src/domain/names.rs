@@ -10,6 +10,50 @@ use std::sync::Arc;
 pub struct InvalidValue(pub String);
 
 const MAX_IDENTIFIER_BYTES: usize = 256;
+
+/// Characters that change how text reads without being seen: the bidirectional embeddings,
+/// overrides and isolates ("Trojan Source").
+pub(crate) fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Characters that show as nothing (or as a space) yet make two names differ: zero-width
+/// spaces and joiners, direction marks and controls, invisible operators, fillers, the byte
+/// order mark, tags, variation selectors, and line and paragraph separators. With control
+/// characters, identifiers refuse them, so that `fa\u{200B}tma` can never pass for `fatma`.
+pub(crate) fn is_invisible(c: char) -> bool {
+    is_bidi_control(c)
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{034F}'
+                | '\u{061C}'
+                | '\u{115F}'
+                | '\u{1160}'
+                | '\u{17B4}'
+                | '\u{17B5}'
+                | '\u{180B}'..='\u{180F}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{2060}'..='\u{206F}'
+                | '\u{3164}'
+                | '\u{FE00}'..='\u{FE0F}'
+                | '\u{FEFF}'
+                | '\u{FFA0}'
+                | '\u{FFF9}'..='\u{FFFB}'
+                | '\u{1D173}'..='\u{1D17A}'
+                | '\u{E0000}'..='\u{E0FFF}'
+        )
+}
+
+/// The first character of `value` that `refused` matches, as `U+200B at byte 2`.
+fn first_refused(value: &str, refused: fn(char) -> bool) -> Option<String> {
+    value
+        .char_indices()
+        .find(|(_, c)| refused(*c))
+        .map(|(at, c)| format!("U+{:04X} at byte {at}", c as u32))
+}
 const MAX_NAME_BYTES: usize = 128;
 
 /// Identifiers issued by identity providers (subjects, sessions, groups) are free-form text, but
@@ -27,6 +71,11 @@ fn validate_identifier(kind: &str, value: &str) -> Result<(), InvalidValue> {
     if value.chars().any(char::is_control) {
         return Err(InvalidValue(format!(
             "{kind} must not contain control characters"
+        )));
+    }
+    if let Some(found) = first_refused(value, is_invisible) {
+        return Err(InvalidValue(format!(
+            "{kind} must not contain invisible or direction-changing characters ({found})"
         )));
     }
     if value.trim() != value {
@@ -55,7 +104,8 @@ fn validate_policy_name(kind: &str, value: &str) -> Result<(), InvalidValue> {
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'));
     if !first_is_alphanumeric || !all_allowed {
         return Err(InvalidValue(format!(
-            "{kind} {value:?} may use only letters, digits and _ . : - and must start with a letter or digit"
+            "{kind} {} may use only letters, digits and _ . : - and must start with a letter or digit",
+            super::shown(value)
         )));
     }
     Ok(())
@@ -151,7 +201,10 @@ string_newtype!(
 );
 
 /// Free text a person types (reasons, comments, tickets): at most `max_bytes`, no control
-/// characters except line breaks and tabs.
+/// characters except line breaks and tabs, and no bidirectional overrides (which make text
+/// read differently from what it says, in the CLI and the console alike). Direction marks
+/// and other invisible characters are allowed: right-to-left text needs them, and free text
+/// names nobody.
 pub fn validate_free_text(kind: &str, value: &str, max_bytes: usize) -> Result<(), InvalidValue> {
     if value.len() > max_bytes {
         return Err(InvalidValue(format!(
@@ -165,6 +218,11 @@ pub fn validate_free_text(kind: &str, value: &str, max_bytes: usize) -> Result<(
     {
         return Err(InvalidValue(format!(
             "{kind} must not contain control characters"
+        )));
+    }
+    if let Some(found) = first_refused(value, is_bidi_control) {
+        return Err(InvalidValue(format!(
+            "{kind} must not contain bidirectional override characters ({found})"
         )));
     }
     Ok(())
@@ -182,6 +240,38 @@ mod tests {
         assert!(Subject::parse(" fatma").is_err());
         assert!(Subject::parse("fat\u{0}ma").is_err());
         assert!(Subject::parse(&"x".repeat(257)).is_err());
+    }
+
+    #[test]
+    fn identifiers_refuse_invisible_and_direction_changing_characters() {
+        for sneaky in [
+            "fa\u{200B}tma",
+            "fatma\u{202E}",
+            "\u{FEFF}fatma",
+            "fa\u{2066}tma",
+            "fa\u{00AD}tma",
+            "fa\u{2060}tma",
+        ] {
+            let refused = Subject::parse(sneaky).unwrap_err();
+            assert!(refused.0.contains("invisible"), "{sneaky:?}: {refused}");
+            assert!(GroupName::parse(sneaky).is_err(), "{sneaky:?}");
+            assert!(SessionId::parse(sneaky).is_err(), "{sneaky:?}");
+        }
+        assert!(
+            Subject::parse("fa\u{200B}tma")
+                .unwrap_err()
+                .0
+                .contains("U+200B at byte 2")
+        );
+        assert!(Subject::parse("Zoë Øster-Çelik").is_ok());
+        assert!(Subject::parse("فاطمة").is_ok());
+    }
+
+    #[test]
+    fn free_text_refuses_bidirectional_overrides_but_not_direction_marks() {
+        assert!(validate_free_text("reason", "see \u{202E}txt.exe", 100).is_err());
+        assert!(validate_free_text("reason", "see \u{2067}x", 100).is_err());
+        assert!(validate_free_text("reason", "فاطمة\u{200F} PO 4711", 100).is_ok());
     }
 
     #[test]

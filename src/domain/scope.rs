@@ -6,6 +6,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use super::echo::shown;
 use super::names::InvalidValue;
 
 const MAX_SCOPE_BYTES: usize = 1024;
@@ -24,23 +25,32 @@ fn segment_type_is_valid(segment_type: &str) -> bool {
 
 fn segment_name_is_valid(name: &str) -> bool {
     !name.is_empty()
-        && name
-            .chars()
-            .all(|c| !c.is_control() && !c.is_whitespace() && c != '/' && c != '*')
+        && name.chars().all(|c| {
+            !c.is_control()
+                && !c.is_whitespace()
+                && !super::names::is_invisible(c)
+                && c != '/'
+                && c != '*'
+        })
 }
 
 fn check_segment(segment: &str) -> Result<(), String> {
     let Some((segment_type, name)) = segment.split_once(':') else {
-        return Err(format!("segment {segment:?} is not of the form Type:Name"));
+        return Err(format!(
+            "segment {} is not of the form Type:Name",
+            shown(segment)
+        ));
     };
     if !segment_type_is_valid(segment_type) {
         return Err(format!(
-            "segment {segment:?}: the type must start with a letter and use letters, digits, _ or -"
+            "segment {}: the type must start with a letter and use letters, digits, _ or -",
+            shown(segment)
         ));
     }
     if !segment_name_is_valid(name) {
         return Err(format!(
-            "segment {segment:?}: the name must be non-empty, without spaces, '/' or '*'"
+            "segment {}: the name must be non-empty, without spaces, invisible characters, '/' or '*'",
+            shown(segment)
         ));
     }
     Ok(())
@@ -80,7 +90,7 @@ impl Scope {
         check_length(value)?;
         for segment in value.split('/') {
             check_segment(segment)
-                .map_err(|problem| InvalidValue(format!("scope {value:?}: {problem}")))?;
+                .map_err(|problem| InvalidValue(format!("scope {}: {problem}", shown(value))))?;
         }
         Ok(())
     }
@@ -165,20 +175,23 @@ impl ScopePattern {
         for part in parts {
             let segment = if part == "**" {
                 return Err(InvalidValue(format!(
-                    "scope pattern {value:?}: '**' may only be the last segment"
+                    "scope pattern {}: '**' may only be the last segment",
+                    shown(value)
                 )));
             } else if part == "*" {
                 PatternSegment::AnySegment
             } else if let Some(segment_type) = part.strip_suffix(":*") {
                 if !segment_type_is_valid(segment_type) {
                     return Err(InvalidValue(format!(
-                        "scope pattern {value:?}: segment {part:?} has an invalid type"
+                        "scope pattern {}: segment {} has an invalid type",
+                        shown(value),
+                        shown(part)
                     )));
                 }
                 PatternSegment::AnyNameOfType(segment_type.to_owned())
             } else {
                 check_segment(part).map_err(|problem| {
-                    InvalidValue(format!("scope pattern {value:?}: {problem}"))
+                    InvalidValue(format!("scope pattern {}: {problem}", shown(value)))
                 })?;
                 PatternSegment::Exact(part.to_owned())
             };

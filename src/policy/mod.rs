@@ -15,7 +15,7 @@ use chrono::TimeDelta;
 
 use crate::domain::{
     ApprovalStep, ApproverSpec, GrantId, GroupName, Identity, InvalidValue, Permission, RoleName,
-    Scope, ScopePattern, Subject, parse_duration,
+    Scope, ScopePattern, Subject, parse_duration, shown,
 };
 use document::{EligibilityDocument, PolicyDocument, SeparationDocument, StepDocument};
 use rules::{Moment, Rule};
@@ -797,7 +797,7 @@ fn compile_delegation(
     {
         problems.add(
             format!("{path}.role"),
-            format!("role {role:?} is not defined under roles"),
+            format!("role {} is not defined under roles", shown(role.as_str())),
         );
     }
     if entry.scopes.is_empty() {
@@ -843,7 +843,7 @@ fn compile_delegation(
             if !step_names.insert(step.step.clone()) {
                 problems.add(
                     format!("{step_path}.step"),
-                    format!("step name {:?} is used twice", step.step),
+                    format!("step name {} is used twice", shown(&step.step)),
                 );
             }
             compile_step(step, &step_path, locate, problems)
@@ -885,7 +885,7 @@ fn session_binding(value: Option<&str>, path: &str, problems: &mut Problems) -> 
         Some(other) => {
             problems.add(
                 path.to_owned(),
-                format!("{other:?} is not a session binding; use session or none"),
+                format!("{} is not a session binding; use session or none", shown(other)),
             );
             true
         }
@@ -922,7 +922,8 @@ fn compile_webhook(
             problems.add(
                 format!("{path}.events[{index}]"),
                 format!(
-                    "{event:?} is not an audit action (e.g. elevation.requested, grant.activated)"
+                    "{} is not an audit action (e.g. elevation.requested, grant.activated)",
+                    shown(event)
                 ),
             );
         }
@@ -955,7 +956,7 @@ fn compile_separation(
         other => {
             problems.add(
                 format!("{path}.mode"),
-                format!("{other:?} is not a mode; use static or dynamic"),
+                format!("{} is not a mode; use static or dynamic", shown(other)),
             );
             SeparationMode::Dynamic
         }
@@ -970,7 +971,7 @@ fn compile_separation(
             if !roles.contains_key(&role) {
                 problems.add(
                     format!("{path}.roles[{index}]"),
-                    format!("role {role:?} is not defined under roles"),
+                    format!("role {} is not defined under roles", shown(role.as_str())),
                 );
             }
             members.push(role);
@@ -1005,7 +1006,7 @@ fn compile_eligibility(
     {
         problems.add(
             format!("{path}.role"),
-            format!("role {role:?} is not defined under roles"),
+            format!("role {} is not defined under roles", shown(role.as_str())),
         );
     }
 
@@ -1094,7 +1095,7 @@ fn compile_eligibility(
             if !step_names.insert(step.step.clone()) {
                 problems.add(
                     format!("{step_path}.step"),
-                    format!("step name {:?} is used twice", step.step),
+                    format!("step name {} is used twice", shown(&step.step)),
                 );
             }
             compile_step(step, &step_path, locate, problems)
@@ -1109,7 +1110,7 @@ fn compile_eligibility(
             "ticket" => require_ticket = true,
             other => problems.add(
                 format!("{path}.require[{i}]"),
-                format!("{other:?} cannot be required; use reason or ticket"),
+                format!("{} cannot be required; use reason or ticket", shown(other)),
             ),
         }
     }

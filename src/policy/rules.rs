@@ -18,8 +18,8 @@ use cel::objects::{Key, Map};
 use cel::{Context, Env, Program, Value};
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::domain::parse_duration;
 use crate::domain::risk::RiskPicture;
+use crate::domain::{parse_duration, shown};
 
 mod native;
 
@@ -902,7 +902,8 @@ impl Checker {
             None => Err(Problem::at(
                 id,
                 format!(
-                    "unknown variable {name:?}; rules can read {}",
+                    "unknown variable {}; rules can read {}",
+                    shown(name),
                     allowed.join(", ")
                 ),
             )),
@@ -945,14 +946,22 @@ impl Checker {
                     let names: Vec<&str> = schema.iter().map(|(known, _)| *known).collect();
                     Problem::at(
                         id,
-                        format!("{name} has no field {field:?}; it has {}", names.join(", ")),
+                        format!(
+                            "{name} has no field {}; it has {}",
+                            shown(field),
+                            names.join(", ")
+                        ),
                     )
                 }),
             Type::Map(_, value) => Ok((**value).clone()),
             Type::Dyn => Ok(Type::Dyn),
             other => Err(Problem::at(
                 id,
-                format!("{} has no fields (selecting {field:?})", type_name(other)),
+                format!(
+                    "{} has no fields (selecting {})",
+                    type_name(other),
+                    shown(field)
+                ),
             )),
         }
     }
@@ -1098,7 +1107,7 @@ impl Checker {
             // Calls are positioned at their parenthesis; point at the name instead.
             _ => Err(Problem {
                 step_back: name.len(),
-                ..Problem::at(id, format!("unknown function {name:?}"))
+                ..Problem::at(id, format!("unknown function {}", shown(name)))
             }),
         }
     }

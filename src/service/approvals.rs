@@ -90,7 +90,7 @@ impl Elevator {
         let decide = |context: ElevationContext| -> Result<Change, TransitionError> {
             let before = &context.elevation;
             let step = before.current_step();
-            let Some(voted) = before.vote(caller, verdict, comment, now)? else {
+            let Some(voted) = before.vote(caller, verdict, comment, idempotency_key, now)? else {
                 return Ok(Change::default());
             };
             let step_name = step

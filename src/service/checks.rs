@@ -1,6 +1,6 @@
 //! Decisions: Check for policy enforcement points, the Check simulator, and risk signals.
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::{Elevator, MAX_RISK_TTL, NewRiskSignal, ServiceError, check_text};
@@ -96,13 +96,10 @@ impl Elevator {
         if signal.score > 100 {
             return Err(ServiceError::invalid("score", "must be between 0 and 100"));
         }
-        if signal.ttl <= TimeDelta::zero() || signal.ttl > MAX_RISK_TTL {
+        if signal.ttl.get() > MAX_RISK_TTL {
             return Err(ServiceError::invalid(
                 "ttl",
-                format!(
-                    "must be longer than zero and at most {}",
-                    format_duration(MAX_RISK_TTL)
-                ),
+                format!("must be at most {}", format_duration(MAX_RISK_TTL)),
             ));
         }
         for (index, flag) in signal.flags.iter().enumerate() {
@@ -132,7 +129,7 @@ impl Elevator {
                 signal.source
             },
             reported_at: now,
-            expires_at: now + signal.ttl,
+            expires_at: now + signal.ttl.get(),
         };
         let mut event = AuditEvent::new(
             AuditAction::RiskReported,

@@ -13,8 +13,8 @@ use super::{
 };
 use crate::domain::{
     AttenuationBreach, AuditAction, AuditEvent, Delegation, DelegationTerms, Elevation,
-    ElevationId, ElevationState, Grant, GrantId, Identity, RequesterSnapshot, RoleName, Scope,
-    StandingRole, Subject, format_duration,
+    ElevationId, ElevationState, Grant, GrantId, Identity, RequestedDuration, RequesterSnapshot,
+    RoleName, Scope, StandingRole, Subject, format_duration,
 };
 use crate::policy::{DelegationEntry, Holding, NotDelegable, Policy};
 use crate::store::{Change, Created, DelegationFilter, ElevationContext};
@@ -29,7 +29,7 @@ pub struct NewDelegation {
     /// The scope passed on.
     pub scope: Scope,
     /// How long.
-    pub duration: TimeDelta,
+    pub duration: RequestedDuration,
     /// Why.
     pub reason: String,
     /// The delegator's grant to delegate from; found among its grants when absent.
@@ -91,12 +91,6 @@ impl Elevator {
                 "a role cannot be delegated to oneself",
             ));
         }
-        if request.duration <= TimeDelta::zero() {
-            return Err(ServiceError::invalid(
-                "duration",
-                "must be longer than zero",
-            ));
-        }
         let now = self.clock.now();
         let policy = self.decider.policy();
         let entry = policy
@@ -116,7 +110,7 @@ impl Elevator {
             ));
         }
         if let Some(maximum) = entry.max_duration
-            && request.duration > maximum
+            && request.duration.get() > maximum
         {
             return Err(ServiceError::invalid(
                 "duration",
@@ -127,7 +121,7 @@ impl Elevator {
                 ),
             ));
         }
-        let not_after = now + request.duration;
+        let not_after = now + request.duration.get();
         let not_after_cap = match &source {
             Source::Grant(grant) => {
                 grant
@@ -188,7 +182,7 @@ impl Elevator {
             session: None,
             role: request.role.clone(),
             scope: request.scope.clone(),
-            duration: request.duration,
+            duration: request.duration.get(),
             reason: request.reason.clone(),
             ticket: None,
             state: ElevationState::Pending,
@@ -227,7 +221,7 @@ impl Elevator {
             "delegation": true,
             "delegatee": request.delegatee.as_str(),
             "parent_grant": parent_grant.map(|id| id.to_string()),
-            "duration": format_duration(request.duration),
+            "duration": format_duration(request.duration.get()),
             "depth": source.depth() + 1,
             "source": match &source {
                 Source::Grant(grant) => format!("grant {}", grant.id),
@@ -273,7 +267,7 @@ impl Elevator {
                     .is_some_and(|terms| terms.delegatee == request.delegatee)
                     && existing.role == request.role
                     && existing.scope == request.scope
-                    && existing.duration == request.duration;
+                    && existing.duration == request.duration.get();
                 if !same {
                     return Err(ServiceError::precondition(
                         "IDEMPOTENCY_KEY_REUSED",

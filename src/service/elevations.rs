@@ -10,13 +10,14 @@ use serde_json::json;
 
 use super::{
     ElevationOutcome, Elevator, MAX_IDEMPOTENCY_KEY_BYTES, MAX_REASON_BYTES, MAX_SCHEDULE_AHEAD,
-    MAX_TICKET_BYTES, NewElevation, Page, ServiceError, check_text, page_size, page_token,
+    MAX_TICKET_BYTES, NewElevation, PAST_START_TOLERANCE, Page, ServiceError, check_text,
+    page_size, page_token,
 };
 use crate::domain::risk::{RiskPicture, risk_picture};
 use crate::domain::{
     ApprovalStep, AuditAction, AuditEvent, Elevation, ElevationId, ElevationState, Grant,
-    GroupName, Identity, RequesterSnapshot, Revocation, RoleName, Scope, SessionId, StandingRole,
-    Subject, TransitionError, format_duration,
+    GroupName, Identity, RequestedDuration, RequesterSnapshot, Revocation, RoleName, Scope,
+    SessionId, StandingRole, Subject, TransitionError, format_duration,
 };
 use crate::policy::rules::{self, RequestFacts, RuleInput, RuleOutcome, TokenFacts};
 use crate::policy::{Eligibility, Holding, Ineligible, Policy, SeparationConflict};
@@ -176,18 +177,12 @@ impl Elevator {
         match extending {
             Some(grant) => {
                 assessment.not_before = grant.not_before;
-                assessment.not_after = grant.not_after + request.duration;
+                assessment.not_after = grant.not_after + request.duration.get();
             }
             None => {
                 assessment.not_before = request.not_before.map_or(at, |start| start.max(at));
-                assessment.not_after = assessment.not_before + request.duration;
+                assessment.not_after = assessment.not_before + request.duration.get();
             }
-        }
-        if request.duration <= TimeDelta::zero() {
-            refuse(ServiceError::invalid(
-                "duration",
-                "must be longer than zero",
-            ));
         }
         let window_from_now = assessment.not_after - assessment.not_before.max(at);
         if window_from_now > entry.max_duration {
@@ -207,7 +202,7 @@ impl Elevator {
             ));
         }
         if let Some(minimum) = entry.min_duration
-            && request.duration < minimum
+            && request.duration.get() < minimum
             && extending.is_none()
         {
             refuse(ServiceError::invalid(
@@ -244,6 +239,17 @@ impl Elevator {
                     "this role is bound to a login session, but the token has no sid claim",
                 )),
             }
+        }
+        if let Some(start) = request.not_before
+            && start < at - PAST_START_TOLERANCE
+        {
+            refuse(ServiceError::invalid(
+                "not_before",
+                format!(
+                    "lies in the past; leave it out to start once approved (a start up to {} ago counts as now)",
+                    format_duration(PAST_START_TOLERANCE)
+                ),
+            ));
         }
         if let Some(start) = request.not_before
             && start > at + MAX_SCHEDULE_AHEAD
@@ -289,7 +295,7 @@ impl Elevator {
                 request: Some(RequestFacts {
                     role: request.role.as_str(),
                     scope: request.scope.as_str(),
-                    duration: request.duration,
+                    duration: request.duration.get(),
                     reason: &request.reason,
                     ticket: request.ticket.as_deref().unwrap_or_default(),
                 }),
@@ -365,7 +371,7 @@ impl Elevator {
         &self,
         caller: &Identity,
         id: ElevationId,
-        extension: TimeDelta,
+        extension: RequestedDuration,
         reason: String,
         idempotency_key: Option<String>,
     ) -> Result<ElevationOutcome, ServiceError> {
@@ -435,7 +441,7 @@ impl Elevator {
             },
             role: request.role.clone(),
             scope: request.scope.clone(),
-            duration: request.duration,
+            duration: request.duration.get(),
             reason: request.reason.clone(),
             ticket: request.ticket.clone().filter(|t| !t.is_empty()),
             state: ElevationState::Pending,
@@ -508,7 +514,7 @@ impl Elevator {
             Created::Existing(existing) => {
                 if existing.role != request.role
                     || existing.scope != request.scope
-                    || existing.duration != request.duration
+                    || existing.duration != request.duration.get()
                     || existing.extends_grant != extending.map(|grant| grant.id)
                 {
                     return Err(ServiceError::precondition(

@@ -2,7 +2,7 @@
 //! every variant carries a stable machine-readable code.
 
 use crate::auth::AuthError;
-use crate::domain::{AcceptRefusal, TransitionError};
+use crate::domain::{AcceptRefusal, TransitionError, Verdict};
 use crate::policy::PolicyProblems;
 use crate::store::StoreError;
 
@@ -72,6 +72,7 @@ impl ServiceError {
         match self {
             ServiceError::InvalidArgument { .. } => "INVALID_ARGUMENT",
             ServiceError::InvalidPolicy(_) => "INVALID_POLICY",
+            ServiceError::Unauthenticated(AuthError::TooLarge(_)) => "TOKEN_TOO_LARGE",
             ServiceError::Unauthenticated(_) => "UNAUTHENTICATED",
             ServiceError::PermissionDenied { code, .. }
             | ServiceError::FailedPrecondition { code, .. }
@@ -118,6 +119,14 @@ impl From<TransitionError> for ServiceError {
             TransitionError::AlreadyVoted { .. } => {
                 ServiceError::precondition("ALREADY_VOTED", message)
             }
+            TransitionError::AlreadyCounted { verdict, .. } => ServiceError::precondition(
+                if verdict == Verdict::Approve.as_str() {
+                    "ALREADY_APPROVED"
+                } else {
+                    "ALREADY_DENIED"
+                },
+                message,
+            ),
             TransitionError::SelfApproval => ServiceError::denied("SELF_APPROVAL", message),
             TransitionError::NotIndependent { .. } => {
                 ServiceError::denied("NOT_INDEPENDENT", message)
@@ -141,6 +150,11 @@ impl From<StoreError> for ServiceError {
             StoreError::Rejected(rejection) => rejection.into(),
             StoreError::Conflict(message) => ServiceError::precondition("CONFLICT", message),
             StoreError::Contention(message) => ServiceError::Aborted(message),
+            // A backstop: validation at the edge should have refused the value already.
+            StoreError::OutOfBounds(what) => ServiceError::precondition(
+                "CONSTRAINT_VIOLATED",
+                format!("a value in this request is out of bounds ({what}); nothing was changed"),
+            ),
             StoreError::Unavailable(message) => ServiceError::Unavailable(message),
             StoreError::Corrupt(message) | StoreError::Internal(message) => {
                 ServiceError::Internal(message)

@@ -40,7 +40,8 @@ use crate::decision::log::DecisionLog;
 use crate::domain::TransitionError;
 use crate::domain::names::validate_free_text;
 use crate::domain::{
-    Elevation, ElevationId, Grant, Identity, Revision, RoleName, Scope, SessionId, Subject,
+    Elevation, ElevationId, Grant, Identity, RequestedDuration, Revision, RoleName, Scope,
+    SessionId, Subject,
 };
 use crate::policy::Policy;
 use crate::store::{Change, Committed, Decide, OutboxMessage, Store};
@@ -67,6 +68,9 @@ pub const MAX_PAGE_SIZE: usize = 500;
 pub const DEFAULT_PAGE_SIZE: usize = 50;
 /// How far ahead a scheduled start may lie.
 pub const MAX_SCHEDULE_AHEAD: TimeDelta = TimeDelta::days(30);
+/// How far in the past a requested start may lie and still be taken as "now": clocks of
+/// clients drift and a request spends time in flight. Further back, it is refused.
+pub const PAST_START_TOLERANCE: TimeDelta = TimeDelta::seconds(60);
 /// Longest time a risk signal may hold.
 pub const MAX_RISK_TTL: TimeDelta = TimeDelta::days(7);
 
@@ -102,7 +106,7 @@ pub struct NewElevation {
     /// The scope.
     pub scope: Scope,
     /// The access window's length.
-    pub duration: TimeDelta,
+    pub duration: RequestedDuration,
     /// Why.
     pub reason: String,
     /// A ticket reference.
@@ -127,7 +131,7 @@ pub struct NewRiskSignal {
     /// Reporting engine; defaults to the caller.
     pub source: String,
     /// How long it holds.
-    pub ttl: TimeDelta,
+    pub ttl: RequestedDuration,
 }
 
 /// The result of a write that concerns an elevation.

@@ -319,6 +319,11 @@ pub enum StoreError {
     /// Concurrent transactions collided and the retries ran out; the caller may try again.
     #[error("concurrent writes collided: {0}")]
     Contention(String),
+    /// The database refused a value as out of bounds (a check or not-null constraint, a
+    /// number or timestamp out of range): bad input the edge let through. The text names the
+    /// constraint or the kind of value, never the value.
+    #[error("the store refused a value: {0}")]
+    OutOfBounds(String),
     /// The database cannot be reached or refused the connection.
     #[error("the store is unavailable: {0}")]
     Unavailable(String),

@@ -366,7 +366,9 @@ async fn a_failing_audit_insert_rolls_the_change_back() {
         ))
         .await
         .unwrap_err();
-    assert_eq!(error.code(), Code::Internal);
+    // The constraint refused a value of the request: said as such, not as INTERNAL.
+    assert_eq!(error.code(), Code::FailedPrecondition, "{error:?}");
+    assert_eq!(error_reason(&error), "CONSTRAINT_VIOLATED");
     assert_eq!(app.store.revision().await.unwrap(), before);
     let listed = app
         .elevations()

@@ -21,8 +21,8 @@ async fn oversized_messages_are_refused_before_decoding_and_policies_still_fit()
         .request_elevation(authed(&app.fatma(), fatma_request("x".repeat(100 * 1024))))
         .await
         .expect_err("a 100 KiB request");
-    assert_eq!(error.code(), Code::OutOfRange, "{error:?}");
-    assert!(error.message().contains("too large"), "{}", error.message());
+    assert_eq!(error.code(), Code::ResourceExhausted, "{error:?}");
+    assert_eq!(error_reason(&error), "MESSAGE_TOO_LARGE");
     assert_eq!(app.store.revision().await.unwrap(), revision);
 
     // A policy document may be larger than other messages (up to its own 1 MiB limit).

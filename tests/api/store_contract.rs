@@ -77,6 +77,33 @@ contract!(
     what_operators_watch_is_counted,
 );
 
+/// A backstop, on PostgreSQL only (the memory store has no constraints to break): a value the
+/// edge should have refused and a database constraint refuses is `OutOfBounds`, named by its
+/// constraint, and reaches the caller as FAILED_PRECONDITION `CONSTRAINT_VIOLATED`, never
+/// as INTERNAL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_value_past_a_database_constraint_is_out_of_bounds_not_internal() {
+    let store = store(crate::harness::Backend::Postgres).await;
+    let mut elevation = pending("fatma", now());
+    elevation.duration = TimeDelta::microseconds(1);
+    let change = Change {
+        elevations: vec![elevation.clone()],
+        events: vec![event(AuditAction::ElevationRequested, &elevation)],
+        ..Default::default()
+    };
+    let revision = store.revision().await.unwrap();
+    let error = store.create_elevation(change, None).await.unwrap_err();
+    assert!(
+        matches!(&error, StoreError::OutOfBounds(what) if what.contains("elevations_duration_ms_check")),
+        "{error:?}"
+    );
+    assert_eq!(
+        elevator::service::ServiceError::from(error).code(),
+        "CONSTRAINT_VIOLATED"
+    );
+    assert_eq!(store.revision().await.unwrap(), revision);
+}
+
 fn now() -> DateTime<Utc> {
     truncate_to_micros(Utc::now())
 }
@@ -787,6 +814,7 @@ async fn concurrent_decisions_are_serialized(store: Arc<dyn Store>) {
                         comment: String::new(),
                         at: t,
                         automatic: false,
+                        idempotency_key: None,
                     });
                     Ok(Change {
                         events: vec![event(AuditAction::ApprovalApproved, &next)],

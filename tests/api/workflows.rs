@@ -171,7 +171,7 @@ async fn quorum_counts_distinct_people_and_deny_thresholds_hold(backend: Backend
     let app = workflow_app(backend).await;
     let fin = |name: &str| app.token(name, &["finance"], &[], None, Some("f"));
 
-    // 2 of 3, with a duplicate approver: the replay changes nothing.
+    // 2 of 3, with a duplicate approver: the repeat counts nothing and says so.
     let payment = request_as(
         &app,
         &app.fatma(),
@@ -184,10 +184,15 @@ async fn quorum_counts_distinct_people_and_deny_thresholds_hold(backend: Backend
         "60m is over the auto-approval limit"
     );
     let once = vote(&app, &fin("fin1"), &payment.id, true).await.unwrap();
-    let twice = vote(&app, &fin("fin1"), &payment.id, true).await.unwrap();
+    let twice = vote(&app, &fin("fin1"), &payment.id, true)
+        .await
+        .unwrap_err();
     assert_eq!(once.votes.len(), 1);
-    assert_eq!(twice.votes.len(), 1, "the same approver counts once");
-    assert_eq!(state(&twice), pb::ElevationState::Pending);
+    assert_eq!(
+        error_reason(&twice),
+        "ALREADY_APPROVED",
+        "the same approver counts once"
+    );
     let changed_mind = vote(&app, &fin("fin1"), &payment.id, false)
         .await
         .unwrap_err();
@@ -307,13 +312,20 @@ async fn approvers_must_be_independent_and_cannot_bootstrap(backend: Backend) {
 
     // One person counts once across the request: Ali, also an officer, cannot fill step two.
     let officer_ali = app.token("ali", &["managers", "risk-officers"], &[], None, Some("s9"));
-    let again = vote(&app, &officer_ali, &elevation.id, true).await.unwrap();
+    let again = vote(&app, &officer_ali, &elevation.id, true)
+        .await
+        .unwrap_err();
     assert_eq!(
-        again.votes.len(),
-        1,
-        "Ali's second approval is his first one replayed"
+        error_reason(&again),
+        "ALREADY_APPROVED",
+        "Ali's second approval counts nothing and says so"
     );
-    assert_eq!(again.steps[1].approvals, 0);
+    assert!(
+        again.message().contains("step \"manager\"")
+            && again.message().contains("PENDING at step \"risk_officer\""),
+        "{}",
+        again.message()
+    );
 
     // No bootstrapping: Mallory holds risk_officer through an elevation, which does not make
     // her an approver; the same role standing in her own token does.
@@ -490,7 +502,7 @@ async fn a_hundred_racing_approvers_count_exactly() {
             100 - final_state.votes.len()
         );
 
-        // A replayed approval changes nothing.
+        // A repeated vote changes nothing, and says so.
         let voter = &final_state.votes[0];
         let replay = app.token(&voter.approver, &["approvers"], &[], None, Some("s"));
         let before = app.store.revision().await.unwrap();
@@ -499,7 +511,11 @@ async fn a_hundred_racing_approvers_count_exactly() {
         } else {
             vote(&app, &replay, &elevation.id, false).await
         };
-        assert!(replayed.is_ok());
+        let repeated = replayed.unwrap_err();
+        assert!(
+            ["ALREADY_APPROVED", "ALREADY_DENIED"].contains(&error_reason(&repeated).as_str()),
+            "{repeated:?}"
+        );
         assert_eq!(app.store.revision().await.unwrap(), before);
     }
     let grants = app

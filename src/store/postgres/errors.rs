@@ -37,6 +37,21 @@ pub fn from_pg(error: tokio_postgres::Error) -> StoreError {
         {
             StoreError::Unavailable(message)
         }
+        // Class 23 (integrity constraint) and class 22 (data exception): a value bad input can
+        // reach. Named by its constraint or SQLSTATE, since the database's own text may quote
+        // the value.
+        other if other.code().starts_with("23") => {
+            let constraint = error
+                .as_db_error()
+                .and_then(|db| db.constraint())
+                .unwrap_or("an integrity constraint");
+            tracing::warn!(sqlstate = other.code(), constraint, %message, "constraint violated");
+            StoreError::OutOfBounds(format!("{constraint}, SQLSTATE {}", other.code()))
+        }
+        other if other.code().starts_with("22") => {
+            tracing::warn!(sqlstate = other.code(), %message, "data exception");
+            StoreError::OutOfBounds(format!("SQLSTATE {}", other.code()))
+        }
         other => StoreError::Internal(format!("SQLSTATE {}: {message}", other.code())),
     }
 }
