@@ -8,6 +8,7 @@ pub mod duration;
 pub mod elevation;
 pub mod grant;
 pub mod identity;
+pub mod ids;
 pub mod names;
 pub mod risk;
 pub mod scope;
@@ -16,14 +17,15 @@ pub use audit::{AuditAction, AuditEvent};
 pub use decision::{Decision, DecisionReason};
 pub use duration::{format_duration, parse_duration};
 pub use elevation::{
-    ApprovalStep, ApproverSpec, DelegationTerms, Elevation, ElevationId, ElevationState,
-    RequesterSnapshot, TransitionError, Verdict, Vote,
+    ApprovalStep, ApproverSpec, DelegationTerms, Elevation, ElevationState, RequesterSnapshot,
+    TransitionError, Verdict, Vote,
 };
 pub use grant::{
-    AcceptRefusal, AttenuationBreach, Delegation, DelegationHop, Grant, GrantId, GrantStatus,
-    Revocation, SessionBinding,
+    AcceptRefusal, AttenuationBreach, Delegation, DelegationHop, Grant, GrantStatus, Revocation,
+    SessionBinding,
 };
 pub use identity::{Identity, StandingRole};
+pub use ids::{ElevationId, GrantId};
 pub use names::{GroupName, InvalidValue, Permission, RoleName, SessionId, Subject};
 pub use risk::RiskSignal;
 pub use scope::{Scope, ScopePattern};
