@@ -158,11 +158,6 @@ pub const KNOWN_EXCEPTIONS: &[(&str, &str, &str)] = &[
     ),
     (
         "api",
-        "decision",
-        "the Check handlers build a decision::CheckQuery",
-    ),
-    (
-        "api",
         "policy",
         "convert maps policy::rules::RuleOutcome; limits sizes by MAX_POLICY_BYTES",
     ),
@@ -170,11 +165,6 @@ pub const KNOWN_EXCEPTIONS: &[(&str, &str, &str)] = &[
         "api",
         "store",
         "convert maps store::StoredAuditEvent and store::Checkpoint",
-    ),
-    (
-        "console",
-        "decision",
-        "the Check simulator page builds a decision::CheckQuery",
     ),
     (
         "console",

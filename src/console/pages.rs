@@ -12,7 +12,7 @@ use http::{Method, StatusCode};
 use super::forms::{Fields, encode};
 use super::html::{Page, csrf_field, document, esc, html, machine_time, notice, see_other, when};
 use super::{Caller, Console};
-use crate::decision::CheckQuery;
+use crate::domain::CheckQuery;
 use crate::domain::risk::RiskPicture;
 use crate::domain::{
     ApprovalStep, AuditAction, Elevation, ElevationId, ElevationState, Grant, GrantId, GroupName,
