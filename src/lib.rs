@@ -162,18 +162,8 @@ pub const KNOWN_EXCEPTIONS: &[(&str, &str, &str)] = &[
         "convert maps policy::rules::RuleOutcome; limits sizes by MAX_POLICY_BYTES",
     ),
     (
-        "api",
-        "store",
-        "convert maps store::StoredAuditEvent and store::Checkpoint",
-    ),
-    (
         "console",
         "policy",
         "pages name policy::NotDelegable and policy::PolicyProblems",
-    ),
-    (
-        "console",
-        "store",
-        "the audit page pages through store::Checkpoint",
     ),
 ];

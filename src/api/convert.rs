@@ -11,13 +11,13 @@ use crate::domain::{
     Grant, GrantId, GrantStatus, GroupName, InvalidValue, RoleName, Scope, SessionBinding,
     SessionId, Subject, Verdict,
 };
+use crate::domain::{Checkpoint, StoredAuditEvent};
 use crate::policy::rules::RuleOutcome;
 use crate::proto::v1 as pb;
 use crate::service::{
     ApprovalBatch, AuditQuery, CheckSimulation, DelegationView, NewDelegation, NewElevation,
     NewRiskSignal, RequestAssessment, ServiceError, SimulatedRequester, UpdateKind,
 };
-use crate::store::{Checkpoint, StoredAuditEvent};
 
 fn field<T>(name: &str, result: Result<T, InvalidValue>) -> Result<T, ServiceError> {
     result.map_err(|error| ServiceError::invalid(name, error.0))

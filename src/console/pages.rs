@@ -13,6 +13,7 @@ use super::forms::{Fields, encode};
 use super::html::{Page, csrf_field, document, esc, html, machine_time, notice, see_other, when};
 use super::{Caller, Console};
 use crate::domain::CheckQuery;
+use crate::domain::StoredAuditEvent;
 use crate::domain::risk::RiskPicture;
 use crate::domain::{
     ApprovalStep, AuditAction, Elevation, ElevationId, ElevationState, Grant, GrantId, GroupName,
@@ -23,7 +24,6 @@ use crate::policy::{NotDelegable, PolicyProblems};
 use crate::service::{
     AuditQuery, NewDelegation, NewElevation, RequestAssessment, ServiceError, SimulatedRequester,
 };
-use crate::store::StoredAuditEvent;
 
 type Handled = Result<Page, ServiceError>;
 

@@ -3,6 +3,7 @@
 //! about protobuf or SQL; every other layer builds on these types.
 
 pub mod audit;
+pub mod audit_log;
 pub mod check;
 pub mod decision;
 pub mod duration;
@@ -15,6 +16,7 @@ pub mod risk;
 pub mod scope;
 
 pub use audit::{AuditAction, AuditEvent};
+pub use audit_log::{Checkpoint, StoredAuditEvent};
 pub use check::CheckQuery;
 pub use decision::{Decision, DecisionReason};
 pub use duration::{format_duration, parse_duration};
