@@ -152,11 +152,6 @@ pub const LAYERS: &[(&str, &[&str])] = &[
 /// longer occurs, so that fixing an edge also removes it from here.
 pub const KNOWN_EXCEPTIONS: &[(&str, &str, &str)] = &[
     (
-        "admin",
-        "decision",
-        "readiness asks the Decider directly instead of a service use case",
-    ),
-    (
         "api",
         "policy",
         "convert maps policy::rules::RuleOutcome; limits sizes by MAX_POLICY_BYTES",

@@ -214,6 +214,17 @@ impl Elevator {
         &self.decider
     }
 
+    /// The version of the policy deciding now (0 until one is loaded), for readiness.
+    pub fn policy_version(&self) -> u64 {
+        self.decider.policy().version()
+    }
+
+    /// Whether the change feed is listening (decisions follow other replicas' writes), for
+    /// readiness.
+    pub fn change_feed_listening(&self) -> bool {
+        self.decider.freshness().is_listening()
+    }
+
     /// The configured service roles.
     pub fn roles(&self) -> &ServiceRoles {
         &self.roles
