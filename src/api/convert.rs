@@ -12,11 +12,10 @@ use crate::domain::{
     SessionId, Subject, Verdict,
 };
 use crate::domain::{Checkpoint, StoredAuditEvent};
-use crate::policy::rules::RuleOutcome;
 use crate::proto::v1 as pb;
 use crate::service::{
     ApprovalBatch, AuditQuery, CheckSimulation, DelegationView, NewDelegation, NewElevation,
-    NewRiskSignal, RequestAssessment, ServiceError, SimulatedRequester, UpdateKind,
+    NewRiskSignal, RequestAssessment, RuleOutcome, ServiceError, SimulatedRequester, UpdateKind,
 };
 
 fn field<T>(name: &str, result: Result<T, InvalidValue>) -> Result<T, ServiceError> {

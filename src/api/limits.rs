@@ -19,8 +19,8 @@ use crate::service::ServiceError;
 /// Largest message most services accept: every request but a policy fits in a few KiB.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 /// Largest `PutPolicy` / `ValidatePolicy` message: a policy document of
-/// [`crate::policy::MAX_POLICY_BYTES`] and its framing.
-pub const MAX_POLICY_MESSAGE_BYTES: usize = crate::policy::MAX_POLICY_BYTES + 64 * 1024;
+/// [`crate::service::MAX_POLICY_BYTES`] and its framing.
+pub const MAX_POLICY_MESSAGE_BYTES: usize = crate::service::MAX_POLICY_BYTES + 64 * 1024;
 /// Largest Envoy `CheckRequest`: Envoy forwards every request header (up to its own 60 KiB
 /// default limit) and the route's metadata.
 pub const MAX_EXT_AUTHZ_MESSAGE_BYTES: usize = 256 * 1024;

@@ -24,6 +24,7 @@ mod checks;
 pub mod context;
 mod delegations;
 mod elevations;
+mod entitlements;
 mod error;
 mod grants;
 mod policies;
@@ -53,6 +54,12 @@ pub use checks::CheckSimulation;
 pub use delegations::{DelegationView, NewDelegation};
 pub use elevations::{RequestAssessment, SimulatedRequester};
 pub use error::ServiceError;
+// What the edge needs of the policy, named through the use cases so that `api` and `console`
+// never import `policy` (the architecture test in `src/architecture.rs` holds them to that).
+pub use crate::policy::rules::RuleOutcome;
+pub use crate::policy::{
+    DelegationEntry, Eligibility, MAX_POLICY_BYTES, NotDelegable, PolicyProblems,
+};
 pub use watch::{ApprovalBatch, ApprovalUpdate, UpdateKind};
 
 /// Longest reason or comment, in bytes.
