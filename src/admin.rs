@@ -20,7 +20,7 @@ use serde::Serialize;
 use tokio::net::TcpListener;
 
 use crate::console::Console;
-use crate::decision::Decider;
+use crate::service::Elevator;
 use crate::telemetry::metrics::Metrics;
 use crate::telemetry::prometheus;
 use crate::tls::ServerTls;
@@ -30,7 +30,7 @@ pub const READINESS_SERVICE: &str = "readiness";
 
 /// What readiness depends on. The server keeps it current.
 pub struct Readiness {
-    decider: Arc<Decider>,
+    app: Arc<Elevator>,
     schema_current: AtomicBool,
     shutting_down: AtomicBool,
 }
@@ -51,10 +51,10 @@ pub struct ReadinessReport {
 }
 
 impl Readiness {
-    /// Readiness of a server deciding with `decider`, whose schema was current at start-up.
-    pub fn new(decider: Arc<Decider>) -> Self {
+    /// Readiness of a server serving `app`, whose schema was current at start-up.
+    pub fn new(app: Arc<Elevator>) -> Self {
         Readiness {
-            decider,
+            app,
             schema_current: AtomicBool::new(true),
             shutting_down: AtomicBool::new(false),
         }
@@ -77,9 +77,9 @@ impl Readiness {
 
     /// The state now.
     pub fn report(&self) -> ReadinessReport {
-        let policy_version = self.decider.policy().version();
+        let policy_version = self.app.policy_version();
         let migrations_applied = self.schema_current.load(Ordering::Relaxed);
-        let change_feed_listening = self.decider.freshness().is_listening();
+        let change_feed_listening = self.app.change_feed_listening();
         let shutting_down = self.is_shutting_down();
         ReadinessReport {
             ready: policy_version > 0

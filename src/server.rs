@@ -269,7 +269,7 @@ impl Server {
             Duration::from_secs(config.audit.checkpoint_interval_seconds.max(1)),
         ));
         background.push(spawn_change_feed(store.clone(), decider.clone(), metrics.clone()).await?);
-        let readiness = Arc::new(Readiness::new(decider.clone()));
+        let readiness = Arc::new(Readiness::new(app.clone()));
         let health = HealthReporter::new();
         let health_service = HealthServer::new(HealthService::from_health_reporter(health.clone()));
         // Known from the start, unready until the refresher has looked.

@@ -9,16 +9,14 @@ use crate::domain::risk::RiskPicture;
 use crate::domain::{
     ApprovalStep, Decision, DecisionReason, DelegationHop, Elevation, ElevationId, ElevationState,
     Grant, GrantId, GrantStatus, GroupName, InvalidValue, RequestedDuration, RoleName, Scope,
-    SessionBinding,
-    SessionId, Subject, Verdict,
+    SessionBinding, SessionId, Subject, Verdict,
 };
-use crate::policy::rules::RuleOutcome;
+use crate::domain::{Checkpoint, StoredAuditEvent};
 use crate::proto::v1 as pb;
 use crate::service::{
     ApprovalBatch, AuditQuery, CheckSimulation, DelegationView, NewDelegation, NewElevation,
-    NewRiskSignal, RequestAssessment, ServiceError, SimulatedRequester, UpdateKind,
+    NewRiskSignal, RequestAssessment, RuleOutcome, ServiceError, SimulatedRequester, UpdateKind,
 };
-use crate::store::{Checkpoint, StoredAuditEvent};
 
 fn field<T>(name: &str, result: Result<T, InvalidValue>) -> Result<T, ServiceError> {
     result.map_err(|error| ServiceError::invalid(name, error.0))

@@ -35,7 +35,7 @@ use tonic::{Request, Response, Status};
 use super::Api;
 use super::status::status;
 use crate::auth::AuthError;
-use crate::decision::CheckQuery;
+use crate::domain::CheckQuery;
 use crate::domain::{Decision, Identity, Permission, Scope};
 
 /// The filter whose metadata holds the payload `jwt_authn` verified.

@@ -19,8 +19,8 @@ use crate::service::ServiceError;
 /// Largest message most services accept: every request but a policy fits in a few KiB.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 /// Largest `PutPolicy` / `ValidatePolicy` message: a policy document of
-/// [`crate::policy::MAX_POLICY_BYTES`] and its framing.
-pub const MAX_POLICY_MESSAGE_BYTES: usize = crate::policy::MAX_POLICY_BYTES + 64 * 1024;
+/// [`crate::service::MAX_POLICY_BYTES`] and its framing.
+pub const MAX_POLICY_MESSAGE_BYTES: usize = crate::service::MAX_POLICY_BYTES + 64 * 1024;
 /// Largest header list (HTTP/2 `SETTINGS_MAX_HEADER_LIST_SIZE`) a call may send, so that a
 /// bearer token far over [`crate::auth::MAX_TOKEN_BYTES`] still reaches authentication and is
 /// refused there with `UNAUTHENTICATED` / `TOKEN_TOO_LARGE`. Past it, h2 itself refuses the

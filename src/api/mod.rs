@@ -18,7 +18,7 @@ use tonic::{Request, Response, Status};
 
 use crate::auth::Authenticator;
 use crate::clock::SharedClock;
-use crate::decision::CheckQuery;
+use crate::domain::CheckQuery;
 use crate::domain::{Identity, Permission, RoleName, Scope, SessionId, Subject, Verdict};
 use crate::proto::v1 as pb;
 use crate::proto::v1::approval_service_server::{ApprovalService, ApprovalServiceServer};

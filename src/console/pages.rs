@@ -12,19 +12,18 @@ use http::{Method, StatusCode};
 use super::forms::{Fields, encode};
 use super::html::{Page, csrf_field, document, esc, html, machine_time, notice, see_other, when};
 use super::{Caller, Console};
-use crate::decision::CheckQuery;
+use crate::domain::CheckQuery;
+use crate::domain::StoredAuditEvent;
 use crate::domain::risk::RiskPicture;
 use crate::domain::{
     ApprovalStep, AuditAction, Elevation, ElevationId, ElevationState, Grant, GrantId, GroupName,
     InvalidValue, RequestedDuration, RoleName, Scope, SessionBinding, SessionId, Subject, Verdict,
-    format_duration,
-    parse_duration,
+    format_duration, parse_duration,
 };
-use crate::policy::{NotDelegable, PolicyProblems};
 use crate::service::{
-    AuditQuery, NewDelegation, NewElevation, RequestAssessment, ServiceError, SimulatedRequester,
+    AuditQuery, NewDelegation, NewElevation, NotDelegable, PolicyProblems, RequestAssessment,
+    ServiceError, SimulatedRequester,
 };
-use crate::store::StoredAuditEvent;
 
 type Handled = Result<Page, ServiceError>;
 
@@ -300,12 +299,7 @@ impl Console {
 
     async fn request_page(&self, caller: &Caller, query: &Fields) -> Handled {
         let identity = &caller.identity;
-        let (policy, _) = self.app.get_policy().await?;
-        let entries: Vec<_> = policy
-            .eligibility()
-            .iter()
-            .filter(|entry| entry.admits(identity))
-            .collect();
+        let entries = self.app.requestable_roles(identity);
         let mut body = notice(query.get("notice"));
         if entries.is_empty() {
             body.push_str("<p id=\"not-eligible\">Policy lets you request no role.</p>");
@@ -645,7 +639,6 @@ impl Console {
     async fn grants_page(&self, caller: &Caller, query: &Fields) -> Handled {
         let now = self.clock.now();
         let grants = self.app.list_grants(&caller.identity, None, false).await?;
-        let (policy, _) = self.app.get_policy().await?;
         let mut body = notice(query.get("notice"));
         if grants.is_empty() {
             body.push_str("<p id=\"no-grants\">You hold no active grant.</p>");
@@ -658,7 +651,7 @@ impl Console {
                 esc(&grant.scope),
                 when(grant.not_after)
             );
-            let limits = match policy.delegation_for(&grant.role, &grant.scope) {
+            let limits = match self.app.delegation_limits(&grant.role, &grant.scope) {
                 Ok(entry) => format!(
                     "{held}{}; depth {} of {}",
                     entry

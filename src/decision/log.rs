@@ -83,8 +83,16 @@ impl DecisionLog {
         (log, DecisionLogWriter { stop, task })
     }
 
-    /// Queues `decision` if it is to be logged; never waits.
-    pub fn record(&self, query: &CheckQuery<'_>, decision: &Decision, at: DateTime<Utc>) {
+    /// Queues `decision` if it is to be logged; never waits. The caller passes the id of the
+    /// request being served as `request_id`, called only when the decision is sampled so that
+    /// unlogged allows never pay for it (the decision layer does not know about requests).
+    pub fn record(
+        &self,
+        query: &CheckQuery<'_>,
+        decision: &Decision,
+        at: DateTime<Utc>,
+        request_id: impl FnOnce() -> Option<String>,
+    ) {
         let sampled = !decision.allowed
             || (self.sample_allows > 0.0 && rand::random::<f64>() < self.sample_allows);
         if !sampled {
@@ -102,7 +110,7 @@ impl DecisionLog {
             role: decision.role().map(str::to_owned),
             rule: decision.rule.clone(),
             revision: decision.revision,
-            request_id: crate::service::context::current().map(|request| request.request_id),
+            request_id: request_id(),
         };
         match self.sender.try_send(logged) {
             Ok(()) => {
@@ -215,7 +223,7 @@ mod tests {
         });
         let deny = Decision::deny(DecisionReason::NoGrant, 7);
         for _ in 0..5 {
-            log.record(&QUERY, &deny, Utc::now());
+            log.record(&QUERY, &deny, Utc::now(), || None);
         }
         assert_eq!(log.queued(), 2);
         assert_eq!(log.dropped(), 3);
@@ -237,10 +245,23 @@ mod tests {
         let mut allow = Decision::deny(DecisionReason::Allowed, 1);
         allow.allowed = true;
         for _ in 0..10 {
-            none.record(&QUERY, &allow, Utc::now());
-            all.record(&QUERY, &allow, Utc::now());
+            none.record(&QUERY, &allow, Utc::now(), || None);
+            all.record(&QUERY, &allow, Utc::now(), || None);
         }
         assert_eq!(none.queued(), 0);
         assert_eq!(all.queued(), 10);
+    }
+
+    #[test]
+    fn a_logged_decision_carries_the_request_id_its_caller_passed() {
+        let (log, mut receiver) = DecisionLog::new(&DecisionLogOptions {
+            path: None,
+            sample_allows: 0.0,
+            queue_size: 4,
+        });
+        let deny = Decision::deny(DecisionReason::NoGrant, 7);
+        log.record(&QUERY, &deny, Utc::now(), || Some("req-42".to_owned()));
+        let logged = receiver.try_recv().expect("the deny was queued");
+        assert_eq!(logged.request_id.as_deref(), Some("req-42"));
     }
 }

@@ -27,11 +27,12 @@ use crate::clock::SharedClock;
 use crate::domain::decision::DecisionReason;
 use crate::domain::risk::{RiskPicture, risk_picture};
 use crate::domain::scope::scope_covers;
-use crate::domain::{Decision, Grant, Identity, RiskSignal, Subject};
+use crate::domain::{Decision, Grant, RiskSignal, Subject};
 use crate::policy::rules::{self, GrantFacts, RuleInput, RuleOutcome, TokenFacts};
 use crate::policy::{Holding, Policy};
 use crate::store::{Snapshot, Store, StoreError, StoreEvent};
 
+pub use crate::domain::CheckQuery;
 pub use freshness::Freshness;
 
 /// Cache settings.
@@ -59,24 +60,6 @@ impl Default for CacheOptions {
             outage_grace: TimeDelta::zero(),
         }
     }
-}
-
-/// One Check question, validated.
-#[derive(Debug, Clone, Copy)]
-pub struct CheckQuery<'a> {
-    /// The subject acting.
-    pub subject: &'a str,
-    /// Its session, when known.
-    pub session: Option<&'a str>,
-    /// The permission asked for.
-    pub permission: &'a str,
-    /// The resource (a well-formed scope).
-    pub resource: &'a str,
-    /// The subject's own verified token, when the PEP passed it: its standing roles count,
-    /// and rules read its groups.
-    pub token: Option<&'a Identity>,
-    /// The decision must reflect at least this revision.
-    pub min_revision: u64,
 }
 
 /// A subject's grants as loaded, sorted by role (stably, so each role's grants keep the

@@ -4,8 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::elevation::ElevationId;
-use super::grant::GrantId;
+use super::ids::{ElevationId, GrantId};
 use super::names::{RoleName, Subject};
 use super::scope::Scope;
 

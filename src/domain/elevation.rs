@@ -8,39 +8,12 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
-use super::grant::{Grant, GrantId};
+use super::grant::Grant;
 use super::identity::Identity;
+use super::ids::{ElevationId, GrantId};
 use super::names::{GroupName, RoleName, SessionId, Subject};
 use super::scope::Scope;
-
-/// An elevation's identifier.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct ElevationId(pub Uuid);
-
-impl ElevationId {
-    /// A new, time-ordered id: ordering ids orders elevations by creation.
-    pub fn generate() -> Self {
-        ElevationId(Uuid::now_v7())
-    }
-
-    /// Parses the textual form.
-    pub fn parse(text: &str) -> Result<Self, super::InvalidValue> {
-        Uuid::parse_str(text).map(ElevationId).map_err(|_| {
-            super::InvalidValue(format!(
-                "{} is not an elevation id (a UUID)",
-                super::shown(text)
-            ))
-        })
-    }
-}
-
-impl std::fmt::Display for ElevationId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
 
 /// Where an elevation stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

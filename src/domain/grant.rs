@@ -6,35 +6,10 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
-use super::elevation::ElevationId;
+use super::ids::{ElevationId, GrantId};
 use super::names::{RoleName, SessionId, Subject};
 use super::scope::Scope;
-
-/// A grant's identifier.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct GrantId(pub Uuid);
-
-impl GrantId {
-    /// A new, time-ordered id.
-    pub fn generate() -> Self {
-        GrantId(Uuid::now_v7())
-    }
-
-    /// Parses the textual form.
-    pub fn parse(text: &str) -> Result<Self, super::InvalidValue> {
-        Uuid::parse_str(text).map(GrantId).map_err(|_| {
-            super::InvalidValue(format!("{} is not a grant id (a UUID)", super::shown(text)))
-        })
-    }
-}
-
-impl std::fmt::Display for GrantId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
 
 /// One hop of a delegation trail.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -885,7 +885,10 @@ fn session_binding(value: Option<&str>, path: &str, problems: &mut Problems) -> 
         Some(other) => {
             problems.add(
                 path.to_owned(),
-                format!("{} is not a session binding; use session or none", shown(other)),
+                format!(
+                    "{} is not a session binding; use session or none",
+                    shown(other)
+                ),
             );
             true
         }

@@ -46,7 +46,9 @@ impl Elevator {
         let decision = self.decider.check(query).await;
         self.metrics.record_check(&decision, started.elapsed());
         if let Some(log) = &self.decision_log {
-            log.record(query, &decision, self.clock.now());
+            log.record(query, &decision, self.clock.now(), || {
+                super::context::current().map(|request| request.request_id)
+            });
         }
         let span = tracing::Span::current();
         if !span.is_disabled() {

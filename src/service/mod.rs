@@ -24,6 +24,7 @@ mod checks;
 pub mod context;
 mod delegations;
 mod elevations;
+mod entitlements;
 mod error;
 mod grants;
 mod policies;
@@ -54,6 +55,12 @@ pub use checks::CheckSimulation;
 pub use delegations::{DelegationView, NewDelegation};
 pub use elevations::{RequestAssessment, SimulatedRequester};
 pub use error::ServiceError;
+// What the edge needs of the policy, named through the use cases so that `api` and `console`
+// never import `policy` (the architecture test in `src/architecture.rs` holds them to that).
+pub use crate::policy::rules::RuleOutcome;
+pub use crate::policy::{
+    DelegationEntry, Eligibility, MAX_POLICY_BYTES, NotDelegable, PolicyProblems,
+};
 pub use watch::{ApprovalBatch, ApprovalUpdate, UpdateKind};
 
 /// Longest reason or comment, in bytes.
@@ -216,6 +223,17 @@ impl Elevator {
     /// The decider (hot path).
     pub fn decider(&self) -> &Arc<Decider> {
         &self.decider
+    }
+
+    /// The version of the policy deciding now (0 until one is loaded), for readiness.
+    pub fn policy_version(&self) -> u64 {
+        self.decider.policy().version()
+    }
+
+    /// Whether the change feed is listening (decisions follow other replicas' writes), for
+    /// readiness.
+    pub fn change_feed_listening(&self) -> bool {
+        self.decider.freshness().is_listening()
     }
 
     /// The configured service roles.

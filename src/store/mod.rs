@@ -15,6 +15,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tokio::sync::broadcast;
 
+pub use crate::domain::audit_log::{Checkpoint, StoredAuditEvent};
 use crate::domain::{
     AuditEvent, Elevation, ElevationId, ElevationState, Grant, GrantId, Revision, RiskSignal,
     RoleName, SessionId, Subject, TransitionError,
@@ -216,21 +217,6 @@ pub struct ElevationFilter {
     pub limit: usize,
 }
 
-/// One stored audit event.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StoredAuditEvent {
-    /// Position in the log, from 1.
-    pub seq: u64,
-    /// The revision of the write that appended it.
-    pub revision: Revision,
-    /// The event.
-    pub event: AuditEvent,
-    /// The previous event's chain hash (all zero before the first).
-    pub prev_hash: [u8; 32],
-    /// This event's chain hash.
-    pub hash: [u8; 32],
-}
-
 /// Filters for listing audit events; results are oldest first.
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
@@ -254,23 +240,6 @@ pub struct AuditFilter {
     pub after_seq: u64,
     /// At most this many.
     pub limit: usize,
-}
-
-/// A signed audit chain head.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Checkpoint {
-    /// The last event's sequence number.
-    pub seq: u64,
-    /// Its chain hash.
-    pub hash: [u8; 32],
-    /// The revision then.
-    pub revision: Revision,
-    /// When it was signed.
-    pub signed_at: DateTime<Utc>,
-    /// The Ed25519 public key that signed it.
-    pub public_key: [u8; 32],
-    /// The signature.
-    pub signature: Vec<u8>,
 }
 
 /// What replicas learn about each other's writes.
