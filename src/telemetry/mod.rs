@@ -6,8 +6,10 @@
 //! exporter the log layer takes events only, so span callsites are disabled and the hot path
 //! pays one cached interest check per span.
 //!
-//! Metrics: [`metrics`], per server, rendered by [`prometheus`] for the admin port.
+//! Metrics: [`metrics`], per server, rendered by [`prometheus`] for the admin port; live heap
+//! and resident memory from [`heap`].
 
+pub mod heap;
 pub mod metrics;
 pub mod prometheus;
 
