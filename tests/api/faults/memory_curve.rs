@@ -113,6 +113,21 @@ impl MemoryCurve {
         pooled_least_squares(&segments)
     }
 
+    /// Calls made within the counted segments (between their first and last samples).
+    pub fn calls_counted(&self) -> f64 {
+        (0..=self.segment)
+            .map(|segment| {
+                let mut calls = self
+                    .samples
+                    .iter()
+                    .filter(|sample| sample.segment == Some(segment))
+                    .map(|sample| sample.calls);
+                let first = calls.next().unwrap_or(0.0);
+                calls.next_back().map_or(0.0, |last| last - first)
+            })
+            .sum()
+    }
+
     /// How many samples count.
     pub fn counted(&self) -> usize {
         self.samples

@@ -46,9 +46,13 @@ struct Tally {
 
 type Replicas = Arc<RwLock<[Arc<TestApp>; 2]>>;
 
-/// The most live heap a call may leave behind after warm-up, averaged over the run by the
-/// fitted slope. Noise measured on a busy two-core machine stays well under it.
+/// The most live heap a call may leave behind after warm-up, by the fitted slope.
 const MAX_LIVE_BYTES_PER_CALL: f64 = 64.0;
+
+/// Growth after warm-up that is not a leak: buffers, pools and caches still reaching their
+/// working size. Measured at 0.7 to 0.9 MiB in the 15-second run, in release (300,000 calls)
+/// and in a debug build on a loaded machine (3,500 calls) alike.
+const SETTLING_BYTES: f64 = 4.0 * 1048576.0;
 
 /// How often memory is sampled.
 const SAMPLE_EVERY: Duration = Duration::from_millis(250);
@@ -493,11 +497,15 @@ async fn soak_two_replicas_through_restarts_of_each_and_of_postgres() {
         (reported - counted).abs() < counted / 2.0,
         "/metrics says {reported} live bytes, the allocator {counted}"
     );
-    // Any run: what a call leaves live after warm-up. A leak of even a token's worth per call
-    // shows here whatever the machine's speed; noise on a busy machine stays far below it.
+    // Any run, the 15-second one included: what the calls left live after warm-up, by the
+    // fitted slope, within a fixed allowance for settling plus a little per call. With many
+    // calls this is a per-call bound that holds however fast the machine is; with few (a debug
+    // build on a busy machine) only a gross leak can show in 15 seconds, and only that fails.
+    let calls_counted = memory.calls_counted();
+    let growth = per_call * calls_counted;
     assert!(
-        per_call < MAX_LIVE_BYTES_PER_CALL,
-        "live heap grew by {per_call:.1} bytes per call after warm-up"
+        growth < SETTLING_BYTES + MAX_LIVE_BYTES_PER_CALL * calls_counted,
+        "live heap grew by {per_call:.1} bytes per call over {calls_counted} calls after warm-up"
     );
     if run_for >= Duration::from_secs(300) {
         assert!(
