@@ -26,7 +26,7 @@ def main(source: str, target: str, minutes: str) -> None:
     axes.set_ylabel("MiB")
     axes.set_ylim(bottom=0)
     axes.set_title(f"soak, {minutes} min: two replicas, restarts at 25%, 50%, 75%", fontsize=9)
-    axes.legend(fontsize=8, loc="lower right")
+    axes.legend(fontsize=8, loc="center right")
     axes.grid(alpha=0.3)
     figure.tight_layout()
     figure.savefig(target)
