@@ -71,6 +71,14 @@ impl LimitsConfig {
     }
 }
 
+/// The most the per-caller write buckets hold, in bytes (the caller's name plus the cache's
+/// bookkeeping per bucket): about 70,000 callers writing within one refill time.
+pub const WRITE_BUCKETS_BYTES: u64 = 32 * 1024 * 1024;
+
+/// A bucket's bookkeeping beside its caller's name: the bucket, its lock and reference count,
+/// and the cache's entry (see `auth::weight`), rounded up.
+const BUCKET_BYTES: usize = 448;
+
 /// A token bucket: `tokens` refill at the configured rate up to the burst.
 #[derive(Debug)]
 struct Bucket {
@@ -79,7 +87,8 @@ struct Bucket {
 }
 
 /// Per-caller write rate limiting. Buckets of callers idle for a while are forgotten (a full
-/// bucket is the same as none).
+/// bucket is the same as none). At most [`WRITE_BUCKETS_BYTES`] of buckets are kept: past that
+/// the least used go first, and a caller whose bucket went starts again from a full one.
 pub struct WriteRate {
     per_second: f64,
     burst: f64,
@@ -97,7 +106,10 @@ impl WriteRate {
             per_second,
             burst,
             buckets: moka::sync::Cache::builder()
-                .max_capacity(1_000_000)
+                .max_capacity(WRITE_BUCKETS_BYTES)
+                .weigher(|caller: &String, _| {
+                    u32::try_from(caller.len() + BUCKET_BYTES).unwrap_or(u32::MAX)
+                })
                 .time_to_idle(refill_time)
                 .build(),
         }

@@ -10,10 +10,12 @@
 //! provider stops verifying at the next call.
 //!
 //! A verified token is cached by its text until its `exp`, so a policy enforcement point pays
-//! for signature verification once, not on every Check.
+//! for signature verification once, not on every Check. The cache is bounded by the bytes its
+//! entries hold ([`TOKEN_CACHE_BYTES`]), not by their number.
 
 pub mod dev;
 pub mod jwks;
+mod weight;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -35,6 +37,11 @@ pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 
 /// The most clock skew tolerated on `exp` and `nbf`.
 pub const MAX_LEEWAY: Duration = Duration::from_secs(30);
+
+/// The most the verified-token cache holds, in bytes as [`weight::cached_token_bytes`] counts
+/// them: tens of thousands of ordinary tokens, however large each caller's tokens are. The
+/// least recently or frequently used go first; a token pushed out is verified again.
+pub const TOKEN_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Tokens naming unknown key ids cause at most one JWKS fetch per this long, so a stream of
 /// forged `kid`s cannot turn elevator into a load generator against the identity provider.
@@ -295,8 +302,9 @@ impl Authenticator {
             leeway: TimeDelta::from_std(options.leeway).unwrap_or_default(),
             dev_mode: options.dev_mode,
             clock: clock.clone(),
-            cache: moka::sync::Cache::builder()
-                .max_capacity(100_000)
+            cache: moka::sync::Cache::<Box<str>, Arc<Identity>>::builder()
+                .max_capacity(TOKEN_CACHE_BYTES)
+                .weigher(|token, identity| weight::cached_token_bytes(token, identity))
                 .expire_after(UntilTokenExpiry {
                     clock: clock.clone(),
                 })

@@ -12,9 +12,9 @@ use tokio::sync::broadcast;
 use super::delivery_ids::DeliveryIds;
 use super::{
     AuditFilter, Change, Checkpoint, Committed, Created, Decide, DelegationFilter, DeliveryOutcome,
-    ElevationContext, ElevationFilter, GrantContext, Lease, OutboxMessage, PendingDelivery,
-    Snapshot, Store, StoreError, StoreEvent, StoredAuditEvent, StoredPolicy, check_transitions,
-    decide_change, whole_revisions, with_revision,
+    ElevationContext, ElevationFilter, GrantContext, Lease, MAX_REVOKED_GRANTS_LOADED,
+    OutboxMessage, PendingDelivery, Snapshot, Store, StoreError, StoreEvent, StoredAuditEvent,
+    StoredPolicy, check_transitions, decide_change, whole_revisions, with_revision,
 };
 use crate::domain::audit::{GENESIS_HASH, chain_hash};
 use crate::domain::{
@@ -459,12 +459,20 @@ impl Store for MemoryStore {
         since: DateTime<Utc>,
     ) -> Result<Snapshot<Vec<Grant>>, StoreError> {
         let state = self.lock();
+        let (mut revoked, mut value): (Vec<&Grant>, Vec<&Grant>) = state
+            .subject_grants(subject)
+            .filter(|grant| grant.not_after > since)
+            .partition(|grant| grant.revocation.is_some());
+        // The most recently revoked, as the PostgreSQL store picks them.
+        revoked.sort_by_key(|grant| {
+            std::cmp::Reverse((
+                grant.revocation.as_ref().map(|revoked| revoked.at),
+                grant.id,
+            ))
+        });
+        value.extend(revoked.into_iter().take(MAX_REVOKED_GRANTS_LOADED));
         Ok(Snapshot {
-            value: state
-                .subject_grants(subject)
-                .filter(|grant| grant.not_after > since)
-                .cloned()
-                .collect(),
+            value: value.into_iter().cloned().collect(),
             revision: state.revision,
         })
     }

@@ -383,8 +383,11 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<Vec<Grant>, StoreError>;
 
-    /// A subject's grants whose access window ends after `since` (revoked ones included, so
-    /// decisions can say `revoked`), in one snapshot with its revision. This is the cache load.
+    /// A subject's grants whose access window ends after `since`, in one snapshot with its
+    /// revision. This is the cache load. Revoked ones are included so that decisions can say
+    /// `revoked`, but only the [`MAX_REVOKED_GRANTS_LOADED`] most recently revoked: a subject
+    /// whose grants are requested and revoked again and again would otherwise load (and cache)
+    /// every grant revoked within its longest access window.
     async fn load_grants(
         &self,
         subject: &str,
@@ -559,6 +562,11 @@ impl Lease {
 /// How many times a write is retried when the database reports a serialization failure or a
 /// deadlock between concurrent transactions.
 pub const WRITE_RETRIES: usize = 8;
+
+/// The most revoked grants [`Store::load_grants`] returns for one subject (the most recently
+/// revoked). They only explain a denial, so what a cached subject holds is bounded by its
+/// active grants and this, not by how often its grants were revoked.
+pub const MAX_REVOKED_GRANTS_LOADED: usize = 8;
 
 /// Decides the change for `context`, mapping a refusal to a store error.
 pub(crate) fn decide_change<C>(decide: Decide<'_, C>, context: C) -> Result<Change, StoreError> {

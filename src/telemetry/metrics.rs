@@ -166,6 +166,24 @@ impl Metrics {
                 observer.observe(1, &[KeyValue::new("version", env!("CARGO_PKG_VERSION"))])
             })
             .build();
+        let _heap = meter
+            .u64_observable_gauge("elevator_heap_live_bytes")
+            .with_description("Bytes allocated and not yet freed, counted by the global allocator (absent when it does not count).")
+            .with_callback(|observer| {
+                if let Some(bytes) = super::heap::live_bytes() {
+                    observer.observe(bytes, &[]);
+                }
+            })
+            .build();
+        let _resident = meter
+            .u64_observable_gauge("elevator_resident_memory_bytes")
+            .with_description("The process's resident memory (VmRSS), in bytes.")
+            .with_callback(|observer| {
+                if let Some(bytes) = super::heap::resident_bytes() {
+                    observer.observe(bytes, &[]);
+                }
+            })
+            .build();
         let backlogs = Arc::new(Backlogs::default());
         let observed = Arc::downgrade(&backlogs);
         let _backlog = meter

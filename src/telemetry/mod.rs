@@ -6,8 +6,10 @@
 //! (text or JSON lines); without an exporter, span callsites are disabled but for the one span
 //! per RPC that JSON logs carry.
 //!
-//! Metrics: [`metrics`], per server, rendered by [`prometheus`] for the admin port.
+//! Metrics: [`metrics`], per server, rendered by [`prometheus`] for the admin port; live heap
+//! and resident memory from [`heap`].
 
+pub mod heap;
 pub mod logs;
 pub mod metrics;
 pub mod prometheus;

@@ -1,6 +1,12 @@
 //! Integration tests over real gRPC, against the in-memory store and a real PostgreSQL (one
 //! fresh database per test; see [`harness`]). One test binary, one module per concern.
 
+/// The servers under test run in this process on the allocator `elevator` runs on (mimalloc,
+/// counted), so the soak's live-heap and resident figures are the server's, not glibc's.
+#[global_allocator]
+static ALLOCATOR: elevator::telemetry::heap::Counting<mimalloc::MiMalloc> =
+    elevator::telemetry::heap::Counting(mimalloc::MiMalloc);
+
 mod harness;
 mod http;
 mod tools;

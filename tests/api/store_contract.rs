@@ -15,7 +15,8 @@ use elevator::domain::{
 use elevator::store::memory::MemoryStore;
 use elevator::store::postgres::{PostgresOptions, PostgresStore};
 use elevator::store::{
-    Change, Created, DelegationFilter, ElevationFilter, NewPolicy, Store, StoreError, StoreEvent,
+    Change, Created, DelegationFilter, ElevationFilter, MAX_REVOKED_GRANTS_LOADED, NewPolicy,
+    Store, StoreError, StoreEvent,
 };
 
 use crate::harness::fresh_database;
@@ -75,6 +76,7 @@ contract!(
     the_change_feed_reports_each_write,
     concurrent_decisions_are_serialized,
     what_operators_watch_is_counted,
+    only_the_most_recently_revoked_grants_load,
 );
 
 /// A backstop, on PostgreSQL only (the memory store has no constraints to break): a value the
@@ -840,4 +842,60 @@ async fn concurrent_decisions_are_serialized(store: Arc<dyn Store>) {
         .map(|e| e.seq)
         .collect();
     assert_eq!(seqs, (1..=21).collect::<Vec<u64>>());
+}
+
+/// A subject whose grants are made and revoked again and again: its cache load holds its
+/// active grant and only the most recently revoked ones, however many were revoked, so a cached
+/// subject cannot grow with its history (issue 20).
+async fn only_the_most_recently_revoked_grants_load(store: Arc<dyn Store>) {
+    let t = now();
+    let mut revoked_ids = Vec::new();
+    for round in 0..MAX_REVOKED_GRANTS_LOADED + 4 {
+        let at = t + TimeDelta::seconds(round as i64);
+        let elevation = pending("fatma", at);
+        create(&store, &elevation).await;
+        let committed = store
+            .update_elevation(elevation.id, at, &|context| {
+                Ok(activate(&context.elevation, at))
+            })
+            .await
+            .unwrap();
+        let grant = committed.change.grants[0].clone();
+        store
+            .update_grant(grant.id, &|context| {
+                let revocation = Revocation {
+                    at,
+                    by: "fatma".into(),
+                    reason: "done".into(),
+                };
+                Ok(Change {
+                    elevations: vec![context.elevation.unwrap().revoke("done", at).unwrap()],
+                    grants: vec![context.grant.revoked(revocation)],
+                    ..Default::default()
+                })
+            })
+            .await
+            .unwrap();
+        revoked_ids.push(grant.id);
+    }
+    let elevation = pending("fatma", t);
+    create(&store, &elevation).await;
+    let active = store
+        .update_elevation(elevation.id, t, &|context| {
+            Ok(activate(&context.elevation, t))
+        })
+        .await
+        .unwrap()
+        .change
+        .grants[0]
+        .clone();
+
+    let loaded = store.load_grants("fatma", t).await.unwrap().value;
+    let mut loaded_ids: Vec<_> = loaded.iter().map(|grant| grant.id).collect();
+    loaded_ids.sort();
+    let mut expected: Vec<_> =
+        revoked_ids[revoked_ids.len() - MAX_REVOKED_GRANTS_LOADED..].to_vec();
+    expected.push(active.id);
+    expected.sort();
+    assert_eq!(loaded_ids, expected);
 }

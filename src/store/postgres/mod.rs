@@ -28,9 +28,9 @@ use uuid::Uuid;
 use self::errors::{from_pg, from_pool, is_retryable};
 use super::{
     AuditFilter, Change, Checkpoint, Committed, Created, Decide, DelegationFilter, DeliveryOutcome,
-    ElevationContext, ElevationFilter, GrantContext, Lease, PendingDelivery, PoolStatus, Snapshot,
-    Store, StoreError, StoreEvent, StoredAuditEvent, StoredPolicy, WRITE_RETRIES,
-    check_transitions, decide_change, with_revision,
+    ElevationContext, ElevationFilter, GrantContext, Lease, MAX_REVOKED_GRANTS_LOADED,
+    PendingDelivery, PoolStatus, Snapshot, Store, StoreError, StoreEvent, StoredAuditEvent,
+    StoredPolicy, WRITE_RETRIES, check_transitions, decide_change, with_revision,
 };
 use crate::domain::audit::chain_hash;
 use crate::domain::{
@@ -836,8 +836,9 @@ impl Store for PostgresStore {
             .prepare_cached(queries::LOAD_GRANTS)
             .await
             .map_err(from_pg)?;
+        let most_revoked = MAX_REVOKED_GRANTS_LOADED as i64;
         let rows = client
-            .query(&statement, &[&subject, &since])
+            .query(&statement, &[&subject, &since, &most_revoked])
             .await
             .map_err(from_pg)?;
         let revision: i64 = rows

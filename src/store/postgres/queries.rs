@@ -204,7 +204,12 @@ pub const LOAD_GRANTS: &str = "\
     SELECT h.revision, g.id, g.subject, g.session_id, g.role, g.scope, g.not_before, \
            g.not_after, g.elevation_id, g.parent_grant_id, g.delegation_trail, g.revoked_at, \
            g.revoked_by, g.revoke_reason, g.delegated_by, g.awaiting_acceptance \
-    FROM elevator_head h LEFT JOIN grants g ON g.subject = $1 AND g.not_after > $2";
+    FROM elevator_head h LEFT JOIN LATERAL ( \
+        (SELECT * FROM grants WHERE subject = $1 AND not_after > $2 AND revoked_at IS NULL) \
+        UNION ALL \
+        (SELECT * FROM grants WHERE subject = $1 AND not_after > $2 AND revoked_at IS NOT NULL \
+         ORDER BY revoked_at DESC, id DESC LIMIT $3) \
+    ) g ON true";
 
 /// The risk cache load, in one snapshot with the revision.
 pub const LOAD_RISK: &str = "\

@@ -11,6 +11,7 @@ mod attacks;
 mod differential;
 mod expiry_under_load;
 mod listener_loss;
+mod memory_curve;
 mod new_enemy;
 mod postgres_killed;
 mod replica_start;
