@@ -91,9 +91,11 @@ impl HeadLock {
         HeadLock { client }
     }
 
-    /// Waits until some other session waits on a lock in this database.
+    /// Waits until some other session waits on a lock in this database. The bound is generous:
+    /// on a loaded two-core machine the blocked write can take seconds to reach PostgreSQL.
     async fn wait_for_a_waiter(&self) {
-        for _ in 0..200 {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while tokio::time::Instant::now() < deadline {
             let row = self
                 .client
                 .query_one(
