@@ -54,13 +54,7 @@ impl Elevator {
             .await
             .map_err(|error| hide_others_grants(error, id))?;
         self.after_commit(&committed).await;
-        let accepted = committed
-            .change
-            .grants
-            .into_iter()
-            .find(|grant| grant.id == id)
-            .ok_or_else(|| ServiceError::Internal(format!("accepting {id} wrote no grant")))?;
-        Ok((accepted, committed.revision))
+        super::grants::written_grant(committed, id, "the acceptance")
     }
 }
 

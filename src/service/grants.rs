@@ -8,7 +8,7 @@ use crate::domain::{
     AuditAction, AuditEvent, ElevationState, Grant, GrantId, Identity, Revision, Revocation,
     SessionId, Subject, TransitionError,
 };
-use crate::store::{Change, GrantContext};
+use crate::store::{Change, Committed, GrantContext};
 
 impl Elevator {
     /// Ends a grant early: its holder gives it up, or an admin revokes it.
@@ -50,16 +50,7 @@ impl Elevator {
             .update_grant(id, &self.announced(&decide))
             .await?;
         self.after_commit(&committed).await;
-        let revoked = committed
-            .change
-            .grants
-            .iter()
-            .find(|grant| grant.id == id)
-            .cloned()
-            .ok_or_else(|| {
-                ServiceError::Internal(format!("the revocation of {id} wrote no grant"))
-            })?;
-        Ok((revoked, committed.revision))
+        written_grant(committed, id, "the revocation")
     }
 
     /// A subject's grants: the caller's, or anyone's for an admin.
@@ -248,4 +239,20 @@ pub(super) fn revocation(
     }
     change.grants.push(grant.revoked(revocation));
     Ok(change)
+}
+
+/// The grant `id` as a committed one-grant change wrote it, with the revision it committed at.
+/// A change that wrote no such grant is a bug in the decide step that made it (`what`).
+pub(super) fn written_grant(
+    committed: Committed,
+    id: GrantId,
+    what: &str,
+) -> Result<(Grant, Revision), ServiceError> {
+    let grant = committed
+        .change
+        .grants
+        .into_iter()
+        .find(|grant| grant.id == id)
+        .ok_or_else(|| ServiceError::Internal(format!("{what} of {id} wrote no grant")))?;
+    Ok((grant, committed.revision))
 }
