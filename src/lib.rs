@@ -4,7 +4,7 @@
 //! The crate is one library and one binary. Layers only call downwards: the edge (`api`,
 //! `admin`, `console`) calls `service`, which calls `decision` and `policy`, which build on
 //! `store`, which builds on `domain`. The last column is [`LAYERS`], the table the
-//! architecture test (`src/architecture.rs`) checks every `crate::` and `super::` path in
+//! architecture test (`src/architecture/`) checks every `crate::` and `super::` path in
 //! `src/` against; the test also checks that this column says the same as the table.
 //!
 //! | module      | what lives there | may use |
@@ -55,7 +55,7 @@ pub mod webhooks;
 
 /// The module map as data: each top-level module with the top-level modules it may use
 /// (through `crate::` or `super::` paths). Ordered from the top (entry points) down; a module
-/// may only use modules listed after it, so the table has no cycle. `src/architecture.rs`
+/// may only use modules listed after it, so the table has no cycle. `src/architecture/`
 /// checks the code and the module map above against it.
 pub const LAYERS: &[(&str, &[&str])] = &[
     (
