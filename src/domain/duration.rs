@@ -8,7 +8,7 @@ use super::names::InvalidValue;
 
 /// The longest duration a caller may ask for, whatever policy says: far above any sensible
 /// access window, and far below where adding it to a timestamp could overflow.
-pub const MAX_REQUESTED_DURATION: TimeDelta = TimeDelta::days(366);
+pub(crate) const MAX_REQUESTED_DURATION: TimeDelta = TimeDelta::days(366);
 
 /// A duration a caller asked for, validated once at the edge and carried down as is: whole
 /// seconds (the store keeps milliseconds, people and policy think in seconds and up), at least

@@ -52,7 +52,7 @@ impl RiskSignal {
 /// Combines the signals that hold for `session` at `now`. A source's latest report for a
 /// subject (or session) replaces its earlier ones, so risk can drop as well as rise; across
 /// sources the highest score counts and the flags add up.
-pub fn risk_picture(
+pub(crate) fn risk_picture(
     signals: &[RiskSignal],
     session: Option<&str>,
     now: DateTime<Utc>,
