@@ -227,7 +227,12 @@ pub(crate) fn canonical_encoding(
 }
 
 /// The chain hash of an event: SHA-256 of its canonical encoding.
-pub(crate) fn chain_hash(seq: u64, revision: u64, prev_hash: &[u8; 32], event: &AuditEvent) -> [u8; 32] {
+pub(crate) fn chain_hash(
+    seq: u64,
+    revision: u64,
+    prev_hash: &[u8; 32],
+    event: &AuditEvent,
+) -> [u8; 32] {
     use sha2::{Digest, Sha256};
     Sha256::digest(canonical_encoding(seq, revision, prev_hash, event).as_bytes()).into()
 }

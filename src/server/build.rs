@@ -46,61 +46,31 @@ impl Server {
         config.limits.validate().map_err(anyhow::Error::msg)?;
         let tls = ServerTls::load(&config.tls).map_err(anyhow::Error::msg)?;
         let instance_id = new_instance_id();
-        let store = open_store(&config, &instance_id).await?;
-        let metrics = Metrics::new();
-        let authenticator = start_authenticator(&config, clock.clone()).await?;
-        let configured_policy = options::configured_policy(&config)?;
-        let policy = policy_in_force(store.as_ref(), configured_policy.as_deref()).await?;
-        let decider = Arc::new(Decider::new(
-            policy,
-            store.clone(),
-            clock.clone(),
-            options::cache_options(&config),
-        ));
-        let (app, decision_log_writer) =
-            build_use_cases(&config, &store, &decider, &clock, &metrics)?;
-        put_configured_policy(&app, store.as_ref(), configured_policy).await?;
-        let mut background = start_workers(
-            &config,
-            &store,
-            &app,
-            &metrics,
-            decider,
-            &authenticator,
-            &clock,
-        )
-        .await?;
-        let readiness = Arc::new(Readiness::new(app.clone()));
+        let (core, decision_log_writer) = build_core(&config, &instance_id, clock).await?;
+        let mut background = start_workers(&config, &core).await?;
+        let readiness = Arc::new(Readiness::new(core.app.clone()));
         let (health, health_service) = unready_health().await;
         background.push(spawn_refresher(
-            store.clone(),
-            metrics.clone(),
+            core.store.clone(),
+            core.metrics.clone(),
             readiness.clone(),
             health.clone(),
         ));
         let (listener, admin_listener) = bind_listeners(&config).await?;
-        let console = build_console(&config, &app, &authenticator, &clock)?;
+        let console = build_console(&config, &core)?;
         let (stopping, stopping_seen) = watch::channel(false);
-        let api = Api::new(
-            app.clone(),
-            authenticator,
-            clock,
-            stopping_seen,
-            &config.limits,
-        )
-        .with_pep_certificates(PepCertificates::new(&config.tls, &config.roles.pep));
+        let api = build_api(&config, &core, stopping_seen);
         if let Some(tls) = &tls {
             background.push(tls.spawn_reloader());
         }
-        let envoy = EnvoyAuthorization::new(api.clone(), ext_authz);
         Ok(Server {
             listener,
             admin_listener,
+            envoy: EnvoyAuthorization::new(api.clone(), ext_authz),
             api,
-            envoy,
-            app,
-            store,
-            metrics,
+            app: core.app,
+            store: core.store,
+            metrics: core.metrics,
             readiness,
             console,
             stopping,
@@ -116,39 +86,92 @@ impl Server {
     }
 }
 
+/// What the ports and the background work are built over: the store, the authenticator, the
+/// decider with the policy in force, and the use cases.
+struct Core {
+    store: Arc<dyn Store>,
+    metrics: Arc<Metrics>,
+    authenticator: Arc<Authenticator>,
+    decider: Arc<Decider>,
+    app: Arc<Elevator>,
+    clock: SharedClock,
+}
+
+/// Opens the store, starts the authenticator, puts the policy in force in a new decider and
+/// builds the use cases over them; the configured policy document is put in force when it
+/// changed. Also returns the decision log's writer, which the server finishes on shutdown.
+async fn build_core(
+    config: &Config,
+    instance_id: &str,
+    clock: SharedClock,
+) -> anyhow::Result<(Core, Option<DecisionLogWriter>)> {
+    let store = open_store(config, instance_id).await?;
+    let metrics = Metrics::new();
+    let authenticator = start_authenticator(config, clock.clone()).await?;
+    let configured_policy = options::configured_policy(config)?;
+    let policy = policy_in_force(store.as_ref(), configured_policy.as_deref()).await?;
+    let decider = Arc::new(Decider::new(
+        policy,
+        store.clone(),
+        clock.clone(),
+        options::cache_options(config),
+    ));
+    let (app, decision_log_writer) = build_use_cases(config, &store, &decider, &clock, &metrics)?;
+    put_configured_policy(&app, store.as_ref(), configured_policy).await?;
+    let core = Core {
+        store,
+        metrics,
+        authenticator,
+        decider,
+        app,
+        clock,
+    };
+    Ok((core, decision_log_writer))
+}
+
 /// The work that runs beside the calls: refreshing JWKS keys, delivering webhooks, signing
 /// audit checkpoints, the change feed into the decider (connected before this returns, or
 /// given up on after a while) and the expiry sweep.
-async fn start_workers(
-    config: &Config,
-    store: &Arc<dyn Store>,
-    app: &Arc<Elevator>,
-    metrics: &Arc<Metrics>,
-    decider: Arc<Decider>,
-    authenticator: &Arc<Authenticator>,
-    clock: &SharedClock,
-) -> anyhow::Result<Background> {
+async fn start_workers(config: &Config, core: &Core) -> anyhow::Result<Background> {
     let mut background = Background::default();
-    if let Some(refresher) = authenticator.spawn_key_refresher() {
+    if let Some(refresher) = core.authenticator.spawn_key_refresher() {
         background.push(refresher);
     }
     let deliverer = Deliverer::new(
-        store.clone(),
-        clock.clone(),
-        metrics.clone(),
+        core.store.clone(),
+        core.clock.clone(),
+        core.metrics.clone(),
         options::webhook_options(config)?,
     );
     background.push(tokio::spawn(deliverer.run()));
     background.push(spawn_checkpoints(
-        app.clone(),
+        core.app.clone(),
         Duration::from_secs(config.audit.checkpoint_interval_seconds.max(1)),
     ));
-    background.push(spawn_change_feed(store.clone(), decider, metrics.clone()).await?);
+    let feed = spawn_change_feed(
+        core.store.clone(),
+        core.decider.clone(),
+        core.metrics.clone(),
+    );
+    background.push(feed.await?);
     background.push(spawn_sweeper(
-        app.clone(),
+        core.app.clone(),
         Duration::from_millis(config.sweep_interval_ms.max(10)),
     ));
     Ok(background)
+}
+
+/// The gRPC handlers over the use cases; callers without a token may be known by their client
+/// certificate. Streams end when `stopping` turns true.
+fn build_api(config: &Config, core: &Core, stopping: watch::Receiver<bool>) -> Api {
+    Api::new(
+        core.app.clone(),
+        core.authenticator.clone(),
+        core.clock.clone(),
+        stopping,
+        &config.limits,
+    )
+    .with_pep_certificates(PepCertificates::new(&config.tls, &config.roles.pep))
 }
 
 /// A short id for this replica, unique enough to tell replicas apart in logs and in
@@ -259,19 +282,14 @@ async fn bind_listeners(config: &Config) -> anyhow::Result<(TcpListener, TcpList
 }
 
 /// The web console, when it is enabled.
-fn build_console(
-    config: &Config,
-    app: &Arc<Elevator>,
-    authenticator: &Arc<Authenticator>,
-    clock: &SharedClock,
-) -> anyhow::Result<Option<Arc<Console>>> {
+fn build_console(config: &Config, core: &Core) -> anyhow::Result<Option<Arc<Console>>> {
     if !config.console.enabled {
         return Ok(None);
     }
     Ok(Some(Arc::new(Console::new(
-        app.clone(),
-        authenticator.clone(),
-        clock.clone(),
+        core.app.clone(),
+        core.authenticator.clone(),
+        core.clock.clone(),
         options::console_options(config)?,
     ))))
 }
