@@ -69,7 +69,7 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [AuditAction; 18] = [
+    pub(crate) const ALL: [AuditAction; 18] = [
         AuditAction::ElevationRequested,
         AuditAction::ApprovalApproved,
         AuditAction::ApprovalDenied,
@@ -304,13 +304,13 @@ impl AuditEvent {
     }
 
     /// Sets the reason.
-    pub fn with_reason(mut self, reason: impl Into<String>) -> Self {
+    pub(crate) fn with_reason(mut self, reason: impl Into<String>) -> Self {
         self.reason = reason.into();
         self
     }
 
     /// Sets the details.
-    pub fn with_details(mut self, details: serde_json::Value) -> Self {
+    pub(crate) fn with_details(mut self, details: serde_json::Value) -> Self {
         self.details = details;
         self
     }

@@ -20,7 +20,8 @@ pub use audit::{AuditAction, AuditEvent};
 pub use audit_log::{Checkpoint, StoredAuditEvent};
 pub use check::CheckQuery;
 pub use decision::{Decision, DecisionReason};
-pub use duration::{RequestedDuration, format_duration, parse_duration};
+pub use duration::RequestedDuration;
+pub(crate) use duration::{format_duration, parse_duration};
 pub use echo::shown;
 pub use elevation::{
     ApprovalStep, ApproverSpec, DelegationTerms, Elevation, ElevationState, RequesterSnapshot,

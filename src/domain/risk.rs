@@ -40,7 +40,7 @@ pub struct RiskPicture {
 
 impl RiskSignal {
     /// Whether the signal applies to `session` at `now`.
-    pub fn holds_for(&self, session: Option<&str>, now: DateTime<Utc>) -> bool {
+    pub(crate) fn holds_for(&self, session: Option<&str>, now: DateTime<Utc>) -> bool {
         now < self.expires_at
             && match &self.session {
                 None => true,
