@@ -17,7 +17,7 @@ pub type SharedClock = Arc<dyn Clock>;
 
 /// The real wall clock.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct SystemClock;
+pub(crate) struct SystemClock;
 
 impl Clock for SystemClock {
     /// Whole microseconds, the precision PostgreSQL keeps, so values read back from the store

@@ -1,11 +1,15 @@
 //! elevator: just-in-time role elevation and delegation, served as a gRPC authorization
 //! decision point.
 //!
-//! The crate is one library and one binary. Layers only call downwards: the edge (`api`,
-//! `admin`, `console`) calls `service`, which calls `decision` and `policy`, which build on
-//! `store`, which builds on `domain`. The last column is [`LAYERS`], the table the
-//! architecture test (`src/architecture/`) checks every `crate::` and `super::` path in
-//! `src/` against; the test also checks that this column says the same as the table.
+//! The crate is one library and one binary. `ARCHITECTURE.md` explains the layers and what
+//! may import what; `CODE_STYLE.md` says how the code is written (names, errors, comments,
+//! logging, tests, sizes, visibility).
+//!
+//! Layers only call downwards: the edge (`api`, `admin`, `console`) calls `service`, which
+//! calls `decision` and `policy`, which build on `store`, which builds on `domain`. The last
+//! column is [`LAYERS`], the table the architecture test (`src/architecture/`) checks every
+//! `crate::` and `super::` path in `src/` against; the test also checks that this column says
+//! the same as the table.
 //!
 //! | module      | what lives there | may use |
 //! | ----------- | ---------------- | ------- |

@@ -119,7 +119,7 @@ impl ServerTls {
     /// Re-reads the files; when they changed and make a valid configuration, it takes over
     /// for new connections. A broken rotation (a key that does not match, a half-written
     /// file) keeps the old certificate and says so.
-    pub fn reload(&self) -> Result<bool, String> {
+    pub(crate) fn reload(&self) -> Result<bool, String> {
         let contents = read_files(&self.config)?;
         let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
         if *loaded == contents {
@@ -133,7 +133,7 @@ impl ServerTls {
     }
 
     /// Re-reads the files every `tls.reload_interval_seconds`.
-    pub fn spawn_reloader(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+    pub(crate) fn spawn_reloader(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
         let tls = self.clone();
         let every = Duration::from_secs(self.config.reload_interval_seconds.max(1));
         tokio::spawn(async move {
@@ -153,13 +153,13 @@ impl ServerTls {
     }
 
     /// Handshakes on the admin port.
-    pub fn admin_acceptor(&self) -> TlsAcceptor {
+    pub(crate) fn admin_acceptor(&self) -> TlsAcceptor {
         TlsAcceptor::from(self.admin.load_full())
     }
 
     /// The gRPC port's accepted connections, TLS done: each handshake runs on its own task
     /// (with a deadline), so a slow or broken client never holds up the others.
-    pub fn incoming(
+    pub(crate) fn incoming(
         self: &Arc<Self>,
         listener: TcpListener,
     ) -> tokio_stream::wrappers::ReceiverStream<std::io::Result<TlsStream<TcpStream>>> {
@@ -215,7 +215,7 @@ fn read_files(config: &TlsConfig) -> Result<TlsFiles, String> {
 }
 
 /// The certificates in `pem` as trust anchors; `setting` names where they came from.
-pub fn root_store(pem: &[u8], setting: &str) -> Result<RootCertStore, String> {
+pub(crate) fn root_store(pem: &[u8], setting: &str) -> Result<RootCertStore, String> {
     let mut roots = RootCertStore::empty();
     for certificate in CertificateDer::pem_slice_iter(pem) {
         let certificate = certificate.map_err(|error| format!("{setting}: {error}"))?;
@@ -293,7 +293,7 @@ impl PepCertificates {
     }
 
     /// The PEP whose name the verified client certificate `leaf` is valid for.
-    pub fn identify(&self, leaf: &CertificateDer<'_>) -> Option<Arc<Identity>> {
+    pub(crate) fn identify(&self, leaf: &CertificateDer<'_>) -> Option<Arc<Identity>> {
         let certificate = webpki::EndEntityCert::try_from(leaf).ok()?;
         self.names
             .iter()

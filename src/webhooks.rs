@@ -7,7 +7,8 @@
 //! `X-Elevator-Delivery`.
 //!
 //! Each post carries `X-Elevator-Event` (the audit action), `X-Elevator-Delivery` (a stable
-//! id, never reused across restarts: see the stores' `claim_deliveries`), `X-Elevator-Timestamp` (Unix seconds) and `X-Elevator-Signature: sha256=<hex>`, the
+//! id, never reused across restarts: see the stores' `claim_deliveries`),
+//! `X-Elevator-Timestamp` (Unix seconds) and `X-Elevator-Signature: sha256=<hex>`, the
 //! HMAC-SHA256 with the configured secret of `<timestamp>.<body>`.
 
 use std::sync::Arc;
@@ -35,15 +36,15 @@ const MAX_BACKOFF_SECONDS: i64 = 3600;
 
 /// How deliveries are made.
 #[derive(Clone)]
-pub struct WebhookOptions {
+pub(crate) struct WebhookOptions {
     /// The HMAC key; `None` means deliveries wait (unsigned posts are never sent).
-    pub secret: Option<Vec<u8>>,
+    pub(crate) secret: Option<Vec<u8>>,
     /// How long one post may take.
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
     /// Attempts before a delivery is given up.
-    pub max_attempts: u32,
+    pub(crate) max_attempts: u32,
     /// How often the outbox is read.
-    pub poll_interval: Duration,
+    pub(crate) poll_interval: Duration,
 }
 
 /// The signature header value for `body` sent at `timestamp`.
@@ -67,7 +68,7 @@ fn backoff(attempts: u32) -> TimeDelta {
 }
 
 /// The delivery worker of one replica.
-pub struct Deliverer {
+pub(crate) struct Deliverer {
     store: Arc<dyn Store>,
     clock: SharedClock,
     metrics: Arc<Metrics>,
@@ -77,7 +78,7 @@ pub struct Deliverer {
 
 impl Deliverer {
     /// A worker over `store`.
-    pub fn new(
+    pub(crate) fn new(
         store: Arc<dyn Store>,
         clock: SharedClock,
         metrics: Arc<Metrics>,
@@ -96,7 +97,7 @@ impl Deliverer {
     }
 
     /// Delivers until the task is aborted.
-    pub async fn run(self) {
+    pub(crate) async fn run(self) {
         if self.options.secret.is_none() {
             tracing::warn!(
                 "no webhook secret is configured: webhook deliveries wait in the outbox unsent"
@@ -114,7 +115,7 @@ impl Deliverer {
     }
 
     /// Claims and posts what is due now; returns how many were delivered.
-    pub async fn deliver_due(&self) -> Result<usize, crate::store::StoreError> {
+    pub(crate) async fn deliver_due(&self) -> Result<usize, crate::store::StoreError> {
         let Some(secret) = &self.options.secret else {
             return Ok(0);
         };

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use jsonwebtoken::{EncodingKey, Header};
 use rand::RngCore;
 
-use super::Claims;
+use super::{Claims, read_secret_file};
 
 /// The directory dev mode keeps its secret in: `$ELEVATOR_STATE_DIR`, else
 /// `$XDG_STATE_HOME/elevator`, else `$HOME/.local/state/elevator`.
@@ -24,21 +24,21 @@ pub fn state_dir() -> PathBuf {
 }
 
 /// The secret file inside `dir`.
-pub fn secret_path(dir: &Path) -> PathBuf {
+pub(crate) fn secret_path(dir: &Path) -> PathBuf {
     dir.join("dev-secret")
 }
 
 /// Reads the dev secret in `dir`, creating it (readable by the owner only) if missing.
-pub fn load_or_create_secret(dir: &Path) -> std::io::Result<Vec<u8>> {
+pub(crate) fn load_or_create_secret(dir: &Path) -> std::io::Result<Vec<u8>> {
     load_or_create_secret_file(dir, "dev-secret")
 }
 
 /// Reads the 32-byte random secret (hex) in file `name` of `dir`, creating it (readable by
 /// the owner only) if missing.
-pub fn load_or_create_secret_file(dir: &Path, name: &str) -> std::io::Result<Vec<u8>> {
+pub(crate) fn load_or_create_secret_file(dir: &Path, name: &str) -> std::io::Result<Vec<u8>> {
     let path = dir.join(name);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => return Ok(text.trim().as_bytes().to_vec()),
+    match read_secret_file(&path) {
+        Ok(secret) => return Ok(secret),
         Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(error),
         Err(_) => {}
     }
@@ -59,9 +59,7 @@ pub fn load_or_create_secret_file(dir: &Path, name: &str) -> std::io::Result<Vec
             Ok(secret.into_bytes())
         }
         // Another process created it first: use theirs.
-        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
-            Ok(std::fs::read_to_string(&path)?.trim().as_bytes().to_vec())
-        }
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => read_secret_file(&path),
         Err(error) => Err(error),
     }
 }
@@ -69,14 +67,12 @@ pub fn load_or_create_secret_file(dir: &Path, name: &str) -> std::io::Result<Vec
 /// Reads the dev secret in `dir`, which `elevator serve` in dev mode created.
 pub fn load_secret(dir: &Path) -> Result<Vec<u8>, String> {
     let path = secret_path(dir);
-    std::fs::read_to_string(&path)
-        .map(|text| text.trim().as_bytes().to_vec())
-        .map_err(|error| {
-            format!(
-                "cannot read the dev secret at {} ({error}); start `elevator serve` in dev mode first",
-                path.display()
-            )
-        })
+    read_secret_file(&path).map_err(|error| {
+        format!(
+            "cannot read the dev secret at {} ({error}); start `elevator serve` in dev mode first",
+            path.display()
+        )
+    })
 }
 
 /// Signs `claims` with HS256.

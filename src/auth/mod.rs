@@ -13,21 +13,29 @@
 //! for signature verification once, not on every Check. The cache is bounded by the bytes its
 //! entries hold ([`TOKEN_CACHE_BYTES`]), not by their number.
 
+mod claims;
 pub mod dev;
+mod error;
 pub mod jwks;
+mod keys;
+mod options;
+mod secret_file;
 mod weight;
 
-use std::path::Path;
+pub use claims::Claims;
+pub use error::AuthError;
+pub use options::AuthOptions;
+pub(crate) use options::read_jwks_file;
+pub use secret_file::read_secret_file;
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, TimeDelta, Utc};
-use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet};
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use serde::{Deserialize, Serialize};
-
 use crate::clock::SharedClock;
 use crate::domain::{GroupName, Identity, SessionId, StandingRole, Subject};
+use chrono::{DateTime, TimeDelta, Utc};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use keys::{VerificationKey, jwks_keys};
 
 /// The issuer dev tokens carry; refused whenever dev mode is off.
 pub const DEV_ISSUER: &str = "elevator-dev";
@@ -36,180 +44,16 @@ pub const DEV_ISSUER: &str = "elevator-dev";
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 
 /// The most clock skew tolerated on `exp` and `nbf`.
-pub const MAX_LEEWAY: Duration = Duration::from_secs(30);
+pub(crate) const MAX_LEEWAY: Duration = Duration::from_secs(30);
 
 /// The most the verified-token cache holds, in bytes as [`weight::cached_token_bytes`] counts
 /// them: tens of thousands of ordinary tokens, however large each caller's tokens are. The
 /// least recently or frequently used go first; a token pushed out is verified again.
-pub const TOKEN_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+pub(crate) const TOKEN_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Tokens naming unknown key ids cause at most one JWKS fetch per this long, so a stream of
 /// forged `kid`s cannot turn elevator into a load generator against the identity provider.
-pub const UNKNOWN_KEY_REFRESH_INTERVAL: Duration = Duration::from_secs(10);
-
-/// Claims elevator reads from a token.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Claims {
-    /// Subject.
-    pub sub: String,
-    /// Login session.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sid: Option<String>,
-    /// Groups.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub groups: Vec<String>,
-    /// Standing and service roles.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub roles: Vec<String>,
-    /// The subject's manager.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub manager: Option<String>,
-    /// Authentication methods.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub amr: Vec<String>,
-    /// Expiry, seconds since the epoch.
-    pub exp: i64,
-    /// Not valid before, seconds since the epoch.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub nbf: Option<i64>,
-    /// Issued at.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub iat: Option<i64>,
-    /// Issuer.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub iss: Option<String>,
-    /// Audiences: one (a string) or several (an array).
-    #[serde(
-        default,
-        deserialize_with = "one_or_many",
-        skip_serializing_if = "Vec::is_empty"
-    )]
-    pub aud: Vec<String>,
-}
-
-/// Why a token was refused. Every variant means `UNAUTHENTICATED`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AuthError {
-    /// No `authorization: Bearer ...` metadata.
-    #[error("missing bearer token: send `authorization: Bearer <token>`")]
-    Missing,
-    /// Over [`MAX_TOKEN_BYTES`].
-    #[error("the bearer token is too large ({0} bytes, limit {MAX_TOKEN_BYTES})")]
-    TooLarge(usize),
-    /// Not a JWT, wrong signature, wrong algorithm, unknown key, bad claims.
-    #[error("the bearer token is not valid: {0}")]
-    Invalid(String),
-    /// Past `exp`.
-    #[error("the bearer token expired at {0}")]
-    Expired(DateTime<Utc>),
-    /// Before `nbf`.
-    #[error("the bearer token is not valid before {0}")]
-    NotYetValid(DateTime<Utc>),
-    /// A dev token outside dev mode.
-    #[error("dev tokens are refused: this server does not run in dev mode")]
-    DevTokenRefused,
-    /// The token names a key id no configured or fetched key has.
-    #[error("the bearer token is not valid: no key has id {}", crate::domain::shown(.0))]
-    UnknownKey(String),
-}
-
-/// A key and the one algorithm it verifies.
-struct VerificationKey {
-    id: Option<String>,
-    algorithm: Algorithm,
-    key: DecodingKey,
-}
-
-/// How tokens are verified.
-#[derive(Clone, Default)]
-pub struct AuthOptions {
-    /// HS256 secrets.
-    pub hs256_secrets: Vec<Vec<u8>>,
-    /// JWKS documents (JSON), each key pinned to its algorithm.
-    pub jwks: Vec<String>,
-    /// A JWKS fetched over HTTPS, and how often it is refreshed.
-    pub jwks_url: Option<(jwks::JwksSource, Duration)>,
-    /// Required issuer, if any.
-    pub issuer: Option<String>,
-    /// Required audience, if any.
-    pub audience: Option<String>,
-    /// Clock-skew tolerance, at most [`MAX_LEEWAY`].
-    pub leeway: Duration,
-    /// Accept tokens from `elevator dev-token`.
-    pub dev_mode: bool,
-}
-
-impl std::fmt::Debug for AuthOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AuthOptions")
-            .field(
-                "hs256_secrets",
-                &format_args!("[{} redacted]", self.hs256_secrets.len()),
-            )
-            .field("jwks", &self.jwks.len())
-            .field("jwks_url", &self.jwks_url)
-            .field("issuer", &self.issuer)
-            .field("audience", &self.audience)
-            .field("leeway", &self.leeway)
-            .field("dev_mode", &self.dev_mode)
-            .finish()
-    }
-}
-
-/// Reads a JWKS file.
-pub fn read_jwks_file(path: &Path) -> Result<String, String> {
-    std::fs::read_to_string(path)
-        .map_err(|error| format!("reading JWKS file {}: {error}", path.display()))
-}
-
-/// `aud` as a string or an array of strings.
-fn one_or_many<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum OneOrMany {
-        One(String),
-        Many(Vec<String>),
-    }
-    Ok(match OneOrMany::deserialize(deserializer)? {
-        OneOrMany::One(one) => vec![one],
-        OneOrMany::Many(many) => many,
-    })
-}
-
-fn jwks_keys(document: &str) -> Result<Vec<VerificationKey>, String> {
-    let set: JwkSet = serde_json::from_str(document)
-        .map_err(|error| format!("the JWKS is not valid: {error}"))?;
-    let mut keys = Vec::new();
-    for jwk in &set.keys {
-        let implied = match &jwk.algorithm {
-            AlgorithmParameters::RSA(_) => Some(Algorithm::RS256),
-            AlgorithmParameters::EllipticCurve(ec) if ec.curve == EllipticCurve::P256 => {
-                Some(Algorithm::ES256)
-            }
-            _ => None,
-        };
-        let algorithm = match jwk.common.key_algorithm {
-            Some(declared) => Algorithm::try_from(declared).ok(),
-            None => implied,
-        };
-        let Some(algorithm) =
-            algorithm.filter(|a| matches!(a, Algorithm::RS256 | Algorithm::ES256))
-        else {
-            return Err(format!(
-                "JWKS key {:?}: only RS256 (RSA) and ES256 (P-256) keys are supported",
-                jwk.common.key_id
-            ));
-        };
-        let key = DecodingKey::from_jwk(jwk)
-            .map_err(|error| format!("JWKS key {:?}: {error}", jwk.common.key_id))?;
-        keys.push(VerificationKey {
-            id: jwk.common.key_id.clone(),
-            algorithm,
-            key,
-        });
-    }
-    Ok(keys)
-}
+pub(crate) const UNKNOWN_KEY_REFRESH_INTERVAL: Duration = Duration::from_secs(10);
 
 /// A verified token stays cached until its `exp` (and never longer than an hour); a read never
 /// extends it. The key is the whole token, compared in full: hashing it with SHA-256 first
@@ -313,7 +157,7 @@ impl Authenticator {
     }
 
     /// Verifies the bearer token in `authorization` metadata.
-    pub async fn authenticate(
+    pub(crate) async fn authenticate(
         &self,
         metadata: &tonic::metadata::MetadataMap,
     ) -> Result<Arc<Identity>, AuthError> {
@@ -332,7 +176,7 @@ impl Authenticator {
     /// Verifies `token`; when it names a key id no key has and keys come from a URL, fetches
     /// them again first (at most once per [`UNKNOWN_KEY_REFRESH_INTERVAL`], shared by every
     /// caller waiting) and tries once more.
-    pub async fn verify_refreshing(&self, token: &str) -> Result<Arc<Identity>, AuthError> {
+    pub(crate) async fn verify_refreshing(&self, token: &str) -> Result<Arc<Identity>, AuthError> {
         match self.verify(token) {
             Err(AuthError::UnknownKey(kid)) if self.remote.is_some() => {
                 if let Err(error) = self.refresh_keys(Some(UNKNOWN_KEY_REFRESH_INTERVAL)).await {
@@ -347,7 +191,7 @@ impl Authenticator {
     /// Fetches the JWKS URL's keys. With `for_unknown_key_within`, the fetch is for a token
     /// naming an unknown key id, and is skipped when such a fetch was made less than that
     /// long ago. Returns whether the key set changed; if it did, cached identities are dropped.
-    pub async fn refresh_keys(
+    pub(crate) async fn refresh_keys(
         &self,
         for_unknown_key_within: Option<Duration>,
     ) -> Result<bool, String> {
@@ -374,7 +218,7 @@ impl Authenticator {
 
     /// Refreshes the URL's keys every `auth.jwks_refresh_seconds`, and soon after a token
     /// names an unknown key id. Nothing to do without a URL.
-    pub fn spawn_key_refresher(self: &Arc<Self>) -> Option<tokio::task::JoinHandle<()>> {
+    pub(crate) fn spawn_key_refresher(self: &Arc<Self>) -> Option<tokio::task::JoinHandle<()>> {
         let refresh_every = self.remote.as_ref()?.refresh_every;
         let authenticator = self.clone();
         Some(tokio::spawn(async move {
@@ -411,7 +255,7 @@ impl Authenticator {
     /// Accepts a payload another verifier already checked the signature of (Envoy's
     /// `jwt_authn` filter): everything else is checked as for a token here — issuer,
     /// audience, lifetime, dev tokens, well-formed claims.
-    pub fn accept_verified_payload(
+    pub(crate) fn accept_verified_payload(
         &self,
         payload: serde_json::Value,
     ) -> Result<Arc<Identity>, AuthError> {

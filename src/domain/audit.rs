@@ -69,7 +69,7 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [AuditAction; 18] = [
+    pub(crate) const ALL: [AuditAction; 18] = [
         AuditAction::ElevationRequested,
         AuditAction::ApprovalApproved,
         AuditAction::ApprovalDenied,
@@ -156,7 +156,7 @@ pub struct AuditEvent {
 }
 
 /// The hash before the first event of the chain.
-pub const GENESIS_HASH: [u8; 32] = [0; 32];
+pub(crate) const GENESIS_HASH: [u8; 32] = [0; 32];
 
 /// Writes `value` as JSON with every object's keys sorted, whatever order it was built or read
 /// back in (PostgreSQL's jsonb reorders keys).
@@ -196,7 +196,7 @@ fn hex(bytes: &[u8]) -> String {
 
 /// The canonical encoding of an event at its place in the chain: every field, in a fixed order,
 /// with times to the microsecond and the previous event's hash.
-pub fn canonical_encoding(
+pub(crate) fn canonical_encoding(
     seq: u64,
     revision: u64,
     prev_hash: &[u8; 32],
@@ -227,13 +227,18 @@ pub fn canonical_encoding(
 }
 
 /// The chain hash of an event: SHA-256 of its canonical encoding.
-pub fn chain_hash(seq: u64, revision: u64, prev_hash: &[u8; 32], event: &AuditEvent) -> [u8; 32] {
+pub(crate) fn chain_hash(
+    seq: u64,
+    revision: u64,
+    prev_hash: &[u8; 32],
+    event: &AuditEvent,
+) -> [u8; 32] {
     use sha2::{Digest, Sha256};
     Sha256::digest(canonical_encoding(seq, revision, prev_hash, event).as_bytes()).into()
 }
 
 /// The actor recorded for changes the server makes by itself (expiry, time-outs).
-pub const SYSTEM_ACTOR: &str = "system";
+pub(crate) const SYSTEM_ACTOR: &str = "system";
 
 impl AuditEvent {
     /// A blank event of `action` by `actor` at `at`; callers fill in what applies.
@@ -299,13 +304,13 @@ impl AuditEvent {
     }
 
     /// Sets the reason.
-    pub fn with_reason(mut self, reason: impl Into<String>) -> Self {
+    pub(crate) fn with_reason(mut self, reason: impl Into<String>) -> Self {
         self.reason = reason.into();
         self
     }
 
     /// Sets the details.
-    pub fn with_details(mut self, details: serde_json::Value) -> Self {
+    pub(crate) fn with_details(mut self, details: serde_json::Value) -> Self {
         self.details = details;
         self
     }

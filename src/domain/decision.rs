@@ -37,7 +37,7 @@ pub enum DecisionReason {
 
 impl DecisionReason {
     /// Every reason, in declaration order (`reason as usize` indexes it).
-    pub const ALL: [DecisionReason; 12] = [
+    pub(crate) const ALL: [DecisionReason; 12] = [
         DecisionReason::Allowed,
         DecisionReason::NoGrant,
         DecisionReason::ScopeMismatch,
@@ -73,7 +73,7 @@ impl DecisionReason {
     /// How close a denied grant came to allowing: when several grants deny, the answer names the
     /// closest (a grant of another session says more than one with the wrong scope).
     /// The declaration order above is that ranking.
-    pub fn closeness(self) -> u8 {
+    pub(crate) fn closeness(self) -> u8 {
         self as u8
     }
 }

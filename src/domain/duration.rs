@@ -8,7 +8,7 @@ use super::names::InvalidValue;
 
 /// The longest duration a caller may ask for, whatever policy says: far above any sensible
 /// access window, and far below where adding it to a timestamp could overflow.
-pub const MAX_REQUESTED_DURATION: TimeDelta = TimeDelta::days(366);
+pub(crate) const MAX_REQUESTED_DURATION: TimeDelta = TimeDelta::days(366);
 
 /// A duration a caller asked for, validated once at the edge and carried down as is: whole
 /// seconds (the store keeps milliseconds, people and policy think in seconds and up), at least
@@ -20,7 +20,7 @@ pub struct RequestedDuration(TimeDelta);
 impl RequestedDuration {
     /// Validates a duration given as whole seconds and nanoseconds (the shape of
     /// `google.protobuf.Duration`).
-    pub fn from_parts(seconds: i64, nanos: i32) -> Result<Self, InvalidValue> {
+    pub(crate) fn from_parts(seconds: i64, nanos: i32) -> Result<Self, InvalidValue> {
         if nanos != 0 {
             return Err(InvalidValue(
                 "must be whole seconds (nanos 0), at least 1s; e.g. 3600s".into(),
@@ -55,7 +55,7 @@ impl RequestedDuration {
 
 /// Parses a duration literal: one or more `<digits><unit>` groups, units `d`, `h`, `m`, `s`,
 /// `ms`, largest first.
-pub fn parse_duration(text: &str) -> Result<TimeDelta, InvalidValue> {
+pub(crate) fn parse_duration(text: &str) -> Result<TimeDelta, InvalidValue> {
     let refuse = || {
         InvalidValue(format!(
             "{} is not a duration; write it like 2h, 30m, 90s or 1h30m",
@@ -102,7 +102,7 @@ pub fn parse_duration(text: &str) -> Result<TimeDelta, InvalidValue> {
 }
 
 /// Formats a duration the way [`parse_duration`] reads it: `2h`, `1h30m`, `90s` is `1m30s`.
-pub fn format_duration(duration: TimeDelta) -> String {
+pub(crate) fn format_duration(duration: TimeDelta) -> String {
     if duration <= TimeDelta::zero() {
         return "0s".into();
     }

@@ -6,7 +6,7 @@
 use std::fmt::Write;
 
 /// Most characters of a value quoted back.
-pub const MAX_SHOWN_CHARS: usize = 64;
+pub(crate) const MAX_SHOWN_CHARS: usize = 64;
 
 /// `value` quoted for a message: in full (Rust string syntax, so control and invisible
 /// characters show as escapes) when it has at most [`MAX_SHOWN_CHARS`] characters, otherwise
@@ -31,7 +31,7 @@ pub fn shown(value: &str) -> String {
 
 /// `text` cut to at most `max_bytes` (on a character boundary), marked with `…` when cut: the
 /// last bound on a message, whatever it quotes.
-pub fn bounded(text: &str, max_bytes: usize) -> String {
+pub(crate) fn bounded(text: &str, max_bytes: usize) -> String {
     if text.len() <= max_bytes {
         return text.to_owned();
     }

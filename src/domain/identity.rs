@@ -66,12 +66,12 @@ pub struct Identity {
 
 impl Identity {
     /// Whether the token carries `role` in its `roles` claim.
-    pub fn has_role(&self, role: &str) -> bool {
+    pub(crate) fn has_role(&self, role: &str) -> bool {
         self.roles.iter().any(|held| held == role)
     }
 
     /// Whether the token lists `group`.
-    pub fn in_group(&self, group: &GroupName) -> bool {
+    pub(crate) fn in_group(&self, group: &GroupName) -> bool {
         self.groups.contains(group)
     }
 }

@@ -2,25 +2,26 @@
 //! machine, grants, risk signals, decisions and audit events. Nothing here does I/O or knows
 //! about protobuf or SQL; every other layer builds on these types.
 
-pub mod audit;
-pub mod audit_log;
-pub mod check;
-pub mod decision;
-pub mod duration;
-pub mod echo;
-pub mod elevation;
-pub mod grant;
-pub mod identity;
-pub mod ids;
-pub mod names;
-pub mod risk;
-pub mod scope;
+pub(crate) mod audit;
+pub(crate) mod audit_log;
+mod check;
+pub(crate) mod decision;
+mod duration;
+pub(crate) mod echo;
+pub(crate) mod elevation;
+pub(crate) mod grant;
+mod identity;
+mod ids;
+pub(crate) mod names;
+pub(crate) mod risk;
+pub(crate) mod scope;
 
 pub use audit::{AuditAction, AuditEvent};
 pub use audit_log::{Checkpoint, StoredAuditEvent};
 pub use check::CheckQuery;
 pub use decision::{Decision, DecisionReason};
-pub use duration::{RequestedDuration, format_duration, parse_duration};
+pub use duration::RequestedDuration;
+pub(crate) use duration::{format_duration, parse_duration};
 pub use echo::shown;
 pub use elevation::{
     ApprovalStep, ApproverSpec, DelegationTerms, Elevation, ElevationState, RequesterSnapshot,

@@ -205,7 +205,11 @@ string_newtype!(
 /// read differently from what it says, in the CLI and the console alike). Direction marks
 /// and other invisible characters are allowed: right-to-left text needs them, and free text
 /// names nobody.
-pub fn validate_free_text(kind: &str, value: &str, max_bytes: usize) -> Result<(), InvalidValue> {
+pub(crate) fn validate_free_text(
+    kind: &str,
+    value: &str,
+    max_bytes: usize,
+) -> Result<(), InvalidValue> {
     if value.len() > max_bytes {
         return Err(InvalidValue(format!(
             "{kind} is {} bytes long; at most {max_bytes} are allowed",

@@ -40,7 +40,7 @@ pub struct RiskPicture {
 
 impl RiskSignal {
     /// Whether the signal applies to `session` at `now`.
-    pub fn holds_for(&self, session: Option<&str>, now: DateTime<Utc>) -> bool {
+    pub(crate) fn holds_for(&self, session: Option<&str>, now: DateTime<Utc>) -> bool {
         now < self.expires_at
             && match &self.session {
                 None => true,
@@ -52,7 +52,7 @@ impl RiskSignal {
 /// Combines the signals that hold for `session` at `now`. A source's latest report for a
 /// subject (or session) replaces its earlier ones, so risk can drop as well as rise; across
 /// sources the highest score counts and the flags add up.
-pub fn risk_picture(
+pub(crate) fn risk_picture(
     signals: &[RiskSignal],
     session: Option<&str>,
     now: DateTime<Utc>,

@@ -114,7 +114,7 @@ impl Scope {
 
 /// Whether `scope` covers `resource`, both well-formed: compared segment by segment, which for
 /// canonical paths is a prefix match that ends at a `/`.
-pub fn scope_covers(scope: &str, resource: &str) -> bool {
+pub(crate) fn scope_covers(scope: &str, resource: &str) -> bool {
     match resource.as_bytes().get(scope.len()) {
         None => resource == scope,
         Some(b'/') => resource.starts_with(scope),

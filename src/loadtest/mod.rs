@@ -153,11 +153,8 @@ impl Minter {
     fn load(args: &LoadtestArgs) -> Result<Minter, String> {
         match &args.secret_file {
             Some(path) => Ok(Minter {
-                secret: std::fs::read_to_string(path)
-                    .map_err(|error| format!("--secret-file {}: {error}", path.display()))?
-                    .trim()
-                    .as_bytes()
-                    .to_vec(),
+                secret: crate::auth::read_secret_file(path)
+                    .map_err(|error| format!("--secret-file {}: {error}", path.display()))?,
                 issuer: args.issuer.clone(),
             }),
             None => {

@@ -40,16 +40,16 @@ const LAG_SECONDS: &[f64] = &[
 
 /// A [`ManualReader`] the meter provider and `/metrics` share.
 #[derive(Debug, Clone)]
-pub struct SharedReader(Arc<ManualReader>);
+pub(crate) struct SharedReader(Arc<ManualReader>);
 
 impl SharedReader {
     /// Shares `reader`.
-    pub fn new(reader: ManualReader) -> Self {
+    pub(crate) fn new(reader: ManualReader) -> Self {
         SharedReader(Arc::new(reader))
     }
 
     /// Collects every instrument now and renders Prometheus text.
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         let mut collected = ResourceMetrics::default();
         if let Err(error) = self.0.collect(&mut collected) {
             tracing::warn!(%error, "collecting metrics failed");
@@ -85,11 +85,11 @@ type CacheCounter = fn(&CacheStats) -> &AtomicU64;
 
 /// What background work reports for the gauges it refreshes.
 #[derive(Debug, Default)]
-pub struct Backlogs {
+pub(crate) struct Backlogs {
     /// Elevations waiting for approval.
-    pub pending_approvals: AtomicU64,
+    pub(crate) pending_approvals: AtomicU64,
     /// Webhook deliveries not yet made.
-    pub webhook_outbox: AtomicU64,
+    pub(crate) webhook_outbox: AtomicU64,
 }
 
 /// The instruments of one server.
@@ -107,7 +107,7 @@ pub struct Metrics {
 
 /// How a webhook delivery attempt ended.
 #[derive(Debug, Clone, Copy)]
-pub enum DeliveryResult {
+pub(crate) enum DeliveryResult {
     /// Posted and acknowledged.
     Delivered,
     /// Failed; it will be tried again.
@@ -124,22 +124,10 @@ impl Metrics {
             .with_reader(reader.clone())
             .build();
         let meter = provider.meter("elevator");
-        let check_seconds = meter
-            .f64_histogram("elevator_check_duration_seconds")
-            .with_description(
-                "How long Check took to decide, in seconds (CheckService and Envoy ext_authz).",
-            )
-            .with_boundaries(CHECK_SECONDS.to_vec())
-            .build()
-            .bind(&[]);
-        let decisions_counter = meter
-            .u64_counter("elevator_check_decisions")
-            .with_description("Check decisions, by reason (allowed, no_grant, expired, ...).")
-            .build();
-        let decisions = DecisionReason::ALL
-            .iter()
-            .map(|reason| decisions_counter.bind(&[KeyValue::new("reason", reason.as_str())]))
-            .collect();
+        let CheckInstruments {
+            check_seconds,
+            decisions,
+        } = CheckInstruments::new(&meter);
         let invalidations = meter
             .u64_counter("elevator_invalidations")
             .with_description(
@@ -159,52 +147,9 @@ impl Metrics {
             .build();
         let webhook_deliveries = ["delivered", "retrying", "given_up"]
             .map(|outcome| deliveries.bind(&[KeyValue::new("outcome", outcome)]));
-        let _build_info = meter
-            .u64_observable_gauge("elevator_build_info")
-            .with_description("Always 1; the labels say which build is running.")
-            .with_callback(|observer| {
-                observer.observe(1, &[KeyValue::new("version", env!("CARGO_PKG_VERSION"))])
-            })
-            .build();
-        let _heap = meter
-            .u64_observable_gauge("elevator_heap_live_bytes")
-            .with_description("Bytes allocated and not yet freed, counted by the global allocator (absent when it does not count).")
-            .with_callback(|observer| {
-                if let Some(bytes) = super::heap::live_bytes() {
-                    observer.observe(bytes, &[]);
-                }
-            })
-            .build();
-        let _resident = meter
-            .u64_observable_gauge("elevator_resident_memory_bytes")
-            .with_description("The process's resident memory (VmRSS), in bytes.")
-            .with_callback(|observer| {
-                if let Some(bytes) = super::heap::resident_bytes() {
-                    observer.observe(bytes, &[]);
-                }
-            })
-            .build();
+        register_process_gauges(&meter);
         let backlogs = Arc::new(Backlogs::default());
-        let observed = Arc::downgrade(&backlogs);
-        let _backlog = meter
-            .u64_observable_gauge("elevator_pending_approvals")
-            .with_description("Elevations waiting for approval (refreshed every second).")
-            .with_callback(move |observer| {
-                if let Some(backlogs) = observed.upgrade() {
-                    observer.observe(backlogs.pending_approvals.load(Ordering::Relaxed), &[]);
-                }
-            })
-            .build();
-        let observed = Arc::downgrade(&backlogs);
-        let _outbox = meter
-            .u64_observable_gauge("elevator_webhook_outbox")
-            .with_description("Webhook deliveries waiting to be made (refreshed every second).")
-            .with_callback(move |observer| {
-                if let Some(backlogs) = observed.upgrade() {
-                    observer.observe(backlogs.webhook_outbox.load(Ordering::Relaxed), &[]);
-                }
-            })
-            .build();
+        register_backlog_gauges(&meter, &backlogs);
         Arc::new(Metrics {
             provider,
             reader,
@@ -219,13 +164,13 @@ impl Metrics {
     }
 
     /// Records one Check.
-    pub fn record_check(&self, decision: &Decision, took: Duration) {
+    pub(crate) fn record_check(&self, decision: &Decision, took: Duration) {
         self.check_seconds.record(took.as_secs_f64());
         self.decisions[decision.reason as usize].add(1);
     }
 
     /// Records a change arriving on the feed, `lag` after it committed.
-    pub fn record_invalidation(&self, lag: Option<Duration>) {
+    pub(crate) fn record_invalidation(&self, lag: Option<Duration>) {
         self.invalidations.add(1);
         if let Some(lag) = lag {
             self.invalidation_lag.record(lag.as_secs_f64());
@@ -233,12 +178,12 @@ impl Metrics {
     }
 
     /// Records a webhook delivery attempt.
-    pub fn record_delivery(&self, result: DeliveryResult) {
+    pub(crate) fn record_delivery(&self, result: DeliveryResult) {
         self.webhook_deliveries[result as usize].add(1);
     }
 
     /// The gauges background work refreshes.
-    pub fn backlogs(&self) -> &Backlogs {
+    pub(crate) fn backlogs(&self) -> &Backlogs {
         &self.backlogs
     }
 
@@ -250,105 +195,11 @@ impl Metrics {
         store: &Arc<dyn Store>,
         decision_log: Option<&Arc<DecisionLog>>,
     ) {
-        let meter = &self.meter;
-        let cache_counters: [(&str, &str, CacheCounter); 4] = [
-            (
-                "elevator_cache_hits",
-                "Lookups answered from the cache.",
-                |s| &s.hits,
-            ),
-            (
-                "elevator_cache_misses",
-                "Lookups the cache did not hold (or held stale).",
-                |s| &s.misses,
-            ),
-            (
-                "elevator_cache_loads",
-                "Loads from the store into the cache.",
-                |s| &s.loads,
-            ),
-            (
-                "elevator_cache_read_throughs",
-                "Lookups that bypassed the cache because it could not be trusted.",
-                |s| &s.read_throughs,
-            ),
-        ];
-        for (name, description, counter) in cache_counters {
-            let weak = Arc::downgrade(decider);
-            let _ = meter
-                .u64_observable_counter(name)
-                .with_description(description)
-                .with_callback(move |observer| {
-                    let Some(decider) = weak.upgrade() else {
-                        return;
-                    };
-                    for cache in decider.cache_reports() {
-                        let value = counter(cache.stats).load(Ordering::Relaxed);
-                        observer.observe(value, &[KeyValue::new("cache", cache.name)]);
-                    }
-                })
-                .build();
-        }
-        let weak = Arc::downgrade(decider);
-        let _ = meter
-            .u64_observable_gauge("elevator_cache_entries")
-            .with_description("Subjects cached now.")
-            .with_callback(move |observer| {
-                if let Some(decider) = weak.upgrade() {
-                    for cache in decider.cache_reports() {
-                        observer.observe(cache.entries, &[KeyValue::new("cache", cache.name)]);
-                    }
-                }
-            })
-            .build();
-        let weak = Arc::downgrade(decider);
-        let _ = meter
-            .u64_observable_gauge("elevator_change_feed_listening")
-            .with_description("1 while the change feed is connected and caches are trusted, 0 while checks read through.")
-            .with_callback(move |observer| {
-                if let Some(decider) = weak.upgrade() {
-                    observer.observe(u64::from(decider.freshness().is_listening()), &[]);
-                }
-            })
-            .build();
-        let weak = Arc::downgrade(store);
-        let _ = meter
-            .u64_observable_gauge("elevator_db_pool_connections")
-            .with_description("PostgreSQL pool connections: open, idle and the maximum.")
-            .with_callback(move |observer| {
-                let Some(status) = weak.upgrade().and_then(|store| store.pool_status()) else {
-                    return;
-                };
-                for (state, value) in [
-                    ("open", status.open),
-                    ("idle", status.idle),
-                    ("max", status.max),
-                ] {
-                    observer.observe(value as u64, &[KeyValue::new("state", state)]);
-                }
-            })
-            .build();
+        observe_caches(&self.meter, decider);
+        observe_change_feed(&self.meter, decider);
+        observe_pool(&self.meter, store);
         if let Some(log) = decision_log {
-            let weak = Arc::downgrade(log);
-            let _ = meter
-                .u64_observable_gauge("elevator_decision_log_queue_depth")
-                .with_description("Decisions waiting to be written to the decision log.")
-                .with_callback(move |observer| {
-                    if let Some(log) = weak.upgrade() {
-                        observer.observe(log.depth() as u64, &[]);
-                    }
-                })
-                .build();
-            let weak = Arc::downgrade(log);
-            let _ = meter
-                .u64_observable_counter("elevator_decision_log_dropped")
-                .with_description("Decisions dropped because the decision log's queue was full.")
-                .with_callback(move |observer| {
-                    if let Some(log) = weak.upgrade() {
-                        observer.observe(log.dropped(), &[]);
-                    }
-                })
-                .build();
+            observe_decision_log(&self.meter, log);
         }
     }
 
@@ -362,6 +213,204 @@ impl Drop for Metrics {
     fn drop(&mut self) {
         let _ = self.provider.shutdown();
     }
+}
+
+/// The instruments every Check records into, bound once so a decision resolves no attributes.
+struct CheckInstruments {
+    check_seconds: BoundHistogram<f64>,
+    /// One counter per [`DecisionReason`], indexed by the reason's discriminant.
+    decisions: Vec<BoundCounter<u64>>,
+}
+
+impl CheckInstruments {
+    fn new(meter: &Meter) -> CheckInstruments {
+        let check_seconds = meter
+            .f64_histogram("elevator_check_duration_seconds")
+            .with_description(
+                "How long Check took to decide, in seconds (CheckService and Envoy ext_authz).",
+            )
+            .with_boundaries(CHECK_SECONDS.to_vec())
+            .build()
+            .bind(&[]);
+        let decisions_counter = meter
+            .u64_counter("elevator_check_decisions")
+            .with_description("Check decisions, by reason (allowed, no_grant, expired, ...).")
+            .build();
+        let decisions = DecisionReason::ALL
+            .iter()
+            .map(|reason| decisions_counter.bind(&[KeyValue::new("reason", reason.as_str())]))
+            .collect();
+        CheckInstruments {
+            check_seconds,
+            decisions,
+        }
+    }
+}
+
+/// Gauges about the process itself: which build runs, and its memory.
+fn register_process_gauges(meter: &Meter) {
+    let _build_info = meter
+        .u64_observable_gauge("elevator_build_info")
+        .with_description("Always 1; the labels say which build is running.")
+        .with_callback(|observer| {
+            observer.observe(1, &[KeyValue::new("version", env!("CARGO_PKG_VERSION"))])
+        })
+        .build();
+    let _heap = meter
+        .u64_observable_gauge("elevator_heap_live_bytes")
+        .with_description("Bytes allocated and not yet freed, counted by the global allocator (absent when it does not count).")
+        .with_callback(|observer| {
+            if let Some(bytes) = super::heap::live_bytes() {
+                observer.observe(bytes, &[]);
+            }
+        })
+        .build();
+    let _resident = meter
+        .u64_observable_gauge("elevator_resident_memory_bytes")
+        .with_description("The process's resident memory (VmRSS), in bytes.")
+        .with_callback(|observer| {
+            if let Some(bytes) = super::heap::resident_bytes() {
+                observer.observe(bytes, &[]);
+            }
+        })
+        .build();
+}
+
+/// Gauges that show what background work last counted in `backlogs` (held weakly).
+fn register_backlog_gauges(meter: &Meter, backlogs: &Arc<Backlogs>) {
+    let observed = Arc::downgrade(backlogs);
+    let _backlog = meter
+        .u64_observable_gauge("elevator_pending_approvals")
+        .with_description("Elevations waiting for approval (refreshed every second).")
+        .with_callback(move |observer| {
+            if let Some(backlogs) = observed.upgrade() {
+                observer.observe(backlogs.pending_approvals.load(Ordering::Relaxed), &[]);
+            }
+        })
+        .build();
+    let observed = Arc::downgrade(backlogs);
+    let _outbox = meter
+        .u64_observable_gauge("elevator_webhook_outbox")
+        .with_description("Webhook deliveries waiting to be made (refreshed every second).")
+        .with_callback(move |observer| {
+            if let Some(backlogs) = observed.upgrade() {
+                observer.observe(backlogs.webhook_outbox.load(Ordering::Relaxed), &[]);
+            }
+        })
+        .build();
+}
+
+/// The decision caches' counters and sizes, labelled by cache.
+fn observe_caches(meter: &Meter, decider: &Arc<Decider>) {
+    let cache_counters: [(&str, &str, CacheCounter); 4] = [
+        (
+            "elevator_cache_hits",
+            "Lookups answered from the cache.",
+            |s| &s.hits,
+        ),
+        (
+            "elevator_cache_misses",
+            "Lookups the cache did not hold (or held stale).",
+            |s| &s.misses,
+        ),
+        (
+            "elevator_cache_loads",
+            "Loads from the store into the cache.",
+            |s| &s.loads,
+        ),
+        (
+            "elevator_cache_read_throughs",
+            "Lookups that bypassed the cache because it could not be trusted.",
+            |s| &s.read_throughs,
+        ),
+    ];
+    for (name, description, counter) in cache_counters {
+        let weak = Arc::downgrade(decider);
+        let _ = meter
+            .u64_observable_counter(name)
+            .with_description(description)
+            .with_callback(move |observer| {
+                let Some(decider) = weak.upgrade() else {
+                    return;
+                };
+                for cache in decider.cache_reports() {
+                    let value = counter(cache.stats).load(Ordering::Relaxed);
+                    observer.observe(value, &[KeyValue::new("cache", cache.name)]);
+                }
+            })
+            .build();
+    }
+    let weak = Arc::downgrade(decider);
+    let _ = meter
+        .u64_observable_gauge("elevator_cache_entries")
+        .with_description("Subjects cached now.")
+        .with_callback(move |observer| {
+            if let Some(decider) = weak.upgrade() {
+                for cache in decider.cache_reports() {
+                    observer.observe(cache.entries, &[KeyValue::new("cache", cache.name)]);
+                }
+            }
+        })
+        .build();
+}
+
+/// Whether the change feed is connected (and the caches trusted).
+fn observe_change_feed(meter: &Meter, decider: &Arc<Decider>) {
+    let weak = Arc::downgrade(decider);
+    let _ = meter
+        .u64_observable_gauge("elevator_change_feed_listening")
+        .with_description("1 while the change feed is connected and caches are trusted, 0 while checks read through.")
+        .with_callback(move |observer| {
+            if let Some(decider) = weak.upgrade() {
+                observer.observe(u64::from(decider.freshness().is_listening()), &[]);
+            }
+        })
+        .build();
+}
+
+/// The PostgreSQL pool's connections (nothing for a store without a pool).
+fn observe_pool(meter: &Meter, store: &Arc<dyn Store>) {
+    let weak = Arc::downgrade(store);
+    let _ = meter
+        .u64_observable_gauge("elevator_db_pool_connections")
+        .with_description("PostgreSQL pool connections: open, idle and the maximum.")
+        .with_callback(move |observer| {
+            let Some(status) = weak.upgrade().and_then(|store| store.pool_status()) else {
+                return;
+            };
+            for (state, value) in [
+                ("open", status.open),
+                ("idle", status.idle),
+                ("max", status.max),
+            ] {
+                observer.observe(value as u64, &[KeyValue::new("state", state)]);
+            }
+        })
+        .build();
+}
+
+/// The decision log's queue depth and the decisions it dropped.
+fn observe_decision_log(meter: &Meter, log: &Arc<DecisionLog>) {
+    let weak = Arc::downgrade(log);
+    let _ = meter
+        .u64_observable_gauge("elevator_decision_log_queue_depth")
+        .with_description("Decisions waiting to be written to the decision log.")
+        .with_callback(move |observer| {
+            if let Some(log) = weak.upgrade() {
+                observer.observe(log.depth() as u64, &[]);
+            }
+        })
+        .build();
+    let weak = Arc::downgrade(log);
+    let _ = meter
+        .u64_observable_counter("elevator_decision_log_dropped")
+        .with_description("Decisions dropped because the decision log's queue was full.")
+        .with_callback(move |observer| {
+            if let Some(log) = weak.upgrade() {
+                observer.observe(log.dropped(), &[]);
+            }
+        })
+        .build();
 }
 
 #[cfg(test)]

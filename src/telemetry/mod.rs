@@ -12,7 +12,7 @@
 pub mod heap;
 pub mod logs;
 pub mod metrics;
-pub mod prometheus;
+pub(crate) mod prometheus;
 
 pub use logs::LogFormat;
 
@@ -32,7 +32,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{Layer, Registry};
 
 /// Whether the standard variables ask for trace export.
-pub fn otlp_requested(env: impl Fn(&str) -> Option<String>) -> bool {
+pub(crate) fn otlp_requested(env: impl Fn(&str) -> Option<String>) -> bool {
     let disabled = env("OTEL_SDK_DISABLED").is_some_and(|value| value.eq_ignore_ascii_case("true"))
         || env("OTEL_TRACES_EXPORTER").is_some_and(|value| value == "none");
     let endpoint = [
@@ -46,18 +46,13 @@ pub fn otlp_requested(env: impl Fn(&str) -> Option<String>) -> bool {
 
 /// The process-wide tracing set-up of `elevator serve`; [`TracingGuard::shutdown`] flushes
 /// what is still batched.
-pub struct TracingGuard {
+pub(crate) struct TracingGuard {
     provider: Option<SdkTracerProvider>,
 }
 
 impl TracingGuard {
-    /// Whether spans are exported.
-    pub fn exporting(&self) -> bool {
-        self.provider.is_some()
-    }
-
     /// Exports what is batched and stops. Blocks: call it off the async workers.
-    pub fn shutdown(self) {
+    pub(crate) fn shutdown(self) {
         if let Some(provider) = self.provider
             && let Err(error) = provider.shutdown()
         {
@@ -75,7 +70,7 @@ pub fn logs_only() -> impl tracing::Subscriber + Send + Sync {
 /// Installs the global subscriber: logs in `format` (filtered by `RUST_LOG`, default `info`)
 /// and, when requested, OTLP trace export. Must run inside the Tokio runtime that will outlive
 /// serving.
-pub fn init_tracing(format: LogFormat) -> anyhow::Result<TracingGuard> {
+pub(crate) fn init_tracing(format: LogFormat) -> anyhow::Result<TracingGuard> {
     if !otlp_requested(|name| std::env::var(name).ok()) {
         logs::logs_only(format).try_init()?;
         return Ok(TracingGuard { provider: None });
@@ -158,7 +153,7 @@ impl Extractor for Headers<'_> {
 
 /// Makes the caller's `traceparent` (if any) the parent of `span`. Free when `span` is
 /// disabled, as it is without an exporter.
-pub fn continue_trace(span: &Span, headers: &http::HeaderMap) {
+pub(crate) fn continue_trace(span: &Span, headers: &http::HeaderMap) {
     if span.is_disabled() || !headers.contains_key("traceparent") {
         return;
     }

@@ -10,10 +10,10 @@ use opentelemetry::KeyValue;
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, Metric, MetricData, ResourceMetrics};
 
 /// The content type of [`encode`]'s output.
-pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+pub(crate) const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Renders every metric in `metrics`.
-pub fn encode(metrics: &ResourceMetrics) -> String {
+pub(crate) fn encode(metrics: &ResourceMetrics) -> String {
     let mut out = String::new();
     for scope in metrics.scope_metrics() {
         for metric in scope.metrics() {

@@ -12,10 +12,9 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, Utc};
 use elevator::clock::{Clock, ManualClock};
 use elevator::decision::{CacheOptions, CheckQuery, Decider};
-use elevator::domain::grant::Revocation;
 use elevator::domain::{
-    Decision, DelegationHop, Grant, GrantId, GroupName, Identity, RiskSignal, RoleName, Scope,
-    SessionId, StandingRole, Subject,
+    Decision, DelegationHop, Grant, GrantId, GroupName, Identity, Revocation, RiskSignal, RoleName,
+    Scope, SessionId, StandingRole, Subject,
 };
 use elevator::policy::Policy;
 use elevator::store::memory::MemoryStore;
