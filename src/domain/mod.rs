@@ -18,7 +18,7 @@ pub mod scope;
 
 pub use audit::{AuditAction, AuditEvent};
 pub use audit_log::{Checkpoint, StoredAuditEvent};
-pub use check::CheckQuery;
+pub use check::{CheckQuery, SubjectRef};
 pub use decision::{Decision, DecisionReason};
 pub use duration::{RequestedDuration, format_duration, parse_duration};
 pub use echo::shown;
