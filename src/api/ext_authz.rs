@@ -33,16 +33,15 @@ use serde::{Deserialize, Serialize};
 use tonic::{Request, Response, Status};
 
 use super::Api;
-use super::status::status;
-use crate::auth::AuthError;
-use crate::domain::CheckQuery;
+use crate::auth::{AuthError, bearer_token};
+use crate::domain::{CheckQuery, SubjectRef};
 use crate::domain::{Decision, Identity, Permission, Scope};
 
 /// The filter whose metadata holds the payload `jwt_authn` verified.
-pub const JWT_AUTHN_FILTER: &str = "envoy.filters.http.jwt_authn";
+const JWT_AUTHN_FILTER: &str = "envoy.filters.http.jwt_authn";
 
 /// Headers elevator sets for the upstream; client-sent headers with this prefix are removed.
-pub const HEADER_PREFIX: &str = "x-elevator-";
+const HEADER_PREFIX: &str = "x-elevator-";
 
 /// A route in elevator's configuration: requests matching `method` and `path` ask for
 /// `permission` on `resource`. Used when Envoy's route carries no context extensions.
@@ -287,11 +286,8 @@ impl EnvoyAuthorization {
                 .accept_verified_payload(struct_to_json(payload));
         }
         let header = header(http, "authorization").ok_or(AuthError::Missing)?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .ok_or(AuthError::Missing)?;
-        self.api.auth.verify_refreshing(token.trim()).await
+        let token = bearer_token(header).ok_or(AuthError::Missing)?;
+        self.api.auth.verify_refreshing(token).await
     }
 
     fn jwt_authn_payload<'a>(&self, request: &'a CheckRequest) -> Option<&'a Struct> {
@@ -558,14 +554,14 @@ impl Authorization for EnvoyAuthorization {
             }
         };
         let query = CheckQuery {
-            subject,
+            subject: SubjectRef::from(&identity.subject),
             session: identity.session.as_ref().map(|session| session.as_str()),
             permission: &permission,
             resource: &resource,
             token: Some(&identity),
             min_revision: 0,
         };
-        let decision = self.api.app.check(&caller, &query).await.map_err(status)?;
+        let decision = self.api.app.check(&caller, &query).await?;
         let response = if decision.allowed {
             allowed(http, &identity, &decision)
         } else {
