@@ -21,7 +21,8 @@ pub struct CheckSimulation {
 }
 
 impl Elevator {
-    /// Decides a Check for a policy enforcement point.
+    /// Decides a Check for a policy enforcement point. An end-user token passed with the
+    /// question must belong to the subject (and session) asked about.
     #[tracing::instrument(
         name = "check",
         skip_all,
