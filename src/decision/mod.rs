@@ -10,6 +10,10 @@
 //! either, an entry loaded less than [`CacheOptions::outage_grace`] ago (by the injected clock)
 //! may still answer, and after that the Check fails closed. The grace is zero by default: the
 //! caches are dropped the moment the feed is lost.
+//!
+//! The [`Decider`] (`decider`) answers a Check from its caches (`cache`: entries,
+//! read-through, outage grace) through the pure evaluation (`evaluate`); the change feed
+//! (`feed`) drops what a write made stale and puts a new policy in force.
 
 mod cache;
 mod decider;
