@@ -44,6 +44,7 @@ use chrono::TimeDelta;
 use criterion::{BenchmarkId, Criterion, criterion_group};
 use elevator::clock::{Clock, ManualClock};
 use elevator::decision::{CacheOptions, CheckQuery, Decider};
+use elevator::domain::SubjectRef;
 use elevator::domain::{Grant, GrantId, Identity, RoleName, Scope, SessionId, Subject};
 use elevator::policy::Policy;
 use elevator::service::{AuditSigner, Elevator, ServiceRoles};
@@ -98,14 +99,15 @@ fn warm_decider(runtime: &tokio::runtime::Runtime, grants_held: usize, policy: P
     })
 }
 
-const QUERY: CheckQuery<'static> = CheckQuery {
-    subject: "fatma",
+/// The question every benchmark asks; its subject validated once, as the edge does.
+static QUERY: std::sync::LazyLock<CheckQuery<'static>> = std::sync::LazyLock::new(|| CheckQuery {
+    subject: elevator::domain::SubjectRef::parse("fatma").expect("a valid subject"),
     session: Some("s1"),
     permission: "purchase_orders.approve",
     resource: "Org:Procurement/PO:4711",
     token: None,
     min_revision: 0,
-};
+});
 
 fn cache_hit(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -233,15 +235,20 @@ fn populated_decider(runtime: &tokio::runtime::Runtime, subjects: usize) -> (Dec
     })
 }
 
-fn question(subject: &str) -> CheckQuery<'_> {
-    CheckQuery { subject, ..QUERY }
+fn question(subject: SubjectRef<'_>) -> CheckQuery<'_> {
+    CheckQuery { subject, ..*QUERY }
+}
+
+/// A subject name validated, as the edge validates it once per Check.
+fn subject(name: &str) -> SubjectRef<'_> {
+    SubjectRef::parse(name).expect("a valid subject")
 }
 
 /// Warms every subject into the cache.
 fn warm(runtime: &tokio::runtime::Runtime, decider: &Decider, names: &[String]) {
     runtime.block_on(async {
         for name in names {
-            assert!(decider.check(&question(name)).await.allowed);
+            assert!(decider.check(&question(subject(name))).await.allowed);
         }
     });
 }
@@ -258,11 +265,12 @@ fn cached_subjects(c: &mut Criterion) {
         let (decider, names) = populated_decider(&runtime, subjects);
         warm(&runtime, &decider, &names);
         let order: Vec<usize> = (0..subjects).map(|i| (i * 7919) % subjects).collect();
+        let validated: Vec<SubjectRef<'_>> = names.iter().map(|name| subject(name)).collect();
         let mut next = 0;
         let decider = &decider;
         group.bench_function(BenchmarkId::from_parameter(subjects), |b| {
             b.to_async(&runtime).iter(|| {
-                let name = &names[order[next % subjects]];
+                let name = validated[order[next % subjects]];
                 next += 1;
                 async move { black_box(decider.check(black_box(&question(name))).await) }
             });

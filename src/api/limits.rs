@@ -20,7 +20,7 @@ use crate::service::ServiceError;
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 /// Largest `PutPolicy` / `ValidatePolicy` message: a policy document of
 /// [`crate::service::MAX_POLICY_BYTES`] and its framing.
-pub const MAX_POLICY_MESSAGE_BYTES: usize = crate::service::MAX_POLICY_BYTES + 64 * 1024;
+pub(crate) const MAX_POLICY_MESSAGE_BYTES: usize = crate::service::MAX_POLICY_BYTES + 64 * 1024;
 /// Largest header list (HTTP/2 `SETTINGS_MAX_HEADER_LIST_SIZE`) a call may send, so that a
 /// bearer token far over [`crate::auth::MAX_TOKEN_BYTES`] still reaches authentication and is
 /// refused there with `UNAUTHENTICATED` / `TOKEN_TOO_LARGE`. Past it, h2 itself refuses the
@@ -29,7 +29,7 @@ pub const MAX_POLICY_MESSAGE_BYTES: usize = crate::service::MAX_POLICY_BYTES + 6
 pub const MAX_HEADER_LIST_BYTES: u32 = 128 * 1024;
 /// Largest Envoy `CheckRequest`: Envoy forwards every request header (up to its own 60 KiB
 /// default limit) and the route's metadata.
-pub const MAX_EXT_AUTHZ_MESSAGE_BYTES: usize = 256 * 1024;
+pub(crate) const MAX_EXT_AUTHZ_MESSAGE_BYTES: usize = 256 * 1024;
 
 /// Admission settings.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -73,7 +73,7 @@ impl LimitsConfig {
 
 /// The most the per-caller write buckets hold, in bytes (the caller's name plus the cache's
 /// bookkeeping per bucket): about 70,000 callers writing within one refill time.
-pub const WRITE_BUCKETS_BYTES: u64 = 32 * 1024 * 1024;
+pub(crate) const WRITE_BUCKETS_BYTES: u64 = 32 * 1024 * 1024;
 
 /// A bucket's bookkeeping beside its caller's name: the bucket, its lock and reference count,
 /// and the cache's entry (see `auth::weight`), rounded up.
@@ -89,7 +89,7 @@ struct Bucket {
 /// Per-caller write rate limiting. Buckets of callers idle for a while are forgotten (a full
 /// bucket is the same as none). At most [`WRITE_BUCKETS_BYTES`] of buckets are kept: past that
 /// the least used go first, and a caller whose bucket went starts again from a full one.
-pub struct WriteRate {
+pub(crate) struct WriteRate {
     per_second: f64,
     burst: f64,
     buckets: moka::sync::Cache<String, Arc<Mutex<Bucket>>>,
@@ -97,7 +97,7 @@ pub struct WriteRate {
 
 impl WriteRate {
     /// Limits from `config`.
-    pub fn new(config: &LimitsConfig) -> Self {
+    pub(crate) fn new(config: &LimitsConfig) -> Self {
         let per_second = f64::from(config.writes_per_minute_per_caller) / 60.0;
         let burst = f64::from(config.write_burst_per_caller);
         // After this long idle a bucket is full again, so dropping it changes nothing.
@@ -116,7 +116,7 @@ impl WriteRate {
     }
 
     /// Takes one write from `caller`'s bucket, or says when to retry.
-    pub fn admit(&self, caller: &str) -> Result<(), ServiceError> {
+    pub(crate) fn admit(&self, caller: &str) -> Result<(), ServiceError> {
         let bucket = self.buckets.get_with_by_ref(caller, || {
             Arc::new(Mutex::new(Bucket {
                 tokens: self.burst,

@@ -13,11 +13,11 @@ use crate::domain::echo::bounded;
 use crate::service::ServiceError;
 
 /// The `ErrorInfo` domain of every error.
-pub const ERROR_DOMAIN: &str = "elevator";
+pub(crate) const ERROR_DOMAIN: &str = "elevator";
 /// Longest status message, in bytes. Messages quote caller input only through
 /// [`crate::domain::shown`]; this is the last bound, so that no status ever outgrows the
 /// 8–16 KiB of metadata stock gRPC clients accept.
-pub const MAX_MESSAGE_BYTES: usize = 1024;
+pub(crate) const MAX_MESSAGE_BYTES: usize = 1024;
 /// Longest description of one `BadRequest` violation, in bytes.
 const MAX_VIOLATION_BYTES: usize = 512;
 /// Most `BadRequest` violations in one status (a policy can have many problems;
@@ -35,8 +35,15 @@ fn error_metadata(error: &ServiceError) -> HashMap<String, String> {
     }
 }
 
+/// Every handler's error path: a service error becomes its status (see [`status`]).
+impl From<ServiceError> for Status {
+    fn from(error: ServiceError) -> Status {
+        status(error)
+    }
+}
+
 /// Maps a service error to its status.
-pub fn status(error: ServiceError) -> Status {
+pub(crate) fn status(error: ServiceError) -> Status {
     let reason = error.code();
     let metadata = error_metadata(&error);
     let mut message = error.to_string();

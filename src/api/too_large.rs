@@ -21,7 +21,7 @@ const TONIC_TOO_LARGE: &str = "Error, decoded message length too large";
 
 /// Rewrites tonic's refusal of an oversized message.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct MessageTooLargeLayer;
+pub(crate) struct MessageTooLargeLayer;
 
 impl<S> Layer<S> for MessageTooLargeLayer {
     type Service = MessageTooLarge<S>;
@@ -33,7 +33,7 @@ impl<S> Layer<S> for MessageTooLargeLayer {
 
 /// The service [`MessageTooLargeLayer`] wraps.
 #[derive(Debug, Clone)]
-pub struct MessageTooLarge<S> {
+pub(crate) struct MessageTooLarge<S> {
     inner: S,
 }
 

@@ -166,11 +166,8 @@ impl Authenticator {
             .ok_or(AuthError::Missing)?
             .to_str()
             .map_err(|_| AuthError::Invalid("the authorization header is not ASCII".into()))?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .ok_or(AuthError::Missing)?;
-        self.verify_refreshing(token.trim()).await
+        let token = bearer_token(header).ok_or(AuthError::Missing)?;
+        self.verify_refreshing(token).await
     }
 
     /// Verifies `token`; when it names a key id no key has and keys come from a URL, fetches
@@ -411,6 +408,16 @@ impl Authenticator {
             issuer: claims.iss,
         })
     }
+}
+
+/// The token in an `Authorization` header value: what follows `Bearer ` (or `bearer `),
+/// trimmed; `None` when the value is not a bearer credential. The one parser for gRPC
+/// metadata, Envoy's forwarded headers and the console's HTTP requests.
+pub fn bearer_token(header_value: &str) -> Option<&str> {
+    header_value
+        .strip_prefix("Bearer ")
+        .or_else(|| header_value.strip_prefix("bearer "))
+        .map(str::trim)
 }
 
 #[cfg(test)]

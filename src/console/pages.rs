@@ -987,7 +987,7 @@ impl Console {
                 let permission = required(query, "permission", crate::domain::Permission::parse)?;
                 let resource = required(query, "resource", Scope::parse)?;
                 let check = CheckQuery {
-                    subject: subject.as_str(),
+                    subject: (&subject).into(),
                     session: session.as_ref().map(SessionId::as_str),
                     permission: permission.as_str(),
                     resource: resource.as_str(),

@@ -100,7 +100,7 @@ impl DecisionLog {
         }
         let logged = LoggedDecision {
             at,
-            subject: query.subject.to_owned(),
+            subject: query.subject.as_str().to_owned(),
             session: query.session.map(str::to_owned),
             permission: query.permission.to_owned(),
             resource: query.resource.to_owned(),
@@ -205,14 +205,15 @@ mod tests {
     use super::*;
     use crate::domain::DecisionReason;
 
-    const QUERY: CheckQuery<'static> = CheckQuery {
-        subject: "fatma",
-        session: Some("s1"),
-        permission: "purchase_orders.approve",
-        resource: "Org:Procurement",
-        token: None,
-        min_revision: 0,
-    };
+    static QUERY: std::sync::LazyLock<CheckQuery<'static>> =
+        std::sync::LazyLock::new(|| CheckQuery {
+            subject: crate::domain::SubjectRef::parse("fatma").expect("a valid subject"),
+            session: Some("s1"),
+            permission: "purchase_orders.approve",
+            resource: "Org:Procurement",
+            token: None,
+            min_revision: 0,
+        });
 
     #[test]
     fn a_full_queue_drops_and_counts_instead_of_waiting() {

@@ -18,7 +18,7 @@ pub(crate) mod scope;
 
 pub use audit::{AuditAction, AuditEvent};
 pub use audit_log::{Checkpoint, StoredAuditEvent};
-pub use check::CheckQuery;
+pub use check::{CheckQuery, SubjectRef};
 pub use decision::{Decision, DecisionReason};
 pub use duration::RequestedDuration;
 pub(crate) use duration::{format_duration, parse_duration};

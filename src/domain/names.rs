@@ -175,6 +175,14 @@ string_newtype!(
     "subject",
     validate_identifier
 );
+impl Subject {
+    /// The subject a [`SubjectRef`](super::check::SubjectRef) borrows, owned: its text was
+    /// validated when the reference was made, so it is copied without checking again.
+    pub(super) fn from_checked(subject: super::check::SubjectRef<'_>) -> Self {
+        Subject(Arc::from(subject.as_str()))
+    }
+}
+
 string_newtype!(
     /// A login session id, from a verified token's `sid`.
     SessionId,

@@ -304,6 +304,13 @@ impl Policy {
         self.version
     }
 
+    /// The same policy under the version the store gave it: a writer compiles a document once,
+    /// before the store numbers it, and puts that compiled policy in force after the commit.
+    pub fn stored_as(mut self, version: u64) -> Policy {
+        self.version = version;
+        self
+    }
+
     /// The document it was compiled from.
     pub fn source(&self) -> &str {
         &self.source

@@ -21,12 +21,13 @@ pub struct CheckSimulation {
 }
 
 impl Elevator {
-    /// Decides a Check for a policy enforcement point.
+    /// Decides a Check for a policy enforcement point. An end-user token passed with the
+    /// question must belong to the subject (and session) asked about.
     #[tracing::instrument(
         name = "check",
         skip_all,
         fields(
-            subject = query.subject,
+            subject = query.subject.as_str(),
             session = query.session,
             permission = query.permission,
             resource = query.resource,
@@ -41,6 +42,7 @@ impl Elevator {
         caller: &Identity,
         query: &CheckQuery<'_>,
     ) -> Result<Decision, ServiceError> {
+        subject_token_matches(query)?;
         self.require_role(caller, &self.roles.pep, "Check")?;
         let started = std::time::Instant::now();
         let decision = self.decider.check(query).await;
@@ -60,31 +62,6 @@ impl Elevator {
             }
         }
         Ok(decision)
-    }
-
-    /// Checks that an end-user token a PEP passed along belongs to the subject (and session)
-    /// asked about; only then do its standing roles and groups count.
-    pub fn check_subject_token(
-        &self,
-        subject_identity: &Identity,
-        subject: &str,
-        session: Option<&str>,
-    ) -> Result<(), ServiceError> {
-        if subject_identity.subject.as_str() != subject {
-            return Err(ServiceError::invalid(
-                "subject_token",
-                "the token belongs to another subject",
-            ));
-        }
-        if let (Some(asked), Some(own)) = (session, &subject_identity.session)
-            && own.as_str() != asked
-        {
-            return Err(ServiceError::invalid(
-                "subject_token",
-                "the token belongs to another session",
-            ));
-        }
-        Ok(())
     }
 
     /// Stores a risk signal for a risk engine.
@@ -168,6 +145,7 @@ impl Elevator {
         at: Option<DateTime<Utc>>,
         risk: Option<RiskPicture>,
     ) -> Result<CheckSimulation, ServiceError> {
+        subject_token_matches(query)?;
         if !caller.has_role(&self.roles.pep) {
             self.require_role(caller, &self.roles.admin, "SimulateCheck")?;
         }
@@ -175,4 +153,27 @@ impl Elevator {
         let (decision, grants) = self.decider.explain(query, at, risk).await?;
         Ok(CheckSimulation { decision, grants })
     }
+}
+
+/// Checks that the end-user token a PEP passed along with the question belongs to the subject
+/// (and session) asked about; only then do its standing roles and groups count.
+fn subject_token_matches(query: &CheckQuery<'_>) -> Result<(), ServiceError> {
+    let Some(token) = query.token else {
+        return Ok(());
+    };
+    if token.subject.as_str() != query.subject.as_str() {
+        return Err(ServiceError::invalid(
+            "subject_token",
+            "the token belongs to another subject",
+        ));
+    }
+    if let (Some(asked), Some(own)) = (query.session, &token.session)
+        && own.as_str() != asked
+    {
+        return Err(ServiceError::invalid(
+            "subject_token",
+            "the token belongs to another session",
+        ));
+    }
+    Ok(())
 }

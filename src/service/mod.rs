@@ -44,7 +44,6 @@ use crate::domain::{
     Elevation, ElevationId, Grant, Identity, RequestedDuration, Revision, RoleName, Scope,
     SessionId, Subject,
 };
-use crate::policy::Policy;
 use crate::store::{Change, Committed, Decide, OutboxMessage, Store};
 use crate::telemetry::metrics::Metrics;
 
@@ -288,7 +287,8 @@ impl Elevator {
         move |context| decide(context).map(|change| self.announce(change))
     }
 
-    /// Makes a commit visible locally at once.
+    /// Makes a commit visible locally at once. (A new policy the commit stored is put in force
+    /// by its writer, [`Elevator::put_policy_as`], which compiled it before the commit.)
     async fn after_commit(&self, committed: &Committed) {
         if committed.change.is_empty() {
             return;
@@ -296,10 +296,5 @@ impl Elevator {
         self.decider
             .forget(&committed.change.affected_subjects(), committed.revision)
             .await;
-        if let Some(policy) = &committed.change.policy
-            && let Ok(compiled) = Policy::parse(&policy.source, policy.version)
-        {
-            self.decider.set_policy(Arc::new(compiled));
-        }
     }
 }

@@ -60,7 +60,8 @@ impl Elevator {
         source: &str,
         expected_version: Option<u64>,
     ) -> Result<(u64, Revision), ServiceError> {
-        Policy::parse(source, 0)?;
+        // Compiled once: to validate now, and put in force as it is after the commit.
+        let compiled = Policy::parse(source, 0)?;
         let now = self.clock.now();
         let decide = |current: Option<StoredPolicy>| -> Result<Change, TransitionError> {
             let current_version = current.as_ref().map_or(0, |p| p.version);
@@ -90,7 +91,11 @@ impl Elevator {
         let committed = self.store.update_policy(&self.announced(&decide)).await?;
         self.after_commit(&committed).await;
         let version = committed.change.policy.as_ref().map_or(0, |p| p.version);
-        // after_commit put the new policy in force (or a newer one arrived meanwhile).
+        if committed.change.policy.is_some() {
+            self.decider
+                .set_policy(Arc::new(compiled.stored_as(version)));
+        }
+        // The new policy is in force now (or a newer one that arrived meanwhile).
         let policy = self.decider.policy();
         let revision = self
             .withdraw_scheduled_grants_no_longer_eligible(&policy)

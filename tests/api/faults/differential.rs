@@ -12,6 +12,7 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, Utc};
 use elevator::clock::{Clock, ManualClock};
 use elevator::decision::{CacheOptions, CheckQuery, Decider};
+use elevator::domain::SubjectRef;
 use elevator::domain::{
     Decision, DelegationHop, Grant, GrantId, GroupName, Identity, Revocation, RiskSignal, RoleName,
     Scope, SessionId, StandingRole, Subject,
@@ -248,7 +249,7 @@ async fn the_same_random_checks_decide_alike_with_and_without_the_cache() {
         let token = random_token(&mut rng, subject, clock.now());
         let session = rng.random_bool(0.8).then(|| pick(&mut rng, &SESSIONS));
         let query = CheckQuery {
-            subject,
+            subject: SubjectRef::parse(subject).expect("a valid subject"),
             session,
             permission: pick(&mut rng, &PERMISSIONS),
             resource: pick(&mut rng, &SCOPES),

@@ -1,13 +1,18 @@
 //! Item 1, the "new enemy": a grant revoked through replica A must not be allowed by replica B
 //! later than the staleness bound, and never by a Check that carries the revoke's revision --
-//! while a load of other Checks and writes runs on both replicas. A control run with B
-//! ignoring its change feed (the test-only switch) must fail, proving the test catches the bug.
+//! while a load of other Checks and writes runs on both replicas. A control run, checking
+//! through a decision point on B's store that hears nothing of the change feed after it
+//! connected, must fail, proving the test catches that bug.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use elevator::decision::{CacheOptions, CheckQuery, Decider};
+use elevator::domain::SubjectRef;
+use elevator::policy::Policy;
 use elevator::proto::v1 as pb;
+use elevator::store::StoreEvent;
 use elevator::store::postgres::STALL_DETECTION_BOUND;
 
 use super::scaled;
@@ -58,16 +63,64 @@ async fn grant_for(a: &TestApp, subject: &str) -> (String, u64) {
     (approved.grant.unwrap().id, approved.revision)
 }
 
-async fn check_on(app: &TestApp, subject: &str, min_revision: u64) -> bool {
-    app.check(
-        subject,
-        "s1",
-        "purchase_orders.approve",
-        "Org:Procurement/PO:4711",
-        min_revision,
-    )
-    .await
-    .allowed
+/// Where the Checks about the revoked grant are asked.
+pub enum CheckedThrough<'a> {
+    /// Replica B's gRPC API.
+    Replica(&'a TestApp),
+    /// The control: a decision point over B's store that was told its change feed connected
+    /// and then hears of no change (a replica that misses invalidations).
+    DeafDecider(&'a Decider),
+}
+
+impl CheckedThrough<'_> {
+    async fn allows(&self, subject: &str, min_revision: u64) -> bool {
+        match self {
+            CheckedThrough::Replica(app) => {
+                app.check(
+                    subject,
+                    "s1",
+                    "purchase_orders.approve",
+                    "Org:Procurement/PO:4711",
+                    min_revision,
+                )
+                .await
+                .allowed
+            }
+            CheckedThrough::DeafDecider(decider) => {
+                decider
+                    .check(&CheckQuery {
+                        subject: SubjectRef::parse(subject).expect("a valid subject"),
+                        session: Some("s1"),
+                        permission: "purchase_orders.approve",
+                        resource: "Org:Procurement/PO:4711",
+                        token: None,
+                        min_revision,
+                    })
+                    .await
+                    .allowed
+            }
+        }
+    }
+}
+
+/// A decision point over `replica`'s store with no change-feed subscription: it is told once
+/// that the feed connected (so it caches and allows) and never hears of a change after.
+async fn deaf_decider(replica: &TestApp) -> Decider {
+    let in_force = replica.app.decider().policy();
+    let policy = Policy::parse(in_force.source(), in_force.version()).expect("the policy in force");
+    let decider = Decider::new(
+        policy,
+        replica.store.clone(),
+        replica.clock.clone(),
+        CacheOptions::default(),
+    );
+    let revision = replica
+        .store
+        .revision()
+        .await
+        .expect("the store's revision");
+    decider.observe(&StoreEvent::Restored { revision }).await;
+    decider
 }
 
 /// Checks (and now and then a risk report) on both replicas until told to stop.
@@ -124,10 +177,12 @@ fn spawn_load(
     tasks
 }
 
-/// Revokes through A and checks through B, `iterations` times, with a load running.
+/// Revokes through A and checks through `checked` (B, or the control's deaf decision point
+/// on B's store), `iterations` times, with a load running on A and B.
 pub async fn revoke_through_a_check_through_b(
     a: &TestApp,
     b: &TestApp,
+    checked: CheckedThrough<'_>,
     iterations: usize,
 ) -> EnemyFigures {
     let stop = Arc::new(AtomicBool::new(false));
@@ -141,11 +196,14 @@ pub async fn revoke_through_a_check_through_b(
         let subject = format!("enemy{iteration}");
         let (grant_id, granted_at) = grant_for(a, &subject).await;
         assert!(
-            check_on(b, &subject, granted_at).await,
+            checked.allows(&subject, granted_at).await,
             "B sees the grant at its revision"
         );
         // B now caches the grant (a Check without a revision, answered from the cache).
-        assert!(check_on(b, &subject, 0).await, "B allows the fresh grant");
+        assert!(
+            checked.allows(&subject, 0).await,
+            "B allows the fresh grant"
+        );
 
         let revoked_at = a
             .elevations()
@@ -163,7 +221,7 @@ pub async fn revoke_through_a_check_through_b(
         let answered = Instant::now();
         // Unpinned Checks until B denies, or past the bound (a violation).
         loop {
-            let allowed = check_on(b, &subject, 0).await;
+            let allowed = checked.allows(&subject, 0).await;
             let elapsed = answered.elapsed();
             if !allowed {
                 figures.slowest_propagation = figures.slowest_propagation.max(elapsed);
@@ -176,7 +234,7 @@ pub async fn revoke_through_a_check_through_b(
             }
         }
         // A Check that carries the revoke's revision never sees the grant.
-        if check_on(b, &subject, revoked_at).await {
+        if checked.allows(&subject, revoked_at).await {
             figures.pinned_allows += 1;
         }
     }
@@ -193,7 +251,9 @@ async fn a_revoke_through_one_replica_is_never_allowed_late_by_the_other() {
     let a = spawn_app(Backend::Postgres).await;
     let b = spawn_replica(&a, None).await;
     let started = Instant::now();
-    let figures = revoke_through_a_check_through_b(&a, &b, scaled(300, 10_000)).await;
+    let figures =
+        revoke_through_a_check_through_b(&a, &b, CheckedThrough::Replica(&b), scaled(300, 10_000))
+            .await;
     eprintln!(
         "new enemy: {} iterations in {:?}, {} allows after the {:?} bound, {} allows carrying the revoke's revision, slowest propagation {:?}, {} load operations",
         figures.iterations,
@@ -209,13 +269,14 @@ async fn a_revoke_through_one_replica_is_never_allowed_late_by_the_other() {
     assert!(figures.load_operations > 0, "the load ran");
 }
 
-/// The control: the same test against a replica that ignores its change feed must fail.
+/// The control: the same test against a decision point that ignores the change feed must fail.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn control_the_new_enemy_test_catches_a_replica_that_ignores_invalidations() {
     let a = spawn_app(Backend::Postgres).await;
     let b = spawn_replica(&a, None).await;
-    b.app.decider().ignore_change_feed_for_tests(true);
-    let figures = revoke_through_a_check_through_b(&a, &b, 2).await;
+    let deaf = deaf_decider(&b).await;
+    let figures =
+        revoke_through_a_check_through_b(&a, &b, CheckedThrough::DeafDecider(&deaf), 2).await;
     eprintln!("new enemy control (invalidation off): {figures:?}");
     assert_eq!(
         figures.allows_after_bound, 2,

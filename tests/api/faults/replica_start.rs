@@ -7,7 +7,9 @@ use std::sync::Arc;
 use chrono::TimeDelta;
 use elevator::clock::{Clock, ManualClock};
 use elevator::decision::{CacheOptions, CheckQuery, Decider};
-use elevator::domain::{DecisionReason, Grant, GrantId, RoleName, Scope, SessionId, Subject};
+use elevator::domain::{
+    DecisionReason, Grant, GrantId, RoleName, Scope, SessionId, Subject, SubjectRef,
+};
 use elevator::policy::Policy;
 use elevator::store::memory::MemoryStore;
 use elevator::store::{Change, Store, StoreEvent};
@@ -44,7 +46,7 @@ async fn a_decider_allows_nothing_until_its_feed_connected_and_reloaded_the_poli
         CacheOptions::default(),
     );
     let query = CheckQuery {
-        subject: "fatma",
+        subject: SubjectRef::parse("fatma").expect("a valid subject"),
         session: Some("s1"),
         permission: "purchase_orders.approve",
         resource: "Org:Procurement/PO:4711",

@@ -1,60 +1,13 @@
-//! Proto <-> domain conversion, only here at the edge. Requests become domain values through
-//! `TryFrom` (validating every field and naming it when it is wrong); domain values become
-//! proto messages through plain functions.
+//! Domain values into proto messages, through plain functions: what the handlers answer.
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::domain::AuditAction;
-use crate::domain::risk::RiskPicture;
 use crate::domain::{
-    ApprovalStep, Decision, DecisionReason, DelegationHop, Elevation, ElevationId, ElevationState,
-    Grant, GrantId, GrantStatus, GroupName, InvalidValue, RequestedDuration, RoleName, Scope,
-    SessionBinding, SessionId, Subject, Verdict,
+    ApprovalStep, Checkpoint, Decision, DecisionReason, DelegationHop, Elevation, ElevationState,
+    Grant, GrantStatus, SessionBinding, StoredAuditEvent, Verdict,
 };
-use crate::domain::{Checkpoint, StoredAuditEvent};
 use crate::proto::v1 as pb;
-use crate::service::{
-    ApprovalBatch, AuditQuery, CheckSimulation, DelegationView, NewDelegation, NewElevation,
-    NewRiskSignal, RequestAssessment, RuleOutcome, ServiceError, SimulatedRequester, UpdateKind,
-};
-
-fn field<T>(name: &str, result: Result<T, InvalidValue>) -> Result<T, ServiceError> {
-    result.map_err(|error| ServiceError::invalid(name, error.0))
-}
-
-/// A required, validated name.
-pub fn required<T>(
-    name: &str,
-    value: &str,
-    parse: fn(&str) -> Result<T, InvalidValue>,
-) -> Result<T, ServiceError> {
-    if value.is_empty() {
-        return Err(ServiceError::invalid(name, "is required"));
-    }
-    field(name, parse(value))
-}
-
-/// An optional (empty means absent), validated name.
-pub fn optional<T>(
-    name: &str,
-    value: &str,
-    parse: fn(&str) -> Result<T, InvalidValue>,
-) -> Result<Option<T>, ServiceError> {
-    if value.is_empty() {
-        return Ok(None);
-    }
-    field(name, parse(value)).map(Some)
-}
-
-/// An elevation id.
-pub fn elevation_id(name: &str, value: &str) -> Result<ElevationId, ServiceError> {
-    required(name, value, ElevationId::parse)
-}
-
-/// A grant id.
-pub fn grant_id(name: &str, value: &str) -> Result<GrantId, ServiceError> {
-    required(name, value, GrantId::parse)
-}
+use crate::service::{ApprovalBatch, CheckSimulation, RequestAssessment, RuleOutcome, UpdateKind};
 
 /// A timestamp.
 pub fn timestamp(value: DateTime<Utc>) -> prost_types::Timestamp {
@@ -64,136 +17,11 @@ pub fn timestamp(value: DateTime<Utc>) -> prost_types::Timestamp {
     }
 }
 
-/// An optional timestamp.
-pub fn optional_timestamp(
-    name: &str,
-    value: Option<&prost_types::Timestamp>,
-) -> Result<Option<DateTime<Utc>>, ServiceError> {
-    value.map(|value| from_timestamp(name, value)).transpose()
-}
-
-fn from_timestamp(
-    name: &str,
-    value: &prost_types::Timestamp,
-) -> Result<DateTime<Utc>, ServiceError> {
-    if !(0..1_000_000_000).contains(&value.nanos) {
-        return Err(ServiceError::invalid(name, "nanos must be within 0..1e9"));
-    }
-    DateTime::from_timestamp(value.seconds, value.nanos as u32)
-        .ok_or_else(|| ServiceError::invalid(name, "out of range"))
-}
-
 /// A duration.
 pub fn duration(value: TimeDelta) -> prost_types::Duration {
     prost_types::Duration {
         seconds: value.num_seconds(),
         nanos: value.subsec_nanos(),
-    }
-}
-
-/// A required duration a caller asks for, validated once here (see [`RequestedDuration`]).
-pub fn required_duration(
-    name: &str,
-    value: Option<&prost_types::Duration>,
-) -> Result<RequestedDuration, ServiceError> {
-    let value = value.ok_or_else(|| ServiceError::invalid(name, "is required (e.g. 3600s)"))?;
-    field(
-        name,
-        RequestedDuration::from_parts(value.seconds, value.nanos),
-    )
-}
-
-impl TryFrom<pb::RequestElevationRequest> for NewElevation {
-    type Error = ServiceError;
-
-    fn try_from(request: pb::RequestElevationRequest) -> Result<Self, ServiceError> {
-        Ok(NewElevation {
-            role: required("role", &request.role, RoleName::parse)?,
-            scope: required("scope", &request.scope, Scope::parse)?,
-            duration: required_duration("duration", request.duration.as_ref())?,
-            reason: request.reason,
-            ticket: (!request.ticket.is_empty()).then_some(request.ticket),
-            idempotency_key: (!request.idempotency_key.is_empty())
-                .then_some(request.idempotency_key),
-            not_before: request
-                .not_before
-                .as_ref()
-                .map(|start| from_timestamp("not_before", start))
-                .transpose()?,
-        })
-    }
-}
-
-impl TryFrom<pb::DelegateRequest> for NewDelegation {
-    type Error = ServiceError;
-
-    fn try_from(request: pb::DelegateRequest) -> Result<Self, ServiceError> {
-        Ok(NewDelegation {
-            delegatee: required("delegatee", &request.delegatee, Subject::parse)?,
-            role: required("role", &request.role, RoleName::parse)?,
-            scope: required("scope", &request.scope, Scope::parse)?,
-            duration: required_duration("duration", request.duration.as_ref())?,
-            reason: request.reason,
-            source_grant: optional("source_grant_id", &request.source_grant_id, GrantId::parse)?,
-            idempotency_key: (!request.idempotency_key.is_empty())
-                .then_some(request.idempotency_key),
-        })
-    }
-}
-
-/// Which delegations to list.
-pub fn delegation_view(view: i32, grant_id: &str) -> Result<DelegationView, ServiceError> {
-    match pb::DelegationView::try_from(view) {
-        Ok(pb::DelegationView::Given) => Ok(DelegationView::Given),
-        Ok(pb::DelegationView::Received) => Ok(DelegationView::Received),
-        Ok(pb::DelegationView::FromGrant) => Ok(DelegationView::FromGrant(self::grant_id(
-            "grant_id", grant_id,
-        )?)),
-        _ => Err(ServiceError::invalid(
-            "view",
-            "say GIVEN, RECEIVED or FROM_GRANT",
-        )),
-    }
-}
-
-impl TryFrom<pb::ReportRiskSignalRequest> for NewRiskSignal {
-    type Error = ServiceError;
-
-    fn try_from(request: pb::ReportRiskSignalRequest) -> Result<Self, ServiceError> {
-        Ok(NewRiskSignal {
-            subject: required("subject", &request.subject, Subject::parse)?,
-            session: optional("session_id", &request.session_id, SessionId::parse)?,
-            score: request.score,
-            flags: request.flags,
-            source: request.source,
-            ttl: required_duration("ttl", request.ttl.as_ref())?,
-        })
-    }
-}
-
-/// An elevation state filter (UNSPECIFIED means any).
-pub fn state_filter(value: i32) -> Result<Option<ElevationState>, ServiceError> {
-    match pb::ElevationState::try_from(value) {
-        Ok(pb::ElevationState::Unspecified) => Ok(None),
-        Ok(state) => Ok(Some(elevation_state_from(state))),
-        Err(_) => Err(ServiceError::invalid(
-            "state",
-            format!("{value} is not an ElevationState"),
-        )),
-    }
-}
-
-fn elevation_state_from(state: pb::ElevationState) -> ElevationState {
-    match state {
-        pb::ElevationState::Unspecified | pb::ElevationState::Pending => ElevationState::Pending,
-        pb::ElevationState::Approved => ElevationState::Approved,
-        pb::ElevationState::Scheduled => ElevationState::Scheduled,
-        pb::ElevationState::Active => ElevationState::Active,
-        pb::ElevationState::Expired => ElevationState::Expired,
-        pb::ElevationState::Revoked => ElevationState::Revoked,
-        pb::ElevationState::Denied => ElevationState::Denied,
-        pb::ElevationState::Cancelled => ElevationState::Cancelled,
-        pb::ElevationState::TimedOut => ElevationState::TimedOut,
     }
 }
 
@@ -209,44 +37,6 @@ fn elevation_state(state: ElevationState) -> pb::ElevationState {
         ElevationState::Cancelled => pb::ElevationState::Cancelled,
         ElevationState::TimedOut => pb::ElevationState::TimedOut,
     }
-}
-
-/// A hypothetical risk picture.
-pub fn risk_override(
-    value: Option<&pb::RiskOverride>,
-) -> Result<Option<RiskPicture>, ServiceError> {
-    let Some(value) = value else {
-        return Ok(None);
-    };
-    if value.score > 100 {
-        return Err(ServiceError::invalid(
-            "risk.score",
-            "must be between 0 and 100",
-        ));
-    }
-    let mut flags = value.flags.clone();
-    flags.sort();
-    flags.dedup();
-    Ok(Some(RiskPicture {
-        score: value.score,
-        flags,
-    }))
-}
-
-/// Someone to simulate a request for.
-pub fn simulated_requester(
-    value: pb::SimulatedRequester,
-) -> Result<SimulatedRequester, ServiceError> {
-    Ok(SimulatedRequester {
-        subject: required("requester.subject", &value.subject, Subject::parse)?,
-        groups: value
-            .groups
-            .iter()
-            .map(|group| field("requester.groups", GroupName::parse(group)))
-            .collect::<Result<_, _>>()?,
-        manager: optional("requester.manager", &value.manager, Subject::parse)?,
-        session: optional("requester.session_id", &value.session_id, SessionId::parse)?,
-    })
 }
 
 fn rule_results(outcomes: &[RuleOutcome]) -> Vec<pb::RuleResult> {
@@ -274,7 +64,7 @@ fn approval_step(step: &ApprovalStep, approvals: u32) -> pb::ApprovalStep {
 }
 
 /// What RequestElevation would do.
-pub fn simulation(assessment: &RequestAssessment) -> pb::SimulateElevationResponse {
+pub(crate) fn simulation(assessment: &RequestAssessment) -> pb::SimulateElevationResponse {
     pb::SimulateElevationResponse {
         eligible: assessment.refusal.is_none(),
         refusal_code: assessment
@@ -316,7 +106,7 @@ pub fn simulation(assessment: &RequestAssessment) -> pb::SimulateElevationRespon
 }
 
 /// A decision with its explanation.
-pub fn check_simulation(
+pub(crate) fn check_simulation(
     simulation: &CheckSimulation,
     now: DateTime<Utc>,
 ) -> pb::SimulateCheckResponse {
@@ -341,7 +131,7 @@ fn strings<T: ToString>(values: &[T]) -> Vec<String> {
 }
 
 /// An elevation.
-pub fn elevation(elevation: &Elevation) -> pb::Elevation {
+pub(crate) fn elevation(elevation: &Elevation) -> pb::Elevation {
     pb::Elevation {
         id: elevation.id.to_string(),
         requester: elevation.requester.to_string(),
@@ -402,7 +192,7 @@ fn hop(hop: &DelegationHop) -> pb::DelegationHop {
 }
 
 /// How a grant relates to sessions, on the wire.
-pub fn session_binding(binding: SessionBinding) -> pb::SessionBinding {
+pub(crate) fn session_binding(binding: SessionBinding) -> pb::SessionBinding {
     match binding {
         SessionBinding::Bound => pb::SessionBinding::Bound,
         SessionBinding::AwaitingAcceptance => pb::SessionBinding::AwaitingAcceptance,
@@ -411,7 +201,7 @@ pub fn session_binding(binding: SessionBinding) -> pb::SessionBinding {
 }
 
 /// A grant, with its status at `now`.
-pub fn grant(grant: &Grant, now: DateTime<Utc>) -> pb::Grant {
+pub(crate) fn grant(grant: &Grant, now: DateTime<Utc>) -> pb::Grant {
     let status = match grant.status(now) {
         GrantStatus::Active => pb::GrantStatus::Active,
         GrantStatus::Scheduled => pb::GrantStatus::Scheduled,
@@ -456,7 +246,7 @@ pub fn grant(grant: &Grant, now: DateTime<Utc>) -> pb::Grant {
 }
 
 /// One revision's approval updates.
-pub fn approval_batch(batch: &ApprovalBatch) -> pb::WatchApprovalsResponse {
+pub(crate) fn approval_batch(batch: &ApprovalBatch) -> pb::WatchApprovalsResponse {
     pb::WatchApprovalsResponse {
         revision: batch.revision,
         updates: batch
@@ -475,7 +265,7 @@ pub fn approval_batch(batch: &ApprovalBatch) -> pb::WatchApprovalsResponse {
 }
 
 /// An audit event.
-pub fn audit_event(stored: &StoredAuditEvent) -> pb::AuditEvent {
+pub(crate) fn audit_event(stored: &StoredAuditEvent) -> pb::AuditEvent {
     let event = &stored.event;
     pb::AuditEvent {
         seq: stored.seq,
@@ -515,7 +305,7 @@ pub fn audit_event(stored: &StoredAuditEvent) -> pb::AuditEvent {
 }
 
 /// A signed chain head.
-pub fn signed_head(checkpoint: &Checkpoint) -> pb::SignedAuditHead {
+pub(crate) fn signed_head(checkpoint: &Checkpoint) -> pb::SignedAuditHead {
     pb::SignedAuditHead {
         seq: checkpoint.seq,
         hash: checkpoint.hash.to_vec(),
@@ -526,51 +316,8 @@ pub fn signed_head(checkpoint: &Checkpoint) -> pb::SignedAuditHead {
     }
 }
 
-/// A signed chain head a client sends back.
-pub fn checkpoint(head: &pb::SignedAuditHead) -> Result<Checkpoint, ServiceError> {
-    let bytes32 = |field: &str, value: &[u8]| -> Result<[u8; 32], ServiceError> {
-        value
-            .try_into()
-            .map_err(|_| ServiceError::invalid(field, "must be 32 bytes"))
-    };
-    Ok(Checkpoint {
-        seq: head.seq,
-        hash: bytes32("expected_head.hash", &head.hash)?,
-        revision: head.revision,
-        signed_at: head
-            .signed_at
-            .as_ref()
-            .map(|at| from_timestamp("expected_head.signed_at", at))
-            .transpose()?
-            .ok_or_else(|| ServiceError::invalid("expected_head.signed_at", "is required"))?,
-        public_key: bytes32("expected_head.public_key", &head.public_key)?,
-        signature: head.signature.clone(),
-    })
-}
-
-/// Audit filters from a listing request.
-pub fn audit_query(request: &pb::ListAuditEventsRequest) -> Result<AuditQuery, ServiceError> {
-    Ok(AuditQuery {
-        subject: optional("subject", &request.subject, Subject::parse)?,
-        actor: (!request.actor.is_empty()).then(|| request.actor.clone()),
-        action: match request.action.as_str() {
-            "" => None,
-            action => Some(AuditAction::parse(action).ok_or_else(|| {
-                ServiceError::invalid(
-                    "action",
-                    format!("{} is not an audit action", crate::domain::shown(action)),
-                )
-            })?),
-        },
-        elevation: optional("elevation_id", &request.elevation_id, ElevationId::parse)?,
-        grant: optional("grant_id", &request.grant_id, GrantId::parse)?,
-        from: optional_timestamp("from", request.from.as_ref())?,
-        to: optional_timestamp("to", request.to.as_ref())?,
-    })
-}
-
 /// A decision reason.
-pub fn decision_reason(reason: DecisionReason) -> pb::DecisionReason {
+pub(crate) fn decision_reason(reason: DecisionReason) -> pb::DecisionReason {
     match reason {
         DecisionReason::Allowed => pb::DecisionReason::Allowed,
         DecisionReason::NoGrant => pb::DecisionReason::NoGrant,
@@ -588,7 +335,7 @@ pub fn decision_reason(reason: DecisionReason) -> pb::DecisionReason {
 }
 
 /// A decision.
-pub fn check_response(decision: &Decision) -> pb::CheckResponse {
+pub(crate) fn check_response(decision: &Decision) -> pb::CheckResponse {
     // An allow is explained by its grant and role; only a deny needs words (and an allow, the
     // hot answer, is not worth formatting a sentence for).
     let message = match (&decision.grant, decision.allowed) {

@@ -1,0 +1,104 @@
+//! `elevator.v1.ApprovalService`: the approvers' side: watch and list what awaits them,
+//! approve, deny.
+
+use tonic::{Request, Response, Status};
+
+use super::Api;
+use super::convert;
+use crate::domain::Verdict;
+use crate::proto::v1 as pb;
+use crate::proto::v1::approval_service_server::ApprovalService;
+
+#[tonic::async_trait]
+impl ApprovalService for Api {
+    type WatchApprovalsStream = std::pin::Pin<
+        Box<dyn tokio_stream::Stream<Item = Result<pb::WatchApprovalsResponse, Status>> + Send>,
+    >;
+
+    async fn watch_approvals(
+        &self,
+        request: Request<pb::WatchApprovalsRequest>,
+    ) -> Result<Response<Self::WatchApprovalsStream>, Status> {
+        use tokio_stream::StreamExt;
+        let caller = self.caller(&request).await?;
+        let batches = self
+            .app
+            .watch_approvals(caller, request.get_ref().after_revision);
+        let stream = tokio_stream::wrappers::ReceiverStream::new(batches).map(|batch| {
+            batch
+                .map(|batch| convert::approval_batch(&batch))
+                .map_err(Status::from)
+        });
+        Ok(Response::new(self.until_shutdown(stream)))
+    }
+    async fn list_pending_approvals(
+        &self,
+        request: Request<pb::ListPendingApprovalsRequest>,
+    ) -> Result<Response<pb::ListPendingApprovalsResponse>, Status> {
+        let caller = self.caller(&request).await?;
+        let input = request.into_inner();
+        let page = self
+            .app
+            .list_pending_approvals(&caller, input.page_size, &input.page_token)
+            .await?;
+        Ok(Response::new(pb::ListPendingApprovalsResponse {
+            elevations: page.items.iter().map(convert::elevation).collect(),
+            next_page_token: page.next_page_token.unwrap_or_default(),
+        }))
+    }
+
+    async fn approve(
+        &self,
+        request: Request<pb::ApproveRequest>,
+    ) -> Result<Response<pb::ApproveResponse>, Status> {
+        let caller = self.writer(&request).await?;
+        let input = request.into_inner();
+        let id = convert::elevation_id("elevation_id", &input.elevation_id)?;
+        let outcome = self
+            .app
+            .decide(
+                &caller,
+                id,
+                Verdict::Approve,
+                &input.comment,
+                idempotency_key(&input.idempotency_key),
+            )
+            .await?;
+        Ok(Response::new(pb::ApproveResponse {
+            elevation: Some(convert::elevation(&outcome.elevation)),
+            grant: outcome
+                .grant
+                .as_ref()
+                .map(|g| convert::grant(g, self.clock.now())),
+            revision: outcome.revision,
+        }))
+    }
+
+    async fn deny(
+        &self,
+        request: Request<pb::DenyRequest>,
+    ) -> Result<Response<pb::DenyResponse>, Status> {
+        let caller = self.writer(&request).await?;
+        let input = request.into_inner();
+        let id = convert::elevation_id("elevation_id", &input.elevation_id)?;
+        let outcome = self
+            .app
+            .decide(
+                &caller,
+                id,
+                Verdict::Deny,
+                &input.comment,
+                idempotency_key(&input.idempotency_key),
+            )
+            .await?;
+        Ok(Response::new(pb::DenyResponse {
+            elevation: Some(convert::elevation(&outcome.elevation)),
+            revision: outcome.revision,
+        }))
+    }
+}
+
+/// An optional idempotency key (empty means none).
+fn idempotency_key(value: &str) -> Option<&str> {
+    (!value.is_empty()).then_some(value)
+}

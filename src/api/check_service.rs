@@ -1,0 +1,131 @@
+//! `elevator.v1.CheckService`: the decision path for policy enforcement points (Check and
+//! BatchCheck), the Check simulator, and risk signals.
+//!
+//! A Check is parsed once, here at the edge, into a [`CheckQuery`] borrowing the request's
+//! strings, and goes straight to the use case: handler -> [`Elevator::check`] ->
+//! [`Decider::check`](crate::decision::Decider::check) -> the evaluation.
+//!
+//! [`Elevator::check`]: crate::service::Elevator::check
+
+use std::sync::Arc;
+
+use tonic::{Request, Response, Status};
+
+use super::Api;
+use super::convert;
+use crate::domain::{CheckQuery, Identity};
+use crate::proto::v1 as pb;
+use crate::proto::v1::check_service_server::CheckService;
+use crate::service::{NewRiskSignal, ServiceError};
+
+/// Most questions in one BatchCheck.
+const MAX_BATCH_CHECKS: usize = 100;
+
+impl Api {
+    /// The end-user token a PEP passed along with a question (empty: none), verified. Whether
+    /// it belongs to the subject asked about is the use case's to check.
+    fn verified_subject_token(&self, token: &str) -> Result<Option<Arc<Identity>>, ServiceError> {
+        if token.is_empty() {
+            return Ok(None);
+        }
+        self.auth
+            .verify(token)
+            .map(Some)
+            .map_err(|error| ServiceError::invalid("subject_token", error.to_string()))
+    }
+}
+
+/// An invalid argument of the `index`th question of a batch, named as `checks[index].field`.
+fn in_batch(index: usize) -> impl Fn(ServiceError) -> ServiceError {
+    move |error| match error {
+        ServiceError::InvalidArgument { field, message } => {
+            ServiceError::invalid(format!("checks[{index}].{field}"), message)
+        }
+        other => other,
+    }
+}
+
+#[tonic::async_trait]
+impl CheckService for Api {
+    async fn simulate_check(
+        &self,
+        request: Request<pb::SimulateCheckRequest>,
+    ) -> Result<Response<pb::SimulateCheckResponse>, Status> {
+        let caller = self.caller(&request).await?;
+        let input = request.into_inner();
+        let question = input.check.unwrap_or_default();
+        let query = CheckQuery::try_from(&question)?;
+        let token = self.verified_subject_token(&question.subject_token)?;
+        let at = convert::optional_timestamp("at", input.at.as_ref())?;
+        let risk = convert::risk_override(input.risk.as_ref())?;
+        let query = CheckQuery {
+            token: token.as_deref(),
+            ..query
+        };
+        let simulation = self.app.simulate_check(&caller, &query, at, risk).await?;
+        Ok(Response::new(convert::check_simulation(
+            &simulation,
+            self.clock.now(),
+        )))
+    }
+
+    async fn check(
+        &self,
+        request: Request<pb::CheckRequest>,
+    ) -> Result<Response<pb::CheckResponse>, Status> {
+        let caller = self.enforcement_point(&request).await?;
+        let question = request.get_ref();
+        let query = CheckQuery::try_from(question)?;
+        let token = self.verified_subject_token(&question.subject_token)?;
+        let query = CheckQuery {
+            token: token.as_deref(),
+            ..query
+        };
+        let decision = self.app.check(&caller, &query).await?;
+        Ok(Response::new(convert::check_response(&decision)))
+    }
+
+    async fn batch_check(
+        &self,
+        request: Request<pb::BatchCheckRequest>,
+    ) -> Result<Response<pb::BatchCheckResponse>, Status> {
+        let caller = self.enforcement_point(&request).await?;
+        let checks = &request.get_ref().checks;
+        if checks.len() > MAX_BATCH_CHECKS {
+            return Err(ServiceError::invalid(
+                "checks",
+                format!("at most {MAX_BATCH_CHECKS} questions per batch"),
+            )
+            .into());
+        }
+        let mut results = Vec::with_capacity(checks.len());
+        for (index, question) in checks.iter().enumerate() {
+            let named = in_batch(index);
+            let query = CheckQuery::try_from(question).map_err(&named)?;
+            let token = self
+                .verified_subject_token(&question.subject_token)
+                .map_err(&named)?;
+            let query = CheckQuery {
+                token: token.as_deref(),
+                ..query
+            };
+            let decision = self.app.check(&caller, &query).await.map_err(&named)?;
+            results.push(convert::check_response(&decision));
+        }
+        Ok(Response::new(pb::BatchCheckResponse { results }))
+    }
+
+    async fn report_risk_signal(
+        &self,
+        request: Request<pb::ReportRiskSignalRequest>,
+    ) -> Result<Response<pb::ReportRiskSignalResponse>, Status> {
+        let caller = self.writer(&request).await?;
+        let input = NewRiskSignal::try_from(request.into_inner())?;
+        let (signal, revision) = self.app.report_risk(&caller, input).await?;
+        Ok(Response::new(pb::ReportRiskSignalResponse {
+            signal_id: signal.id.to_string(),
+            expires_at: Some(convert::timestamp(signal.expires_at)),
+            revision,
+        }))
+    }
+}

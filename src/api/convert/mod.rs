@@ -1,0 +1,16 @@
+//! Proto <-> domain conversion, only here at the edge: requests become domain values
+//! ([`requests`]: `TryFrom`, validating every field and naming it when it is wrong); domain
+//! values become proto messages ([`responses`]: plain functions).
+
+mod requests;
+mod responses;
+
+pub(crate) use requests::{
+    audit_query, checkpoint, delegation_view, elevation_id, grant_id, optional, optional_timestamp,
+    required_duration, risk_override, simulated_requester, state_filter,
+};
+pub(crate) use responses::{
+    approval_batch, audit_event, check_response, check_simulation, elevation, grant, signed_head,
+    simulation,
+};
+pub use responses::{duration, timestamp};

@@ -1,0 +1,140 @@
+//! The decision point of one replica: the policy in force, the caches and the freshness
+//! bookkeeping, and the Check itself (cached grants and risk, then the pure evaluation).
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use chrono::{DateTime, Utc};
+use moka::future::Cache;
+
+use super::cache::{CacheOptions, CacheStats, SubjectGrants, SubjectRisk, build_cache};
+use super::evaluate::{GrantTrace, evaluate, explain_grants};
+use super::freshness::Freshness;
+use crate::clock::SharedClock;
+use crate::domain::decision::DecisionReason;
+use crate::domain::risk::{RiskPicture, risk_picture};
+use crate::domain::{CheckQuery, Decision, Subject};
+use crate::policy::Policy;
+use crate::store::{Store, StoreError};
+
+/// The decision point of one replica: policy in force, caches, and freshness bookkeeping.
+pub struct Decider {
+    pub(super) policy: ArcSwap<Policy>,
+    pub(super) store: Arc<dyn Store>,
+    pub(super) clock: SharedClock,
+    pub(super) options: CacheOptions,
+    pub(super) grants: Cache<Subject, Arc<SubjectGrants>>,
+    pub(super) grant_stats: CacheStats,
+    pub(super) risk: Cache<Subject, Arc<SubjectRisk>>,
+    pub(super) risk_stats: CacheStats,
+    pub(super) freshness: Freshness,
+}
+
+impl Decider {
+    /// A decider over `store`, starting with `policy`.
+    pub fn new(
+        policy: Policy,
+        store: Arc<dyn Store>,
+        clock: SharedClock,
+        options: CacheOptions,
+    ) -> Self {
+        Decider {
+            policy: ArcSwap::from_pointee(policy),
+            grants: build_cache(&options),
+            grant_stats: CacheStats::default(),
+            risk: build_cache(&options),
+            risk_stats: CacheStats::default(),
+            store,
+            clock,
+            options,
+            freshness: Freshness::default(),
+        }
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> Arc<Policy> {
+        self.policy.load_full()
+    }
+
+    /// Puts `policy` in force (if it is newer than the one in force). Cached grants do not
+    /// depend on policy, so nothing is dropped.
+    pub fn set_policy(&self, policy: Arc<Policy>) {
+        let previous = self.policy.rcu(|current| {
+            if policy.version() > current.version() {
+                policy.clone()
+            } else {
+                current.clone()
+            }
+        });
+        if policy.version() > previous.version() {
+            tracing::info!(version = policy.version(), "policy in force");
+        }
+    }
+
+    /// Freshness bookkeeping (for readiness and tests).
+    pub fn freshness(&self) -> &Freshness {
+        &self.freshness
+    }
+
+    /// Decides one question. Never fails: an error is a deny with `internal_error`.
+    pub async fn check(&self, query: &CheckQuery<'_>) -> Decision {
+        match self.try_check(query).await {
+            Ok(decision) => decision,
+            Err(error) => {
+                tracing::warn!(subject = query.subject.as_str(), %error, "check failed; denying");
+                Decision::deny(DecisionReason::InternalError, self.freshness.known())
+            }
+        }
+    }
+
+    async fn try_check(&self, query: &CheckQuery<'_>) -> Result<Decision, StoreError> {
+        if !self.freshness.has_listened() {
+            // Starting: not yet proved to see other replicas' writes. Fail closed.
+            return Ok(Decision::deny(DecisionReason::InternalError, 0));
+        }
+        let known_at_start = self.freshness.known();
+        let grants = self.grants_of(query.subject, query.min_revision).await?;
+        let now = self.clock.now();
+        let risk = self.risk_if_needed(query, now).await?;
+        let mut decision = evaluate(&self.policy.load(), &grants, query, now, risk.as_ref());
+        decision.revision = grants.revision().max(known_at_start);
+        Ok(decision)
+    }
+
+    /// The subject's risk picture for the session, when a rule that could decide the question
+    /// reads it (loading it costs a cache lookup; most Checks need none).
+    async fn risk_if_needed(
+        &self,
+        query: &CheckQuery<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<RiskPicture>, StoreError> {
+        if !self.policy.load().permission_reads_risk(query.permission) {
+            return Ok(None);
+        }
+        let risk = self.risk_of(query.subject, query.min_revision).await?;
+        Ok(Some(risk_picture(&risk.signals, query.session, now)))
+    }
+
+    /// Decides `query` as if at `at` and, when given, under `risk` instead of the stored
+    /// signals, and explains every grant the subject holds. Changes nothing.
+    pub async fn explain(
+        &self,
+        query: &CheckQuery<'_>,
+        at: DateTime<Utc>,
+        risk: Option<RiskPicture>,
+    ) -> Result<(Decision, Vec<GrantTrace>), StoreError> {
+        let grants = self.grants_of(query.subject, query.min_revision).await?;
+        let policy = self.policy.load_full();
+        let risk = match risk {
+            Some(risk) => risk,
+            None => {
+                let stored = self.risk_of(query.subject, query.min_revision).await?;
+                risk_picture(&stored.signals, query.session, at)
+            }
+        };
+        let mut decision = evaluate(&policy, &grants, query, at, Some(&risk));
+        decision.revision = grants.revision().max(self.freshness.known());
+        let traces = explain_grants(&policy, &grants, query, at, &risk);
+        Ok((decision, traces))
+    }
+}
