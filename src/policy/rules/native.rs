@@ -95,7 +95,8 @@ impl Field {
     }
 
     fn read<'a>(self, input: &'a RuleInput<'a>) -> NativeValue<'a> {
-        let optional = |value: Option<&'a str>| value.map_or(NativeValue::Null, NativeValue::String);
+        let optional =
+            |value: Option<&'a str>| value.map_or(NativeValue::Null, NativeValue::String);
         match self {
             Field::TokenSub => NativeValue::String(input.token.sub),
             Field::TokenSid => optional(input.token.sid),
