@@ -130,8 +130,8 @@ fn judge_allowed_grant(
         &input,
         trace,
     ) {
-        rules::Verdict::Allowed => (DecisionReason::Allowed, None),
-        rules::Verdict::Refused { rule, by_risk, .. } => {
+        rules::RuleVerdict::Allowed => (DecisionReason::Allowed, None),
+        rules::RuleVerdict::Refused { rule, by_risk, .. } => {
             let reason = if by_risk {
                 DecisionReason::RiskSuspended
             } else {

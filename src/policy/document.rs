@@ -1,6 +1,6 @@
 //! The policy document as written (YAML): the serde model, before validation. Durations, names
-//! and scopes are plain strings here; [`super::compile`] checks each and reports every problem
-//! with its place.
+//! and scopes are plain strings here; the compiler (`compile`) checks each and reports every
+//! problem with its place.
 
 use std::collections::BTreeMap;
 
@@ -9,177 +9,177 @@ use serde::Deserialize;
 /// A whole policy document.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct PolicyDocument {
+pub(super) struct PolicyDocument {
     /// Role name -> definition.
     #[serde(default)]
-    pub roles: BTreeMap<String, RoleDocument>,
+    pub(super) roles: BTreeMap<String, RoleDocument>,
     /// Who may request what.
     #[serde(default)]
-    pub eligibility: Vec<EligibilityDocument>,
+    pub(super) eligibility: Vec<EligibilityDocument>,
     /// Limits that apply to every entry.
     #[serde(default)]
-    pub limits: LimitsDocument,
+    pub(super) limits: LimitsDocument,
     /// Rules every request must pass, whatever the entry.
     #[serde(default)]
-    pub request_rules: Vec<String>,
+    pub(super) request_rules: Vec<String>,
     /// Rules every grant must pass at every Check, whatever the entry.
     #[serde(default)]
-    pub grant_rules: Vec<String>,
+    pub(super) grant_rules: Vec<String>,
     /// Sets of roles one subject may not combine.
     #[serde(default)]
-    pub separation_of_duties: Vec<SeparationDocument>,
+    pub(super) separation_of_duties: Vec<SeparationDocument>,
     /// Roles that may be passed on, and how.
     #[serde(default)]
-    pub delegation: Vec<DelegationDocument>,
+    pub(super) delegation: Vec<DelegationDocument>,
     /// Where change notifications are posted.
     #[serde(default)]
-    pub webhooks: Vec<WebhookDocument>,
+    pub(super) webhooks: Vec<WebhookDocument>,
 }
 
 /// A role that may be delegated.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct DelegationDocument {
+pub(super) struct DelegationDocument {
     /// The role.
-    pub role: String,
+    pub(super) role: String,
     /// Scope patterns it may be delegated on.
-    pub scopes: Vec<String>,
+    pub(super) scopes: Vec<String>,
     /// How many delegations one chain may have (1: no re-delegation; default 1).
-    pub max_depth: Option<u32>,
+    pub(super) max_depth: Option<u32>,
     /// The longest a delegation may last (needed for standing roles; otherwise the delegator's
     /// own grant bounds it).
-    pub max_duration: Option<String>,
+    pub(super) max_duration: Option<String>,
     /// An optional approval chain, as for elevations.
     #[serde(default)]
-    pub approval: Vec<StepDocument>,
+    pub(super) approval: Vec<StepDocument>,
     /// Rules a delegated grant must pass at every Check.
     #[serde(default)]
-    pub grant_rules: Vec<String>,
+    pub(super) grant_rules: Vec<String>,
     /// `session` (default): the delegatee takes the delegation up in one of its login sessions
     /// and it ends with that session; `none`: it counts in any session of the delegatee.
-    pub session_binding: Option<String>,
+    pub(super) session_binding: Option<String>,
 }
 
 /// A webhook subscription.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct WebhookDocument {
+pub(super) struct WebhookDocument {
     /// Where to post (http or https).
-    pub url: String,
+    pub(super) url: String,
     /// Audit actions to announce (e.g. `elevation.requested`, `grant.activated`); `["*"]` for
     /// all.
-    pub events: Vec<String>,
+    pub(super) events: Vec<String>,
 }
 
 /// A separation-of-duties set.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SeparationDocument {
+pub(super) struct SeparationDocument {
     /// A name for messages and audit.
-    pub name: String,
+    pub(super) name: String,
     /// Roles that conflict with each other.
-    pub roles: Vec<String>,
+    pub(super) roles: Vec<String>,
     /// `static`: one subject may not be eligible for, or hold, two of them; `dynamic`: may not
     /// have two of them active at the same time.
-    pub mode: String,
+    pub(super) mode: String,
 }
 
 /// A role.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RoleDocument {
+pub(super) struct RoleDocument {
     /// The permissions the role carries.
-    pub permissions: Vec<String>,
+    pub(super) permissions: Vec<String>,
     /// What the role is for, for people.
     #[serde(default)]
-    pub description: String,
+    pub(super) description: String,
 }
 
 /// Limits over all entries.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct LimitsDocument {
+pub(super) struct LimitsDocument {
     /// No entry may allow more than this (default 24h).
-    pub max_duration: Option<String>,
+    pub(super) max_duration: Option<String>,
     /// The approval window of entries that do not set `request_ttl` (default 1h).
-    pub default_request_ttl: Option<String>,
+    pub(super) default_request_ttl: Option<String>,
 }
 
 /// One eligibility entry.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct EligibilityDocument {
+pub(super) struct EligibilityDocument {
     /// The role that may be requested.
-    pub role: String,
+    pub(super) role: String,
     /// Scope patterns it may be requested on.
-    pub scopes: Vec<String>,
+    pub(super) scopes: Vec<String>,
     /// Who may request it.
-    pub who: WhoDocument,
+    pub(super) who: WhoDocument,
     /// The longest access window.
-    pub max_duration: String,
+    pub(super) max_duration: String,
     /// The shortest access window, if any.
-    pub min_duration: Option<String>,
+    pub(super) min_duration: Option<String>,
     /// The approval window (default: `limits.default_request_ttl`).
-    pub request_ttl: Option<String>,
+    pub(super) request_ttl: Option<String>,
     /// The approval chain; empty means the grant is created at once.
     #[serde(default)]
-    pub approval: Vec<StepDocument>,
+    pub(super) approval: Vec<StepDocument>,
     /// Fields the request must carry: `reason`, `ticket`.
     #[serde(default)]
-    pub require: Vec<String>,
+    pub(super) require: Vec<String>,
     /// Rules a request must pass (`allow if ...`, `deny if ...`).
     #[serde(default)]
-    pub request_rules: Vec<String>,
+    pub(super) request_rules: Vec<String>,
     /// Rules the grant must pass at every Check.
     #[serde(default)]
-    pub grant_rules: Vec<String>,
+    pub(super) grant_rules: Vec<String>,
     /// `session` (default): the grant is bound to the requester's login session; `none`: it is
     /// not (for non-interactive subjects).
-    pub session_binding: Option<String>,
+    pub(super) session_binding: Option<String>,
 }
 
 /// Who may request.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct WhoDocument {
+pub(super) struct WhoDocument {
     /// Members of any of these groups.
     #[serde(default)]
-    pub groups: Vec<String>,
+    pub(super) groups: Vec<String>,
     /// These subjects.
     #[serde(default)]
-    pub users: Vec<String>,
+    pub(super) users: Vec<String>,
 }
 
 /// One approval step.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct StepDocument {
+pub(super) struct StepDocument {
     /// The step's name.
-    pub step: String,
+    pub(super) step: String,
     /// Who may approve.
-    pub approvers: ApproversDocument,
+    pub(super) approvers: ApproversDocument,
     /// Distinct approvals needed (default 1).
-    pub quorum: Option<u32>,
+    pub(super) quorum: Option<u32>,
     /// Denials that deny the elevation (default 1).
-    pub deny_threshold: Option<u32>,
+    pub(super) deny_threshold: Option<u32>,
     /// `auto_approve if <expr>`: the step is met by policy when the rule holds as it opens.
-    pub auto_approve: Option<String>,
+    pub(super) auto_approve: Option<String>,
 }
 
 /// Who may approve a step.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ApproversDocument {
+pub(super) struct ApproversDocument {
     /// Members of any of these groups.
     #[serde(default)]
-    pub groups: Vec<String>,
+    pub(super) groups: Vec<String>,
     /// These subjects.
     #[serde(default)]
-    pub users: Vec<String>,
+    pub(super) users: Vec<String>,
     /// The requester's manager.
     #[serde(default)]
-    pub manager_of_requester: bool,
+    pub(super) manager_of_requester: bool,
     /// Holders of these roles as standing roles of their own token (never through a grant).
     #[serde(default)]
-    pub roles: Vec<String>,
+    pub(super) roles: Vec<String>,
 }

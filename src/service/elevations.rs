@@ -305,7 +305,7 @@ impl Elevator {
                 time: TimeDelta::zero(),
             };
             let mut outcomes = Vec::new();
-            if let rules::Verdict::Refused {
+            if let rules::RuleVerdict::Refused {
                 rule,
                 by_risk,
                 error,

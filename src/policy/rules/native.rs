@@ -10,7 +10,9 @@
 use cel::common::ast::{Expr, IdedExpr, LiteralValue, operators};
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::{FieldType, Moment, RuleInput};
+use super::input::RuleInput;
+use super::rule::Moment;
+use super::schema::FieldType;
 
 /// A field a native condition reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,55 +94,58 @@ impl Field {
         }
     }
 
-    fn read<'a>(self, input: &'a RuleInput<'a>) -> Val<'a> {
-        let optional = |value: Option<&'a str>| value.map_or(Val::Null, Val::Str);
+    fn read<'a>(self, input: &'a RuleInput<'a>) -> NativeValue<'a> {
+        let optional =
+            |value: Option<&'a str>| value.map_or(NativeValue::Null, NativeValue::String);
         match self {
-            Field::TokenSub => Val::Str(input.token.sub),
+            Field::TokenSub => NativeValue::String(input.token.sub),
             Field::TokenSid => optional(input.token.sid),
-            Field::TokenGroups => Val::Strs(Strs::Borrowed(&input.token.groups)),
+            Field::TokenGroups => NativeValue::List(StringList::Slices(&input.token.groups)),
             Field::TokenDelegatedBy => optional(input.token.delegated_by),
-            Field::TokenAmr => Val::Strs(Strs::Borrowed(&input.token.amr)),
+            Field::TokenAmr => NativeValue::List(StringList::Slices(&input.token.amr)),
             Field::RequestRole => input
                 .request
                 .as_ref()
-                .map_or(Val::Null, |r| Val::Str(r.role)),
+                .map_or(NativeValue::Null, |r| NativeValue::String(r.role)),
             Field::RequestScope => input
                 .request
                 .as_ref()
-                .map_or(Val::Null, |r| Val::Str(r.scope)),
+                .map_or(NativeValue::Null, |r| NativeValue::String(r.scope)),
             Field::RequestDuration => input
                 .request
                 .as_ref()
-                .map_or(Val::Null, |r| Val::Duration(r.duration)),
+                .map_or(NativeValue::Null, |r| NativeValue::Duration(r.duration)),
             Field::RequestReason => input
                 .request
                 .as_ref()
-                .map_or(Val::Null, |r| Val::Str(r.reason)),
+                .map_or(NativeValue::Null, |r| NativeValue::String(r.reason)),
             Field::RequestTicket => input
                 .request
                 .as_ref()
-                .map_or(Val::Null, |r| Val::Str(r.ticket)),
-            Field::GrantRole => input.grant.as_ref().map_or(Val::Null, |g| Val::Str(g.role)),
+                .map_or(NativeValue::Null, |r| NativeValue::String(r.ticket)),
+            Field::GrantRole => input
+                .grant
+                .as_ref()
+                .map_or(NativeValue::Null, |g| NativeValue::String(g.role)),
             Field::GrantScope => input
                 .grant
                 .as_ref()
-                .map_or(Val::Null, |g| Val::Str(g.scope)),
-            Field::GrantActivatedAt => input
-                .grant
-                .as_ref()
-                .map_or(Val::Null, |g| Val::Timestamp(g.activated_at)),
+                .map_or(NativeValue::Null, |g| NativeValue::String(g.scope)),
+            Field::GrantActivatedAt => input.grant.as_ref().map_or(NativeValue::Null, |g| {
+                NativeValue::Timestamp(g.activated_at)
+            }),
             Field::GrantExpiresAt => input
                 .grant
                 .as_ref()
-                .map_or(Val::Null, |g| Val::Timestamp(g.expires_at)),
+                .map_or(NativeValue::Null, |g| NativeValue::Timestamp(g.expires_at)),
             Field::GrantDelegatedBy => input
                 .grant
                 .as_ref()
-                .map_or(Val::Null, |g| optional(g.delegated_by)),
-            Field::RiskScore => Val::Int(i64::from(input.risk.score)),
-            Field::RiskFlags => Val::Strs(Strs::Owned(&input.risk.flags)),
-            Field::ContextNow => Val::Timestamp(input.now),
-            Field::ContextTime => Val::Duration(input.time),
+                .map_or(NativeValue::Null, |g| optional(g.delegated_by)),
+            Field::RiskScore => NativeValue::Int(i64::from(input.risk.score)),
+            Field::RiskFlags => NativeValue::List(StringList::Strings(&input.risk.flags)),
+            Field::ContextNow => NativeValue::Timestamp(input.now),
+            Field::ContextTime => NativeValue::Duration(input.time),
         }
     }
 }
@@ -183,45 +188,47 @@ impl Operand {
         }
     }
 
-    fn read<'a>(&'a self, input: &'a RuleInput<'a>) -> Val<'a> {
+    fn read<'a>(&'a self, input: &'a RuleInput<'a>) -> NativeValue<'a> {
         match self {
             Operand::Field(field) => field.read(input),
-            Operand::String(value) => Val::Str(value),
-            Operand::Int(value) => Val::Int(*value),
-            Operand::Bool(value) => Val::Bool(*value),
-            Operand::Duration(value) => Val::Duration(*value),
-            Operand::Timestamp(value) => Val::Timestamp(*value),
-            Operand::Strings(values) => Val::Strs(Strs::Owned(values)),
+            Operand::String(value) => NativeValue::String(value),
+            Operand::Int(value) => NativeValue::Int(*value),
+            Operand::Bool(value) => NativeValue::Bool(*value),
+            Operand::Duration(value) => NativeValue::Duration(*value),
+            Operand::Timestamp(value) => NativeValue::Timestamp(*value),
+            Operand::Strings(values) => NativeValue::List(StringList::Strings(values)),
         }
     }
 }
 
 /// A list of strings, as the input holds it.
 #[derive(Debug, Clone, Copy)]
-enum Strs<'a> {
-    Borrowed(&'a [&'a str]),
-    Owned(&'a [String]),
+enum StringList<'a> {
+    /// As the token's claims hold it.
+    Slices(&'a [&'a str]),
+    /// As risk signals and list literals hold it.
+    Strings(&'a [String]),
 }
 
-impl Strs<'_> {
+impl StringList<'_> {
     fn contains(self, wanted: &str) -> bool {
         match self {
-            Strs::Borrowed(values) => values.contains(&wanted),
-            Strs::Owned(values) => values.iter().any(|value| value == wanted),
+            StringList::Slices(values) => values.contains(&wanted),
+            StringList::Strings(values) => values.iter().any(|value| value == wanted),
         }
     }
 }
 
-/// A value read at evaluation.
+/// A value read at evaluation: a field of the input or a literal of the condition.
 #[derive(Debug, Clone, Copy)]
-enum Val<'a> {
-    Str(&'a str),
+enum NativeValue<'a> {
+    String(&'a str),
     Null,
     Int(i64),
     Bool(bool),
     Duration(TimeDelta),
     Timestamp(DateTime<Utc>),
-    Strs(Strs<'a>),
+    List(StringList<'a>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -243,9 +250,9 @@ enum StringTest {
 
 /// A condition the interpreter need not run.
 #[derive(Debug, Clone, PartialEq)]
-pub(super) struct Native(Node);
+pub(super) struct NativeCondition(Node);
 
-impl Native {
+impl NativeCondition {
     /// Evaluates the condition on `input`, as CEL would.
     pub(super) fn holds(&self, input: &RuleInput<'_>) -> Result<bool, String> {
         self.0.holds(input)
@@ -265,8 +272,8 @@ enum Node {
 
 /// Compiles `expression` for `moment`, or `None` when it uses anything the native form does
 /// not cover (the interpreter then runs it).
-pub(super) fn compile(expression: &IdedExpr, moment: Moment) -> Option<Native> {
-    node(expression, moment).map(Native)
+pub(super) fn compile(expression: &IdedExpr, moment: Moment) -> Option<NativeCondition> {
+    node(expression, moment).map(NativeCondition)
 }
 
 fn node(expression: &IdedExpr, moment: Moment) -> Option<Node> {
@@ -425,17 +432,21 @@ impl Node {
                 compare(*comparison, left.read(input), right.read(input))
             }
             Node::In(element, list) => match (element.read(input), list.read(input)) {
-                (Val::Str(element), Val::Strs(list)) => Ok(list.contains(element)),
-                (Val::Null, Val::Strs(_)) => Ok(false),
+                (NativeValue::String(element), NativeValue::List(list)) => {
+                    Ok(list.contains(element))
+                }
+                (NativeValue::Null, NativeValue::List(_)) => Ok(false),
                 _ => Err("no such overload for `in`".into()),
             },
             Node::Test(test, receiver, argument) => {
                 match (receiver.read(input), argument.read(input)) {
-                    (Val::Str(receiver), Val::Str(argument)) => Ok(match test {
-                        StringTest::StartsWith => receiver.starts_with(argument),
-                        StringTest::EndsWith => receiver.ends_with(argument),
-                        StringTest::Contains => receiver.contains(argument),
-                    }),
+                    (NativeValue::String(receiver), NativeValue::String(argument)) => {
+                        Ok(match test {
+                            StringTest::StartsWith => receiver.starts_with(argument),
+                            StringTest::EndsWith => receiver.ends_with(argument),
+                            StringTest::Contains => receiver.contains(argument),
+                        })
+                    }
                     _ => Err("no such overload for a string test on null".into()),
                 }
             }
@@ -443,15 +454,19 @@ impl Node {
     }
 }
 
-fn compare(comparison: Comparison, left: Val<'_>, right: Val<'_>) -> Result<bool, String> {
+fn compare(
+    comparison: Comparison,
+    left: NativeValue<'_>,
+    right: NativeValue<'_>,
+) -> Result<bool, String> {
     use std::cmp::Ordering;
     let ordering: Option<Ordering> = match (left, right) {
-        (Val::Str(a), Val::Str(b)) => Some(a.cmp(b)),
-        (Val::Int(a), Val::Int(b)) => Some(a.cmp(&b)),
-        (Val::Bool(a), Val::Bool(b)) => Some(a.cmp(&b)),
-        (Val::Duration(a), Val::Duration(b)) => Some(a.cmp(&b)),
-        (Val::Timestamp(a), Val::Timestamp(b)) => Some(a.cmp(&b)),
-        (Val::Null, Val::Null) => {
+        (NativeValue::String(a), NativeValue::String(b)) => Some(a.cmp(b)),
+        (NativeValue::Int(a), NativeValue::Int(b)) => Some(a.cmp(&b)),
+        (NativeValue::Bool(a), NativeValue::Bool(b)) => Some(a.cmp(&b)),
+        (NativeValue::Duration(a), NativeValue::Duration(b)) => Some(a.cmp(&b)),
+        (NativeValue::Timestamp(a), NativeValue::Timestamp(b)) => Some(a.cmp(&b)),
+        (NativeValue::Null, NativeValue::Null) => {
             return match comparison {
                 Comparison::Equal => Ok(true),
                 Comparison::NotEqual => Ok(false),
