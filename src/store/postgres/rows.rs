@@ -10,7 +10,7 @@ use crate::domain::{
     AuditAction, AuditEvent, Elevation, ElevationId, ElevationState, Grant, GrantId, InvalidValue,
     Revocation, RiskSignal, RoleName, Scope, SessionId, Subject,
 };
-use crate::store::{Checkpoint, StoreError, StoredAuditEvent, StoredPolicy};
+use crate::store::{Checkpoint, OutboxMessage, StoreError, StoredAuditEvent, StoredPolicy};
 
 fn corrupt(column: &str, error: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("column {column}: {error}"))
@@ -431,6 +431,99 @@ impl<'e> AuditEventParams<'e> {
             &self.event.trace_id,
             &self.prev_hash,
             &self.hash,
+        ]
+    }
+}
+
+/// The parameters of one risk signal's row, in the order of `INSERT_RISK_SIGNAL`.
+pub(super) struct RiskSignalParams<'s> {
+    signal: &'s RiskSignal,
+    subject: &'s str,
+    session: Option<String>,
+    score: i32,
+    revision: i64,
+}
+
+impl<'s> RiskSignalParams<'s> {
+    /// `signal` written at `revision`.
+    pub(super) fn new(signal: &'s RiskSignal, revision: u64) -> Self {
+        RiskSignalParams {
+            signal,
+            subject: signal.subject.as_str(),
+            session: signal.session.as_ref().map(ToString::to_string),
+            score: signal.score as i32,
+            revision: revision as i64,
+        }
+    }
+
+    /// As statement parameters.
+    pub(super) fn as_params(&self) -> [&(dyn ToSql + Sync); 9] {
+        [
+            &self.signal.id,
+            &self.subject,
+            &self.session,
+            &self.score,
+            &self.signal.flags,
+            &self.signal.source,
+            &self.signal.reported_at,
+            &self.signal.expires_at,
+            &self.revision,
+        ]
+    }
+}
+
+/// The parameters of a policy version's row, in the order of `INSERT_POLICY`.
+pub(super) struct PolicyParams<'p> {
+    policy: &'p StoredPolicy,
+    version: i64,
+    revision: i64,
+}
+
+impl<'p> PolicyParams<'p> {
+    /// `policy` written at `revision`.
+    pub(super) fn new(policy: &'p StoredPolicy, revision: u64) -> Self {
+        PolicyParams {
+            policy,
+            version: policy.version as i64,
+            revision: revision as i64,
+        }
+    }
+
+    /// As statement parameters.
+    pub(super) fn as_params(&self) -> [&(dyn ToSql + Sync); 5] {
+        [
+            &self.version,
+            &self.policy.source,
+            &self.policy.created_by,
+            &self.policy.created_at,
+            &self.revision,
+        ]
+    }
+}
+
+/// The parameters of one webhook delivery's row, in the order of `INSERT_OUTBOX`.
+pub(super) struct OutboxParams<'m> {
+    message: &'m OutboxMessage,
+    revision: i64,
+}
+
+impl<'m> OutboxParams<'m> {
+    /// `message` written at `revision`.
+    pub(super) fn new(message: &'m OutboxMessage, revision: u64) -> Self {
+        OutboxParams {
+            message,
+            revision: revision as i64,
+        }
+    }
+
+    /// As statement parameters.
+    pub(super) fn as_params(&self) -> [&(dyn ToSql + Sync); 5] {
+        [
+            &self.message.url,
+            &self.message.event_kind,
+            &self.message.payload,
+            &self.message.created_at,
+            &self.revision,
         ]
     }
 }
