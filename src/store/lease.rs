@@ -12,7 +12,7 @@ pub struct Lease {
 
 impl Lease {
     /// A lease kept alive by `holder`, given back when it is dropped.
-    pub fn new(holder: impl Send + Sync + 'static) -> Self {
+    pub(crate) fn new(holder: impl Send + Sync + 'static) -> Self {
         Lease::releasing(move || {
             drop(holder);
             Box::pin(std::future::ready(()))
@@ -21,7 +21,7 @@ impl Lease {
 
     /// A lease that `release` gives back; dropping the closure unreleased must give it up
     /// too (by dropping what it owns).
-    pub fn releasing(
+    pub(crate) fn releasing(
         release: impl FnOnce() -> futures_util::future::BoxFuture<'static, ()> + Send + Sync + 'static,
     ) -> Self {
         Lease {

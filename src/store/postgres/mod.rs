@@ -4,8 +4,8 @@
 //! serialization failures and deadlocks are retried from the start. A dedicated connection
 //! LISTENs for other replicas' writes (see [`listener`]).
 //!
-//! This file holds the store itself; [`connect`] opens and migrates it, [`transaction`] is the
-//! unit of work under the head row's lock, [`writes`] and [`reads`] implement the contract,
+//! This file holds the store itself; `connect` opens and migrates it, `transaction` is the
+//! unit of work under the head row's lock, `writes` and `reads` implement the contract,
 //! with the outbox and operations beside them.
 
 mod connect;
