@@ -49,7 +49,7 @@ use elevator::domain::{Grant, GrantId, Identity, RoleName, Scope, SessionId, Sub
 use elevator::policy::Policy;
 use elevator::service::{AuditSigner, Elevator, ServiceRoles};
 use elevator::store::memory::MemoryStore;
-use elevator::store::{Change, Store, StoreEvent};
+use elevator::store::{Change, Snapshots, StoreEvent, Writes};
 use elevator::telemetry::metrics::Metrics;
 
 fn grant(subject: &str, scope: &str, clock: &ManualClock) -> Grant {

@@ -24,7 +24,7 @@ use hyper_util::rt::TokioExecutor;
 use sha2::Sha256;
 
 use crate::clock::SharedClock;
-use crate::store::{DeliveryOutcome, PendingDelivery, Store};
+use crate::store::{DeliveryOutcome, Outbox, PendingDelivery};
 use crate::telemetry::metrics::{DeliveryResult, Metrics};
 
 /// How long a claim lasts before another worker may take the delivery.
@@ -69,7 +69,7 @@ fn backoff(attempts: u32) -> TimeDelta {
 
 /// The delivery worker of one replica.
 pub(crate) struct Deliverer {
-    store: Arc<dyn Store>,
+    outbox: Arc<dyn Outbox>,
     clock: SharedClock,
     metrics: Arc<Metrics>,
     options: WebhookOptions,
@@ -77,9 +77,9 @@ pub(crate) struct Deliverer {
 }
 
 impl Deliverer {
-    /// A worker over `store`.
+    /// A worker over `outbox` (any store: an `Arc<dyn Store>` coerces to it).
     pub(crate) fn new(
-        store: Arc<dyn Store>,
+        outbox: Arc<dyn Outbox>,
         clock: SharedClock,
         metrics: Arc<Metrics>,
         options: WebhookOptions,
@@ -88,7 +88,7 @@ impl Deliverer {
         connector.set_connect_timeout(Some(options.timeout));
         connector.set_nodelay(true);
         Deliverer {
-            store,
+            outbox,
             clock,
             metrics,
             client: Client::builder(TokioExecutor::new()).build(connector),
@@ -121,7 +121,7 @@ impl Deliverer {
         };
         let now = self.clock.now();
         let claimed = self
-            .store
+            .outbox
             .claim_deliveries(now, CLAIM_LEASE, CLAIM_BATCH)
             .await?;
         let mut delivered = 0;
@@ -145,7 +145,7 @@ impl Deliverer {
                     DeliveryOutcome::Failed { error, retry_at }
                 }
             };
-            self.store
+            self.outbox
                 .finish_delivery(delivery.id, outcome, self.clock.now())
                 .await?;
         }

@@ -116,7 +116,7 @@ async fn deliveries_retry_and_survive_a_restart_between_commit_and_delivery() {
 
 /// One delivery written to `store`, claimed, and finished; its id.
 async fn one_delivery_id(store: &elevator::store::memory::MemoryStore) -> i64 {
-    use elevator::store::{Change, DeliveryOutcome, OutboxMessage, Store};
+    use elevator::store::{Change, DeliveryOutcome, Outbox, OutboxMessage, Writes};
     let now = chrono::Utc::now();
     store
         .append(Change {
@@ -170,7 +170,7 @@ async fn dev_mode_delivery_ids_do_not_repeat_after_a_restart() {
     let store = elevator::store::memory::MemoryStore::new();
     let foreign = *seen.iter().next().unwrap();
     let outcome = elevator::store::DeliveryOutcome::Delivered;
-    use elevator::store::Store;
+    use elevator::store::Outbox;
     assert!(
         store
             .finish_delivery(foreign, outcome, chrono::Utc::now())

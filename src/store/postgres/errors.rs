@@ -1,4 +1,5 @@
-//! PostgreSQL errors mapped to store errors, in one place. SQLSTATE codes:
+//! PostgreSQL and pool errors mapped to store errors, in one place (as `From`, so the store's
+//! code uses `?`). SQLSTATE codes:
 //! <https://www.postgresql.org/docs/15/errcodes-appendix.html>.
 
 use tokio_postgres::error::SqlState;
@@ -7,12 +8,27 @@ use crate::store::StoreError;
 
 /// Whether a write should be retried from the start: the database chose it as the victim of a
 /// serialization failure or a deadlock.
-pub fn is_retryable(error: &StoreError) -> bool {
+pub(super) fn is_retryable(error: &StoreError) -> bool {
     matches!(error, StoreError::Contention(_))
 }
 
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(error: tokio_postgres::Error) -> Self {
+        from_pg(error)
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for StoreError {
+    fn from(error: deadpool_postgres::PoolError) -> Self {
+        match error {
+            deadpool_postgres::PoolError::Backend(error) => from_pg(error),
+            other => StoreError::Unavailable(other.to_string()),
+        }
+    }
+}
+
 /// Maps a driver error.
-pub fn from_pg(error: tokio_postgres::Error) -> StoreError {
+fn from_pg(error: tokio_postgres::Error) -> StoreError {
     let Some(code) = error.code() else {
         // No SQLSTATE: the connection broke, timed out, or never opened.
         return StoreError::Unavailable(error.to_string());
@@ -53,13 +69,5 @@ pub fn from_pg(error: tokio_postgres::Error) -> StoreError {
             StoreError::OutOfBounds(format!("SQLSTATE {}", other.code()))
         }
         other => StoreError::Internal(format!("SQLSTATE {}: {message}", other.code())),
-    }
-}
-
-/// Maps a pool error (no connection could be had).
-pub fn from_pool(error: deadpool_postgres::PoolError) -> StoreError {
-    match error {
-        deadpool_postgres::PoolError::Backend(error) => from_pg(error),
-        other => StoreError::Unavailable(other.to_string()),
     }
 }

@@ -48,7 +48,7 @@ struct Payload {
 }
 
 /// Listens until the task is aborted.
-pub async fn run(
+pub(super) async fn run(
     config: tokio_postgres::Config,
     first_backoff: Duration,
     events: broadcast::Sender<StoreEvent>,

@@ -30,7 +30,7 @@ macro_rules! risk_columns {
 /// that the subjects `$4` (or, when `$3`, everyone) and, when `$2`, the policy changed. The
 /// notification is delivered when (and only if) the transaction commits; the row lock is held to
 /// commit, which orders commits by revision.
-pub const BUMP_REVISION_AND_NOTIFY: &str = "\
+pub(super) const BUMP_REVISION_AND_NOTIFY: &str = "\
     WITH head AS ( \
         UPDATE elevator_head SET revision = revision + 1, audit_seq = audit_seq + $1 \
         RETURNING revision, audit_seq, audit_hash \
@@ -40,11 +40,11 @@ pub const BUMP_REVISION_AND_NOTIFY: &str = "\
         't', extract(epoch from clock_timestamp()))::text) \
     FROM head";
 
-pub const CURRENT_REVISION: &str = "SELECT revision FROM elevator_head";
+pub(super) const CURRENT_REVISION: &str = "SELECT revision FROM elevator_head";
 
-pub const LOCK_HEAD: &str = "SELECT revision FROM elevator_head FOR UPDATE";
+pub(super) const LOCK_HEAD: &str = "SELECT revision FROM elevator_head FOR UPDATE";
 
-pub const UPSERT_ELEVATION: &str = concat!(
+pub(super) const UPSERT_ELEVATION: &str = concat!(
     "INSERT INTO elevations (",
     elevation_columns!(),
     ", revision) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
@@ -54,7 +54,7 @@ pub const UPSERT_ELEVATION: &str = concat!(
      revision = EXCLUDED.revision"
 );
 
-pub const UPSERT_GRANT: &str = concat!(
+pub(super) const UPSERT_GRANT: &str = concat!(
     "INSERT INTO grants (",
     grant_columns!(),
     ", revision) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
@@ -65,54 +65,54 @@ pub const UPSERT_GRANT: &str = concat!(
      revoke_reason = EXCLUDED.revoke_reason, revision = EXCLUDED.revision"
 );
 
-pub const INSERT_RISK_SIGNAL: &str = concat!(
+pub(super) const INSERT_RISK_SIGNAL: &str = concat!(
     "INSERT INTO risk_signals (",
     risk_columns!(),
     ", revision) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
 );
 
-pub const INSERT_POLICY: &str = "\
+pub(super) const INSERT_POLICY: &str = "\
     INSERT INTO policies (version, source, created_by, created_at, revision) \
     VALUES ($1, $2, $3, $4, $5)";
 
-pub const INSERT_AUDIT_EVENT: &str = "\
+pub(super) const INSERT_AUDIT_EVENT: &str = "\
     INSERT INTO audit_events (seq, revision, at, actor, action, subject, role, scope, \
         elevation_id, grant_id, reason, ticket, details, policy_version, request_id, trace_id, \
         prev_hash, hash) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)";
 
 /// Moves the chain head to the last appended event.
-pub const SET_AUDIT_HEAD: &str = "UPDATE elevator_head SET audit_hash = $1";
+pub(super) const SET_AUDIT_HEAD: &str = "UPDATE elevator_head SET audit_hash = $1";
 
-pub const ELEVATION_BY_IDEMPOTENCY_KEY: &str = concat!(
+pub(super) const ELEVATION_BY_IDEMPOTENCY_KEY: &str = concat!(
     "SELECT ",
     elevation_columns!(),
     " FROM elevations WHERE requester = $1 AND idempotency_key = $2"
 );
 
-pub const ELEVATION_BY_ID: &str = concat!(
+pub(super) const ELEVATION_BY_ID: &str = concat!(
     "SELECT ",
     elevation_columns!(),
     " FROM elevations WHERE id = $1"
 );
 
-pub const ELEVATION_BY_ID_FOR_UPDATE: &str = concat!(
+pub(super) const ELEVATION_BY_ID_FOR_UPDATE: &str = concat!(
     "SELECT ",
     elevation_columns!(),
     " FROM elevations WHERE id = $1 FOR UPDATE"
 );
 
-pub const ELEVATIONS_BY_IDS_FOR_UPDATE: &str = concat!(
+pub(super) const ELEVATIONS_BY_IDS_FOR_UPDATE: &str = concat!(
     "SELECT ",
     elevation_columns!(),
     " FROM elevations WHERE id = ANY($1) ORDER BY id FOR UPDATE"
 );
 
 /// Serializes writes that look at one subject's grants as a whole (separation of duties).
-pub const LOCK_SUBJECT: &str =
+pub(super) const LOCK_SUBJECT: &str =
     "SELECT pg_advisory_xact_lock(hashtextextended('subject:' || $1, 0))";
 
-pub const LIST_ELEVATIONS: &str = concat!(
+pub(super) const LIST_ELEVATIONS: &str = concat!(
     "SELECT ",
     elevation_columns!(),
     " FROM elevations \
@@ -123,7 +123,7 @@ pub const LIST_ELEVATIONS: &str = concat!(
      ORDER BY id DESC LIMIT $5"
 );
 
-pub const DUE_ELEVATIONS: &str = "\
+pub(super) const DUE_ELEVATIONS: &str = "\
     SELECT id FROM ( \
         (SELECT id FROM elevations WHERE state = 'PENDING' AND request_expires_at <= $1 LIMIT $2) \
         UNION ALL \
@@ -133,26 +133,27 @@ pub const DUE_ELEVATIONS: &str = "\
             OR (e.state IN ('SCHEDULED', 'ACTIVE') AND g.revoked_at IS NOT NULL) LIMIT $2) \
     ) due LIMIT $2";
 
-pub const GRANT_BY_ID: &str = concat!("SELECT ", grant_columns!(), " FROM grants WHERE id = $1");
+pub(super) const GRANT_BY_ID: &str =
+    concat!("SELECT ", grant_columns!(), " FROM grants WHERE id = $1");
 
-pub const GRANT_BY_ID_FOR_UPDATE: &str = concat!(
+pub(super) const GRANT_BY_ID_FOR_UPDATE: &str = concat!(
     "SELECT ",
     grant_columns!(),
     " FROM grants WHERE id = $1 FOR UPDATE"
 );
 
 /// The requester's live grants, plus the elevation's own grant (`$3`) whatever its state.
-pub const REQUESTER_GRANTS: &str = concat!(
+pub(super) const REQUESTER_GRANTS: &str = concat!(
     "SELECT ",
     grant_columns!(),
     " FROM grants WHERE (subject = $1 AND revoked_at IS NULL AND not_after > $2) OR id = $3"
 );
 
 /// Whose grant `$1` is (to take that subject's lock before the grant's).
-pub const GRANT_SUBJECT: &str = "SELECT subject FROM grants WHERE id = $1";
+pub(super) const GRANT_SUBJECT: &str = "SELECT subject FROM grants WHERE id = $1";
 
 /// The grants delegated from `$1` at any depth that are not revoked, locked.
-pub const DESCENDANTS_FOR_UPDATE: &str = concat!(
+pub(super) const DESCENDANTS_FOR_UPDATE: &str = concat!(
     "WITH RECURSIVE tree(id) AS ( \
         SELECT id FROM grants WHERE parent_grant_id = $1 \
         UNION SELECT g.id FROM grants g JOIN tree t ON g.parent_grant_id = t.id) \
@@ -161,21 +162,21 @@ pub const DESCENDANTS_FOR_UPDATE: &str = concat!(
     " FROM grants WHERE id IN (SELECT id FROM tree) AND revoked_at IS NULL ORDER BY id FOR UPDATE"
 );
 
-pub const DELEGATIONS_GIVEN_BY: &str = concat!(
+pub(super) const DELEGATIONS_GIVEN_BY: &str = concat!(
     "SELECT ",
     grant_columns!(),
     " FROM grants WHERE delegated_by = $1 \
       AND ($2 OR (revoked_at IS NULL AND not_after > $3)) ORDER BY id DESC LIMIT 1000"
 );
 
-pub const DELEGATIONS_GIVEN_TO: &str = concat!(
+pub(super) const DELEGATIONS_GIVEN_TO: &str = concat!(
     "SELECT ",
     grant_columns!(),
     " FROM grants WHERE subject = $1 AND delegated_by IS NOT NULL \
       AND ($2 OR (revoked_at IS NULL AND not_after > $3)) ORDER BY id DESC LIMIT 1000"
 );
 
-pub const DELEGATIONS_FROM: &str = concat!(
+pub(super) const DELEGATIONS_FROM: &str = concat!(
     "WITH RECURSIVE tree(id) AS ( \
         SELECT id FROM grants WHERE parent_grant_id = $1 \
         UNION SELECT g.id FROM grants g JOIN tree t ON g.parent_grant_id = t.id) \
@@ -185,14 +186,14 @@ pub const DELEGATIONS_FROM: &str = concat!(
       AND ($2 OR (revoked_at IS NULL AND not_after > $3)) ORDER BY id DESC LIMIT 1000"
 );
 
-pub const SESSION_GRANTS_FOR_UPDATE: &str = concat!(
+pub(super) const SESSION_GRANTS_FOR_UPDATE: &str = concat!(
     "SELECT ",
     grant_columns!(),
     " FROM grants WHERE subject = $1 AND session_id = $2 \
       AND revoked_at IS NULL AND not_after > $3 ORDER BY id FOR UPDATE"
 );
 
-pub const LIST_GRANTS: &str = concat!(
+pub(super) const LIST_GRANTS: &str = concat!(
     "SELECT ",
     grant_columns!(),
     " FROM grants WHERE subject = $1 \
@@ -200,7 +201,7 @@ pub const LIST_GRANTS: &str = concat!(
 );
 
 /// The cache load: one statement, so the grants and the revision come from one snapshot.
-pub const LOAD_GRANTS: &str = "\
+pub(super) const LOAD_GRANTS: &str = "\
     SELECT h.revision, g.id, g.subject, g.session_id, g.role, g.scope, g.not_before, \
            g.not_after, g.elevation_id, g.parent_grant_id, g.delegation_trail, g.revoked_at, \
            g.revoked_by, g.revoke_reason, g.delegated_by, g.awaiting_acceptance \
@@ -212,34 +213,34 @@ pub const LOAD_GRANTS: &str = "\
     ) g ON true";
 
 /// The risk cache load, in one snapshot with the revision.
-pub const LOAD_RISK: &str = "\
+pub(super) const LOAD_RISK: &str = "\
     SELECT h.revision, r.id, r.subject, r.session_id, r.score, r.flags, r.source, \
            r.reported_at, r.expires_at \
     FROM elevator_head h LEFT JOIN risk_signals r ON r.subject = $1 AND r.expires_at > $2";
 
-pub const LATEST_POLICY: &str = "\
+pub(super) const LATEST_POLICY: &str = "\
     SELECT version, source, created_by, created_at FROM policies ORDER BY version DESC LIMIT 1";
 
-pub const LATEST_POLICY_BY: &str = "\
+pub(super) const LATEST_POLICY_BY: &str = "\
     SELECT version, source, created_by, created_at FROM policies WHERE created_by = $1 \
     ORDER BY version DESC LIMIT 1";
 
-pub const AUDIT_EVENTS_AFTER: &str = "\
+pub(super) const AUDIT_EVENTS_AFTER: &str = "\
     SELECT seq, revision, at, actor, action, subject, role, scope, elevation_id, grant_id, \
            reason, ticket, details, policy_version, request_id, trace_id, prev_hash, hash \
     FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2";
 
-pub const AUDIT_EVENTS_AFTER_REVISION: &str = "\
+pub(super) const AUDIT_EVENTS_AFTER_REVISION: &str = "\
     SELECT seq, revision, at, actor, action, subject, role, scope, elevation_id, grant_id, \
            reason, ticket, details, policy_version, request_id, trace_id, prev_hash, hash \
     FROM audit_events WHERE revision > $1 ORDER BY seq LIMIT $2";
 
-pub const INSERT_OUTBOX: &str = "\
+pub(super) const INSERT_OUTBOX: &str = "\
     INSERT INTO webhook_outbox (url, event_kind, payload, created_at, next_attempt_at, revision) \
     VALUES ($1, $2, $3, $4, $4, $5)";
 
 /// Claims due deliveries for a while; `SKIP LOCKED` lets every replica's worker take its own.
-pub const CLAIM_DELIVERIES: &str = "\
+pub(super) const CLAIM_DELIVERIES: &str = "\
     WITH due AS ( \
         SELECT id FROM webhook_outbox \
         WHERE delivered_at IS NULL AND abandoned_at IS NULL AND next_attempt_at <= $1 \
@@ -248,22 +249,23 @@ pub const CLAIM_DELIVERIES: &str = "\
     UPDATE webhook_outbox o SET locked_until = $2 FROM due WHERE o.id = due.id \
     RETURNING o.id, o.url, o.event_kind, o.payload, o.attempts, o.revision";
 
-pub const DELIVERED: &str = "\
+pub(super) const DELIVERED: &str = "\
     UPDATE webhook_outbox SET delivered_at = $2, attempts = attempts + 1, locked_until = NULL, \
         last_error = NULL WHERE id = $1";
 
-pub const DELIVERY_FAILED: &str = "\
+pub(super) const DELIVERY_FAILED: &str = "\
     UPDATE webhook_outbox SET attempts = attempts + 1, locked_until = NULL, last_error = $2, \
         next_attempt_at = COALESCE($3, next_attempt_at), \
         abandoned_at = CASE WHEN $3 IS NULL THEN $4 ELSE NULL END \
     WHERE id = $1";
 
-pub const PENDING_DELIVERIES: &str = "\
+pub(super) const PENDING_DELIVERIES: &str = "\
     SELECT count(*) FROM webhook_outbox WHERE delivered_at IS NULL AND abandoned_at IS NULL";
 
-pub const PENDING_ELEVATIONS: &str = "SELECT count(*) FROM elevations WHERE state = 'PENDING'";
+pub(super) const PENDING_ELEVATIONS: &str =
+    "SELECT count(*) FROM elevations WHERE state = 'PENDING'";
 
-pub const LIST_AUDIT: &str = "\
+pub(super) const LIST_AUDIT: &str = "\
     SELECT seq, revision, at, actor, action, subject, role, scope, elevation_id, grant_id, \
            reason, ticket, details, policy_version, request_id, trace_id, prev_hash, hash \
     FROM audit_events \
@@ -278,40 +280,41 @@ pub const LIST_AUDIT: &str = "\
       AND ($9::timestamptz IS NULL OR at < $9) \
     ORDER BY seq LIMIT $10";
 
-pub const AUDIT_HEAD: &str = "\
+pub(super) const AUDIT_HEAD: &str = "\
     SELECT h.audit_seq, h.audit_hash, coalesce((SELECT revision FROM audit_events \
         WHERE seq = h.audit_seq), 0) FROM elevator_head h";
 
-pub const SAVE_CHECKPOINT: &str = "\
+pub(super) const SAVE_CHECKPOINT: &str = "\
     INSERT INTO audit_checkpoints (seq, hash, revision, signed_at, public_key, signature) \
     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (seq) DO NOTHING";
 
-pub const LATEST_CHECKPOINT: &str = "\
+pub(super) const LATEST_CHECKPOINT: &str = "\
     SELECT seq, hash, revision, signed_at, public_key, signature FROM audit_checkpoints \
     ORDER BY seq DESC LIMIT 1";
 
-pub const LISTEN: &str = "LISTEN elevator_changes";
+pub(super) const LISTEN: &str = "LISTEN elevator_changes";
 
 /// The sweep runs on one replica at a time: a session-level advisory lock, released when the
 /// holder's connection closes.
-pub const TRY_LOCK_SWEEP: &str = "SELECT pg_try_advisory_lock(7428510002)";
-pub const UNLOCK_SWEEP: &str = "SELECT pg_advisory_unlock(7428510002)";
+pub(super) const TRY_LOCK_SWEEP: &str = "SELECT pg_try_advisory_lock(7428510002)";
+pub(super) const UNLOCK_SWEEP: &str = "SELECT pg_advisory_unlock(7428510002)";
 
 /// What the role the server runs as may do, and nothing more: read and write the state
 /// tables, only read and append the audit log and its checkpoints, read the migration
 /// bookkeeping. It owns nothing, so it can neither change the schema nor lift these limits.
 /// `{role}` is replaced by the quoted role name.
-pub const GRANT_RUNTIME_ROLE: &str = "    GRANT USAGE ON SCHEMA public TO {role};     REVOKE ALL ON elevator_head, policies, elevations, grants, risk_signals, webhook_outbox,         audit_events, audit_checkpoints, elevator_migrations FROM {role};     GRANT SELECT, INSERT, UPDATE ON elevator_head, policies, elevations, grants, risk_signals,         webhook_outbox TO {role};     GRANT SELECT, INSERT ON audit_events, audit_checkpoints TO {role};     GRANT SELECT ON elevator_migrations TO {role};     GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}";
+pub(super) const GRANT_RUNTIME_ROLE: &str = "    GRANT USAGE ON SCHEMA public TO {role};     REVOKE ALL ON elevator_head, policies, elevations, grants, risk_signals, webhook_outbox,         audit_events, audit_checkpoints, elevator_migrations FROM {role};     GRANT SELECT, INSERT, UPDATE ON elevator_head, policies, elevations, grants, risk_signals,         webhook_outbox TO {role};     GRANT SELECT, INSERT ON audit_events, audit_checkpoints TO {role};     GRANT SELECT ON elevator_migrations TO {role};     GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}";
 
 /// The migration bookkeeping table, created before anything else.
-pub const CREATE_MIGRATIONS_TABLE: &str = "\
+pub(super) const CREATE_MIGRATIONS_TABLE: &str = "\
     CREATE TABLE IF NOT EXISTS elevator_migrations ( \
         version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())";
 
 /// Keeps two replicas that start together from migrating at the same time.
-pub const LOCK_MIGRATIONS: &str = "SELECT pg_advisory_lock(7428510001)";
-pub const UNLOCK_MIGRATIONS: &str = "SELECT pg_advisory_unlock(7428510001)";
-pub const APPLIED_MIGRATIONS: &str = "SELECT version FROM elevator_migrations";
-pub const MIGRATIONS_TABLE_EXISTS: &str = "SELECT to_regclass('elevator_migrations') IS NOT NULL";
-pub const RECORD_MIGRATION: &str =
+pub(super) const LOCK_MIGRATIONS: &str = "SELECT pg_advisory_lock(7428510001)";
+pub(super) const UNLOCK_MIGRATIONS: &str = "SELECT pg_advisory_unlock(7428510001)";
+pub(super) const APPLIED_MIGRATIONS: &str = "SELECT version FROM elevator_migrations";
+pub(super) const MIGRATIONS_TABLE_EXISTS: &str =
+    "SELECT to_regclass('elevator_migrations') IS NOT NULL";
+pub(super) const RECORD_MIGRATION: &str =
     "INSERT INTO elevator_migrations (version, name) VALUES ($1, $2)";

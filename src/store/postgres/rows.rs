@@ -10,7 +10,7 @@ use crate::domain::{
     AuditAction, AuditEvent, Elevation, ElevationId, ElevationState, Grant, GrantId, InvalidValue,
     Revocation, RiskSignal, RoleName, Scope, SessionId, Subject,
 };
-use crate::store::{Checkpoint, StoreError, StoredAuditEvent, StoredPolicy};
+use crate::store::{Checkpoint, OutboxMessage, StoreError, StoredAuditEvent, StoredPolicy};
 
 fn corrupt(column: &str, error: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("column {column}: {error}"))
@@ -44,7 +44,7 @@ fn parsed_optional<T>(
 }
 
 /// Reads an elevation from columns `offset..` in `elevation_columns!()` order.
-pub fn elevation(row: &Row) -> Result<Elevation, StoreError> {
+pub(super) fn elevation(row: &Row) -> Result<Elevation, StoreError> {
     let state_text: &str = get(row, 8)?;
     let duration_ms: i64 = get(row, 5)?;
     let Json(steps) = get(row, 14)?;
@@ -84,7 +84,7 @@ pub fn elevation(row: &Row) -> Result<Elevation, StoreError> {
 }
 
 /// Parameters for `UPSERT_ELEVATION`, the last one being the revision.
-pub struct ElevationParams {
+pub(super) struct ElevationParams {
     id: Uuid,
     requester: String,
     session_id: Option<String>,
@@ -113,7 +113,7 @@ pub struct ElevationParams {
 
 impl ElevationParams {
     /// The parameters for writing `elevation` at `revision`.
-    pub fn new(elevation: &Elevation, revision: u64) -> Result<Self, StoreError> {
+    pub(super) fn new(elevation: &Elevation, revision: u64) -> Result<Self, StoreError> {
         let json = |value: serde_json::Result<serde_json::Value>| {
             value.map_err(|error| StoreError::Internal(format!("encoding elevation: {error}")))
         };
@@ -151,7 +151,7 @@ impl ElevationParams {
     }
 
     /// As statement parameters.
-    pub fn as_params(&self) -> [&(dyn ToSql + Sync); 24] {
+    pub(super) fn as_params(&self) -> [&(dyn ToSql + Sync); 24] {
         [
             &self.id,
             &self.requester,
@@ -183,7 +183,7 @@ impl ElevationParams {
 
 /// Reads a grant from columns `offset..offset + 15` in `grant_columns!()` order; `None` when
 /// the columns are NULL (the outer join of a cache load that found no grant).
-pub fn grant_at(row: &Row, offset: usize) -> Result<Option<Grant>, StoreError> {
+pub(super) fn grant_at(row: &Row, offset: usize) -> Result<Option<Grant>, StoreError> {
     let Some(id) = get::<Option<Uuid>>(row, offset)? else {
         return Ok(None);
     };
@@ -214,12 +214,12 @@ pub fn grant_at(row: &Row, offset: usize) -> Result<Option<Grant>, StoreError> {
 }
 
 /// Reads a grant from a row of `grant_columns!()`.
-pub fn grant(row: &Row) -> Result<Grant, StoreError> {
+pub(super) fn grant(row: &Row) -> Result<Grant, StoreError> {
     grant_at(row, 0)?.ok_or_else(|| corrupt("id", "NULL grant id"))
 }
 
 /// Parameters for `UPSERT_GRANT`.
-pub struct GrantParams {
+pub(super) struct GrantParams {
     id: Uuid,
     subject: String,
     session_id: Option<String>,
@@ -240,7 +240,7 @@ pub struct GrantParams {
 
 impl GrantParams {
     /// The parameters for writing `grant` at `revision`.
-    pub fn new(grant: &Grant, revision: u64) -> Result<Self, StoreError> {
+    pub(super) fn new(grant: &Grant, revision: u64) -> Result<Self, StoreError> {
         Ok(GrantParams {
             id: grant.id.0,
             subject: grant.subject.to_string(),
@@ -263,7 +263,7 @@ impl GrantParams {
     }
 
     /// As statement parameters.
-    pub fn as_params(&self) -> [&(dyn ToSql + Sync); 16] {
+    pub(super) fn as_params(&self) -> [&(dyn ToSql + Sync); 16] {
         [
             &self.id,
             &self.subject,
@@ -286,7 +286,7 @@ impl GrantParams {
 }
 
 /// Reads a risk signal from columns `offset..offset + 8`; `None` for an empty outer join.
-pub fn risk_signal_at(row: &Row, offset: usize) -> Result<Option<RiskSignal>, StoreError> {
+pub(super) fn risk_signal_at(row: &Row, offset: usize) -> Result<Option<RiskSignal>, StoreError> {
     let Some(id) = get::<Option<Uuid>>(row, offset)? else {
         return Ok(None);
     };
@@ -304,7 +304,7 @@ pub fn risk_signal_at(row: &Row, offset: usize) -> Result<Option<RiskSignal>, St
 }
 
 /// Reads a policy version.
-pub fn policy(row: &Row) -> Result<StoredPolicy, StoreError> {
+pub(super) fn policy(row: &Row) -> Result<StoredPolicy, StoreError> {
     let version: i64 = get(row, 0)?;
     Ok(StoredPolicy {
         version: version as u64,
@@ -315,7 +315,7 @@ pub fn policy(row: &Row) -> Result<StoredPolicy, StoreError> {
 }
 
 /// Reads an audit event.
-pub fn audit_event(row: &Row) -> Result<StoredAuditEvent, StoreError> {
+pub(super) fn audit_event(row: &Row) -> Result<StoredAuditEvent, StoreError> {
     let seq: i64 = get(row, 0)?;
     let revision: i64 = get(row, 1)?;
     let action_text: &str = get(row, 4)?;
@@ -346,7 +346,7 @@ pub fn audit_event(row: &Row) -> Result<StoredAuditEvent, StoreError> {
 }
 
 /// Reads a signed chain head.
-pub fn checkpoint(row: &Row) -> Result<Checkpoint, StoreError> {
+pub(super) fn checkpoint(row: &Row) -> Result<Checkpoint, StoreError> {
     let seq: i64 = get(row, 0)?;
     let revision: i64 = get(row, 2)?;
     let public_key: &[u8] = get(row, 4)?;
@@ -370,7 +370,7 @@ fn hash_column(row: &Row, index: usize) -> Result<[u8; 32], StoreError> {
 }
 
 /// The parameters of one audit event's row, with its place in the chain.
-pub struct AuditEventParams<'e> {
+pub(super) struct AuditEventParams<'e> {
     seq: i64,
     revision: i64,
     event: &'e AuditEvent,
@@ -387,7 +387,7 @@ pub struct AuditEventParams<'e> {
 
 impl<'e> AuditEventParams<'e> {
     /// `event` as the `seq`th event, at `revision`, linked from `prev_hash` by `hash`.
-    pub fn new(
+    pub(super) fn new(
         event: &'e AuditEvent,
         seq: i64,
         revision: u64,
@@ -411,7 +411,7 @@ impl<'e> AuditEventParams<'e> {
     }
 
     /// In the order of `INSERT_AUDIT_EVENT`.
-    pub fn as_params(&self) -> [&(dyn ToSql + Sync); 18] {
+    pub(super) fn as_params(&self) -> [&(dyn ToSql + Sync); 18] {
         [
             &self.seq,
             &self.revision,
@@ -431,6 +431,99 @@ impl<'e> AuditEventParams<'e> {
             &self.event.trace_id,
             &self.prev_hash,
             &self.hash,
+        ]
+    }
+}
+
+/// The parameters of one risk signal's row, in the order of `INSERT_RISK_SIGNAL`.
+pub(super) struct RiskSignalParams<'s> {
+    signal: &'s RiskSignal,
+    subject: &'s str,
+    session: Option<String>,
+    score: i32,
+    revision: i64,
+}
+
+impl<'s> RiskSignalParams<'s> {
+    /// `signal` written at `revision`.
+    pub(super) fn new(signal: &'s RiskSignal, revision: u64) -> Self {
+        RiskSignalParams {
+            signal,
+            subject: signal.subject.as_str(),
+            session: signal.session.as_ref().map(ToString::to_string),
+            score: signal.score as i32,
+            revision: revision as i64,
+        }
+    }
+
+    /// As statement parameters.
+    pub(super) fn as_params(&self) -> [&(dyn ToSql + Sync); 9] {
+        [
+            &self.signal.id,
+            &self.subject,
+            &self.session,
+            &self.score,
+            &self.signal.flags,
+            &self.signal.source,
+            &self.signal.reported_at,
+            &self.signal.expires_at,
+            &self.revision,
+        ]
+    }
+}
+
+/// The parameters of a policy version's row, in the order of `INSERT_POLICY`.
+pub(super) struct PolicyParams<'p> {
+    policy: &'p StoredPolicy,
+    version: i64,
+    revision: i64,
+}
+
+impl<'p> PolicyParams<'p> {
+    /// `policy` written at `revision`.
+    pub(super) fn new(policy: &'p StoredPolicy, revision: u64) -> Self {
+        PolicyParams {
+            policy,
+            version: policy.version as i64,
+            revision: revision as i64,
+        }
+    }
+
+    /// As statement parameters.
+    pub(super) fn as_params(&self) -> [&(dyn ToSql + Sync); 5] {
+        [
+            &self.version,
+            &self.policy.source,
+            &self.policy.created_by,
+            &self.policy.created_at,
+            &self.revision,
+        ]
+    }
+}
+
+/// The parameters of one webhook delivery's row, in the order of `INSERT_OUTBOX`.
+pub(super) struct OutboxParams<'m> {
+    message: &'m OutboxMessage,
+    revision: i64,
+}
+
+impl<'m> OutboxParams<'m> {
+    /// `message` written at `revision`.
+    pub(super) fn new(message: &'m OutboxMessage, revision: u64) -> Self {
+        OutboxParams {
+            message,
+            revision: revision as i64,
+        }
+    }
+
+    /// As statement parameters.
+    pub(super) fn as_params(&self) -> [&(dyn ToSql + Sync); 5] {
+        [
+            &self.message.url,
+            &self.message.event_kind,
+            &self.message.payload,
+            &self.message.created_at,
+            &self.revision,
         ]
     }
 }

@@ -19,7 +19,7 @@ use elevator::domain::{
 };
 use elevator::policy::Policy;
 use elevator::store::memory::MemoryStore;
-use elevator::store::{Change, Store, StoreEvent};
+use elevator::store::{Change, Snapshots, StoreEvent, Writes};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 

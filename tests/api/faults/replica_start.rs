@@ -12,7 +12,7 @@ use elevator::domain::{
 };
 use elevator::policy::Policy;
 use elevator::store::memory::MemoryStore;
-use elevator::store::{Change, Store, StoreEvent};
+use elevator::store::{Change, Snapshots, StoreEvent, Writes};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_decider_allows_nothing_until_its_feed_connected_and_reloaded_the_policy() {
