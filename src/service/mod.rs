@@ -6,9 +6,11 @@
 //!
 //! | module          | use cases |
 //! | --------------- | --------- |
-//! | [`elevations`]  | request (and its assessment, shared with the simulator), extend, get, list, cancel |
+//! | [`assessment`]  | what policy says of a request, for a real request and the simulator |
+//! | [`elevations`]  | request, extend, get, list, cancel |
 //! | [`audit`]       | list, stream and verify the audit log, signed heads, a grant's story |
-//! | [`approvals`]   | the inbox, approve and deny, and what completing a chain does |
+//! | [`approvals`]   | the inbox, approve and deny, and what policy approves by itself |
+//! | [`completion`]  | what completing a chain does: activation, extension, delegation, or denial |
 //! | [`delegations`] | delegate a held role, list delegations |
 //! | [`acceptance`]  | take up a delegation received, in the caller's session |
 //! | [`grants`]      | revoke (with the cascade to delegated grants), list, end a session |
@@ -19,8 +21,10 @@
 
 mod acceptance;
 mod approvals;
+mod assessment;
 mod audit;
 mod checks;
+mod completion;
 pub mod context;
 mod delegations;
 mod elevations;
@@ -48,12 +52,12 @@ use crate::policy::Policy;
 use crate::store::{Change, Committed, Decide, OutboxMessage, Store};
 use crate::telemetry::metrics::Metrics;
 
+pub use assessment::{RequestAssessment, SimulatedRequester};
 pub use audit::{
     AuditQuery, AuditSigner, ChainVerification, GrantTrail, head_message, signature_is_valid,
 };
 pub use checks::CheckSimulation;
 pub use delegations::{DelegationView, NewDelegation};
-pub use elevations::{RequestAssessment, SimulatedRequester};
 pub use error::ServiceError;
 // What the edge needs of the policy, named through the use cases so that `api` and `console`
 // never import `policy` (the architecture test in `src/architecture.rs` holds them to that).
@@ -243,6 +247,23 @@ impl Elevator {
 
     fn is_admin(&self, caller: &Identity) -> bool {
         caller.has_role(&self.roles.admin)
+    }
+
+    /// Acting for another subject than the caller needs the admin role; `what` names the act
+    /// in the refusal.
+    fn may_act_for(
+        &self,
+        caller: &Identity,
+        subject: &Subject,
+        what: &str,
+    ) -> Result<(), ServiceError> {
+        if *subject == caller.subject || self.is_admin(caller) {
+            return Ok(());
+        }
+        Err(ServiceError::denied(
+            "ROLE_REQUIRED",
+            format!("{what} needs the {:?} role", self.roles.admin),
+        ))
     }
 
     fn require_role(&self, caller: &Identity, role: &str, what: &str) -> Result<(), ServiceError> {

@@ -360,7 +360,7 @@ impl Store for MemoryStore {
         Ok(state
             .elevations
             .values()
-            .filter(|elevation| match elevation.state {
+            .filter(|elevation| match elevation.state() {
                 ElevationState::Pending => now >= elevation.request_expires_at,
                 ElevationState::Scheduled => grant_of(elevation)
                     .is_some_and(|grant| now >= grant.not_before || grant.revocation.is_some()),
@@ -396,7 +396,7 @@ impl Store for MemoryStore {
                     .requester
                     .as_ref()
                     .is_none_or(|requester| &elevation.requester == requester)
-                    && filter.state.is_none_or(|state| elevation.state == state)
+                    && filter.state.is_none_or(|state| elevation.state() == state)
                     && filter
                         .role
                         .as_ref()
@@ -657,7 +657,7 @@ impl Store for MemoryStore {
             .lock()
             .elevations
             .values()
-            .filter(|elevation| elevation.state == ElevationState::Pending)
+            .filter(|elevation| elevation.state() == ElevationState::Pending)
             .count() as u64)
     }
 
