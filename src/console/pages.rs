@@ -446,7 +446,7 @@ impl Console {
                 scope = esc(&elevation.scope),
                 duration = esc(format_duration(elevation.duration)),
                 state = state_badge(elevation.state()),
-                state_reason = esc(&elevation.state_reason()),
+                state_reason = esc(elevation.state_reason()),
                 timeline = timeline(elevation, grant, now),
                 actions = self.elevation_actions(caller, elevation),
             );

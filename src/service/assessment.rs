@@ -83,8 +83,9 @@ impl Accepted {
 pub(super) struct Refused {
     /// What the request is answered.
     pub(super) reason: ServiceError,
-    /// The rest of what policy says of it, for the simulator.
-    assessment: RequestAssessment,
+    /// The rest of what policy says of it, for the simulator (boxed: a refusal travels as an
+    /// `Err`, which should stay small).
+    assessment: Box<RequestAssessment>,
 }
 
 impl Refused {
@@ -92,7 +93,7 @@ impl Refused {
     fn into_report(self) -> RequestAssessment {
         RequestAssessment {
             refusal: Some(self.reason),
-            ..self.assessment
+            ..*self.assessment
         }
     }
 }
@@ -239,7 +240,10 @@ fn plan(loaded: &Loaded<'_>) -> Result<Accepted, Refused> {
         Ok(entry) => entry,
         Err(ineligible) => {
             let reason = ineligible_error(policy, &request.role, &request.scope, ineligible);
-            return Err(Refused { reason, assessment });
+            return Err(Refused {
+                reason,
+                assessment: Box::new(assessment),
+            });
         }
     };
     assessment.steps = entry.steps.clone();
@@ -249,7 +253,10 @@ fn plan(loaded: &Loaded<'_>) -> Result<Accepted, Refused> {
     refusals.extend(judge_rules(loaded, entry, &mut assessment));
     refusals.extend(separation(loaded, &mut assessment));
     match refusals.into_iter().next() {
-        Some(reason) => Err(Refused { reason, assessment }),
+        Some(reason) => Err(Refused {
+            reason,
+            assessment: Box::new(assessment),
+        }),
         None => Ok(Accepted {
             assessment,
             entry: entry.index,

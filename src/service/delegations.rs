@@ -118,52 +118,15 @@ impl Elevator {
         request: &NewDelegation,
         now: DateTime<Utc>,
     ) -> Result<Source, ServiceError> {
-        // A grant counts as held only where a Check would count it: live, in this session (or
-        // unbound), and, for a delegation received, taken up.
-        let usable = |grant: &Grant| {
-            grant.subject == caller.subject
-                && grant.role == request.role
-                && !grant.has_ended(now)
-                && now >= grant.not_before
-                && !grant.awaiting_acceptance
-                && grant
-                    .session
-                    .as_ref()
-                    .is_none_or(|bound| Some(bound) == caller.session.as_ref())
-        };
         if let Some(id) = request.source_grant {
-            let grant = self
-                .store
-                .get_grant(id)
-                .await?
-                .filter(|grant| grant.subject == caller.subject)
-                .ok_or_else(|| ServiceError::NotFound {
-                    what: "grant",
-                    id: id.to_string(),
-                })?;
-            if grant.awaiting_acceptance {
-                return Err(ServiceError::denied(
-                    "DELEGATION_NOT_ACCEPTED",
-                    format!("accept grant {id} in this session before delegating it further"),
-                ));
-            }
-            if !usable(&grant) {
-                return Err(ServiceError::denied(
-                    "NOT_HELD",
-                    format!(
-                        "grant {id} is not an active {} grant of this session, so it cannot be delegated",
-                        request.role
-                    ),
-                ));
-            }
-            return Ok(Source::Grant(grant));
+            return self.named_source(caller, request, id, now).await;
         }
         let held: Vec<Grant> = self
             .store
             .list_grants(&caller.subject, false, now)
             .await?
             .into_iter()
-            .filter(|grant| usable(grant))
+            .filter(|grant| usable_for_delegation(grant, caller, request, now))
             .collect();
         if let Some(grant) = held
             .iter()
@@ -208,6 +171,41 @@ impl Elevator {
         ))
     }
 
+    /// The grant the caller named to delegate from, if it holds it and may delegate it.
+    async fn named_source(
+        &self,
+        caller: &Identity,
+        request: &NewDelegation,
+        id: GrantId,
+        now: DateTime<Utc>,
+    ) -> Result<Source, ServiceError> {
+        let grant = self
+            .store
+            .get_grant(id)
+            .await?
+            .filter(|grant| grant.subject == caller.subject)
+            .ok_or_else(|| ServiceError::NotFound {
+                what: "grant",
+                id: id.to_string(),
+            })?;
+        if grant.awaiting_acceptance {
+            return Err(ServiceError::denied(
+                "DELEGATION_NOT_ACCEPTED",
+                format!("accept grant {id} in this session before delegating it further"),
+            ));
+        }
+        if !usable_for_delegation(&grant, caller, request, now) {
+            return Err(ServiceError::denied(
+                "NOT_HELD",
+                format!(
+                    "grant {id} is not an active {} grant of this session, so it cannot be delegated",
+                    request.role
+                ),
+            ));
+        }
+        Ok(Source::Grant(grant))
+    }
+
     /// Delegated grants: those the caller (or, for admins, `subject`) gave or received, or
     /// those delegated from a grant the caller holds.
     #[tracing::instrument(skip_all)]
@@ -247,6 +245,25 @@ impl Elevator {
             .list_delegations(&filter, include_ended, self.clock.now())
             .await?)
     }
+}
+
+/// Whether `grant` counts as held for delegating `request`: only where a Check would count
+/// it, live, in the caller's session (or unbound), and, for a delegation received, taken up.
+fn usable_for_delegation(
+    grant: &Grant,
+    caller: &Identity,
+    request: &NewDelegation,
+    now: DateTime<Utc>,
+) -> bool {
+    grant.subject == caller.subject
+        && grant.role == request.role
+        && !grant.has_ended(now)
+        && now >= grant.not_before
+        && !grant.awaiting_acceptance
+        && grant
+            .session
+            .as_ref()
+            .is_none_or(|bound| Some(bound) == caller.session.as_ref())
 }
 
 fn not_delegable(request: &NewDelegation, refusal: NotDelegable) -> ServiceError {
