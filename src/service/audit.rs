@@ -59,7 +59,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// What a chain head's signature covers.
-pub fn head_message(seq: u64, hash: &[u8; 32], revision: u64, signed_at: DateTime<Utc>) -> String {
+fn head_message(seq: u64, hash: &[u8; 32], revision: u64, signed_at: DateTime<Utc>) -> String {
     format!(
         "elevator-audit-head/v1 seq={seq} hash={} revision={revision} signed_at={}",
         hex(hash),
@@ -68,7 +68,7 @@ pub fn head_message(seq: u64, hash: &[u8; 32], revision: u64, signed_at: DateTim
 }
 
 /// Whether `checkpoint`'s signature is valid for the key it names.
-pub fn signature_is_valid(checkpoint: &Checkpoint) -> bool {
+fn signature_is_valid(checkpoint: &Checkpoint) -> bool {
     let Ok(key) = VerifyingKey::from_bytes(&checkpoint.public_key) else {
         return false;
     };

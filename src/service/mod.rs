@@ -53,9 +53,7 @@ use crate::store::{Change, Committed, Decide, OutboxMessage, Store};
 use crate::telemetry::metrics::Metrics;
 
 pub use assessment::{RequestAssessment, SimulatedRequester};
-pub use audit::{
-    AuditQuery, AuditSigner, ChainVerification, GrantTrail, head_message, signature_is_valid,
-};
+pub use audit::{AuditQuery, AuditSigner, ChainVerification, GrantTrail};
 pub use checks::CheckSimulation;
 pub use delegations::{DelegationView, NewDelegation};
 pub use error::ServiceError;
@@ -68,22 +66,22 @@ pub use crate::policy::{
 pub use watch::{ApprovalBatch, ApprovalUpdate, UpdateKind};
 
 /// Longest reason or comment, in bytes.
-pub const MAX_REASON_BYTES: usize = 1024;
+pub(crate) const MAX_REASON_BYTES: usize = 1024;
 /// Longest ticket reference, in bytes.
-pub const MAX_TICKET_BYTES: usize = 256;
+pub(crate) const MAX_TICKET_BYTES: usize = 256;
 /// Longest idempotency key, in bytes.
-pub const MAX_IDEMPOTENCY_KEY_BYTES: usize = 128;
+pub(crate) const MAX_IDEMPOTENCY_KEY_BYTES: usize = 128;
 /// Largest page of a listing.
-pub const MAX_PAGE_SIZE: usize = 500;
+pub(crate) const MAX_PAGE_SIZE: usize = 500;
 /// Page size when none is asked for.
-pub const DEFAULT_PAGE_SIZE: usize = 50;
+pub(crate) const DEFAULT_PAGE_SIZE: usize = 50;
 /// How far ahead a scheduled start may lie.
-pub const MAX_SCHEDULE_AHEAD: TimeDelta = TimeDelta::days(30);
+pub(crate) const MAX_SCHEDULE_AHEAD: TimeDelta = TimeDelta::days(30);
 /// How far in the past a requested start may lie and still be taken as "now": clocks of
 /// clients drift and a request spends time in flight. Further back, it is refused.
-pub const PAST_START_TOLERANCE: TimeDelta = TimeDelta::seconds(60);
+pub(crate) const PAST_START_TOLERANCE: TimeDelta = TimeDelta::seconds(60);
 /// Longest time a risk signal may hold.
-pub const MAX_RISK_TTL: TimeDelta = TimeDelta::days(7);
+pub(crate) const MAX_RISK_TTL: TimeDelta = TimeDelta::days(7);
 
 /// The roles that unlock service operations, from configuration.
 #[derive(Debug, Clone)]

@@ -39,7 +39,7 @@ pub(crate) mod tests {
     use crate::domain::names::{GroupName, RoleName, SessionId, Subject};
     use crate::domain::scope::Scope;
 
-    pub fn identity(subject: &str, groups: &[&str]) -> Identity {
+    pub(crate) fn identity(subject: &str, groups: &[&str]) -> Identity {
         Identity {
             subject: Subject::parse(subject).unwrap(),
             session: Some(SessionId::parse("s1").unwrap()),
@@ -56,7 +56,7 @@ pub(crate) mod tests {
         }
     }
 
-    pub fn pending_elevation(steps: Vec<ApprovalStep>) -> Elevation {
+    pub(crate) fn pending_elevation(steps: Vec<ApprovalStep>) -> Elevation {
         let now = Utc::now();
         Elevation {
             id: ElevationId::generate(),

@@ -202,11 +202,16 @@ mod duration_millis {
     use chrono::TimeDelta;
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(value: &TimeDelta, serializer: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(
+        value: &TimeDelta,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
         serializer.serialize_i64(value.num_milliseconds())
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<TimeDelta, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<TimeDelta, D::Error> {
         let millis = i64::deserialize(deserializer)?;
         TimeDelta::try_milliseconds(millis)
             .ok_or_else(|| serde::de::Error::custom("duration out of range"))
