@@ -15,7 +15,7 @@ use crate::domain::{
     RequestedDuration, RequesterSnapshot, Revocation, RoleName, Subject, TransitionError,
     format_duration,
 };
-use crate::store::{Change, Created, ElevationContext, ElevationFilter};
+use crate::store::{Change, Committed, Created, ElevationContext, ElevationFilter};
 
 impl Elevator {
     /// Asks for a role on a scope for a time.
@@ -172,7 +172,7 @@ impl Elevator {
         {
             Created::New(committed) => {
                 self.after_commit(&committed).await;
-                let created = committed.change.elevations[0].clone();
+                let created = written_elevation(&committed)?;
                 if advances_by_policy {
                     return self.advance_by_policy(created.id).await;
                 }
@@ -338,9 +338,20 @@ impl Elevator {
             .await?;
         self.after_commit(&committed).await;
         Ok(ElevationOutcome {
-            elevation: committed.change.elevations[0].clone(),
+            elevation: written_elevation(&committed)?,
             grant: None,
             revision: committed.revision,
         })
     }
+}
+
+/// The elevation a committed one-elevation change wrote; a change that wrote none is a bug in
+/// the step that made it.
+fn written_elevation(committed: &Committed) -> Result<Elevation, ServiceError> {
+    committed
+        .change
+        .elevations
+        .first()
+        .cloned()
+        .ok_or_else(|| ServiceError::Internal("a write of an elevation wrote none".into()))
 }

@@ -272,6 +272,74 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_chain_without_steps_is_approved_by_policy_and_only_then() {
+        let now = Utc::now();
+        let approved = pending_elevation(vec![])
+            .approve_without_steps(now)
+            .unwrap();
+        assert_eq!(approved.state(), ElevationState::Approved);
+        assert_eq!(approved.state_reason(), "no approval step in policy");
+        assert!(matches!(
+            pending_elevation(vec![manager_step()]).approve_without_steps(now),
+            Err(TransitionError::WrongState { .. })
+        ));
+        assert!(approved.approve_without_steps(now).is_err());
+    }
+
+    #[test]
+    fn only_an_approved_elevation_is_denied_before_activation() {
+        let now = Utc::now();
+        let pending = pending_elevation(vec![]);
+        assert!(pending.deny_before_activation("late".into(), now).is_err());
+        let approved = pending.approve_without_steps(now).unwrap();
+        let denied = approved
+            .deny_before_activation("no longer eligible".into(), now)
+            .unwrap();
+        assert_eq!(denied.state(), ElevationState::Denied);
+        assert_eq!(denied.state_reason(), "no longer eligible");
+        assert!(pending.state().may_become_in_one_write(denied.state()));
+    }
+
+    #[test]
+    fn an_extension_moves_the_end_of_the_grant_it_extends() {
+        let now = Utc::now();
+        let original = pending_elevation(vec![])
+            .approve_without_steps(now)
+            .unwrap();
+        let (_, grant) = original.activate(now).unwrap();
+        let mut extension = pending_elevation(vec![]);
+        extension.extends_grant = Some(grant.id);
+        extension.duration = TimeDelta::hours(1);
+        let approved = extension.approve_without_steps(now).unwrap();
+        let (active, extended) = approved.activate_extension(&grant, now).unwrap();
+        assert_eq!(active.state(), ElevationState::Active);
+        assert_eq!(active.grant_id, Some(grant.id));
+        assert_eq!(extended.id, grant.id);
+        assert_eq!(extended.not_before, grant.not_before);
+        assert_eq!(extended.not_after, grant.not_after + TimeDelta::hours(1));
+        let (_, other) = original.activate(now).unwrap();
+        assert!(approved.activate_extension(&other, now).is_err());
+    }
+
+    #[test]
+    fn a_delegation_activates_with_the_delegatee_grant() {
+        let now = Utc::now();
+        let mut delegation = pending_elevation(vec![]);
+        delegation.delegation = Some(DelegationTerms {
+            delegatee: Subject::parse("omar").unwrap(),
+            parent_grant: None,
+            not_after_cap: now + TimeDelta::hours(8),
+        });
+        let approved = delegation.approve_without_steps(now).unwrap();
+        let (_, grant) = approved.activate(now).unwrap();
+        let active = approved.activate_delegation(&grant, now).unwrap();
+        assert_eq!(active.state(), ElevationState::Active);
+        assert_eq!(active.grant_id, Some(grant.id));
+        assert!(active.state_reason().starts_with("delegated to omar until"));
+        assert!(delegation.activate_delegation(&grant, now).is_err());
+    }
+
+    #[test]
     fn only_listed_transitions_exist() {
         use ElevationState::*;
         assert!(Pending.can_move_to(Approved));
