@@ -1,6 +1,5 @@
-//! Approvals: the inbox, approve and deny, and what completing a chain does (activation, or
-//! the extension of a grant), re-checked under the requester's lock because the world may have
-//! changed while approvals were pending.
+//! Approvals: the inbox, approve and deny, and what policy approves by itself (a chain without
+//! steps, `auto_approve` rules); a chain once met is completed by `completion.rs`.
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
