@@ -51,16 +51,16 @@ pub enum DelegationView {
 }
 
 /// Where the delegated role comes from.
-enum Source {
+enum DelegationSource {
     Grant(Grant),
     Standing(StandingRole),
 }
 
-impl Source {
+impl DelegationSource {
     fn depth(&self) -> usize {
         match self {
-            Source::Grant(grant) => grant.delegation_trail.len(),
-            Source::Standing(_) => 0,
+            DelegationSource::Grant(grant) => grant.delegation_trail.len(),
+            DelegationSource::Standing(_) => 0,
         }
     }
 }
@@ -117,7 +117,7 @@ impl Elevator {
         caller: &Identity,
         request: &NewDelegation,
         now: DateTime<Utc>,
-    ) -> Result<Source, ServiceError> {
+    ) -> Result<DelegationSource, ServiceError> {
         if let Some(id) = request.source_grant {
             return self.named_source(caller, request, id, now).await;
         }
@@ -133,7 +133,7 @@ impl Elevator {
             .filter(|grant| grant.scope.contains(&request.scope))
             .max_by_key(|grant| grant.not_after)
         {
-            return Ok(Source::Grant(grant.clone()));
+            return Ok(DelegationSource::Grant(grant.clone()));
         }
         let standing: Vec<&StandingRole> = caller
             .standing_roles
@@ -144,7 +144,7 @@ impl Elevator {
             .iter()
             .find(|standing| standing.covers(request.scope.as_str()))
         {
-            return Ok(Source::Standing((*covering).clone()));
+            return Ok(DelegationSource::Standing((*covering).clone()));
         }
         // The role is held, on a scope inside the one asked for: the delegation would pass on
         // more than is held, which is a different refusal from holding nothing there.
@@ -178,7 +178,7 @@ impl Elevator {
         request: &NewDelegation,
         id: GrantId,
         now: DateTime<Utc>,
-    ) -> Result<Source, ServiceError> {
+    ) -> Result<DelegationSource, ServiceError> {
         let grant = self
             .store
             .get_grant(id)
@@ -203,7 +203,7 @@ impl Elevator {
                 ),
             ));
         }
-        Ok(Source::Grant(grant))
+        Ok(DelegationSource::Grant(grant))
     }
 
     /// Delegated grants: those the caller (or, for admins, `subject`) gave or received, or
@@ -301,7 +301,7 @@ struct DelegationFacts<'a> {
     request: &'a NewDelegation,
     policy: &'a Policy,
     entry: &'a DelegationEntry,
-    source: &'a Source,
+    source: &'a DelegationSource,
     delegatee_grants: &'a [Grant],
     now: DateTime<Utc>,
 }
@@ -349,7 +349,7 @@ fn plan_delegation(facts: &DelegationFacts<'_>) -> Result<PlannedDelegation, Ser
         ));
     }
     let (parent_grant, mut excluded_approvers) = match source {
-        Source::Grant(grant) => (
+        DelegationSource::Grant(grant) => (
             Some(grant.id),
             grant
                 .delegation_trail
@@ -357,7 +357,7 @@ fn plan_delegation(facts: &DelegationFacts<'_>) -> Result<PlannedDelegation, Ser
                 .map(|hop| hop.delegator.clone())
                 .collect(),
         ),
-        Source::Standing(_) => (None, Vec::new()),
+        DelegationSource::Standing(_) => (None, Vec::new()),
     };
     excluded_approvers.push(request.delegatee.clone());
     excluded_approvers.sort();
@@ -400,8 +400,8 @@ fn plan_delegation(facts: &DelegationFacts<'_>) -> Result<PlannedDelegation, Ser
         "duration": format_duration(request.duration.get()),
         "depth": source.depth() + 1,
         "source": match source {
-            Source::Grant(grant) => format!("grant {}", grant.id),
-            Source::Standing(standing) => format!("standing role {}", standing.role),
+            DelegationSource::Grant(grant) => format!("grant {}", grant.id),
+            DelegationSource::Standing(standing) => format!("standing role {}", standing.role),
         },
         "steps": entry.steps.iter().map(|s| s.name.clone()).collect::<Vec<_>>(),
     }));
@@ -438,13 +438,13 @@ fn delegation_cap(facts: &DelegationFacts<'_>) -> Result<DateTime<Utc>, ServiceE
     }
     let not_after = now + request.duration.get();
     match source {
-        Source::Grant(grant) => {
+        DelegationSource::Grant(grant) => {
             grant
                 .attenuates_to(&request.scope, not_after)
                 .map_err(attenuation_error)?;
             Ok(grant.not_after)
         }
-        Source::Standing(_) => {
+        DelegationSource::Standing(_) => {
             // A standing role has no end of its own, so only the policy can bound what is
             // passed on, from the moment it was asked for; without `max_duration` the
             // delegation is refused, never capped by a default nobody wrote down.
