@@ -400,7 +400,8 @@ impl Console {
             "/console/elevations?notice={}#e-{}",
             encode(&format!(
                 "Requested: elevation {} is {}",
-                outcome.elevation.id, outcome.elevation.state
+                outcome.elevation.id,
+                outcome.elevation.state()
             )),
             outcome.elevation.id
         )))
@@ -444,8 +445,8 @@ impl Console {
                 role = esc(&elevation.role),
                 scope = esc(&elevation.scope),
                 duration = esc(format_duration(elevation.duration)),
-                state = state_badge(elevation.state),
-                state_reason = esc(&elevation.state_reason),
+                state = state_badge(elevation.state()),
+                state_reason = esc(elevation.state_reason()),
                 timeline = timeline(elevation, grant, now),
                 actions = self.elevation_actions(caller, elevation),
             );
@@ -456,7 +457,7 @@ impl Console {
 
     fn elevation_actions(&self, caller: &Caller, elevation: &Elevation) -> String {
         let id = elevation.id;
-        match elevation.state {
+        match elevation.state() {
             ElevationState::Pending | ElevationState::Scheduled => format!(
                 "<form method=\"post\" action=\"/console/elevations/{id}/cancel\">{}\
                  <input type=\"text\" name=\"reason\" placeholder=\"why (optional)\" class=\"small\">\
@@ -489,7 +490,11 @@ impl Console {
             .await?;
         Ok(see_other(&format!(
             "/console/elevations?notice={}",
-            encode(&format!("Elevation {} is {}", id, outcome.elevation.state))
+            encode(&format!(
+                "Elevation {} is {}",
+                id,
+                outcome.elevation.state()
+            ))
         )))
     }
 
@@ -510,7 +515,8 @@ impl Console {
             "/console/elevations?notice={}",
             encode(&format!(
                 "Extension requested: elevation {} is {}",
-                outcome.elevation.id, outcome.elevation.state
+                outcome.elevation.id,
+                outcome.elevation.state()
             ))
         )))
     }
@@ -629,7 +635,7 @@ impl Console {
                 },
                 id,
                 outcome.elevation.requester,
-                outcome.elevation.state
+                outcome.elevation.state()
             ))
         )))
     }
@@ -771,7 +777,7 @@ impl Console {
                     .as_ref()
                     .map(|terms| terms.delegatee.to_string())
                     .unwrap_or_default(),
-                outcome.elevation.state
+                outcome.elevation.state()
             ))
         )))
     }
@@ -1213,13 +1219,13 @@ fn timeline(elevation: &Elevation, grant: Option<&Grant>, now: DateTime<Utc>) ->
                 countdown(grant.not_after, now)
             )),
         }
-    } else if elevation.state.is_final() {
+    } else if elevation.state().is_final() {
         items.push(format!(
             "ended {}: {}",
             when(elevation.updated_at),
-            esc(elevation.state.as_str().to_lowercase())
+            esc(elevation.state().as_str().to_lowercase())
         ));
-    } else if elevation.state == ElevationState::Pending {
+    } else if elevation.state() == ElevationState::Pending {
         items.push(format!(
             "waiting for approval until {}",
             when(elevation.request_expires_at)

@@ -24,8 +24,8 @@ pub use duration::RequestedDuration;
 pub(crate) use duration::{format_duration, parse_duration};
 pub use echo::shown;
 pub use elevation::{
-    ApprovalStep, ApproverSpec, DelegationTerms, Elevation, ElevationState, RequesterSnapshot,
-    TransitionError, Verdict, Vote,
+    ApprovalStep, ApproverSpec, DelegationTerms, Elevation, ElevationRequest, ElevationState,
+    ElevationStatus, RequesterSnapshot, TransitionError, Verdict, Vote,
 };
 pub use grant::{
     AcceptRefusal, AttenuationBreach, Delegation, DelegationHop, Grant, GrantStatus, Revocation,

@@ -1,12 +1,10 @@
-//! Approvals: the inbox, approve and deny, and what completing a chain does (activation, or
-//! the extension of a grant), re-checked under the requester's lock because the world may have
-//! changed while approvals were pending.
+//! Approvals: the inbox, approve and deny, and what policy approves by itself (a chain without
+//! steps, `auto_approve` rules); a chain once met is completed by `completion.rs`.
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::delegations::complete_delegation;
-use super::elevations::holdings;
+use super::completion::complete_approval;
 use super::{
     ElevationOutcome, Elevator, MAX_PAGE_SIZE, MAX_REASON_BYTES, Page, ServiceError, check_text,
     page_size, page_token,
@@ -14,8 +12,8 @@ use super::{
 use crate::domain::audit::SYSTEM_ACTOR;
 use crate::domain::risk::{RiskPicture, risk_picture};
 use crate::domain::{
-    AuditAction, AuditEvent, Elevation, ElevationId, ElevationState, Identity, StandingRole,
-    TransitionError, Verdict,
+    AuditAction, AuditEvent, Elevation, ElevationId, ElevationState, Identity, TransitionError,
+    Verdict,
 };
 use crate::policy::Policy;
 use crate::policy::rules::{Moment, RequestFacts, Rule, RuleInput, TokenFacts};
@@ -151,15 +149,14 @@ impl Elevator {
         let risk = self.risk_for_automatic_steps(id, now).await?;
         let decide = |context: ElevationContext| -> Result<Change, TransitionError> {
             let pending = &context.elevation;
-            if pending.state != ElevationState::Pending {
+            if pending.state() != ElevationState::Pending {
                 return Ok(Change::default());
             }
-            let mut next = pending.clone();
-            if next.steps.is_empty() {
-                next.state = ElevationState::Approved;
-                next.state_reason = "no approval step in policy".into();
-                next.updated_at = now;
-            }
+            let next = if pending.steps.is_empty() {
+                pending.approve_without_steps(now)?
+            } else {
+                pending.clone()
+            };
             let mut change = Change::default();
             follow_through(
                 next,
@@ -290,7 +287,7 @@ fn follow_through(
     now: DateTime<Utc>,
     change: &mut Change,
 ) -> Result<(), TransitionError> {
-    while elevation.state == ElevationState::Pending {
+    while elevation.state() == ElevationState::Pending {
         let Some(rule) = automatic_approval(&elevation, risk, now) else {
             break;
         };
@@ -309,7 +306,7 @@ fn follow_through(
             .with_details(json!({ "step": step_name, "rule": rule })),
         );
     }
-    match elevation.state {
+    match elevation.state() {
         ElevationState::Denied => {
             change.events.push(
                 AuditEvent::for_elevation(
@@ -319,7 +316,7 @@ fn follow_through(
                     policy.version(),
                     now,
                 )
-                .with_reason(&elevation.state_reason),
+                .with_reason(elevation.state_reason()),
             );
             change.elevations.push(elevation);
         }
@@ -332,7 +329,7 @@ fn follow_through(
                     policy.version(),
                     now,
                 )
-                .with_reason(&elevation.state_reason)
+                .with_reason(elevation.state_reason())
                 .with_details(json!({ "approvers": elevation.approvers() })),
             );
             change.merge(complete_approval(&elevation, context, policy, now)?);
@@ -344,169 +341,4 @@ fn follow_through(
         }
     }
     Ok(())
-}
-
-/// An approved elevation that may not become active after all: denied, with the reason.
-fn denial(approved: &Elevation, reason: String, policy: &Policy, now: DateTime<Utc>) -> Change {
-    let mut denied = approved.clone();
-    denied.state = ElevationState::Denied;
-    denied.state_reason = reason;
-    denied.updated_at = now;
-    let event = AuditEvent::for_elevation(
-        AuditAction::ElevationDenied,
-        SYSTEM_ACTOR,
-        &denied,
-        policy.version(),
-        now,
-    )
-    .with_reason(&denied.state_reason);
-    Change {
-        elevations: vec![denied],
-        events: vec![event],
-        ..Default::default()
-    }
-}
-
-/// What completing an approval chain does, decided under the elevation's and the requester's
-/// locks: the requester must still be eligible under the policy in force and must not break a
-/// separation-of-duties set with what it holds now; then the grant is created (or, for an
-/// extension, the existing grant's window is moved). Otherwise the elevation is denied.
-pub(super) fn complete_approval(
-    approved: &Elevation,
-    context: &ElevationContext,
-    policy: &Policy,
-    now: DateTime<Utc>,
-) -> Result<Change, TransitionError> {
-    if let Some(terms) = &approved.delegation {
-        let entry = policy.delegation_for(&approved.role, &approved.scope).ok();
-        return Ok(
-            match complete_delegation(approved, terms, context, entry, policy, now)? {
-                Ok(change) => change,
-                Err(reason) => denial(approved, reason, policy, now),
-            },
-        );
-    }
-    let claims = &approved.requester_claims;
-    let Some(entry) = policy.recorded_eligibility(
-        &approved.requester,
-        &claims.groups,
-        &approved.role,
-        &approved.scope,
-    ) else {
-        return Ok(denial(
-            approved,
-            format!(
-                "no longer eligible under policy version {} when approved",
-                policy.version()
-            ),
-            policy,
-            now,
-        ));
-    };
-
-    let standing: Vec<StandingRole> = claims
-        .roles
-        .iter()
-        .filter_map(|role| StandingRole::parse(role))
-        .collect();
-    let held = holdings(
-        policy,
-        &approved.requester,
-        &claims.groups,
-        &context.requester_grants,
-        &standing,
-        now,
-        approved.extends_grant,
-    );
-    if let Some(conflict) = policy.separation_conflict(&approved.role, held) {
-        return Ok(denial(approved, conflict.to_string(), policy, now));
-    }
-
-    if let Some(extended_id) = approved.extends_grant {
-        let Some(grant) = context
-            .requester_grants
-            .iter()
-            .find(|grant| grant.id == extended_id && !grant.has_ended(now))
-        else {
-            return Ok(denial(
-                approved,
-                "the grant ended before the extension was approved".into(),
-                policy,
-                now,
-            ));
-        };
-        let not_after = grant.not_after + approved.duration;
-        if not_after - grant.not_before.max(now) > entry.max_duration {
-            return Ok(denial(
-                approved,
-                format!(
-                    "the extension would outlast max_duration {}",
-                    crate::domain::format_duration(entry.max_duration)
-                ),
-                policy,
-                now,
-            ));
-        }
-        let mut extended = grant.clone();
-        extended.not_after = not_after;
-        let mut active = approved.clone();
-        active.state = ElevationState::Active;
-        active.grant_id = Some(extended.id);
-        active.state_reason = format!(
-            "extends grant {} until {}",
-            extended.id,
-            not_after.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-        );
-        active.updated_at = now;
-        let event = AuditEvent::for_grant(
-            AuditAction::GrantExtended,
-            SYSTEM_ACTOR,
-            &extended,
-            policy.version(),
-            now,
-        )
-        .with_details(json!({
-            "extension": approved.id,
-            "previous_not_after": grant.not_after,
-            "not_after": not_after,
-            "approvers": approved.approvers(),
-        }));
-        return Ok(Change {
-            elevations: vec![active],
-            grants: vec![extended],
-            events: vec![event],
-            ..Default::default()
-        });
-    }
-
-    if approved.duration > entry.max_duration {
-        return Ok(denial(
-            approved,
-            format!(
-                "the duration exceeds max_duration under policy version {}",
-                policy.version()
-            ),
-            policy,
-            now,
-        ));
-    }
-    let (activated, grant) = approved.activate(now)?;
-    let action = if activated.state == ElevationState::Scheduled {
-        AuditAction::GrantScheduled
-    } else {
-        AuditAction::GrantActivated
-    };
-    let event = AuditEvent::for_grant(action, SYSTEM_ACTOR, &grant, policy.version(), now)
-        .with_details(json!({
-            "not_before": grant.not_before,
-            "not_after": grant.not_after,
-            "session": grant.session.as_ref().map(|s| s.as_str()),
-            "approvers": activated.approvers(),
-        }));
-    Ok(Change {
-        elevations: vec![activated],
-        grants: vec![grant],
-        events: vec![event],
-        ..Default::default()
-    })
 }

@@ -59,7 +59,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// What a chain head's signature covers.
-pub fn head_message(seq: u64, hash: &[u8; 32], revision: u64, signed_at: DateTime<Utc>) -> String {
+fn head_message(seq: u64, hash: &[u8; 32], revision: u64, signed_at: DateTime<Utc>) -> String {
     format!(
         "elevator-audit-head/v1 seq={seq} hash={} revision={revision} signed_at={}",
         hex(hash),
@@ -68,7 +68,7 @@ pub fn head_message(seq: u64, hash: &[u8; 32], revision: u64, signed_at: DateTim
 }
 
 /// Whether `checkpoint`'s signature is valid for the key it names.
-pub fn signature_is_valid(checkpoint: &Checkpoint) -> bool {
+fn signature_is_valid(checkpoint: &Checkpoint) -> bool {
     let Ok(key) = VerifyingKey::from_bytes(&checkpoint.public_key) else {
         return false;
     };
@@ -99,6 +99,41 @@ pub struct ChainVerification {
     pub problem: String,
     /// How many events were checked.
     pub events_checked: u64,
+}
+
+/// Where and why `stored` breaks the chain, expected at `expected_seq` after `previous`:
+/// missing, mislinked, changed, or (given a signed head at its place) rewritten.
+fn chain_break(
+    stored: &StoredAuditEvent,
+    expected_seq: u64,
+    previous: &[u8; 32],
+    expected_head: Option<&Checkpoint>,
+) -> Option<(u64, String)> {
+    if stored.seq != expected_seq {
+        return Some((expected_seq, format!("event {expected_seq} is missing")));
+    }
+    if stored.prev_hash != *previous {
+        return Some((
+            stored.seq,
+            "its link does not point at the previous event's hash".into(),
+        ));
+    }
+    if chain_hash(stored.seq, stored.revision, previous, &stored.event) != stored.hash {
+        return Some((
+            stored.seq,
+            "its content does not match its hash: it was changed".into(),
+        ));
+    }
+    if let Some(head) = expected_head
+        && head.seq == stored.seq
+        && head.hash != stored.hash
+    {
+        return Some((
+            stored.seq,
+            "the chain no longer passes through the signed head: it was rewritten".into(),
+        ));
+    }
+    None
 }
 
 fn broken(verification: &mut ChainVerification, seq: u64, problem: String) {
@@ -254,59 +289,8 @@ impl Elevator {
             );
             return Ok(verification);
         }
-        let mut expected_seq = 1;
-        let mut previous = GENESIS_HASH;
-        'pages: loop {
-            let events = self.store.audit_events(expected_seq - 1, PAGE).await?;
-            let last_page = events.len() < PAGE;
-            for stored in events {
-                if stored.seq != expected_seq {
-                    broken(
-                        &mut verification,
-                        expected_seq,
-                        format!("event {expected_seq} is missing"),
-                    );
-                    break 'pages;
-                }
-                if stored.prev_hash != previous {
-                    broken(
-                        &mut verification,
-                        stored.seq,
-                        "its link does not point at the previous event's hash".into(),
-                    );
-                    break 'pages;
-                }
-                let recomputed = chain_hash(stored.seq, stored.revision, &previous, &stored.event);
-                if recomputed != stored.hash {
-                    broken(
-                        &mut verification,
-                        stored.seq,
-                        "its content does not match its hash: it was changed".into(),
-                    );
-                    break 'pages;
-                }
-                if let Some(head) = &expected_head
-                    && head.seq == stored.seq
-                    && head.hash != stored.hash
-                {
-                    broken(
-                        &mut verification,
-                        stored.seq,
-                        "the chain no longer passes through the signed head: it was rewritten"
-                            .into(),
-                    );
-                    break 'pages;
-                }
-                previous = stored.hash;
-                verification.verified_seq = stored.seq;
-                verification.verified_hash = stored.hash;
-                verification.events_checked += 1;
-                expected_seq += 1;
-            }
-            if last_page {
-                break;
-            }
-        }
+        self.walk_audit_chain(&mut verification, expected_head.as_ref())
+            .await?;
         if verification.intact {
             let (head_seq, head_hash, _) = self.store.audit_head().await?;
             if head_seq != verification.verified_seq || head_hash != verification.verified_hash {
@@ -329,6 +313,37 @@ impl Elevator {
             }
         }
         Ok(verification)
+    }
+
+    /// Reads the log from the first event, page by page, recording each event that links up
+    /// in `verification`, and stops at the first that does not.
+    async fn walk_audit_chain(
+        &self,
+        verification: &mut ChainVerification,
+        expected_head: Option<&Checkpoint>,
+    ) -> Result<(), ServiceError> {
+        let mut expected_seq = 1;
+        let mut previous = GENESIS_HASH;
+        loop {
+            let events = self.store.audit_events(expected_seq - 1, PAGE).await?;
+            let last_page = events.len() < PAGE;
+            for stored in events {
+                if let Some((seq, problem)) =
+                    chain_break(&stored, expected_seq, &previous, expected_head)
+                {
+                    broken(verification, seq, problem);
+                    return Ok(());
+                }
+                previous = stored.hash;
+                verification.verified_seq = stored.seq;
+                verification.verified_hash = stored.hash;
+                verification.events_checked += 1;
+                expected_seq += 1;
+            }
+            if last_page {
+                return Ok(());
+            }
+        }
     }
 
     /// Signs the current chain head now, keeps it, and returns it (auditors).

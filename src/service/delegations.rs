@@ -11,13 +11,14 @@ use super::{
     ElevationOutcome, Elevator, MAX_IDEMPOTENCY_KEY_BYTES, MAX_REASON_BYTES, ServiceError,
     check_text,
 };
+use crate::domain::ElevationRequest;
 use crate::domain::{
-    AttenuationBreach, AuditAction, AuditEvent, Delegation, DelegationTerms, Elevation,
-    ElevationId, ElevationState, Grant, GrantId, Identity, RequestedDuration, RequesterSnapshot,
-    RoleName, Scope, StandingRole, Subject, format_duration,
+    AttenuationBreach, AuditAction, AuditEvent, DelegationTerms, Elevation, Grant, GrantId,
+    Identity, RequestedDuration, RequesterSnapshot, RoleName, Scope, StandingRole, Subject,
+    format_duration,
 };
 use crate::policy::{DelegationEntry, Holding, NotDelegable, Policy};
-use crate::store::{Change, Created, DelegationFilter, ElevationContext};
+use crate::store::DelegationFilter;
 
 /// A delegation, as the delegator asked for it.
 #[derive(Debug, Clone)]
@@ -50,16 +51,16 @@ pub enum DelegationView {
 }
 
 /// Where the delegated role comes from.
-enum Source {
+enum DelegationSource {
     Grant(Grant),
     Standing(StandingRole),
 }
 
-impl Source {
+impl DelegationSource {
     fn depth(&self) -> usize {
         match self {
-            Source::Grant(grant) => grant.delegation_trail.len(),
-            Source::Standing(_) => 0,
+            DelegationSource::Grant(grant) => grant.delegation_trail.len(),
+            DelegationSource::Standing(_) => 0,
         }
     }
 }
@@ -68,223 +69,45 @@ impl Source {
 const DELEGATION_REQUEST_TTL: TimeDelta = TimeDelta::hours(1);
 
 impl Elevator {
-    /// Delegates a role the caller holds.
+    /// Delegates a role the caller holds: loads where it comes from and what the delegatee
+    /// holds, plans the delegation without I/O, then writes it.
     #[tracing::instrument(skip_all)]
     pub async fn delegate(
         &self,
         caller: &Identity,
         request: NewDelegation,
     ) -> Result<ElevationOutcome, ServiceError> {
-        check_text("reason", &request.reason, MAX_REASON_BYTES)?;
-        if request.reason.trim().is_empty() {
-            return Err(ServiceError::invalid(
-                "reason",
-                "say why the role is delegated",
-            ));
-        }
-        if let Some(key) = &request.idempotency_key {
-            check_text("idempotency_key", key, MAX_IDEMPOTENCY_KEY_BYTES)?;
-        }
-        if request.delegatee == caller.subject {
-            return Err(ServiceError::invalid(
-                "delegatee",
-                "a role cannot be delegated to oneself",
-            ));
-        }
+        check_delegation_input(caller, &request)?;
         let now = self.clock.now();
         let policy = self.decider.policy();
         let entry = policy
             .delegation_for(&request.role, &request.scope)
             .map_err(|refusal| not_delegable(&request, refusal))?;
         let source = self.delegation_source(caller, &request, now).await?;
-
-        if source.depth() + 1 > entry.max_depth as usize {
-            return Err(ServiceError::denied(
-                "DEPTH_EXCEEDED",
-                format!(
-                    "{} may be delegated at most {} time(s) along one chain; this would be delegation {}",
-                    request.role,
-                    entry.max_depth,
-                    source.depth() + 1
-                ),
-            ));
-        }
-        if let Some(maximum) = entry.max_duration
-            && request.duration.get() > maximum
-        {
-            return Err(ServiceError::invalid(
-                "duration",
-                format!(
-                    "a delegation of {} may last at most {}",
-                    request.role,
-                    format_duration(maximum)
-                ),
-            ));
-        }
-        let not_after = now + request.duration.get();
-        let not_after_cap = match &source {
-            Source::Grant(grant) => {
-                grant
-                    .attenuates_to(&request.scope, not_after)
-                    .map_err(attenuation_error)?;
-                grant.not_after
-            }
-            Source::Standing(_) => {
-                // A standing role has no end of its own, so only the policy can bound what is
-                // passed on; without `max_duration` the delegation is refused, never capped by
-                // a default nobody wrote down.
-                let Some(cap) = entry.max_duration else {
-                    return Err(ServiceError::precondition(
-                        "MAX_DURATION_REQUIRED",
-                        format!(
-                            "{} is held as a standing role, and delegation[{}] sets no max_duration to bound a delegation of it; an administrator must set one",
-                            request.role, entry.index
-                        ),
-                    ));
-                };
-                // A standing role has no end of its own: the policy's cap bounds the delegation
-                // from the moment it was asked for.
-                now + cap
-            }
-        };
-
         let delegatee_grants = self
             .store
             .list_grants(&request.delegatee, false, now)
             .await?;
-        let holdings = delegatee_grants
-            .iter()
-            .map(|grant| Holding::Grant(grant.id, &grant.role));
-        if let Some(conflict) = policy.separation_conflict(&request.role, holdings) {
-            return Err(ServiceError::denied(
-                "SOD_CONFLICT",
-                format!("the delegatee {}: {conflict}", request.delegatee),
-            ));
-        }
-
-        let (parent_grant, mut excluded_approvers) = match &source {
-            Source::Grant(grant) => (
-                Some(grant.id),
-                grant
-                    .delegation_trail
-                    .iter()
-                    .map(|hop| hop.delegator.clone())
-                    .collect(),
-            ),
-            Source::Standing(_) => (None, Vec::new()),
-        };
-        excluded_approvers.push(request.delegatee.clone());
-        excluded_approvers.sort();
-        excluded_approvers.dedup();
-        let elevation = Elevation {
-            id: ElevationId::generate(),
-            requester: caller.subject.clone(),
-            session: None,
-            role: request.role.clone(),
-            scope: request.scope.clone(),
-            duration: request.duration.get(),
-            reason: request.reason.clone(),
-            ticket: None,
-            state: ElevationState::Pending,
-            state_reason: "waiting for approval".into(),
-            created_at: now,
-            updated_at: now,
-            request_expires_at: now + DELEGATION_REQUEST_TTL,
-            not_before: None,
-            steps: entry.steps.clone(),
-            votes: Vec::new(),
-            requester_claims: RequesterSnapshot {
-                groups: caller.groups.clone(),
-                manager: caller.manager.clone(),
-                roles: caller.roles.clone(),
-            },
-            policy_version: policy.version(),
-            grant_id: None,
-            idempotency_key: request.idempotency_key.clone(),
-            extends_grant: None,
-            delegation: Some(DelegationTerms {
-                delegatee: request.delegatee.clone(),
-                parent_grant,
-                not_after_cap,
-            }),
-            excluded_approvers,
-        };
-        let event = AuditEvent::for_elevation(
-            AuditAction::ElevationRequested,
-            caller.subject.as_str(),
-            &elevation,
-            policy.version(),
+        let planned = plan_delegation(&DelegationFacts {
+            caller,
+            request: &request,
+            policy: &policy,
+            entry,
+            source: &source,
+            delegatee_grants: &delegatee_grants,
             now,
-        )
-        .with_reason(&request.reason)
-        .with_details(json!({
-            "delegation": true,
-            "delegatee": request.delegatee.as_str(),
-            "parent_grant": parent_grant.map(|id| id.to_string()),
-            "duration": format_duration(request.duration.get()),
-            "depth": source.depth() + 1,
-            "source": match &source {
-                Source::Grant(grant) => format!("grant {}", grant.id),
-                Source::Standing(standing) => format!("standing role {}", standing.role),
-            },
-            "steps": entry.steps.iter().map(|s| s.name.clone()).collect::<Vec<_>>(),
-        }));
-        let needs_approval = !entry.steps.is_empty()
-            && entry
-                .steps
-                .first()
-                .is_none_or(|step| step.auto_approve.is_none());
-        let change = Change {
-            elevations: vec![elevation],
-            events: vec![event],
-            ..Default::default()
+        })?;
+        let same_request = |existing: &Elevation| {
+            existing
+                .delegation
+                .as_ref()
+                .is_some_and(|terms| terms.delegatee == request.delegatee)
+                && existing.role == request.role
+                && existing.scope == request.scope
+                && existing.duration == request.duration.get()
         };
-        let idempotency = request
-            .idempotency_key
-            .clone()
-            .map(|key| (caller.subject.clone(), key));
-        match self
-            .store
-            .create_elevation(self.announce(change), idempotency)
-            .await?
-        {
-            Created::New(committed) => {
-                self.after_commit(&committed).await;
-                let created = committed.change.elevations[0].clone();
-                if needs_approval {
-                    return Ok(ElevationOutcome {
-                        elevation: created,
-                        grant: None,
-                        revision: committed.revision,
-                    });
-                }
-                self.advance_by_policy(created.id).await
-            }
-            Created::Existing(existing) => {
-                let same = existing
-                    .delegation
-                    .as_ref()
-                    .is_some_and(|terms| terms.delegatee == request.delegatee)
-                    && existing.role == request.role
-                    && existing.scope == request.scope
-                    && existing.duration == request.duration.get();
-                if !same {
-                    return Err(ServiceError::precondition(
-                        "IDEMPOTENCY_KEY_REUSED",
-                        "this idempotency key was used for a different request",
-                    ));
-                }
-                let grant = match existing.grant_id {
-                    Some(id) => self.store.get_grant(id).await?,
-                    None => None,
-                };
-                Ok(ElevationOutcome {
-                    elevation: *existing,
-                    grant,
-                    revision: self.decider.freshness().known(),
-                })
-            }
-        }
+        self.submit(caller, planned.elevation, planned.event, same_request)
+            .await
     }
 
     /// The grant (or standing role) the caller delegates from: the one named, or the caller's
@@ -294,60 +117,23 @@ impl Elevator {
         caller: &Identity,
         request: &NewDelegation,
         now: DateTime<Utc>,
-    ) -> Result<Source, ServiceError> {
-        // A grant counts as held only where a Check would count it: live, in this session (or
-        // unbound), and, for a delegation received, taken up.
-        let usable = |grant: &Grant| {
-            grant.subject == caller.subject
-                && grant.role == request.role
-                && !grant.has_ended(now)
-                && now >= grant.not_before
-                && !grant.awaiting_acceptance
-                && grant
-                    .session
-                    .as_ref()
-                    .is_none_or(|bound| Some(bound) == caller.session.as_ref())
-        };
+    ) -> Result<DelegationSource, ServiceError> {
         if let Some(id) = request.source_grant {
-            let grant = self
-                .store
-                .get_grant(id)
-                .await?
-                .filter(|grant| grant.subject == caller.subject)
-                .ok_or_else(|| ServiceError::NotFound {
-                    what: "grant",
-                    id: id.to_string(),
-                })?;
-            if grant.awaiting_acceptance {
-                return Err(ServiceError::denied(
-                    "DELEGATION_NOT_ACCEPTED",
-                    format!("accept grant {id} in this session before delegating it further"),
-                ));
-            }
-            if !usable(&grant) {
-                return Err(ServiceError::denied(
-                    "NOT_HELD",
-                    format!(
-                        "grant {id} is not an active {} grant of this session, so it cannot be delegated",
-                        request.role
-                    ),
-                ));
-            }
-            return Ok(Source::Grant(grant));
+            return self.named_source(caller, request, id, now).await;
         }
         let held: Vec<Grant> = self
             .store
             .list_grants(&caller.subject, false, now)
             .await?
             .into_iter()
-            .filter(|grant| usable(grant))
+            .filter(|grant| usable_for_delegation(grant, caller, request, now))
             .collect();
         if let Some(grant) = held
             .iter()
             .filter(|grant| grant.scope.contains(&request.scope))
             .max_by_key(|grant| grant.not_after)
         {
-            return Ok(Source::Grant(grant.clone()));
+            return Ok(DelegationSource::Grant(grant.clone()));
         }
         let standing: Vec<&StandingRole> = caller
             .standing_roles
@@ -358,7 +144,7 @@ impl Elevator {
             .iter()
             .find(|standing| standing.covers(request.scope.as_str()))
         {
-            return Ok(Source::Standing((*covering).clone()));
+            return Ok(DelegationSource::Standing((*covering).clone()));
         }
         // The role is held, on a scope inside the one asked for: the delegation would pass on
         // more than is held, which is a different refusal from holding nothing there.
@@ -385,6 +171,41 @@ impl Elevator {
         ))
     }
 
+    /// The grant the caller named to delegate from, if it holds it and may delegate it.
+    async fn named_source(
+        &self,
+        caller: &Identity,
+        request: &NewDelegation,
+        id: GrantId,
+        now: DateTime<Utc>,
+    ) -> Result<DelegationSource, ServiceError> {
+        let grant = self
+            .store
+            .get_grant(id)
+            .await?
+            .filter(|grant| grant.subject == caller.subject)
+            .ok_or_else(|| ServiceError::NotFound {
+                what: "grant",
+                id: id.to_string(),
+            })?;
+        if grant.awaiting_acceptance {
+            return Err(ServiceError::denied(
+                "DELEGATION_NOT_ACCEPTED",
+                format!("accept grant {id} in this session before delegating it further"),
+            ));
+        }
+        if !usable_for_delegation(&grant, caller, request, now) {
+            return Err(ServiceError::denied(
+                "NOT_HELD",
+                format!(
+                    "grant {id} is not an active {} grant of this session, so it cannot be delegated",
+                    request.role
+                ),
+            ));
+        }
+        Ok(DelegationSource::Grant(grant))
+    }
+
     /// Delegated grants: those the caller (or, for admins, `subject`) gave or received, or
     /// those delegated from a grant the caller holds.
     #[tracing::instrument(skip_all)]
@@ -396,15 +217,7 @@ impl Elevator {
         include_ended: bool,
     ) -> Result<Vec<Grant>, ServiceError> {
         let subject = subject.unwrap_or_else(|| caller.subject.clone());
-        if subject != caller.subject && !self.is_admin(caller) {
-            return Err(ServiceError::denied(
-                "ROLE_REQUIRED",
-                format!(
-                    "listing another subject's delegations needs the {:?} role",
-                    self.roles.admin
-                ),
-            ));
-        }
+        self.may_act_for(caller, &subject, "listing another subject's delegations")?;
         let filter = match view {
             DelegationView::Given => DelegationFilter::GivenBy(subject),
             DelegationView::Received => DelegationFilter::GivenTo(subject),
@@ -432,6 +245,25 @@ impl Elevator {
             .list_delegations(&filter, include_ended, self.clock.now())
             .await?)
     }
+}
+
+/// Whether `grant` counts as held for delegating `request`: only where a Check would count
+/// it, live, in the caller's session (or unbound), and, for a delegation received, taken up.
+fn usable_for_delegation(
+    grant: &Grant,
+    caller: &Identity,
+    request: &NewDelegation,
+    now: DateTime<Utc>,
+) -> bool {
+    grant.subject == caller.subject
+        && grant.role == request.role
+        && !grant.has_ended(now)
+        && now >= grant.not_before
+        && !grant.awaiting_acceptance
+        && grant
+            .session
+            .as_ref()
+            .is_none_or(|bound| Some(bound) == caller.session.as_ref())
 }
 
 fn not_delegable(request: &NewDelegation, refusal: NotDelegable) -> ServiceError {
@@ -463,99 +295,169 @@ fn attenuation_error(breach: AttenuationBreach) -> ServiceError {
     }
 }
 
-/// Completes an approved delegation under the delegator's lock: the parent grant must still be
-/// live (a revocation and this activation cannot interleave), and the delegated grant never
-/// outlasts it, whatever the approvals cost in time.
-pub(super) fn complete_delegation(
-    approved: &Elevation,
-    terms: &DelegationTerms,
-    context: &ElevationContext,
-    entry: Option<&DelegationEntry>,
-    policy: &Policy,
+/// What a delegation is planned from: the request and everything loaded for it.
+struct DelegationFacts<'a> {
+    caller: &'a Identity,
+    request: &'a NewDelegation,
+    policy: &'a Policy,
+    entry: &'a DelegationEntry,
+    source: &'a DelegationSource,
+    delegatee_grants: &'a [Grant],
     now: DateTime<Utc>,
-) -> Result<Result<Change, String>, crate::domain::TransitionError> {
-    if entry.is_none() {
-        return Ok(Err(format!(
-            "{} may no longer be delegated on {} under policy version {}",
-            approved.role,
-            approved.scope,
-            policy.version()
-        )));
-    }
-    let parent = match terms.parent_grant {
-        Some(parent_id) => {
-            let Some(parent) = context
-                .requester_grants
-                .iter()
-                .find(|grant| grant.id == parent_id && !grant.has_ended(now))
-            else {
-                return Ok(Err(
-                    "the delegator's grant ended before the delegation was approved".into(),
-                ));
-            };
-            Some(parent)
-        }
-        None => None,
-    };
-    let cap = parent.map_or(terms.not_after_cap, |parent| parent.not_after);
-    let not_after = (now + approved.duration).min(cap);
-    if not_after <= now {
-        return Ok(Err(
-            "nothing of the delegator's window is left to delegate".into()
+}
+
+/// A delegation policy accepts: the pending elevation to write, with its audit event.
+struct PlannedDelegation {
+    elevation: Elevation,
+    event: AuditEvent,
+}
+
+/// The checks of a delegation's input that need nothing loaded.
+fn check_delegation_input(caller: &Identity, request: &NewDelegation) -> Result<(), ServiceError> {
+    check_text("reason", &request.reason, MAX_REASON_BYTES)?;
+    if request.reason.trim().is_empty() {
+        return Err(ServiceError::invalid(
+            "reason",
+            "say why the role is delegated",
         ));
     }
-    if let Some(parent) = parent
-        && let Err(breach) = parent.attenuates_to(&approved.scope, not_after)
-    {
-        return Ok(Err(breach.to_string()));
+    if let Some(key) = &request.idempotency_key {
+        check_text("idempotency_key", key, MAX_IDEMPOTENCY_KEY_BYTES)?;
     }
-    let approvers: Vec<Subject> = approved
-        .votes
+    if request.delegatee == caller.subject {
+        return Err(ServiceError::invalid(
+            "delegatee",
+            "a role cannot be delegated to oneself",
+        ));
+    }
+    Ok(())
+}
+
+/// What policy decides of a loaded delegation, without I/O: the pending elevation that asks
+/// for it, or the first refusal.
+fn plan_delegation(facts: &DelegationFacts<'_>) -> Result<PlannedDelegation, ServiceError> {
+    let (request, source, entry) = (facts.request, facts.source, facts.entry);
+    let not_after_cap = delegation_cap(facts)?;
+    let holdings = facts
+        .delegatee_grants
         .iter()
-        .filter(|vote| vote.verdict == crate::domain::Verdict::Approve && !vote.automatic)
-        .map(|vote| vote.approver.clone())
-        .collect();
-    let grant = Grant::delegated(Delegation {
-        parent,
-        delegator: &approved.requester,
-        delegatee: &terms.delegatee,
-        role: &approved.role,
-        scope: &approved.scope,
-        not_before: now,
-        not_after,
-        reason: &approved.reason,
-        approvers,
-        elevation_id: Some(approved.id),
-        session_bound: entry.is_some_and(|entry| entry.session_bound),
+        .map(|grant| Holding::Grant(grant.id, &grant.role));
+    if let Some(conflict) = facts.policy.separation_conflict(&request.role, holdings) {
+        return Err(ServiceError::denied(
+            "SOD_CONFLICT",
+            format!("the delegatee {}: {conflict}", request.delegatee),
+        ));
+    }
+    let (parent_grant, mut excluded_approvers) = match source {
+        DelegationSource::Grant(grant) => (
+            Some(grant.id),
+            grant
+                .delegation_trail
+                .iter()
+                .map(|hop| hop.delegator.clone())
+                .collect(),
+        ),
+        DelegationSource::Standing(_) => (None, Vec::new()),
+    };
+    excluded_approvers.push(request.delegatee.clone());
+    excluded_approvers.sort();
+    excluded_approvers.dedup();
+    let elevation = Elevation::requested(ElevationRequest {
+        requester: facts.caller.subject.clone(),
+        session: None,
+        role: request.role.clone(),
+        scope: request.scope.clone(),
+        duration: request.duration.get(),
+        reason: request.reason.clone(),
+        ticket: None,
+        requested_at: facts.now,
+        request_expires_at: facts.now + DELEGATION_REQUEST_TTL,
+        not_before: None,
+        steps: entry.steps.clone(),
+        requester_claims: RequesterSnapshot::of(facts.caller),
+        policy_version: facts.policy.version(),
+        idempotency_key: request.idempotency_key.clone(),
+        extends_grant: None,
+        delegation: Some(DelegationTerms {
+            delegatee: request.delegatee.clone(),
+            parent_grant,
+            not_after_cap,
+        }),
+        excluded_approvers,
     });
-    let mut active = approved.clone();
-    active.state = ElevationState::Active;
-    active.grant_id = Some(grant.id);
-    active.state_reason = format!(
-        "delegated to {} until {}",
-        terms.delegatee,
-        not_after.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-    );
-    active.updated_at = now;
-    let event = AuditEvent::for_grant(
-        AuditAction::GrantDelegated,
-        approved.requester.as_str(),
-        &grant,
-        policy.version(),
-        now,
+    let event = AuditEvent::for_elevation(
+        AuditAction::ElevationRequested,
+        facts.caller.subject.as_str(),
+        &elevation,
+        facts.policy.version(),
+        facts.now,
     )
-    .with_reason(&approved.reason)
+    .with_reason(&request.reason)
     .with_details(json!({
-        "delegator": approved.requester.as_str(),
-        "delegatee": terms.delegatee.as_str(),
-        "parent_grant": terms.parent_grant.map(|id| id.to_string()),
-        "not_after": not_after,
-        "trail": grant.delegation_trail,
+        "delegation": true,
+        "delegatee": request.delegatee.as_str(),
+        "parent_grant": parent_grant.map(|id| id.to_string()),
+        "duration": format_duration(request.duration.get()),
+        "depth": source.depth() + 1,
+        "source": match source {
+            DelegationSource::Grant(grant) => format!("grant {}", grant.id),
+            DelegationSource::Standing(standing) => format!("standing role {}", standing.role),
+        },
+        "steps": entry.steps.iter().map(|s| s.name.clone()).collect::<Vec<_>>(),
     }));
-    Ok(Ok(Change {
-        elevations: vec![active],
-        grants: vec![grant],
-        events: vec![event],
-        ..Default::default()
-    }))
+    Ok(PlannedDelegation { elevation, event })
+}
+
+/// The latest the delegated grant may end, after the policy's depth and length limits: the
+/// parent grant's end (the delegation must stay within it), or for a standing role the
+/// policy's `max_duration` from now.
+fn delegation_cap(facts: &DelegationFacts<'_>) -> Result<DateTime<Utc>, ServiceError> {
+    let (request, source, entry, now) = (facts.request, facts.source, facts.entry, facts.now);
+    if source.depth() + 1 > entry.max_depth as usize {
+        return Err(ServiceError::denied(
+            "DEPTH_EXCEEDED",
+            format!(
+                "{} may be delegated at most {} time(s) along one chain; this would be delegation {}",
+                request.role,
+                entry.max_depth,
+                source.depth() + 1
+            ),
+        ));
+    }
+    if let Some(maximum) = entry.max_duration
+        && request.duration.get() > maximum
+    {
+        return Err(ServiceError::invalid(
+            "duration",
+            format!(
+                "a delegation of {} may last at most {}",
+                request.role,
+                format_duration(maximum)
+            ),
+        ));
+    }
+    let not_after = now + request.duration.get();
+    match source {
+        DelegationSource::Grant(grant) => {
+            grant
+                .attenuates_to(&request.scope, not_after)
+                .map_err(attenuation_error)?;
+            Ok(grant.not_after)
+        }
+        DelegationSource::Standing(_) => {
+            // A standing role has no end of its own, so only the policy can bound what is
+            // passed on, from the moment it was asked for; without `max_duration` the
+            // delegation is refused, never capped by a default nobody wrote down.
+            let Some(cap) = entry.max_duration else {
+                return Err(ServiceError::precondition(
+                    "MAX_DURATION_REQUIRED",
+                    format!(
+                        "{} is held as a standing role, and delegation[{}] sets no max_duration to bound a delegation of it; an administrator must set one",
+                        request.role, entry.index
+                    ),
+                ));
+            };
+            Ok(now + cap)
+        }
+    }
 }

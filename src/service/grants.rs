@@ -62,15 +62,7 @@ impl Elevator {
         include_ended: bool,
     ) -> Result<Vec<Grant>, ServiceError> {
         let subject = subject.unwrap_or_else(|| caller.subject.clone());
-        if subject != caller.subject && !self.is_admin(caller) {
-            return Err(ServiceError::denied(
-                "ROLE_REQUIRED",
-                format!(
-                    "listing another subject's grants needs the {:?} role",
-                    self.roles.admin
-                ),
-            ));
-        }
+        self.may_act_for(caller, &subject, "listing another subject's grants")?;
         Ok(self
             .store
             .list_grants(&subject, include_ended, self.clock.now())
@@ -88,15 +80,7 @@ impl Elevator {
     ) -> Result<(Vec<GrantId>, Revision), ServiceError> {
         check_text("reason", reason, MAX_REASON_BYTES)?;
         let subject = subject.unwrap_or_else(|| caller.subject.clone());
-        if subject != caller.subject && !self.is_admin(caller) {
-            return Err(ServiceError::denied(
-                "ROLE_REQUIRED",
-                format!(
-                    "ending another subject's session needs the {:?} role",
-                    self.roles.admin
-                ),
-            ));
-        }
+        self.may_act_for(caller, &subject, "ending another subject's session")?;
         let session = match session {
             Some(session) => session,
             None if subject == caller.subject => caller.session.clone().ok_or_else(|| {
@@ -193,7 +177,7 @@ pub(super) fn revocation(
     let mut change = Change::default();
     if let Some(elevation) = &context.elevation
         && matches!(
-            elevation.state,
+            elevation.state(),
             ElevationState::Active | ElevationState::Scheduled
         )
     {

@@ -6,9 +6,11 @@
 //!
 //! | module          | use cases |
 //! | --------------- | --------- |
-//! | [`elevations`]  | request (and its assessment, shared with the simulator), extend, get, list, cancel |
+//! | [`assessment`]  | what policy says of a request, for a real request and the simulator |
+//! | [`elevations`]  | request, extend, get, list, cancel |
 //! | [`audit`]       | list, stream and verify the audit log, signed heads, a grant's story |
-//! | [`approvals`]   | the inbox, approve and deny, and what completing a chain does |
+//! | [`approvals`]   | the inbox, approve and deny, and what policy approves by itself |
+//! | [`completion`]  | what completing a chain does: activation, extension, delegation, or denial |
 //! | [`delegations`] | delegate a held role, list delegations |
 //! | [`acceptance`]  | take up a delegation received, in the caller's session |
 //! | [`grants`]      | revoke (with the cascade to delegated grants), list, end a session |
@@ -19,8 +21,10 @@
 
 mod acceptance;
 mod approvals;
+mod assessment;
 mod audit;
 mod checks;
+mod completion;
 pub mod context;
 mod delegations;
 mod elevations;
@@ -47,12 +51,10 @@ use crate::domain::{
 use crate::store::{Change, Committed, Decide, OutboxMessage, Store};
 use crate::telemetry::metrics::Metrics;
 
-pub use audit::{
-    AuditQuery, AuditSigner, ChainVerification, GrantTrail, head_message, signature_is_valid,
-};
+pub use assessment::{RequestAssessment, SimulatedRequester};
+pub use audit::{AuditQuery, AuditSigner, ChainVerification, GrantTrail};
 pub use checks::CheckSimulation;
 pub use delegations::{DelegationView, NewDelegation};
-pub use elevations::{RequestAssessment, SimulatedRequester};
 pub use error::ServiceError;
 // What the edge needs of the policy, named through the use cases so that `api` and `console`
 // never import `policy` (the architecture test in `src/architecture.rs` holds them to that).
@@ -63,22 +65,22 @@ pub use crate::policy::{
 pub use watch::{ApprovalBatch, ApprovalUpdate, UpdateKind};
 
 /// Longest reason or comment, in bytes.
-pub const MAX_REASON_BYTES: usize = 1024;
+pub(crate) const MAX_REASON_BYTES: usize = 1024;
 /// Longest ticket reference, in bytes.
-pub const MAX_TICKET_BYTES: usize = 256;
+pub(crate) const MAX_TICKET_BYTES: usize = 256;
 /// Longest idempotency key, in bytes.
-pub const MAX_IDEMPOTENCY_KEY_BYTES: usize = 128;
+pub(crate) const MAX_IDEMPOTENCY_KEY_BYTES: usize = 128;
 /// Largest page of a listing.
-pub const MAX_PAGE_SIZE: usize = 500;
+pub(crate) const MAX_PAGE_SIZE: usize = 500;
 /// Page size when none is asked for.
-pub const DEFAULT_PAGE_SIZE: usize = 50;
+pub(crate) const DEFAULT_PAGE_SIZE: usize = 50;
 /// How far ahead a scheduled start may lie.
-pub const MAX_SCHEDULE_AHEAD: TimeDelta = TimeDelta::days(30);
+pub(crate) const MAX_SCHEDULE_AHEAD: TimeDelta = TimeDelta::days(30);
 /// How far in the past a requested start may lie and still be taken as "now": clocks of
 /// clients drift and a request spends time in flight. Further back, it is refused.
-pub const PAST_START_TOLERANCE: TimeDelta = TimeDelta::seconds(60);
+pub(crate) const PAST_START_TOLERANCE: TimeDelta = TimeDelta::seconds(60);
 /// Longest time a risk signal may hold.
-pub const MAX_RISK_TTL: TimeDelta = TimeDelta::days(7);
+pub(crate) const MAX_RISK_TTL: TimeDelta = TimeDelta::days(7);
 
 /// The roles that unlock service operations, from configuration.
 #[derive(Debug, Clone)]
@@ -242,6 +244,23 @@ impl Elevator {
 
     fn is_admin(&self, caller: &Identity) -> bool {
         caller.has_role(&self.roles.admin)
+    }
+
+    /// Acting for another subject than the caller needs the admin role; `what` names the act
+    /// in the refusal.
+    fn may_act_for(
+        &self,
+        caller: &Identity,
+        subject: &Subject,
+        what: &str,
+    ) -> Result<(), ServiceError> {
+        if *subject == caller.subject || self.is_admin(caller) {
+            return Ok(());
+        }
+        Err(ServiceError::denied(
+            "ROLE_REQUIRED",
+            format!("{what} needs the {:?} role", self.roles.admin),
+        ))
     }
 
     fn require_role(&self, caller: &Identity, role: &str, what: &str) -> Result<(), ServiceError> {

@@ -77,7 +77,7 @@ fn time_passes(context: &ElevationContext, now: DateTime<Utc>, policy_version: u
     // its session: the elevation follows.
     if let Some(revocation) = &grant.revocation
         && matches!(
-            elevation.state,
+            elevation.state(),
             ElevationState::Active | ElevationState::Scheduled
         )
         && let Ok(revoked) = elevation.revoke(&revocation.reason, now)

@@ -137,10 +137,12 @@ pub(crate) fn check_transitions(before: &[Elevation], change: &Change) -> Result
         let Some(previous) = before.iter().find(|previous| previous.id == next.id) else {
             continue;
         };
-        if !previous.state.may_become_in_one_write(next.state) {
+        if !previous.state().may_become_in_one_write(next.state()) {
             return Err(StoreError::Internal(format!(
                 "refusing transition of elevation {} from {} to {}",
-                next.id, previous.state, next.state
+                next.id,
+                previous.state(),
+                next.state()
             )));
         }
     }

@@ -769,7 +769,7 @@ async fn someone_who_approves_nothing_cannot_reach_the_inbox_actions() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(stored.state, elevator::domain::ElevationState::Pending);
+    assert_eq!(stored.state(), elevator::domain::ElevationState::Pending);
     assert!(stored.votes.is_empty());
 
     // Fatma cannot approve her own either; the refusal names the rule.
@@ -914,7 +914,7 @@ async fn deny_cancel_and_policy_forms_reach_their_use_cases() {
     assert_eq!(status, 303, "{location}");
     assert!(location.contains("DENIED"), "{location}");
     let stored = load(&denied.id).await;
-    assert_eq!(stored.state, elevator::domain::ElevationState::Denied);
+    assert_eq!(stored.state(), elevator::domain::ElevationState::Denied);
     assert_eq!(stored.votes[0].comment, "not this quarter");
 
     // Fatma cancels one that is still pending; cancelling it again is refused (409).
@@ -923,7 +923,7 @@ async fn deny_cancel_and_policy_forms_reach_their_use_cases() {
     let (status, _) = post_form(&client, &base, &app.fatma(), &path, "reason=not+needed").await;
     assert_eq!(status, 303);
     assert_eq!(
-        load(&cancelled.id).await.state,
+        load(&cancelled.id).await.state(),
         elevator::domain::ElevationState::Cancelled
     );
     let (status, body) = post_form(&client, &base, &app.fatma(), &path, "reason=again").await;

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use elevator::clock::truncate_to_micros;
+use elevator::domain::ElevationStatus;
 use elevator::domain::{
     AcceptRefusal, ApprovalStep, ApproverSpec, AuditAction, AuditEvent, Delegation, Elevation,
     ElevationId, ElevationState, Grant, GroupName, RequesterSnapshot, Revocation, RiskSignal,
@@ -124,8 +125,7 @@ fn pending(requester: &str, created_at: DateTime<Utc>) -> Elevation {
         duration: TimeDelta::hours(2),
         reason: "Q4 close".into(),
         ticket: Some("CHG-1".into()),
-        state: ElevationState::Pending,
-        state_reason: "waiting".into(),
+        status: ElevationStatus::restored(ElevationState::Pending, "waiting".into()),
         created_at,
         updated_at: created_at,
         request_expires_at: created_at + TimeDelta::hours(1),
@@ -174,7 +174,7 @@ async fn create(store: &Arc<dyn Store>, elevation: &Elevation) -> u64 {
 /// An approved-and-activated change for `elevation` at `at`.
 fn activate(elevation: &Elevation, at: DateTime<Utc>) -> Change {
     let mut approved = elevation.clone();
-    approved.state = ElevationState::Approved;
+    approved.status = ElevationStatus::restored(ElevationState::Approved, String::new());
     let (active, grant) = approved.activate(at).unwrap();
     Change {
         events: vec![AuditEvent::for_grant(
@@ -209,7 +209,7 @@ async fn writes_are_applied_whole_and_audited(store: Arc<dyn Store>) {
     assert_eq!(committed.revision, first + 1);
     let grant = committed.change.grants[0].clone();
     let stored = store.get_elevation(elevation.id).await.unwrap().unwrap();
-    assert_eq!(stored.state, ElevationState::Active);
+    assert_eq!(stored.state(), ElevationState::Active);
     assert_eq!(stored.grant_id, Some(grant.id));
     assert_eq!(
         store.get_grant(grant.id).await.unwrap(),
@@ -264,7 +264,7 @@ async fn refused_and_empty_decisions_change_nothing(store: Arc<dyn Store>) {
     let illegal = store
         .update_elevation(elevation.id, t, &|context| {
             let mut skipped = context.elevation.clone();
-            skipped.state = ElevationState::Expired;
+            skipped.status = ElevationStatus::restored(ElevationState::Expired, String::new());
             Ok(Change {
                 elevations: vec![skipped],
                 ..Default::default()
@@ -411,7 +411,7 @@ async fn grants_load_in_snapshots_with_their_revision(store: Arc<dyn Store>) {
             .await
             .unwrap()
             .unwrap()
-            .state,
+            .state(),
         ElevationState::Revoked
     );
 }

@@ -145,7 +145,7 @@ pub(crate) fn elevation(elevation: &Elevation) -> pb::Elevation {
         duration: Some(duration(elevation.duration)),
         reason: elevation.reason.clone(),
         ticket: elevation.ticket.clone().unwrap_or_default(),
-        state: elevation_state(elevation.state) as i32,
+        state: elevation_state(elevation.state()) as i32,
         created_at: Some(timestamp(elevation.created_at)),
         request_expires_at: Some(timestamp(elevation.request_expires_at)),
         steps: elevation
@@ -173,7 +173,7 @@ pub(crate) fn elevation(elevation: &Elevation) -> pb::Elevation {
             .map(|id| id.to_string())
             .unwrap_or_default(),
         updated_at: Some(timestamp(elevation.updated_at)),
-        state_reason: elevation.state_reason.clone(),
+        state_reason: elevation.state_reason().to_owned(),
         policy_version: elevation.policy_version,
         not_before: elevation.not_before.map(timestamp),
     }

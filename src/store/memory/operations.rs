@@ -24,7 +24,7 @@ impl Operations for MemoryStore {
         Ok(state
             .elevations
             .values()
-            .filter(|elevation| match elevation.state {
+            .filter(|elevation| match elevation.state() {
                 ElevationState::Pending => now >= elevation.request_expires_at,
                 ElevationState::Scheduled => grant_of(elevation)
                     .is_some_and(|grant| now >= grant.not_before || grant.revocation.is_some()),
@@ -41,7 +41,7 @@ impl Operations for MemoryStore {
             .lock()
             .elevations
             .values()
-            .filter(|elevation| elevation.state == ElevationState::Pending)
+            .filter(|elevation| elevation.state() == ElevationState::Pending)
             .count() as u64)
     }
 

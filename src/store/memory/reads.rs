@@ -38,7 +38,7 @@ impl Elevations for MemoryStore {
                     .requester
                     .as_ref()
                     .is_none_or(|requester| &elevation.requester == requester)
-                    && filter.state.is_none_or(|state| elevation.state == state)
+                    && filter.state.is_none_or(|state| elevation.state() == state)
                     && filter
                         .role
                         .as_ref()

@@ -6,6 +6,7 @@ use tokio_postgres::Row;
 use tokio_postgres::types::{Json, ToSql};
 use uuid::Uuid;
 
+use crate::domain::ElevationStatus;
 use crate::domain::{
     AuditAction, AuditEvent, Elevation, ElevationId, ElevationState, Grant, GrantId, InvalidValue,
     Revocation, RiskSignal, RoleName, Scope, SessionId, Subject,
@@ -61,9 +62,11 @@ pub(super) fn elevation(row: &Row) -> Result<Elevation, StoreError> {
             .ok_or_else(|| corrupt("duration_ms", "out of range"))?,
         reason: get(row, 6)?,
         ticket: get(row, 7)?,
-        state: ElevationState::parse(state_text)
-            .ok_or_else(|| corrupt("state", format!("unknown state {state_text:?}")))?,
-        state_reason: get(row, 9)?,
+        status: ElevationStatus::restored(
+            ElevationState::parse(state_text)
+                .ok_or_else(|| corrupt("state", format!("unknown state {state_text:?}")))?,
+            get(row, 9)?,
+        ),
         created_at: get(row, 10)?,
         updated_at: get(row, 11)?,
         request_expires_at: get(row, 12)?,
@@ -126,8 +129,8 @@ impl ElevationParams {
             duration_ms: elevation.duration.num_milliseconds(),
             reason: elevation.reason.clone(),
             ticket: elevation.ticket.clone(),
-            state: elevation.state.as_str(),
-            state_reason: elevation.state_reason.clone(),
+            state: elevation.state().as_str(),
+            state_reason: elevation.state_reason().to_owned(),
             created_at: elevation.created_at,
             updated_at: elevation.updated_at,
             request_expires_at: elevation.request_expires_at,
