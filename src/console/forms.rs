@@ -6,15 +6,15 @@ use std::collections::HashMap;
 
 /// Fields of a form or query string, by name.
 #[derive(Debug, Default, Clone)]
-pub struct Fields(HashMap<String, String>);
+pub(crate) struct Fields(HashMap<String, String>);
 
 /// Why a form could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BadForm(pub String);
+pub(crate) struct BadForm(pub(crate) String);
 
 impl Fields {
     /// Parses `name=value&...` (percent-encoded, `+` for space).
-    pub fn parse(encoded: &str) -> Result<Fields, BadForm> {
+    pub(crate) fn parse(encoded: &str) -> Result<Fields, BadForm> {
         let mut fields = HashMap::new();
         for pair in encoded.split('&').filter(|pair| !pair.is_empty()) {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -28,17 +28,17 @@ impl Fields {
     }
 
     /// A field, trimmed; empty when absent.
-    pub fn get(&self, name: &str) -> &str {
+    pub(crate) fn get(&self, name: &str) -> &str {
         self.0.get(name).map(|value| value.trim()).unwrap_or("")
     }
 
     /// A field exactly as sent (for documents whose whitespace matters).
-    pub fn raw(&self, name: &str) -> &str {
+    pub(crate) fn raw(&self, name: &str) -> &str {
         self.0.get(name).map(String::as_str).unwrap_or("")
     }
 
     /// A field, `None` when absent or empty.
-    pub fn optional(&self, name: &str) -> Option<&str> {
+    pub(crate) fn optional(&self, name: &str) -> Option<&str> {
         Some(self.get(name)).filter(|value| !value.is_empty())
     }
 }
@@ -66,7 +66,7 @@ fn decode(text: &str) -> Result<String, BadForm> {
 }
 
 /// Percent-encodes `text` for a query string.
-pub fn encode(text: &str) -> String {
+pub(crate) fn encode(text: &str) -> String {
     let mut encoded = String::with_capacity(text.len());
     for byte in text.bytes() {
         match byte {
@@ -80,7 +80,7 @@ pub fn encode(text: &str) -> String {
 }
 
 /// The value of cookie `name` in a `Cookie` header.
-pub fn cookie<'a>(header: &'a str, name: &str) -> Option<&'a str> {
+pub(crate) fn cookie<'a>(header: &'a str, name: &str) -> Option<&'a str> {
     header.split(';').find_map(|pair| {
         let (key, value) = pair.trim().split_once('=')?;
         (key == name && !value.is_empty()).then_some(value)

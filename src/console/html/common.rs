@@ -1,7 +1,8 @@
-//! HTML for the console: escaping (every value from a request, a token or the store goes
-//! through [`esc`] before it reaches a page), the page frame with its navigation, and the
-//! response builders. Pages are plain `format!` over escaped values: no template engine, no
-//! front-end build; the stylesheet and the script are embedded in the binary.
+//! The HTML every console page shares: escaping (every value from a request, a token or the
+//! store goes through [`esc`] before it reaches a page), the page frame with its navigation,
+//! table heads and the CSRF field, and the response builders. Pages are plain `format!` over
+//! escaped values: no template engine, no front-end build; the stylesheet and the script are
+//! embedded in the binary.
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -14,13 +15,13 @@ use crate::domain::Identity;
 pub type Page = Response<Full<Bytes>>;
 
 /// The stylesheet, embedded.
-pub const STYLESHEET: &str = include_str!("assets/console.css");
+pub(crate) const STYLESHEET: &str = include_str!("../assets/console.css");
 /// The script, embedded: countdowns, the inbox poll and the request preview. Every page works
 /// without it, less live.
-pub const SCRIPT: &str = include_str!("assets/console.js");
+pub(crate) const SCRIPT: &str = include_str!("../assets/console.js");
 
 /// `text` made safe for HTML text and attribute values (double-quoted).
-pub fn esc(text: impl std::fmt::Display) -> String {
+pub(crate) fn esc(text: impl std::fmt::Display) -> String {
     let text = text.to_string();
     let mut escaped = String::with_capacity(text.len());
     for character in text.chars() {
@@ -37,23 +38,23 @@ pub fn esc(text: impl std::fmt::Display) -> String {
 }
 
 /// A time as people read it, in UTC.
-pub fn when(at: DateTime<Utc>) -> String {
+pub(crate) fn when(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
 /// A time for `<time datetime>` and the countdown script.
-pub fn machine_time(at: DateTime<Utc>) -> String {
+pub(crate) fn machine_time(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// Who is signed in, for the page frame.
-pub struct Viewer<'a> {
+pub(crate) struct Viewer<'a> {
     /// The verified identity.
-    pub identity: &'a Identity,
+    pub(crate) identity: &'a Identity,
     /// The form token for this session (the logout form needs it).
-    pub csrf: &'a str,
+    pub(crate) csrf: &'a str,
     /// Signed in through an authenticating proxy (no logout form then).
-    pub via_proxy: bool,
+    pub(crate) via_proxy: bool,
 }
 
 const NAVIGATION: [(&str, &str); 7] = [
@@ -67,7 +68,12 @@ const NAVIGATION: [(&str, &str); 7] = [
 ];
 
 /// A whole page: frame, navigation, who is signed in, `body`.
-pub fn document(title: &str, current: &str, viewer: Option<&Viewer<'_>>, body: &str) -> String {
+pub(crate) fn document(
+    title: &str,
+    current: &str,
+    viewer: Option<&Viewer<'_>>,
+    body: &str,
+) -> String {
     let mut navigation = String::new();
     if let Some(viewer) = viewer {
         for (href, label) in NAVIGATION {
@@ -108,7 +114,7 @@ pub fn document(title: &str, current: &str, viewer: Option<&Viewer<'_>>, body: &
 }
 
 /// The hidden form field carrying the CSRF token.
-pub fn csrf_field(csrf: &str) -> String {
+pub(crate) fn csrf_field(csrf: &str) -> String {
     format!(
         "<input type=\"hidden\" name=\"csrf\" value=\"{}\">",
         esc(csrf)
@@ -116,7 +122,7 @@ pub fn csrf_field(csrf: &str) -> String {
 }
 
 /// A response with `status`, `content_type` and `body`, never cached, never framed.
-pub fn respond(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Page {
+pub(crate) fn respond(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Page {
     Response::builder()
         .status(status)
         .header(header::CONTENT_TYPE, content_type)
@@ -132,13 +138,18 @@ pub fn respond(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -
         .expect("a well-formed response")
 }
 
+/// A plain-text answer (errors before a page frame makes sense).
+pub(crate) fn plain(status: StatusCode, message: &str) -> Page {
+    respond(status, "text/plain; charset=utf-8", format!("{message}\n"))
+}
+
 /// An HTML page.
-pub fn html(status: StatusCode, page: String) -> Page {
+pub(crate) fn html(status: StatusCode, page: String) -> Page {
     respond(status, "text/html; charset=utf-8", page)
 }
 
 /// A redirect after a form (303: the browser follows with GET).
-pub fn see_other(location: &str) -> Page {
+pub(crate) fn see_other(location: &str) -> Page {
     let mut page = respond(StatusCode::SEE_OTHER, "text/plain", "");
     page.headers_mut().insert(
         header::LOCATION,
@@ -147,8 +158,18 @@ pub fn see_other(location: &str) -> Page {
     page
 }
 
+/// The opening of a table with `attributes` (e.g. ` id="grants"`) and one heading per
+/// column; the caller writes the body.
+pub(crate) fn table_head(attributes: &str, columns: &[&str]) -> String {
+    let headings: String = columns
+        .iter()
+        .map(|column| format!("<th>{column}</th>"))
+        .collect();
+    format!("<table{attributes}><thead><tr>{headings}</tr></thead>")
+}
+
 /// A short notice shown above a page (from a `notice` query parameter).
-pub fn notice(text: &str) -> String {
+pub(crate) fn notice(text: &str) -> String {
     if text.is_empty() {
         return String::new();
     }
