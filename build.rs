@@ -4,9 +4,8 @@
 use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let protoc = protoc_bin_vendored::protoc_bin_path()?;
-    // SAFETY: build scripts are single-threaded; nothing else reads the environment concurrently.
-    unsafe { std::env::set_var("PROTOC", protoc) };
+    let mut config = tonic_prost_build::Config::new();
+    config.protoc_executable(protoc_bin_vendored::protoc_bin_path()?);
 
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
     let protos = [
@@ -19,7 +18,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ];
     tonic_prost_build::configure()
         .file_descriptor_set_path(out_dir.join("elevator_descriptor.bin"))
-        .compile_protos(&protos, &["proto"])?;
+        .compile_with_config(config, &protos, &["proto"])?;
     println!("cargo:rerun-if-changed=proto");
     Ok(())
 }

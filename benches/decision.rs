@@ -5,39 +5,14 @@
 //!
 //! Results and the machine they were measured on are in BENCHMARKS.md.
 
-use std::hint::black_box;
-
-/// The server's allocator, so that memory and time are measured as the server runs, counting
-/// the bytes live so that the memory figure does not depend on what the allocator happens to
-/// keep or give back (resident memory is reported beside it).
+/// The server's allocator, counted as the server counts it, so that memory and time are
+/// measured as the server runs; the live count does not depend on what the allocator happens
+/// to keep or give back (resident memory is reported beside it).
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: elevator::telemetry::heap::Counting<mimalloc::MiMalloc> =
+    elevator::telemetry::heap::Counting(mimalloc::MiMalloc);
 
-static LIVE_BYTES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-struct Counting;
-
-unsafe impl std::alloc::GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
-        LIVE_BYTES.fetch_add(layout.size(), std::sync::atomic::Ordering::Relaxed);
-        unsafe { mimalloc::MiMalloc.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
-        LIVE_BYTES.fetch_sub(layout.size(), std::sync::atomic::Ordering::Relaxed);
-        unsafe { mimalloc::MiMalloc.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
-        LIVE_BYTES.fetch_add(new_size, std::sync::atomic::Ordering::Relaxed);
-        LIVE_BYTES.fetch_sub(layout.size(), std::sync::atomic::Ordering::Relaxed);
-        unsafe { mimalloc::MiMalloc.realloc(ptr, layout, new_size) }
-    }
-}
-
-fn live_bytes() -> u64 {
-    LIVE_BYTES.load(std::sync::atomic::Ordering::Relaxed) as u64
-}
+use std::hint::black_box;
 use std::sync::Arc;
 
 use chrono::TimeDelta;
@@ -51,6 +26,11 @@ use elevator::service::{AuditSigner, Elevator, ServiceRoles};
 use elevator::store::memory::MemoryStore;
 use elevator::store::{Change, Snapshots, StoreEvent, Writes};
 use elevator::telemetry::metrics::Metrics;
+
+/// Live heap bytes, as the server reports them.
+fn live_bytes() -> u64 {
+    elevator::telemetry::heap::live_bytes().unwrap_or(0)
+}
 
 fn grant(subject: &str, scope: &str, clock: &ManualClock) -> Grant {
     let now = clock.now();
@@ -279,14 +259,6 @@ fn cached_subjects(c: &mut Criterion) {
     group.finish();
 }
 
-/// Resident memory of this process, in bytes, from /proc (Linux).
-fn resident_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
-    let kilobytes: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kilobytes * 1024)
-}
-
 /// What caching 1,000,000 subjects' active grants costs in resident memory: the process
 /// before and after warming the cache (the store's own copy is in memory here, and is left out
 /// by measuring the difference). Printed, not timed.
@@ -297,9 +269,15 @@ fn cache_memory() {
         .unwrap();
     let subjects = 1_000_000;
     let (decider, names) = populated_decider(&runtime, subjects);
-    let (before, live_before) = (resident_bytes().unwrap_or(0), live_bytes());
+    let (before, live_before) = (
+        elevator::telemetry::heap::resident_bytes().unwrap_or(0),
+        live_bytes(),
+    );
     warm(&runtime, &decider, &names);
-    let (after, live_after) = (resident_bytes().unwrap_or(0), live_bytes());
+    let (after, live_after) = (
+        elevator::telemetry::heap::resident_bytes().unwrap_or(0),
+        live_bytes(),
+    );
     let megabytes = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
     let cached = decider.cached_subjects().max(1);
     eprintln!(

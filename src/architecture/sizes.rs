@@ -36,10 +36,8 @@ pub(super) fn code_only(source: &str) -> String {
             length
         } else if rest.starts_with('"') {
             quoted_length(rest, '"')
-        } else if let Some(length) = char_literal_length(rest) {
-            length
         } else {
-            0
+            char_literal_length(rest).unwrap_or_default()
         };
         if skipped == 0 {
             let next = rest.chars().next().map_or(1, char::len_utf8);

@@ -43,6 +43,10 @@ fn shard() -> &'static AtomicIsize {
 pub struct Counting<A>(pub A);
 
 // SAFETY: every call is passed to `A` unchanged; the count is bookkeeping beside it.
+#[expect(
+    unsafe_code,
+    reason = "a global allocator implements the unsafe GlobalAlloc trait"
+)]
 unsafe impl<A: GlobalAlloc> GlobalAlloc for Counting<A> {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: the caller's contract is passed on.
@@ -110,6 +114,10 @@ mod tests {
     use super::*;
 
     #[test]
+    #[expect(
+        unsafe_code,
+        reason = "the test calls the allocator directly, as the runtime does"
+    )]
     fn a_counting_allocator_adds_what_it_allocates_and_takes_back_what_it_frees() {
         let counting = Counting(std::alloc::System);
         let before = live_bytes().unwrap_or(0) as isize;
