@@ -50,7 +50,7 @@ impl Elevator {
         };
         let committed = self
             .store
-            .update_grant(id, &self.announced(&decide))
+            .update_grant(id, &self.ready_to_commit_when_decided(&decide))
             .await
             .map_err(|error| hide_others_grants(error, id))?;
         self.after_commit(&committed).await;

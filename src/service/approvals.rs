@@ -123,7 +123,7 @@ impl Elevator {
         };
         let committed = self
             .store
-            .update_elevation(id, now, &self.announced(&decide))
+            .update_elevation(id, now, &self.ready_to_commit_when_decided(&decide))
             .await?;
         self.after_commit(&committed).await;
         let elevation = match committed.change.elevations.first() {
@@ -175,7 +175,7 @@ impl Elevator {
         };
         let committed = self
             .store
-            .update_elevation(id, now, &self.announced(&decide))
+            .update_elevation(id, now, &self.ready_to_commit_when_decided(&decide))
             .await?;
         self.after_commit(&committed).await;
         let elevation = match committed.change.elevations.first() {

@@ -130,7 +130,7 @@ impl Elevator {
             events: vec![event],
             ..Default::default()
         };
-        let committed = self.store.append(self.announce(change)).await?;
+        let committed = self.store.append(self.ready_to_commit(change)).await?;
         self.after_commit(&committed).await;
         Ok((stored, committed.revision))
     }

@@ -167,7 +167,7 @@ impl Elevator {
         };
         match self
             .store
-            .create_elevation(self.announce(change), idempotency)
+            .create_elevation(self.ready_to_commit(change), idempotency)
             .await?
         {
             Created::New(committed) => {
@@ -334,7 +334,7 @@ impl Elevator {
         };
         let committed = self
             .store
-            .update_elevation(id, now, &self.announced(&decide))
+            .update_elevation(id, now, &self.ready_to_commit_when_decided(&decide))
             .await?;
         self.after_commit(&committed).await;
         Ok(ElevationOutcome {

@@ -47,7 +47,7 @@ impl Elevator {
         };
         let committed = self
             .store
-            .update_grant(id, &self.announced(&decide))
+            .update_grant(id, &self.ready_to_commit_when_decided(&decide))
             .await?;
         self.after_commit(&committed).await;
         written_grant(committed, id, "the revocation")
@@ -137,7 +137,12 @@ impl Elevator {
         };
         let committed = self
             .store
-            .update_session(&subject, &session, now, &self.announced(&decide))
+            .update_session(
+                &subject,
+                &session,
+                now,
+                &self.ready_to_commit_when_decided(&decide),
+            )
             .await?;
         self.after_commit(&committed).await;
         let revoked = committed

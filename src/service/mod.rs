@@ -276,7 +276,7 @@ impl Elevator {
     /// `change` made ready to commit: its audit events stamped with the request being served,
     /// and a webhook delivery for each event the policy's webhooks announce, so the deliveries
     /// commit (or not) with the change.
-    fn announce(&self, mut change: Change) -> Change {
+    fn ready_to_commit(&self, mut change: Change) -> Change {
         if let Some(request) = context::current() {
             for event in &mut change.events {
                 event.request_id = Some(request.request_id.clone());
@@ -298,12 +298,12 @@ impl Elevator {
         change
     }
 
-    /// A decision that also announces what it decides (see [`Elevator::announce`]).
-    fn announced<'a, C>(
+    /// A decision that also announces what it decides (see [`Elevator::ready_to_commit`]).
+    fn ready_to_commit_when_decided<'a, C>(
         &'a self,
         decide: Decide<'a, C>,
     ) -> impl Fn(C) -> Result<Change, TransitionError> + Send + Sync + 'a {
-        move |context| decide(context).map(|change| self.announce(change))
+        move |context| decide(context).map(|change| self.ready_to_commit(change))
     }
 
     /// Makes a commit visible locally at once. (A new policy the commit stored is put in force

@@ -15,12 +15,12 @@ use crate::domain::{
     AuditAction, AuditEvent, ElevationState, Identity, Revision, Revocation, TransitionError,
 };
 use crate::policy::{Policy, PolicyProblems};
-use crate::store::{Change, ElevationFilter, GrantContext, NewPolicy, StoredPolicy};
+use crate::store::{Change, ElevationFilter, GrantContext, PolicyVersion};
 
 impl Elevator {
     /// The policy in force.
     #[tracing::instrument(skip_all)]
-    pub async fn get_policy(&self) -> Result<(Arc<Policy>, Option<StoredPolicy>), ServiceError> {
+    pub async fn get_policy(&self) -> Result<(Arc<Policy>, Option<PolicyVersion>), ServiceError> {
         let policy = self.decider.policy();
         let stored = self.store.latest_policy().await?;
         Ok((policy, stored))
@@ -63,7 +63,7 @@ impl Elevator {
         // Compiled once: to validate now, and put in force as it is after the commit.
         let compiled = Policy::parse(source, 0)?;
         let now = self.clock.now();
-        let decide = |current: Option<StoredPolicy>| -> Result<Change, TransitionError> {
+        let decide = |current: Option<PolicyVersion>| -> Result<Change, TransitionError> {
             let current_version = current.as_ref().map_or(0, |p| p.version);
             if let Some(expected) = expected_version
                 && expected != current_version
@@ -78,7 +78,7 @@ impl Elevator {
             let event = AuditEvent::new(AuditAction::PolicyChanged, actor, version, now)
                 .with_details(json!({ "version": version, "previous_version": current_version }));
             Ok(Change {
-                policy: Some(NewPolicy {
+                policy: Some(PolicyVersion {
                     version,
                     source: source.to_owned(),
                     created_by: actor.to_owned(),
@@ -88,7 +88,10 @@ impl Elevator {
                 ..Default::default()
             })
         };
-        let committed = self.store.update_policy(&self.announced(&decide)).await?;
+        let committed = self
+            .store
+            .update_policy(&self.ready_to_commit_when_decided(&decide))
+            .await?;
         self.after_commit(&committed).await;
         let version = committed.change.policy.as_ref().map_or(0, |p| p.version);
         if committed.change.policy.is_some() {
@@ -152,7 +155,7 @@ impl Elevator {
                 };
                 match self
                     .store
-                    .update_grant(grant_id, &self.announced(&decide))
+                    .update_grant(grant_id, &self.ready_to_commit_when_decided(&decide))
                     .await
                 {
                     Ok(committed) => {

@@ -37,7 +37,7 @@ impl Elevator {
             };
             match self
                 .store
-                .update_elevation(id, now, &self.announced(&decide))
+                .update_elevation(id, now, &self.ready_to_commit_when_decided(&decide))
                 .await
             {
                 Ok(committed) => {

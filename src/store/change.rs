@@ -16,7 +16,7 @@ pub struct Change {
     /// Risk signals to insert.
     pub risk_signals: Vec<RiskSignal>,
     /// A new policy version to put in force.
-    pub policy: Option<NewPolicy>,
+    pub policy: Option<PolicyVersion>,
     /// The audit events of the change, in order.
     pub events: Vec<AuditEvent>,
     /// Webhook deliveries announcing the change, written with it and delivered later.
@@ -64,9 +64,9 @@ impl Change {
     }
 }
 
-/// A policy version to store.
+/// A numbered policy document: a version to store, or one as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewPolicy {
+pub struct PolicyVersion {
     /// The version number: one more than the version in force.
     pub version: u64,
     /// The document.
@@ -76,9 +76,6 @@ pub struct NewPolicy {
     /// When.
     pub created_at: DateTime<Utc>,
 }
-
-/// A stored policy version.
-pub type StoredPolicy = NewPolicy;
 
 /// A committed write.
 #[derive(Debug, Clone)]

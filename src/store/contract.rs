@@ -8,8 +8,8 @@ use tokio::sync::broadcast;
 
 use super::{
     AuditFilter, Change, Checkpoint, Committed, Created, Decide, DelegationFilter, DeliveryOutcome,
-    ElevationContext, ElevationFilter, GrantContext, Lease, PendingDelivery, PoolStatus, Snapshot,
-    StoreError, StoreEvent, StoredAuditEvent, StoredPolicy,
+    ElevationContext, ElevationFilter, GrantContext, Lease, PendingDelivery, PolicyVersion,
+    PoolStatus, Snapshot, StoreError, StoreEvent, StoredAuditEvent,
 };
 use crate::domain::{
     Elevation, ElevationId, Grant, GrantId, Revision, RiskSignal, SessionId, Subject,
@@ -58,7 +58,7 @@ pub trait Writes: Send + Sync {
     /// Decides and applies a new policy version, given the one in force.
     async fn update_policy(
         &self,
-        decide: Decide<'_, Option<StoredPolicy>>,
+        decide: Decide<'_, Option<PolicyVersion>>,
     ) -> Result<Committed, StoreError>;
 }
 
@@ -123,10 +123,11 @@ pub trait Snapshots: Send + Sync {
 #[async_trait]
 pub trait Policies: Send + Sync {
     /// The policy in force, if any was stored.
-    async fn latest_policy(&self) -> Result<Option<StoredPolicy>, StoreError>;
+    async fn latest_policy(&self) -> Result<Option<PolicyVersion>, StoreError>;
 
     /// The latest policy version put by `created_by`.
-    async fn latest_policy_by(&self, created_by: &str) -> Result<Option<StoredPolicy>, StoreError>;
+    async fn latest_policy_by(&self, created_by: &str)
+    -> Result<Option<PolicyVersion>, StoreError>;
 }
 
 /// The hash-chained audit log and its signed checkpoints.

@@ -24,7 +24,7 @@ mod reads;
 
 pub use crate::domain::audit_log::{Checkpoint, StoredAuditEvent};
 pub use change::{
-    Change, Committed, Created, Decide, ElevationContext, GrantContext, NewPolicy, StoredPolicy,
+    Change, Committed, Created, Decide, ElevationContext, GrantContext, PolicyVersion,
 };
 pub(crate) use change::{check_transitions, decide_change};
 pub(crate) use contract::WRITE_RETRIES;

@@ -16,7 +16,7 @@ use elevator::domain::{
 use elevator::store::memory::MemoryStore;
 use elevator::store::postgres::{PostgresOptions, PostgresStore};
 use elevator::store::{
-    Change, Created, DelegationFilter, ElevationFilter, MAX_REVOKED_GRANTS_LOADED, NewPolicy,
+    Change, Created, DelegationFilter, ElevationFilter, MAX_REVOKED_GRANTS_LOADED, PolicyVersion,
     Store, StoreError, StoreEvent,
 };
 
@@ -635,7 +635,7 @@ async fn policies_are_versioned(store: Arc<dyn Store>) {
             .update_policy(&|current| {
                 assert_eq!(current.map_or(0, |p| p.version), version - 1);
                 Ok(Change {
-                    policy: Some(NewPolicy {
+                    policy: Some(PolicyVersion {
                         version,
                         source: format!("# version {version}"),
                         created_by: "root".into(),

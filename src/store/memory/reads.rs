@@ -9,8 +9,8 @@ use crate::domain::audit::GENESIS_HASH;
 use crate::domain::{Elevation, ElevationId, Grant, GrantId, Revision, RiskSignal, Subject};
 use crate::store::{
     AuditFilter, AuditLog, Checkpoint, DelegationFilter, ElevationFilter, Elevations,
-    MAX_REVOKED_GRANTS_LOADED, Policies, Snapshot, Snapshots, StoreError, StoredAuditEvent,
-    StoredPolicy, whole_revisions,
+    MAX_REVOKED_GRANTS_LOADED, Policies, PolicyVersion, Snapshot, Snapshots, StoreError,
+    StoredAuditEvent, whole_revisions,
 };
 
 #[async_trait]
@@ -138,11 +138,14 @@ impl Snapshots for MemoryStore {
 
 #[async_trait]
 impl Policies for MemoryStore {
-    async fn latest_policy(&self) -> Result<Option<StoredPolicy>, StoreError> {
+    async fn latest_policy(&self) -> Result<Option<PolicyVersion>, StoreError> {
         Ok(self.lock().policies.last().cloned())
     }
 
-    async fn latest_policy_by(&self, created_by: &str) -> Result<Option<StoredPolicy>, StoreError> {
+    async fn latest_policy_by(
+        &self,
+        created_by: &str,
+    ) -> Result<Option<PolicyVersion>, StoreError> {
         Ok(self
             .lock()
             .policies

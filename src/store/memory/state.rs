@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use crate::domain::audit::{GENESIS_HASH, chain_hash};
 use crate::domain::{Elevation, ElevationId, Grant, GrantId, Revision, RiskSignal, Subject};
 use crate::store::{
-    Change, Checkpoint, Committed, ElevationContext, GrantContext, OutboxMessage, Snapshot,
-    StoredAuditEvent, StoredPolicy,
+    Change, Checkpoint, Committed, ElevationContext, GrantContext, OutboxMessage, PolicyVersion,
+    Snapshot, StoredAuditEvent,
 };
 
 #[derive(Default)]
@@ -20,7 +20,7 @@ pub(super) struct State {
     pub(super) grants: HashMap<GrantId, Grant>,
     pub(super) grants_by_subject: HashMap<Subject, Vec<GrantId>>,
     pub(super) risk_by_subject: HashMap<Subject, Vec<RiskSignal>>,
-    pub(super) policies: Vec<StoredPolicy>,
+    pub(super) policies: Vec<PolicyVersion>,
     pub(super) audit: Vec<StoredAuditEvent>,
     pub(super) audit_hash: Option<[u8; 32]>,
     pub(super) checkpoints: Vec<Checkpoint>,

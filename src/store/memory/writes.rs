@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use super::MemoryStore;
 use crate::domain::{Elevation, ElevationId, GrantId, SessionId, Subject};
 use crate::store::{
-    Change, Committed, Created, Decide, ElevationContext, GrantContext, StoreError, StoredPolicy,
+    Change, Committed, Created, Decide, ElevationContext, GrantContext, PolicyVersion, StoreError,
     Writes, check_transitions, decide_change,
 };
 
@@ -96,7 +96,7 @@ impl Writes for MemoryStore {
 
     async fn update_policy(
         &self,
-        decide: Decide<'_, Option<StoredPolicy>>,
+        decide: Decide<'_, Option<PolicyVersion>>,
     ) -> Result<Committed, StoreError> {
         self.commit_with(|state| {
             let change = decide_change(decide, state.policies.last().cloned())?;

@@ -15,8 +15,8 @@ use super::transaction::cached;
 use crate::domain::{Elevation, ElevationId, Grant, GrantId, Revision, RiskSignal, Subject};
 use crate::store::{
     AuditFilter, AuditLog, Checkpoint, DelegationFilter, ElevationFilter, Elevations,
-    MAX_REVOKED_GRANTS_LOADED, Policies, Snapshot, Snapshots, StoreError, StoredAuditEvent,
-    StoredPolicy, whole_revisions,
+    MAX_REVOKED_GRANTS_LOADED, Policies, PolicyVersion, Snapshot, Snapshots, StoreError,
+    StoredAuditEvent, whole_revisions,
 };
 
 #[async_trait]
@@ -189,7 +189,7 @@ impl Snapshots for PostgresStore {
 #[async_trait]
 impl Policies for PostgresStore {
     #[tracing::instrument(name = "postgres.latest_policy", skip_all, fields(db.system = "postgresql"))]
-    async fn latest_policy(&self) -> Result<Option<StoredPolicy>, StoreError> {
+    async fn latest_policy(&self) -> Result<Option<PolicyVersion>, StoreError> {
         let client = self.client().await?;
         client
             .query_opt(&cached!(client, queries::LATEST_POLICY), &[])
@@ -199,7 +199,10 @@ impl Policies for PostgresStore {
     }
 
     #[tracing::instrument(name = "postgres.latest_policy_by", skip_all, fields(db.system = "postgresql"))]
-    async fn latest_policy_by(&self, created_by: &str) -> Result<Option<StoredPolicy>, StoreError> {
+    async fn latest_policy_by(
+        &self,
+        created_by: &str,
+    ) -> Result<Option<PolicyVersion>, StoreError> {
         let client = self.client().await?;
         client
             .query_opt(&cached!(client, queries::LATEST_POLICY_BY), &[&created_by])

@@ -11,7 +11,7 @@ use crate::domain::{
     AuditAction, AuditEvent, Elevation, ElevationId, ElevationState, Grant, GrantId, InvalidValue,
     Revocation, RiskSignal, RoleName, Scope, SessionId, Subject,
 };
-use crate::store::{Checkpoint, OutboxMessage, StoreError, StoredAuditEvent, StoredPolicy};
+use crate::store::{Checkpoint, OutboxMessage, PolicyVersion, StoreError, StoredAuditEvent};
 
 fn corrupt(column: &str, error: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("column {column}: {error}"))
@@ -307,9 +307,9 @@ pub(super) fn risk_signal_at(row: &Row, offset: usize) -> Result<Option<RiskSign
 }
 
 /// Reads a policy version.
-pub(super) fn policy(row: &Row) -> Result<StoredPolicy, StoreError> {
+pub(super) fn policy(row: &Row) -> Result<PolicyVersion, StoreError> {
     let version: i64 = get(row, 0)?;
-    Ok(StoredPolicy {
+    Ok(PolicyVersion {
         version: version as u64,
         source: get(row, 1)?,
         created_by: get(row, 2)?,
@@ -477,14 +477,14 @@ impl<'s> RiskSignalParams<'s> {
 
 /// The parameters of a policy version's row, in the order of `INSERT_POLICY`.
 pub(super) struct PolicyParams<'p> {
-    policy: &'p StoredPolicy,
+    policy: &'p PolicyVersion,
     version: i64,
     revision: i64,
 }
 
 impl<'p> PolicyParams<'p> {
     /// `policy` written at `revision`.
-    pub(super) fn new(policy: &'p StoredPolicy, revision: u64) -> Self {
+    pub(super) fn new(policy: &'p PolicyVersion, revision: u64) -> Self {
         PolicyParams {
             policy,
             version: policy.version as i64,

@@ -12,7 +12,7 @@ use super::rows;
 use super::transaction::{apply, cached, in_transaction, lock_descendants, lock_elevations};
 use crate::domain::{Elevation, ElevationId, Grant, GrantId, SessionId, Subject};
 use crate::store::{
-    Change, Committed, Created, Decide, ElevationContext, GrantContext, StoreError, StoredPolicy,
+    Change, Committed, Created, Decide, ElevationContext, GrantContext, PolicyVersion, StoreError,
     Writes, check_transitions, decide_change,
 };
 
@@ -180,7 +180,7 @@ impl Writes for PostgresStore {
     #[tracing::instrument(name = "postgres.update_policy", skip_all, fields(db.system = "postgresql"))]
     async fn update_policy(
         &self,
-        decide: Decide<'_, Option<StoredPolicy>>,
+        decide: Decide<'_, Option<PolicyVersion>>,
     ) -> Result<Committed, StoreError> {
         in_transaction!(self, |tx| {
             tx.execute(&cached!(tx, queries::LOCK_HEAD), &[]).await?;
