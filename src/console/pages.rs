@@ -17,8 +17,8 @@ use crate::domain::StoredAuditEvent;
 use crate::domain::risk::RiskPicture;
 use crate::domain::{
     ApprovalStep, AuditAction, Elevation, ElevationId, ElevationState, Grant, GrantId, GroupName,
-    InvalidValue, RequestedDuration, RoleName, Scope, SessionBinding, SessionId, Subject, Verdict,
-    format_duration, parse_duration,
+    InvalidValue, RequestedDuration, RoleName, Scope, SessionBinding, SessionId, Subject, Toward,
+    Verdict, format_duration, parse_moment,
 };
 use crate::service::{
     AuditQuery, NewDelegation, NewElevation, NotDelegable, PolicyProblems, RequestAssessment,
@@ -61,24 +61,7 @@ fn moment(
     let Some(text) = form.optional(name) else {
         return Ok(None);
     };
-    if let Ok(at) = DateTime::parse_from_rfc3339(text) {
-        return Ok(Some(at.with_timezone(&Utc)));
-    }
-    for format in ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"] {
-        if let Ok(at) = chrono::NaiveDateTime::parse_from_str(text, format) {
-            return Ok(Some(at.and_utc()));
-        }
-    }
-    parse_duration(text)
-        .map(|ahead| Some(now + ahead))
-        .map_err(|_| {
-            ServiceError::invalid(
-                name,
-                format!(
-                    "{text:?} is neither a time (2025-03-01T09:00:00Z) nor a duration from now (3h)"
-                ),
-            )
-        })
+    moment_toward(name, text, now, Toward::Future).map(Some)
 }
 
 /// A moment in the past: an RFC 3339 time, or a duration ago (`2h`).
@@ -90,10 +73,23 @@ fn since(
     let Some(text) = form.optional(name) else {
         return Ok(None);
     };
-    if let Ok(ago) = parse_duration(text) {
-        return Ok(Some(now - ago));
-    }
-    moment(form, name, now)
+    moment_toward(name, text, now, Toward::Past).map(Some)
+}
+
+fn moment_toward(
+    name: &str,
+    text: &str,
+    now: DateTime<Utc>,
+    toward: Toward,
+) -> Result<DateTime<Utc>, ServiceError> {
+    parse_moment(text, now, toward).map_err(|_| {
+        ServiceError::invalid(
+            name,
+            format!(
+                "{text:?} is neither a time (2025-03-01T09:00:00Z) nor a duration from now (3h)"
+            ),
+        )
+    })
 }
 
 fn risk(form: &Fields) -> Result<Option<RiskPicture>, ServiceError> {

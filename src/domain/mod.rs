@@ -12,6 +12,7 @@ pub mod elevation;
 pub mod grant;
 pub mod identity;
 pub mod ids;
+mod moment;
 pub mod names;
 pub mod risk;
 pub mod scope;
@@ -32,6 +33,7 @@ pub use grant::{
 };
 pub use identity::{Identity, StandingRole};
 pub use ids::{ElevationId, GrantId};
+pub use moment::{NotAMoment, Toward, parse_moment};
 pub use names::{GroupName, InvalidValue, Permission, RoleName, SessionId, Subject};
 pub use risk::RiskSignal;
 pub use scope::{Scope, ScopePattern};
