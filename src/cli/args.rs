@@ -93,26 +93,7 @@ pub(crate) enum Command {
         reason: String,
     },
     /// Pass a role you hold on to someone else, for part of its scope and time.
-    Delegate {
-        /// Who receives it.
-        #[arg(long)]
-        to: String,
-        /// The role.
-        #[arg(long)]
-        role: String,
-        /// The scope (within yours).
-        #[arg(long)]
-        scope: String,
-        /// How long (never past your own grant's end).
-        #[arg(long)]
-        duration: String,
-        /// Why.
-        #[arg(long)]
-        reason: String,
-        /// Your grant to delegate from (default: the one that covers the scope).
-        #[arg(long)]
-        grant: Option<String>,
-    },
+    Delegate(DelegateArgs),
     /// List delegations you gave (default), received, or that were made from one grant.
     Delegations {
         /// Those you received.
@@ -442,24 +423,51 @@ pub(crate) enum PolicyCommand {
 #[derive(Debug, Subcommand)]
 pub(crate) enum RiskCommand {
     /// Report a risk signal.
-    Report {
-        /// Subject.
-        #[arg(long)]
-        subject: String,
-        /// Session (default: all of the subject's).
-        #[arg(long, default_value = "")]
-        session: String,
-        /// Score 0-100.
-        #[arg(long)]
-        score: u32,
-        /// Flags, comma-separated (vpn, new_device, ...).
-        #[arg(long, value_delimiter = ',')]
-        flags: Vec<String>,
-        /// How long it holds (e.g. 15m).
-        #[arg(long, default_value = "15m")]
-        ttl: String,
-        /// Reporting engine.
-        #[arg(long, default_value = "")]
-        source: String,
-    },
+    Report(RiskReportArgs),
+}
+
+/// `elevator delegate`.
+#[derive(Debug, Args)]
+pub(crate) struct DelegateArgs {
+    /// Who receives it.
+    #[arg(long)]
+    pub(crate) to: String,
+    /// The role.
+    #[arg(long)]
+    pub(crate) role: String,
+    /// The scope (within yours).
+    #[arg(long)]
+    pub(crate) scope: String,
+    /// How long (never past your own grant's end).
+    #[arg(long)]
+    pub(crate) duration: String,
+    /// Why.
+    #[arg(long)]
+    pub(crate) reason: String,
+    /// Your grant to delegate from (default: the one that covers the scope).
+    #[arg(long)]
+    pub(crate) grant: Option<String>,
+}
+
+/// `elevator risk report`.
+#[derive(Debug, Args)]
+pub(crate) struct RiskReportArgs {
+    /// Subject.
+    #[arg(long)]
+    pub(crate) subject: String,
+    /// Session (default: all of the subject's).
+    #[arg(long, default_value = "")]
+    pub(crate) session: String,
+    /// Score 0-100.
+    #[arg(long)]
+    pub(crate) score: u32,
+    /// Flags, comma-separated (vpn, new_device, ...).
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) flags: Vec<String>,
+    /// How long it holds (e.g. 15m).
+    #[arg(long, default_value = "15m")]
+    pub(crate) ttl: String,
+    /// Reporting engine.
+    #[arg(long, default_value = "")]
+    pub(crate) source: String,
 }

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use super::super::args::CheckArgs;
+use super::super::args::{CheckArgs, RiskReportArgs};
 use super::super::client::{Client, Failure, duration, yes_or_no};
 use super::super::output::Printer;
 use crate::proto::v1 as pb;
@@ -35,21 +35,11 @@ pub(super) async fn check(
     Ok(yes_or_no(response.allowed))
 }
 
-/// What `elevator risk report` reports, as given on the command line.
-pub(super) struct Signal {
-    pub(super) subject: String,
-    pub(super) session: String,
-    pub(super) score: u32,
-    pub(super) flags: Vec<String>,
-    pub(super) ttl: String,
-    pub(super) source: String,
-}
-
 /// `elevator risk report`.
 pub(super) async fn report_risk(
     client: &Client,
     printer: &Printer,
-    signal: Signal,
+    signal: RiskReportArgs,
 ) -> Result<ExitCode, Failure> {
     let response = client
         .checks()

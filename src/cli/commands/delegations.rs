@@ -2,25 +2,16 @@
 
 use std::process::ExitCode;
 
+use super::super::args::DelegateArgs;
 use super::super::client::{Client, Failure, duration};
 use super::super::output::Printer;
 use crate::proto::v1 as pb;
-
-/// What `elevator delegate` passes on, as given on the command line.
-pub(super) struct Terms {
-    pub(super) to: String,
-    pub(super) role: String,
-    pub(super) scope: String,
-    pub(super) duration: String,
-    pub(super) reason: String,
-    pub(super) grant: Option<String>,
-}
 
 /// `elevator delegate`.
 pub(super) async fn delegate(
     client: &Client,
     printer: &Printer,
-    terms: Terms,
+    terms: DelegateArgs,
 ) -> Result<ExitCode, Failure> {
     let response = client
         .elevations()

@@ -47,24 +47,7 @@ pub(super) async fn execute(
             subject,
             reason,
         } => grants::end_session(client, printer, session, subject, reason).await,
-        Command::Delegate {
-            to,
-            role,
-            scope,
-            duration,
-            reason,
-            grant,
-        } => {
-            let terms = delegations::Terms {
-                to,
-                role,
-                scope,
-                duration,
-                reason,
-                grant,
-            };
-            delegations::delegate(client, printer, terms).await
-        }
+        Command::Delegate(args) => delegations::delegate(client, printer, args).await,
         Command::Delegations {
             received,
             grant,
@@ -80,24 +63,7 @@ pub(super) async fn execute(
             simulate::check(client, printer, args).await
         }
         Command::Check(args) => check::check(client, printer, args).await,
-        Command::Risk(RiskCommand::Report {
-            subject,
-            session,
-            score,
-            flags,
-            ttl,
-            source,
-        }) => {
-            let signal = check::Signal {
-                subject,
-                session,
-                score,
-                flags,
-                ttl,
-                source,
-            };
-            check::report_risk(client, printer, signal).await
-        }
+        Command::Risk(RiskCommand::Report(args)) => check::report_risk(client, printer, args).await,
         Command::Policy(PolicyCommand::Validate { .. }) => unreachable!("validated locally"),
         Command::Policy(PolicyCommand::Show) => policy::show(client, printer).await,
         Command::Policy(PolicyCommand::Put {
