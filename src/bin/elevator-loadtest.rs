@@ -15,7 +15,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// Put load on a decision point (elevator, its health check, or Cerbos) and report throughput
 /// and latency percentiles.
 #[derive(Debug, Parser)]
-#[command(name = "elevator-loadtest", version, about)]
+#[command(name = "elevator-loadtest", version)]
 struct Cli {
     #[command(flatten)]
     args: LoadtestArgs,

@@ -36,6 +36,7 @@ pub struct LoadtestArgs {
     /// The server to load (for `cerbos`, Cerbos' gRPC address).
     #[arg(
         long = "server",
+        value_name = "URL",
         env = "ELEVATOR_SERVER",
         default_value = "http://127.0.0.1:50051"
     )]
