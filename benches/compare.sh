@@ -9,8 +9,8 @@
 #      (benches/cerbos/purchase_order.yaml).
 # The server under test is pinned to core 0 and the load to core 1. Saturation: h2load with a
 # pre-encoded gRPC body, the neutral method (it does not read grpc-status, so each target is
-# first asked once by `elevator loadtest --verify`, a real gRPC client that does). Latency at a
-# fixed rate: `elevator loadtest --rate`, an open loop that times each request from when it was
+# first asked once by `elevator-loadtest --verify`, a real gRPC client that does). Latency at a
+# fixed rate: `elevator-loadtest --rate`, an open loop that times each request from when it was
 # due (h2load's --rps sends in bursts, which measures its own scheduling, not the server).
 #
 #   benches/compare.sh                 # needs h2load (apt nghttp2-client), cerbos (npm install cerbos)
@@ -37,6 +37,7 @@ CERBOS=${CERBOS:-$(command -v cerbos || echo node_modules/.bin/cerbos)}
 
 cargo build --release --quiet
 ELEVATOR=target/release/elevator
+LOADER=target/release/elevator-loadtest
 work=$(mktemp -d)
 pids=()
 cleanup() {
@@ -61,7 +62,7 @@ ELEVATOR_ADMIN_LISTEN=127.0.0.1:$ADMIN_PORT RUST_LOG=warn \
   >"$work/elevator.log" 2>&1 &
 pids+=($!)
 target=http://127.0.0.1:$ELEVATOR_PORT
-wait_for "$ELEVATOR" --server "$target" loadtest --mode health --verify
+wait_for "$LOADER" --server "$target" --mode health --verify
 echo "==> the same, logging every decision (decision_log.sample_allows 1), on another port"
 ELEVATOR_ADMIN_LISTEN=127.0.0.1:$((ADMIN_PORT + 1)) RUST_LOG=warn ELEVATOR_DECISION_LOG_ENABLED=true \
   ELEVATOR_DECISION_LOG_SAMPLE_ALLOWS=1 ELEVATOR_DECISION_LOG_PATH="$work/decisions.jsonl" \
@@ -69,10 +70,10 @@ ELEVATOR_ADMIN_LISTEN=127.0.0.1:$((ADMIN_PORT + 1)) RUST_LOG=warn ELEVATOR_DECIS
   >"$work/elevator-logged.log" 2>&1 &
 pids+=($!)
 logged=http://127.0.0.1:$((ELEVATOR_PORT + 1))
-wait_for "$ELEVATOR" --server "$logged" loadtest --mode health --verify
+wait_for "$LOADER" --server "$logged" --mode health --verify
 echo "==> seeding 100 subjects x 10 grants (both)"
 for server in "$target" "$logged"; do
-  load "$ELEVATOR" --server "$server" loadtest --seed-grants --subjects 100 --grants-per-subject 10 \
+  load "$LOADER" --server "$server" --seed-grants --subjects 100 --grants-per-subject 10 \
     --duration 1s --warmup 0s --quiet >/dev/null
 done
 
@@ -95,11 +96,11 @@ audit:
 EOF
 CERBOS_NO_TELEMETRY=1 taskset -c 0 "$CERBOS" server --config="$work/cerbos.yaml" >"$work/cerbos.log" 2>&1 &
 pids+=($!)
-wait_for "$ELEVATOR" --server "http://127.0.0.1:$CERBOS_PORT" loadtest --mode cerbos --verify
+wait_for "$LOADER" --server "http://127.0.0.1:$CERBOS_PORT" --mode cerbos --verify
 
-pep=$("$ELEVATOR" --server "$target" loadtest --mode check --emit-body "$work/check.bin")
-"$ELEVATOR" loadtest --mode health --emit-body "$work/health.bin" >/dev/null
-"$ELEVATOR" loadtest --mode cerbos --emit-body "$work/cerbos.bin" >/dev/null
+pep=$("$LOADER" --server "$target" --mode check --emit-body "$work/check.bin")
+"$LOADER" --mode health --emit-body "$work/health.bin" >/dev/null
+"$LOADER" --mode cerbos --emit-body "$work/cerbos.bin" >/dev/null
 
 names=(health check logged cerbos)
 declare -A url body
@@ -124,7 +125,7 @@ median() { sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 
 for name in "${names[@]}"; do
   echo "==> $name: verify with a gRPC client"
-  "$ELEVATOR" --server "${verify_server[$name]}" loadtest --mode "${verify_mode[$name]}" --verify
+  "$LOADER" --server "${verify_server[$name]}" --mode "${verify_mode[$name]}" --verify
 done
 
 # Each measurement $REPEATS times, the targets interleaved so that a noisy minute on the
@@ -138,7 +139,7 @@ for round in $(seq 1 "$REPEATS"); do
     if ! echo "$out" | grep -q " 0 failed, 0 errored"; then echo "$name: failures" >&2; exit 1; fi
     saturated_runs[$name]+=" $(echo "$out" | sed -n 's/^finished in .*s, \([0-9.]*\) req\/s.*/\1/p')"
     echo "==> round $round, $name: $RATE req/s for ${SECONDS_EACH}s (open loop)"
-    load "$ELEVATOR" --server "${verify_server[$name]}" --output json loadtest \
+    load "$LOADER" --server "${verify_server[$name]}" --output json \
       --mode "${verify_mode[$name]}" --subjects 100 --grants-per-subject 10 --rate "$RATE" \
       --duration "${SECONDS_EACH}s" --warmup 2s --quiet >"$work/$name.json"
     read -r one_p50 one_p99 < <(python3 -c '

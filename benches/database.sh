@@ -22,7 +22,7 @@ if [ -z "${ELEVATOR_BIN:-}" ]; then
   cargo build --release --quiet
   ELEVATOR_BIN=target/release/elevator
 fi
-LOADER=target/release/elevator
+LOADER=target/release/elevator-loadtest
 [ -x "$LOADER" ] || cargo build --release --quiet
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 [ -x "$bin/initdb" ] || { echo "missing PostgreSQL server binaries: apt install postgresql" >&2; exit 2; }
@@ -72,13 +72,13 @@ serve() { # name, core or "", grpc port, admin port
 }
 a_port=$(free_port); b_port=$(free_port)
 serve a 0 "$a_port" "$(free_port)"
-wait_for "$LOADER" --server "http://127.0.0.1:$a_port" loadtest --mode health --verify
+wait_for "$LOADER" --server "http://127.0.0.1:$a_port" --mode health --verify
 serve b "" "$b_port" "$(free_port)"
-wait_for "$LOADER" --server "http://127.0.0.1:$b_port" loadtest --mode health --verify
+wait_for "$LOADER" --server "http://127.0.0.1:$b_port" --mode health --verify
 
 loadtest() { # server, flags...
   local server=$1; shift
-  taskset -c 1 "$LOADER" --server "$server" loadtest --secret-file "$secret" --quiet "$@"
+  taskset -c 1 "$LOADER" --server "$server" --secret-file "$secret" --quiet "$@"
 }
 a=http://127.0.0.1:$a_port
 

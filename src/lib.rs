@@ -1,9 +1,9 @@
 //! elevator: just-in-time role elevation and delegation, served as a gRPC authorization
 //! decision point.
 //!
-//! The crate is one library and one binary. `ARCHITECTURE.md` explains the layers and what
-//! may import what; `CODE_STYLE.md` says how the code is written (names, errors, comments,
-//! logging, tests, sizes, visibility).
+//! The crate is one library and two binaries (`elevator` and `elevator-loadtest`).
+//! `ARCHITECTURE.md` explains the layers and what may import what; `CODE_STYLE.md` says how the
+//! code is written (names, errors, comments, logging, tests, sizes, visibility).
 //!
 //! Layers only call downwards: the edge (`api`, `admin`, `console`) calls `service`, which
 //! calls `decision` and `policy`, which build on `store`, which builds on `domain`. The last
@@ -13,9 +13,9 @@
 //!
 //! | module      | what lives there | may use |
 //! | ----------- | ---------------- | ------- |
-//! | [`cli`]     | the `elevator` command line: `serve`, `dev-token` and the client subcommands | `server`, `config`, `api`, `loadtest`, `auth`, `policy`, `telemetry`, `clock`, `domain`, `proto` |
+//! | [`cli`]     | the `elevator` command line: `serve`, `dev-token` and the client subcommands | `server`, `config`, `api`, `auth`, `policy`, `telemetry`, `clock`, `domain`, `proto` |
 //! | [`server`]  | wiring: builds store, policy, caches and services from [`config`], runs them until shutdown | `config`, `admin`, `api`, `console`, `webhooks`, `service`, `telemetry`, `decision`, `policy`, `store`, `auth`, `tls`, `clock`, `domain`, `proto` |
-//! | [`loadtest`]| `elevator loadtest`: load generator for the decision path and its peers; a client only | `auth`, `clock`, `domain`, `proto` |
+//! | [`loadtest`]| the `elevator-loadtest` binary (`src/bin/`): load generator for the decision path and its peers; a client only | `auth`, `clock`, `domain`, `proto` |
 //! | [`config`]  | layered configuration: defaults, then a file, then `ELEVATOR_*` variables; gathers the settings types of the modules it configures | `api`, `service`, `telemetry`, `tls`, `domain` |
 //! | [`admin`]   | the admin HTTP port: `/metrics`, `/healthz`, `/readyz`, and the console | `console`, `service`, `telemetry`, `auth`, `tls`, `clock`, `domain` |
 //! | [`api`]     | tonic services; proto <-> domain conversion at the edge; the one error -> `Status` mapping | `service`, `telemetry`, `auth`, `tls`, `clock`, `domain`, `proto` |
@@ -68,7 +68,6 @@ pub const LAYERS: &[(&str, &[&str])] = &[
             "server",
             "config",
             "api",
-            "loadtest",
             "auth",
             "policy",
             "telemetry",

@@ -13,14 +13,14 @@ use super::sizes::code_only;
 const UNSAFE_CODE: &[(&str, &str)] = &[
     (
         "src/telemetry/heap.rs",
-        "a global allocator that counts live bytes must implement the unsafe `GlobalAlloc` trait",
+        "a global allocator that counts live bytes implements the unsafe `GlobalAlloc` trait",
     ),
     (
         "src/cli/mod.rs",
         "restoring SIGPIPE's default action for client commands is a libc call",
     ),
     (
-        "src/loadtest/mod.rs",
+        "src/loadtest/pacing.rs",
         "the load generator's precise schedule lowers its thread's timer slack with prctl",
     ),
 ];

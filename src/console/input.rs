@@ -7,7 +7,7 @@ use super::forms::Fields;
 use crate::domain::risk::RiskPicture;
 use crate::domain::{
     AuditAction, CheckQuery, GroupName, InvalidValue, Permission, RequestedDuration, RoleName,
-    Scope, SessionId, Subject, parse_duration,
+    Scope, SessionId, Subject, Toward, parse_moment,
 };
 use crate::service::{AuditQuery, NewElevation, ServiceError, SimulatedRequester};
 
@@ -48,24 +48,7 @@ pub(crate) fn moment(
     let Some(text) = form.optional(name) else {
         return Ok(None);
     };
-    if let Ok(at) = DateTime::parse_from_rfc3339(text) {
-        return Ok(Some(at.with_timezone(&Utc)));
-    }
-    for format in ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"] {
-        if let Ok(at) = chrono::NaiveDateTime::parse_from_str(text, format) {
-            return Ok(Some(at.and_utc()));
-        }
-    }
-    parse_duration(text)
-        .map(|ahead| Some(now + ahead))
-        .map_err(|_| {
-            ServiceError::invalid(
-                name,
-                format!(
-                    "{text:?} is neither a time (2025-03-01T09:00:00Z) nor a duration from now (3h)"
-                ),
-            )
-        })
+    moment_toward(name, text, now, Toward::Future).map(Some)
 }
 
 /// A moment in the past: an RFC 3339 time, or a duration ago (`2h`).
@@ -77,10 +60,25 @@ pub(crate) fn since(
     let Some(text) = form.optional(name) else {
         return Ok(None);
     };
-    if let Ok(ago) = parse_duration(text) {
-        return Ok(Some(now - ago));
-    }
-    moment(form, name, now)
+    moment_toward(name, text, now, Toward::Past).map(Some)
+}
+
+/// `text` as a time, or as a duration `toward` the future or the past from `now`; the error
+/// is blamed on the field `name`.
+fn moment_toward(
+    name: &str,
+    text: &str,
+    now: DateTime<Utc>,
+    toward: Toward,
+) -> Result<DateTime<Utc>, ServiceError> {
+    parse_moment(text, now, toward).map_err(|_| {
+        ServiceError::invalid(
+            name,
+            format!(
+                "{text:?} is neither a time (2025-03-01T09:00:00Z) nor a duration from now (3h)"
+            ),
+        )
+    })
 }
 
 /// The risk signals to simulate with (`risk_score`, `risk_flags`); `None` when neither is given.

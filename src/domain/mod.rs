@@ -12,6 +12,7 @@ pub(crate) mod elevation;
 pub(crate) mod grant;
 mod identity;
 mod ids;
+mod moment;
 pub(crate) mod names;
 pub(crate) mod risk;
 pub(crate) mod scope;
@@ -33,6 +34,7 @@ pub use grant::{
 };
 pub use identity::{Identity, StandingRole};
 pub use ids::{ElevationId, GrantId};
+pub use moment::{NotAMoment, Toward, parse_moment};
 pub use names::{GroupName, InvalidValue, Permission, RoleName, SessionId, Subject};
 pub use risk::RiskSignal;
 pub use scope::{Scope, ScopePattern};

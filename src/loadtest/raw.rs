@@ -11,7 +11,7 @@ use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 
 /// A codec that passes message bytes through untouched.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct RawCodec;
+pub(super) struct RawCodec;
 
 impl Codec for RawCodec {
     type Encode = Bytes;
@@ -49,7 +49,7 @@ impl Decoder for RawCodec {
 
 /// A message in a gRPC frame (uncompressed flag, big-endian length, bytes): what `h2load -d`
 /// sends as a request body.
-pub fn grpc_frame(message: &[u8]) -> Vec<u8> {
+pub(super) fn grpc_frame(message: &[u8]) -> Vec<u8> {
     let mut frame = Vec::with_capacity(message.len() + 5);
     frame.push(0);
     frame.extend_from_slice(&(message.len() as u32).to_be_bytes());
@@ -58,86 +58,86 @@ pub fn grpc_frame(message: &[u8]) -> Vec<u8> {
 }
 
 /// The gRPC method of Cerbos' check.
-pub const CERBOS_CHECK_PATH: &str = "/cerbos.svc.v1.CerbosService/CheckResources";
+pub(super) const CERBOS_CHECK_PATH: &str = "/cerbos.svc.v1.CerbosService/CheckResources";
 
 /// The gRPC method of the standard health check.
-pub const HEALTH_CHECK_PATH: &str = "/grpc.health.v1.Health/Check";
+pub(super) const HEALTH_CHECK_PATH: &str = "/grpc.health.v1.Health/Check";
 
 // The few fields of Cerbos' API (cerbos.request.v1 / cerbos.engine.v1 / cerbos.response.v1)
 // the comparison needs, with Cerbos' field numbers.
 
 /// `cerbos.request.v1.CheckResourcesRequest`.
 #[derive(Clone, PartialEq, Message)]
-pub struct CerbosCheckResourcesRequest {
+pub(super) struct CerbosCheckResourcesRequest {
     /// Request id.
     #[prost(string, tag = "1")]
-    pub request_id: String,
+    pub(super) request_id: String,
     /// Who asks.
     #[prost(message, optional, tag = "3")]
-    pub principal: Option<CerbosPrincipal>,
+    pub(super) principal: Option<CerbosPrincipal>,
     /// What for.
     #[prost(message, repeated, tag = "4")]
-    pub resources: Vec<CerbosResourceEntry>,
+    pub(super) resources: Vec<CerbosResourceEntry>,
 }
 
 /// `cerbos.engine.v1.Principal`.
 #[derive(Clone, PartialEq, Message)]
-pub struct CerbosPrincipal {
+pub(super) struct CerbosPrincipal {
     /// Id.
     #[prost(string, tag = "1")]
-    pub id: String,
+    pub(super) id: String,
     /// Roles.
     #[prost(string, repeated, tag = "3")]
-    pub roles: Vec<String>,
+    pub(super) roles: Vec<String>,
     /// Attributes.
     #[prost(map = "string, message", tag = "4")]
-    pub attr: HashMap<String, prost_types::Value>,
+    pub(super) attr: HashMap<String, prost_types::Value>,
 }
 
 /// `cerbos.request.v1.CheckResourcesRequest.ResourceEntry`.
 #[derive(Clone, PartialEq, Message)]
-pub struct CerbosResourceEntry {
+pub(super) struct CerbosResourceEntry {
     /// Actions.
     #[prost(string, repeated, tag = "1")]
-    pub actions: Vec<String>,
+    pub(super) actions: Vec<String>,
     /// The resource.
     #[prost(message, optional, tag = "2")]
-    pub resource: Option<CerbosResource>,
+    pub(super) resource: Option<CerbosResource>,
 }
 
 /// `cerbos.engine.v1.Resource`.
 #[derive(Clone, PartialEq, Message)]
-pub struct CerbosResource {
+pub(super) struct CerbosResource {
     /// Kind.
     #[prost(string, tag = "1")]
-    pub kind: String,
+    pub(super) kind: String,
     /// Id.
     #[prost(string, tag = "3")]
-    pub id: String,
+    pub(super) id: String,
 }
 
 /// `cerbos.response.v1.CheckResourcesResponse`.
 #[derive(Clone, PartialEq, Message)]
-pub struct CerbosCheckResourcesResponse {
+pub(super) struct CerbosCheckResourcesResponse {
     /// One result per resource.
     #[prost(message, repeated, tag = "2")]
-    pub results: Vec<CerbosResultEntry>,
+    pub(super) results: Vec<CerbosResultEntry>,
 }
 
 /// `cerbos.response.v1.CheckResourcesResponse.ResultEntry`.
 #[derive(Clone, PartialEq, Message)]
-pub struct CerbosResultEntry {
+pub(super) struct CerbosResultEntry {
     /// Effect per action (`EFFECT_ALLOW` = 1).
     #[prost(map = "string, int32", tag = "2")]
-    pub actions: HashMap<String, i32>,
+    pub(super) actions: HashMap<String, i32>,
 }
 
 /// Cerbos' `EFFECT_ALLOW`.
-pub const CERBOS_EFFECT_ALLOW: i32 = 1;
+pub(super) const CERBOS_EFFECT_ALLOW: i32 = 1;
 
 /// The question of the comparison, asked of Cerbos: may principal `fatma` (role
 /// `admin_approver`, attribute `department: procurement`) `approve` purchase order 4711?
-pub fn cerbos_question() -> Bytes {
+pub(super) fn cerbos_question() -> Bytes {
     let department = prost_types::Value {
         kind: Some(prost_types::value::Kind::StringValue("procurement".into())),
     };
@@ -161,7 +161,7 @@ pub fn cerbos_question() -> Bytes {
 }
 
 /// Whether a Cerbos answer allows every action it lists.
-pub fn cerbos_allows(answer: &[u8]) -> Result<bool, prost::DecodeError> {
+pub(super) fn cerbos_allows(answer: &[u8]) -> Result<bool, prost::DecodeError> {
     let response = CerbosCheckResourcesResponse::decode(answer)?;
     Ok(!response.results.is_empty()
         && response.results.iter().all(|result| {

@@ -8,7 +8,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 /// Latencies of one kind of operation.
-pub struct Latencies(Histogram<u64>);
+pub(super) struct Latencies(Histogram<u64>);
 
 impl Default for Latencies {
     fn default() -> Self {
@@ -19,18 +19,18 @@ impl Default for Latencies {
 
 impl Latencies {
     /// Records one latency.
-    pub fn record(&mut self, latency: Duration) {
+    pub(super) fn record(&mut self, latency: Duration) {
         let micros = (latency.as_micros() as u64).clamp(1, 60_000_000);
         self.0.saturating_record(micros);
     }
 
     /// Adds `other`'s latencies.
-    pub fn merge(&mut self, other: &Latencies) {
+    pub(super) fn merge(&mut self, other: &Latencies) {
         self.0.add(&other.0).expect("histograms of equal bounds");
     }
 
     /// How many were recorded.
-    pub fn count(&self) -> u64 {
+    pub(super) fn count(&self) -> u64 {
         self.0.len()
     }
 
@@ -49,22 +49,22 @@ impl Latencies {
 
 /// What one worker counted.
 #[derive(Default)]
-pub struct Tally {
+pub(super) struct Tally {
     /// Check (or other read) latencies.
-    pub reads: Latencies,
+    pub(super) reads: Latencies,
     /// Write latencies (request and approve), in mixed runs.
-    pub writes: Latencies,
+    pub(super) writes: Latencies,
     /// Checks answered allowed.
-    pub allowed: u64,
+    pub(super) allowed: u64,
     /// Checks answered denied.
-    pub denied: u64,
+    pub(super) denied: u64,
     /// Failed calls by gRPC status code name.
-    pub errors: BTreeMap<String, u64>,
+    pub(super) errors: BTreeMap<String, u64>,
 }
 
 impl Tally {
     /// Adds `other`.
-    pub fn merge(&mut self, other: &Tally) {
+    pub(super) fn merge(&mut self, other: &Tally) {
         self.reads.merge(&other.reads);
         self.writes.merge(&other.writes);
         self.allowed += other.allowed;
@@ -75,13 +75,8 @@ impl Tally {
     }
 
     /// Counts a failed call.
-    pub fn error(&mut self, code: tonic::Code) {
+    pub(super) fn error(&mut self, code: tonic::Code) {
         *self.errors.entry(format!("{code:?}")).or_default() += 1;
-    }
-
-    /// Failed calls.
-    pub fn error_count(&self) -> u64 {
-        self.errors.values().sum()
     }
 }
 
@@ -144,7 +139,12 @@ pub struct Report {
 
 impl Report {
     /// A report of `tally` over `window`.
-    pub fn new(header: ReportHeader, tally: &Tally, window: Duration, with_writes: bool) -> Report {
+    pub(super) fn new(
+        header: ReportHeader,
+        tally: &Tally,
+        window: Duration,
+        with_writes: bool,
+    ) -> Report {
         let seconds = window.as_secs_f64().max(f64::EPSILON);
         let operations = |latencies: &Latencies| Operations {
             ok: latencies.count(),
@@ -168,7 +168,7 @@ impl Report {
     }
 
     /// Human-readable text.
-    pub fn text(&self) -> String {
+    pub(super) fn text(&self) -> String {
         let ms = |micros: u64| format!("{:.3}ms", micros as f64 / 1000.0);
         let line = |name: &str, ops: &Operations| {
             let p = &ops.latency_us;
@@ -216,19 +216,19 @@ impl Report {
 }
 
 /// How the run was set up, for the report.
-pub struct ReportHeader {
+pub(super) struct ReportHeader {
     /// Mode name.
-    pub mode: String,
+    pub(super) mode: String,
     /// Target address.
-    pub target: String,
+    pub(super) target: String,
     /// `closed` or `open`.
-    pub pacing: String,
+    pub(super) pacing: String,
     /// Open-loop rate.
-    pub rate: Option<f64>,
+    pub(super) rate: Option<f64>,
     /// In flight or workers.
-    pub concurrency: usize,
+    pub(super) concurrency: usize,
     /// Connections.
-    pub connections: usize,
+    pub(super) connections: usize,
 }
 
 #[cfg(test)]

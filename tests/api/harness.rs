@@ -98,14 +98,25 @@ pub fn postgres_user() -> Option<(u32, u32)> {
     })
 }
 
+/// Whether this process runs as root: its effective user id, the second field of `Uid:` in
+/// `/proc/self/status` (Linux, where the throwaway PostgreSQL runs), is 0.
 pub fn running_as_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc_geteuid() == 0 }
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let uid_line = status.lines().find(|line| line.starts_with("Uid:"))?;
+            uid_line.split_whitespace().nth(2).map(|effective| effective == "0")
+        })
+        .unwrap_or(false)
 }
 
-unsafe extern "C" {
-    #[link_name = "geteuid"]
-    fn libc_geteuid() -> u32;
+/// Sends SIGTERM to a child process (with `kill`, so the tests need no unsafe libc call).
+pub fn send_sigterm(child: &std::process::Child) {
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success(), "SIGTERM could not be sent");
 }
 
 pub fn free_port() -> u16 {

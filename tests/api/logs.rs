@@ -80,9 +80,7 @@ async fn serve_piped(env: &[(&str, &str)]) -> Piped {
 /// Stops the server (SIGTERM, so it logs its shutdown) and returns what it wrote to its
 /// standard output and standard error.
 fn stop_and_read(mut served: Piped) -> (String, String) {
-    // SAFETY: sends a signal to our own child process; no memory is touched.
-    let sent = unsafe { libc::kill(served.child.id() as i32, libc::SIGTERM) };
-    assert_eq!(sent, 0, "SIGTERM could not be sent");
+    crate::harness::send_sigterm(&served.child);
     let (mut out, mut err) = (String::new(), String::new());
     served
         .child

@@ -291,9 +291,7 @@ impl Served {
     }
 
     fn terminate(&self) {
-        // SAFETY: sends a signal to our own child process; no memory is touched.
-        let sent = unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        assert_eq!(sent, 0, "SIGTERM could not be sent");
+        crate::harness::send_sigterm(&self.child);
     }
 
     /// Waits for the process to exit; returns whether it exited successfully.

@@ -1,187 +1,14 @@
-//! Printing results as text for people or JSON for scripts.
+//! [`Printer`]: every result a subcommand prints, as text for people or JSON for scripts.
 
 use serde_json::{Value, json};
-use tonic_types::StatusExt;
 
-use super::OutputFormat;
+use super::json::{audit_event_json, elevation_json, grant_json, hop_json, rule_json};
+use super::names::{
+    binding_name, grant_status_name, hex, reason_name, rule_verdict, span, state_name, time,
+};
+use crate::cli::args::OutputFormat;
 use crate::policy::PolicyProblem;
 use crate::proto::v1 as pb;
-
-fn time(value: Option<&prost_types::Timestamp>) -> String {
-    value
-        .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32))
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        .unwrap_or_default()
-}
-
-fn span(value: Option<&prost_types::Duration>) -> String {
-    value
-        .and_then(|d| chrono::TimeDelta::try_seconds(d.seconds))
-        .map(crate::domain::format_duration)
-        .unwrap_or_default()
-}
-
-fn state_name(state: i32) -> String {
-    pb::ElevationState::try_from(state)
-        .map(|s| {
-            s.as_str_name()
-                .trim_start_matches("ELEVATION_STATE_")
-                .to_owned()
-        })
-        .unwrap_or_else(|_| state.to_string())
-}
-
-fn grant_status_name(status: i32) -> String {
-    pb::GrantStatus::try_from(status)
-        .map(|s| {
-            s.as_str_name()
-                .trim_start_matches("GRANT_STATUS_")
-                .to_owned()
-        })
-        .unwrap_or_else(|_| status.to_string())
-}
-
-/// `bound`, `awaiting_acceptance`, `unbound` (empty when unspecified).
-fn binding_name(binding: i32) -> String {
-    pb::SessionBinding::try_from(binding)
-        .ok()
-        .filter(|b| *b != pb::SessionBinding::Unspecified)
-        .map(|b| {
-            b.as_str_name()
-                .trim_start_matches("SESSION_BINDING_")
-                .to_lowercase()
-        })
-        .unwrap_or_default()
-}
-
-fn reason_name(reason: i32) -> String {
-    pb::DecisionReason::try_from(reason)
-        .map(|r| {
-            r.as_str_name()
-                .trim_start_matches("DECISION_REASON_")
-                .to_lowercase()
-        })
-        .unwrap_or_else(|_| reason.to_string())
-}
-
-fn hop_json(hop: &pb::DelegationHop) -> Value {
-    json!({
-        "delegator": hop.delegator,
-        "delegatee": hop.delegatee,
-        "scope": hop.scope,
-        "reason": hop.reason,
-        "approvers": hop.approvers,
-        "at": time(hop.at.as_ref()),
-        "grant_id": hop.grant_id,
-    })
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
-}
-
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    (0..text.len())
-        .step_by(2)
-        .map(|i| {
-            text.get(i..i + 2)
-                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
-        })
-        .collect()
-}
-
-/// An audit event as one JSON line (for `audit export`).
-pub fn audit_event_json(event: &pb::AuditEvent) -> String {
-    let details: Value = serde_json::from_str(&event.details_json).unwrap_or(Value::Null);
-    json!({
-        "seq": event.seq,
-        "revision": event.revision,
-        "at": event.at.as_ref().and_then(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32))
-            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
-        "actor": event.actor,
-        "action": event.action,
-        "subject": event.subject,
-        "role": event.role,
-        "scope": event.scope,
-        "elevation_id": event.elevation_id,
-        "grant_id": event.grant_id,
-        "reason": event.reason,
-        "ticket": event.ticket,
-        "details": details,
-        "policy_version": event.policy_version,
-        "request_id": event.request_id,
-        "trace_id": event.trace_id,
-        "prev_hash": hex(&event.prev_hash),
-        "hash": hex(&event.hash),
-    })
-    .to_string()
-}
-
-/// A signed head as JSON, to keep elsewhere and pass back to `audit verify --head`.
-pub fn signed_head_json(head: &pb::SignedAuditHead) -> String {
-    let signed_at = head
-        .signed_at
-        .as_ref()
-        .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32))
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
-    serde_json::to_string_pretty(&json!({
-        "seq": head.seq,
-        "hash": hex(&head.hash),
-        "revision": head.revision,
-        "signed_at": signed_at,
-        "public_key": hex(&head.public_key),
-        "signature": hex(&head.signature),
-    }))
-    .unwrap_or_default()
-}
-
-/// Reads a signed head saved by [`signed_head_json`].
-pub fn signed_head_from_json(text: &str) -> Result<pb::SignedAuditHead, String> {
-    let value: Value =
-        serde_json::from_str(text).map_err(|error| format!("the head is not JSON: {error}"))?;
-    let field = |name: &str| {
-        value
-            .get(name)
-            .ok_or_else(|| format!("the head has no {name}"))
-    };
-    let bytes = |name: &str| -> Result<Vec<u8>, String> {
-        field(name)?
-            .as_str()
-            .and_then(unhex)
-            .ok_or_else(|| format!("the head's {name} is not hex"))
-    };
-    let signed_at = field("signed_at")?
-        .as_str()
-        .and_then(|text| chrono::DateTime::parse_from_rfc3339(text).ok())
-        .ok_or("the head's signed_at is not an RFC 3339 time")?;
-    Ok(pb::SignedAuditHead {
-        seq: field("seq")?
-            .as_u64()
-            .ok_or("the head's seq is not a number")?,
-        hash: bytes("hash")?,
-        revision: field("revision")?
-            .as_u64()
-            .ok_or("the head's revision is not a number")?,
-        signed_at: Some(prost_types::Timestamp {
-            seconds: signed_at.timestamp(),
-            nanos: signed_at.timestamp_subsec_nanos() as i32,
-        }),
-        public_key: bytes("public_key")?,
-        signature: bytes("signature")?,
-    })
-}
-
-fn rule_json(rule: &pb::RuleResult) -> Value {
-    json!({ "rule": rule.rule, "held": rule.held, "error": rule.error })
-}
-
-fn rule_verdict(rule: &pb::RuleResult) -> String {
-    if rule.error.is_empty() {
-        rule.held.to_string()
-    } else {
-        format!("error: {}", rule.error)
-    }
-}
 
 fn audit_event_text(event: &pb::AuditEvent) {
     let mut line = format!(
@@ -203,102 +30,14 @@ fn audit_event_text(event: &pb::AuditEvent) {
     println!("{line}");
 }
 
-fn elevation_json(elevation: &pb::Elevation) -> Value {
-    json!({
-        "id": elevation.id,
-        "state": state_name(elevation.state),
-        "state_reason": elevation.state_reason,
-        "requester": elevation.requester,
-        "session_id": elevation.session_id,
-        "role": elevation.role,
-        "scope": elevation.scope,
-        "duration": span(elevation.duration.as_ref()),
-        "reason": elevation.reason,
-        "ticket": elevation.ticket,
-        "created_at": time(elevation.created_at.as_ref()),
-        "updated_at": time(elevation.updated_at.as_ref()),
-        "request_expires_at": time(elevation.request_expires_at.as_ref()),
-        "grant_id": elevation.grant_id,
-        "policy_version": elevation.policy_version,
-        "steps": elevation.steps.iter().map(|step| json!({
-            "name": step.name,
-            "quorum": step.quorum,
-            "approvals": step.approvals,
-            "met": step.met,
-            "approver_groups": step.approver_groups,
-            "approver_users": step.approver_users,
-            "manager_of_requester": step.manager_of_requester,
-        })).collect::<Vec<_>>(),
-        "votes": elevation.votes.iter().map(|vote| json!({
-            "approver": vote.approver,
-            "step": vote.step,
-            "verdict": pb::Verdict::try_from(vote.verdict).map(|v| v.as_str_name().trim_start_matches("VERDICT_").to_lowercase()).unwrap_or_default(),
-            "comment": vote.comment,
-            "at": time(vote.at.as_ref()),
-        })).collect::<Vec<_>>(),
-    })
-}
-
-fn grant_json(grant: &pb::Grant) -> Value {
-    json!({
-        "id": grant.id,
-        "subject": grant.subject,
-        "session_id": grant.session_id,
-        "session_binding": binding_name(grant.session_binding),
-        "role": grant.role,
-        "scope": grant.scope,
-        "status": grant_status_name(grant.status),
-        "not_before": time(grant.not_before.as_ref()),
-        "not_after": time(grant.not_after.as_ref()),
-        "elevation_id": grant.elevation_id,
-        "parent_grant_id": grant.parent_grant_id,
-        "delegation_trail": grant.delegation_trail.iter().map(hop_json).collect::<Vec<_>>(),
-        "revoked_at": time(grant.revoked_at.as_ref()),
-        "revoked_by": grant.revoked_by,
-        "revoke_reason": grant.revoke_reason,
-    })
-}
-
-/// What to do about a refusal whose message alone could be misread.
-fn hint(reason: &str) -> Option<&'static str> {
-    match reason {
-        "ALREADY_APPROVED" | "ALREADY_DENIED" => Some(
-            "your earlier vote stands and this one was not counted; `elevator show <id>` shows the step the elevation waits at",
-        ),
-        _ => None,
-    }
-}
-
-/// A status as one line: code, reason code, message, and any field violations.
-pub fn describe_status(status: &tonic::Status) -> String {
-    let details = status.get_error_details();
-    let mut text = format!("{:?}", status.code());
-    if let Some(info) = details.error_info() {
-        text.push_str(&format!(" ({})", info.reason));
-    }
-    text.push_str(&format!(": {}", status.message()));
-    if let Some(hint) = details.error_info().and_then(|info| hint(&info.reason)) {
-        text.push_str(&format!("\n  {hint}"));
-    }
-    if let Some(bad_request) = details.bad_request() {
-        for violation in &bad_request.field_violations {
-            text.push_str(&format!(
-                "\n  {}: {}",
-                violation.field, violation.description
-            ));
-        }
-    }
-    text
-}
-
 /// Prints in one format.
-pub struct Printer {
+pub(crate) struct Printer {
     format: OutputFormat,
 }
 
 impl Printer {
     /// A printer for `format`.
-    pub fn new(format: OutputFormat) -> Self {
+    pub(crate) fn new(format: OutputFormat) -> Self {
         Printer { format }
     }
 
@@ -391,7 +130,7 @@ impl Printer {
     }
 
     /// An elevation (and the grant it created).
-    pub fn elevation_with_grant(
+    pub(crate) fn elevation_with_grant(
         &self,
         elevation: Option<&pb::Elevation>,
         grant: Option<&pb::Grant>,
@@ -415,7 +154,7 @@ impl Printer {
     }
 
     /// A list of elevations.
-    pub fn elevations(&self, elevations: &[pb::Elevation]) {
+    pub(crate) fn elevations(&self, elevations: &[pb::Elevation]) {
         match self.format {
             OutputFormat::Json => self.json(Value::Array(
                 elevations.iter().map(elevation_json).collect(),
@@ -439,7 +178,7 @@ impl Printer {
     }
 
     /// A list of grants.
-    pub fn grants(&self, grants: &[pb::Grant]) {
+    pub(crate) fn grants(&self, grants: &[pb::Grant]) {
         match self.format {
             OutputFormat::Json => self.json(Value::Array(grants.iter().map(grant_json).collect())),
             OutputFormat::Text if grants.is_empty() => println!("no grants"),
@@ -448,7 +187,7 @@ impl Printer {
     }
 
     /// Delegated grants, each with its trail.
-    pub fn delegations(&self, grants: &[pb::Grant]) {
+    pub(crate) fn delegations(&self, grants: &[pb::Grant]) {
         match self.format {
             OutputFormat::Json => self.json(Value::Array(grants.iter().map(grant_json).collect())),
             OutputFormat::Text if grants.is_empty() => println!("no delegations"),
@@ -471,7 +210,7 @@ impl Printer {
     }
 
     /// A revoked grant.
-    pub fn revoked(&self, grant: Option<&pb::Grant>, revision: u64) {
+    pub(crate) fn revoked(&self, grant: Option<&pb::Grant>, revision: u64) {
         let Some(grant) = grant else { return };
         match self.format {
             OutputFormat::Json => {
@@ -484,7 +223,7 @@ impl Printer {
     }
 
     /// A delegation taken up in the caller's session.
-    pub fn accepted(&self, grant: Option<&pb::Grant>, revision: u64) {
+    pub(crate) fn accepted(&self, grant: Option<&pb::Grant>, revision: u64) {
         let Some(grant) = grant else { return };
         match self.format {
             OutputFormat::Json => {
@@ -500,7 +239,7 @@ impl Printer {
     }
 
     /// The end of a session.
-    pub fn session_ended(&self, response: &pb::EndSessionResponse) {
+    pub(crate) fn session_ended(&self, response: &pb::EndSessionResponse) {
         match self.format {
             OutputFormat::Json => self.json(json!({
                 "revoked_grant_ids": response.revoked_grant_ids,
@@ -515,7 +254,7 @@ impl Printer {
     }
 
     /// A decision.
-    pub fn decision(&self, response: &pb::CheckResponse) {
+    pub(crate) fn decision(&self, response: &pb::CheckResponse) {
         match self.format {
             OutputFormat::Json => self.json(json!({
                 "allowed": response.allowed,
@@ -552,7 +291,7 @@ impl Printer {
     }
 
     /// What a request would meet.
-    pub fn request_simulation(&self, response: &pb::SimulateElevationResponse) {
+    pub(crate) fn request_simulation(&self, response: &pb::SimulateElevationResponse) {
         match self.format {
             OutputFormat::Json => self.json(json!({
                 "eligible": response.eligible,
@@ -618,7 +357,7 @@ impl Printer {
     }
 
     /// A decision and how every grant fared.
-    pub fn check_simulation(&self, response: &pb::SimulateCheckResponse) {
+    pub(crate) fn check_simulation(&self, response: &pb::SimulateCheckResponse) {
         let Some(decision) = &response.decision else {
             return;
         };
@@ -660,7 +399,7 @@ impl Printer {
     }
 
     /// Audit events.
-    pub fn audit_events(&self, events: &[pb::AuditEvent]) {
+    pub(crate) fn audit_events(&self, events: &[pb::AuditEvent]) {
         match self.format {
             OutputFormat::Json => {
                 let values: Vec<Value> = events
@@ -677,7 +416,7 @@ impl Printer {
     }
 
     /// A chain verification.
-    pub fn verification(&self, verdict: &pb::VerifyAuditChainResponse) {
+    pub(crate) fn verification(&self, verdict: &pb::VerifyAuditChainResponse) {
         match self.format {
             OutputFormat::Json => self.json(json!({
                 "intact": verdict.intact,
@@ -701,7 +440,7 @@ impl Printer {
     }
 
     /// A grant's story.
-    pub fn grant_trail(&self, trail: &pb::GetGrantTrailResponse) {
+    pub(crate) fn grant_trail(&self, trail: &pb::GetGrantTrailResponse) {
         match self.format {
             OutputFormat::Json => self.json(json!({
                 "grants": trail.grants.iter().map(grant_json).collect::<Vec<_>>(),
@@ -719,7 +458,7 @@ impl Printer {
     }
 
     /// The policy in force.
-    pub fn policy(&self, response: &pb::GetPolicyResponse) {
+    pub(crate) fn policy(&self, response: &pb::GetPolicyResponse) {
         match self.format {
             OutputFormat::Json => self.json(json!({
                 "version": response.version,
@@ -740,7 +479,7 @@ impl Printer {
     }
 
     /// A replaced policy.
-    pub fn policy_put(&self, response: &pb::PutPolicyResponse) {
+    pub(crate) fn policy_put(&self, response: &pb::PutPolicyResponse) {
         match self.format {
             OutputFormat::Json => {
                 self.json(json!({ "version": response.version, "revision": response.revision }))
@@ -753,7 +492,7 @@ impl Printer {
     }
 
     /// A valid document.
-    pub fn policy_valid(&self, file: &std::path::Path) {
+    pub(crate) fn policy_valid(&self, file: &std::path::Path) {
         match self.format {
             OutputFormat::Json => self.json(json!({ "valid": true, "problems": [] })),
             OutputFormat::Text => println!("{}: valid", file.display()),
@@ -761,7 +500,7 @@ impl Printer {
     }
 
     /// An invalid document.
-    pub fn policy_problems(&self, file: &std::path::Path, problems: &[PolicyProblem]) {
+    pub(crate) fn policy_problems(&self, file: &std::path::Path, problems: &[PolicyProblem]) {
         match self.format {
             OutputFormat::Json => self.json(json!({
                 "valid": false,
@@ -778,7 +517,7 @@ impl Printer {
     }
 
     /// A stored risk signal.
-    pub fn risk_reported(&self, response: &pb::ReportRiskSignalResponse) {
+    pub(crate) fn risk_reported(&self, response: &pb::ReportRiskSignalResponse) {
         match self.format {
             OutputFormat::Json => self.json(json!({
                 "signal_id": response.signal_id,
@@ -792,32 +531,5 @@ impl Printer {
                 response.revision
             ),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use tonic_types::{ErrorDetails, StatusExt};
-
-    #[test]
-    fn a_repeated_approval_is_described_with_what_it_did_not_do() {
-        let mut details = ErrorDetails::new();
-        details.set_error_info(
-            "ALREADY_APPROVED",
-            "elevator",
-            std::collections::HashMap::new(),
-        );
-        let status = tonic::Status::with_error_details(
-            tonic::Code::FailedPrecondition,
-            "ali already voted approve on step \"manager\" of this elevation at 2026-01-01T00:00:00Z; this call counted nothing. The elevation is PENDING at step \"risk_officer\"",
-            details,
-        );
-        let text = describe_status(&status);
-        assert!(
-            text.starts_with("FailedPrecondition (ALREADY_APPROVED): ali already voted approve"),
-            "{text}"
-        );
-        assert!(text.contains("was not counted"), "{text}");
     }
 }

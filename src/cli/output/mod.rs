@@ -1,0 +1,10 @@
+//! Printing results as text for people or JSON for scripts.
+
+mod json;
+mod names;
+mod printer;
+mod status;
+
+pub(super) use json::{audit_event_json, signed_head_from_json, signed_head_json};
+pub(super) use printer::Printer;
+pub(super) use status::describe_status;
