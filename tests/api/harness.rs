@@ -26,14 +26,14 @@ use tonic::Request;
 use tonic::transport::Channel;
 
 /// The HS256 secret every test server accepts.
-pub const TEST_SECRET: &str = "integration-test-secret";
+pub(crate) const TEST_SECRET: &str = "integration-test-secret";
 
 /// The HMAC key every test server signs webhook posts with.
-pub const TEST_WEBHOOK_SECRET: &str = "integration-webhook-secret";
+pub(crate) const TEST_WEBHOOK_SECRET: &str = "integration-webhook-secret";
 
 /// Which store a test server runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
+pub(crate) enum Backend {
     /// The in-memory store (dev mode).
     Memory,
     /// PostgreSQL, a fresh database.
@@ -51,14 +51,14 @@ static BACKGROUND_PROCESSES: std::sync::Mutex<Vec<std::process::Child>> =
 
 /// A URL with administrative rights on a PostgreSQL server: `DATABASE_URL`, or a throwaway
 /// server this process started.
-pub fn postgres_admin_url() -> &'static str {
+pub(crate) fn postgres_admin_url() -> &'static str {
     POSTGRES_ADMIN_URL.get_or_init(|| match std::env::var("DATABASE_URL") {
         Ok(url) if !url.is_empty() => url,
         _ => start_throwaway_postgres(),
     })
 }
 
-pub fn postgres_bin_dir() -> Option<PathBuf> {
+pub(crate) fn postgres_bin_dir() -> Option<PathBuf> {
     let has_server = |dir: &Path| dir.join("initdb").is_file() && dir.join("postgres").is_file();
     if let Ok(output) = Command::new("pg_config").arg("--bindir").output() {
         let dir = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
@@ -88,7 +88,7 @@ pub fn postgres_bin_dir() -> Option<PathBuf> {
 }
 
 /// uid and gid of the `postgres` user, read from /etc/passwd.
-pub fn postgres_user() -> Option<(u32, u32)> {
+pub(crate) fn postgres_user() -> Option<(u32, u32)> {
     let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
     passwd.lines().find_map(|line| {
         let fields: Vec<&str> = line.split(':').collect();
@@ -100,18 +100,21 @@ pub fn postgres_user() -> Option<(u32, u32)> {
 
 /// Whether this process runs as root: its effective user id, the second field of `Uid:` in
 /// `/proc/self/status` (Linux, where the throwaway PostgreSQL runs), is 0.
-pub fn running_as_root() -> bool {
+pub(crate) fn running_as_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|status| {
             let uid_line = status.lines().find(|line| line.starts_with("Uid:"))?;
-            uid_line.split_whitespace().nth(2).map(|effective| effective == "0")
+            uid_line
+                .split_whitespace()
+                .nth(2)
+                .map(|effective| effective == "0")
         })
         .unwrap_or(false)
 }
 
 /// Sends SIGTERM to a child process (with `kill`, so the tests need no unsafe libc call).
-pub fn send_sigterm(child: &std::process::Child) {
+pub(crate) fn send_sigterm(child: &std::process::Child) {
     let sent = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -119,7 +122,7 @@ pub fn send_sigterm(child: &std::process::Child) {
     assert!(sent.success(), "SIGTERM could not be sent");
 }
 
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .map(|address| address.port())
@@ -254,7 +257,7 @@ fn start_throwaway_postgres() -> String {
 }
 
 /// `url` with its database name replaced by `database`.
-pub fn with_database(url: &str, database: &str) -> String {
+pub(crate) fn with_database(url: &str, database: &str) -> String {
     let (base, query) = url
         .split_once('?')
         .map_or((url, None), |(b, q)| (b, Some(q)));
@@ -277,13 +280,13 @@ pub fn with_database(url: &str, database: &str) -> String {
 }
 
 /// Runs SQL on `url` (retrying while the server is still starting).
-pub async fn sql(url: &str, statements: &str) -> Vec<tokio_postgres::SimpleQueryMessage> {
+pub(crate) async fn sql(url: &str, statements: &str) -> Vec<tokio_postgres::SimpleQueryMessage> {
     let client = connect(url).await;
     client.simple_query(statements).await.expect("test SQL")
 }
 
 /// A connection to `url`, retried for a while while the server starts.
-pub async fn connect(url: &str) -> tokio_postgres::Client {
+pub(crate) async fn connect(url: &str) -> tokio_postgres::Client {
     let mut attempts = 0;
     loop {
         match tokio_postgres::connect(url, tokio_postgres::NoTls).await {
@@ -302,7 +305,7 @@ pub async fn connect(url: &str) -> tokio_postgres::Client {
 }
 
 /// A new, empty database; returns its URL.
-pub async fn fresh_database() -> String {
+pub(crate) async fn fresh_database() -> String {
     let admin = postgres_admin_url();
     let name = format!("elevator_test_{}", uuid::Uuid::new_v4().simple());
     connect(admin)
@@ -316,7 +319,7 @@ pub async fn fresh_database() -> String {
 // ----- servers -----------------------------------------------------------------------------
 
 /// A running server with typed clients.
-pub struct TestApp {
+pub(crate) struct TestApp {
     /// Where it listens.
     pub address: SocketAddr,
     /// Where its admin port listens (`/metrics`, `/healthz`, `/readyz`).
@@ -348,11 +351,11 @@ impl Drop for TestApp {
 }
 
 /// A last adjustment to a test server's configuration.
-pub type ConfigureFn = Box<dyn FnOnce(&mut Config) + Send>;
+pub(crate) type ConfigureFn = Box<dyn FnOnce(&mut Config) + Send>;
 
 /// How to build a test server.
 #[derive(Default)]
-pub struct AppOptions {
+pub(crate) struct AppOptions {
     /// Run on this database (a second replica) instead of a fresh one.
     pub database_url: Option<String>,
     /// Policy document; the demo policy when absent.
@@ -374,12 +377,12 @@ fn scratch_dir() -> PathBuf {
 }
 
 /// A server on `backend` with the demo policy.
-pub async fn spawn_app(backend: Backend) -> TestApp {
+pub(crate) async fn spawn_app(backend: Backend) -> TestApp {
     spawn_app_with(backend, AppOptions::default()).await
 }
 
 /// A server on `backend` as `options` say.
-pub async fn spawn_app_with(backend: Backend, options: AppOptions) -> TestApp {
+pub(crate) async fn spawn_app_with(backend: Backend, options: AppOptions) -> TestApp {
     let scratch = scratch_dir();
     let policy_file = scratch.join("policy.yaml");
     std::fs::write(
@@ -453,7 +456,7 @@ pub async fn spawn_app_with(backend: Backend, options: AppOptions) -> TestApp {
 }
 
 /// A second replica on the same database and clock as `first`.
-pub async fn spawn_replica(first: &TestApp, policy: Option<String>) -> TestApp {
+pub(crate) async fn spawn_replica(first: &TestApp, policy: Option<String>) -> TestApp {
     spawn_app_with(
         Backend::Postgres,
         AppOptions {
@@ -467,7 +470,7 @@ pub async fn spawn_replica(first: &TestApp, policy: Option<String>) -> TestApp {
 }
 
 /// A request for `role` on `scope` for `seconds`, with `reason`.
-pub fn elevation_request(
+pub(crate) fn elevation_request(
     role: &str,
     scope: &str,
     seconds: i64,
@@ -483,7 +486,7 @@ pub fn elevation_request(
 }
 
 /// A request carrying `token`.
-pub fn authed<T>(token: &str, message: T) -> Request<T> {
+pub(crate) fn authed<T>(token: &str, message: T) -> Request<T> {
     let mut request = Request::new(message);
     request
         .metadata_mut()
@@ -492,7 +495,7 @@ pub fn authed<T>(token: &str, message: T) -> Request<T> {
 }
 
 /// A 48-hour HS256 token signed with `secret`, valid by the server's clock.
-pub fn token_signed(secret: &[u8], clock: &ManualClock, claims: Claims) -> String {
+pub(crate) fn token_signed(secret: &[u8], clock: &ManualClock, claims: Claims) -> String {
     let now = clock.now();
     dev::sign_hs256(
         secret,
@@ -510,7 +513,7 @@ pub fn token_signed(secret: &[u8], clock: &ManualClock, claims: Claims) -> Strin
 
 impl TestApp {
     /// Shuts the server down and waits until it stopped serving (its port is closed).
-    pub async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
@@ -524,7 +527,7 @@ impl TestApp {
     }
 
     /// A token for `sub` with the given claims.
-    pub fn token(
+    pub(crate) fn token(
         &self,
         sub: &str,
         groups: &[&str],
@@ -547,7 +550,7 @@ impl TestApp {
     }
 
     /// Fatma: procurement staff, manager ali, session s1.
-    pub fn fatma(&self) -> String {
+    pub(crate) fn fatma(&self) -> String {
         self.token(
             "fatma",
             &["procurement-staff"],
@@ -558,17 +561,17 @@ impl TestApp {
     }
 
     /// Ali: a manager, session s9.
-    pub fn ali(&self) -> String {
+    pub(crate) fn ali(&self) -> String {
         self.token("ali", &["managers"], &[], None, Some("s9"))
     }
 
     /// A policy enforcement point.
-    pub fn pep(&self) -> String {
+    pub(crate) fn pep(&self) -> String {
         self.token("gateway", &[], &["elevator:check"], None, None)
     }
 
     /// An administrator.
-    pub fn admin(&self) -> String {
+    pub(crate) fn admin(&self) -> String {
         self.token(
             "root",
             &[],
@@ -579,32 +582,32 @@ impl TestApp {
     }
 
     /// ElevationService client.
-    pub fn elevations(&self) -> ElevationServiceClient<Channel> {
+    pub(crate) fn elevations(&self) -> ElevationServiceClient<Channel> {
         ElevationServiceClient::new(self.channel.clone())
     }
 
     /// ApprovalService client.
-    pub fn approvals(&self) -> ApprovalServiceClient<Channel> {
+    pub(crate) fn approvals(&self) -> ApprovalServiceClient<Channel> {
         ApprovalServiceClient::new(self.channel.clone())
     }
 
     /// CheckService client.
-    pub fn checks(&self) -> CheckServiceClient<Channel> {
+    pub(crate) fn checks(&self) -> CheckServiceClient<Channel> {
         CheckServiceClient::new(self.channel.clone())
     }
 
     /// Envoy's `envoy.service.auth.v3.Authorization` client.
-    pub fn envoy_authorization(&self) -> AuthorizationClient<Channel> {
+    pub(crate) fn envoy_authorization(&self) -> AuthorizationClient<Channel> {
         AuthorizationClient::new(self.channel.clone())
     }
 
     /// PolicyService client.
-    pub fn policies(&self) -> PolicyServiceClient<Channel> {
+    pub(crate) fn policies(&self) -> PolicyServiceClient<Channel> {
         PolicyServiceClient::new(self.channel.clone())
     }
 
     /// Fatma asks for admin_approver on Org:Procurement for 2h.
-    pub async fn request_fatma(&self) -> pb::Elevation {
+    pub(crate) async fn request_fatma(&self) -> pb::Elevation {
         self.elevations()
             .request_elevation(authed(
                 &self.fatma(),
@@ -627,7 +630,7 @@ impl TestApp {
     }
 
     /// Ali approves `elevation_id`; returns the response.
-    pub async fn ali_approves(&self, elevation_id: &str) -> pb::ApproveResponse {
+    pub(crate) async fn ali_approves(&self, elevation_id: &str) -> pb::ApproveResponse {
         self.approvals()
             .approve(authed(
                 &self.ali(),
@@ -643,7 +646,7 @@ impl TestApp {
     }
 
     /// Asks the PEP question for fatma's `purchase_orders.approve` on PO 4711.
-    pub async fn check_fatma(&self, session: &str) -> pb::CheckResponse {
+    pub(crate) async fn check_fatma(&self, session: &str) -> pb::CheckResponse {
         self.check(
             "fatma",
             session,
@@ -655,7 +658,7 @@ impl TestApp {
     }
 
     /// Asks a Check as the PEP.
-    pub async fn check(
+    pub(crate) async fn check(
         &self,
         subject: &str,
         session: &str,
@@ -681,7 +684,7 @@ impl TestApp {
     }
 
     /// Every audit event so far.
-    pub async fn audit_actions(&self) -> Vec<String> {
+    pub(crate) async fn audit_actions(&self) -> Vec<String> {
         self.store
             .audit_events(0, 10_000)
             .await
@@ -693,12 +696,12 @@ impl TestApp {
 }
 
 /// The reason code of a decision.
-pub fn reason(response: &pb::CheckResponse) -> pb::DecisionReason {
+pub(crate) fn reason(response: &pb::CheckResponse) -> pb::DecisionReason {
     pb::DecisionReason::try_from(response.reason).unwrap()
 }
 
 /// The `ErrorInfo` reason of a status.
-pub fn error_reason(status: &tonic::Status) -> String {
+pub(crate) fn error_reason(status: &tonic::Status) -> String {
     use tonic_types::StatusExt;
     status
         .get_error_details()

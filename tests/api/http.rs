@@ -14,7 +14,7 @@ use crate::harness::TestApp;
 
 /// One request the recorder got.
 #[derive(Debug, Clone)]
-pub struct Received {
+pub(crate) struct Received {
     /// `POST /path HTTP/1.1`.
     pub request_line: String,
     /// Headers in the order received.
@@ -25,12 +25,12 @@ pub struct Received {
 
 impl Received {
     /// The first value of header `name`, or "" when absent.
-    pub fn header(&self, name: &str) -> &str {
+    pub(crate) fn header(&self, name: &str) -> &str {
         self.header_opt(name).unwrap_or("")
     }
 
     /// The first value of header `name`.
-    pub fn header_opt(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header_opt(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(key, _)| key.eq_ignore_ascii_case(name))
@@ -38,13 +38,13 @@ impl Received {
     }
 
     /// The body as JSON.
-    pub fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).expect("a JSON body")
     }
 }
 
 /// A minimal HTTP/1.1 server that records requests and answers 200, or 503 while failing.
-pub struct Recorder {
+pub(crate) struct Recorder {
     /// `http://127.0.0.1:<port>/hooks/elevator`.
     pub url: String,
     /// Its port.
@@ -102,7 +102,7 @@ fn content_length(headers: &[(String, String)]) -> usize {
 }
 
 /// Starts a recorder on a free loopback port.
-pub async fn start_recorder() -> Recorder {
+pub(crate) async fn start_recorder() -> Recorder {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let received = Arc::new(Mutex::new(Vec::new()));
@@ -139,13 +139,13 @@ pub async fn start_recorder() -> Recorder {
 
 impl Recorder {
     /// Everything recorded so far.
-    pub fn all(&self) -> Vec<Received> {
+    pub(crate) fn all(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()
     }
 
     /// Waits until `count` requests arrived, moving `app`'s clock by `step` between looks
     /// when given (so retries that wait on the clock come due).
-    pub async fn wait_for(
+    pub(crate) async fn wait_for(
         &self,
         count: usize,
         clock_step: Option<(&TestApp, TimeDelta)>,
@@ -171,7 +171,7 @@ impl Recorder {
 
 /// A response the client got.
 #[derive(Debug, Clone)]
-pub struct Answer {
+pub(crate) struct Answer {
     /// The status code.
     pub status: u16,
     /// Its headers.
@@ -182,14 +182,14 @@ pub struct Answer {
 
 impl Answer {
     /// The body as JSON.
-    pub fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.body)
             .unwrap_or_else(|error| panic!("a JSON body, not {:?}: {error}", self.body))
     }
 }
 
 /// Sends one request to `127.0.0.1:port` on a fresh connection and reads the whole answer.
-pub async fn send(port: u16, method: &str, path: &str, headers: &[(&str, &str)]) -> Answer {
+pub(crate) async fn send(port: u16, method: &str, path: &str, headers: &[(&str, &str)]) -> Answer {
     let mut socket = TcpStream::connect(("127.0.0.1", port))
         .await
         .unwrap_or_else(|error| panic!("connect to 127.0.0.1:{port}: {error}"));

@@ -13,7 +13,7 @@ fn installed_dirs() -> [PathBuf; 2] {
 
 /// The program `name`: `$variable` when set, else the copy `.ci/test` installed, else `name`
 /// on the PATH. Panics saying how to install it.
-pub fn tool(name: &str, variable: &str, what: &str) -> PathBuf {
+pub(crate) fn tool(name: &str, variable: &str, what: &str) -> PathBuf {
     if let Some(path) = std::env::var_os(variable) {
         return path.into();
     }

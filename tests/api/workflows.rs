@@ -9,7 +9,7 @@ use crate::harness::*;
 use crate::on_both_backends;
 use elevator::proto::v1 as pb;
 
-pub const WORKFLOW_POLICY: &str = r#"
+pub(crate) const WORKFLOW_POLICY: &str = r#"
 roles:
   admin_approver: { permissions: [purchase_orders.approve, purchase_orders.read] }
   payments_admin: { permissions: [payments.release] }
@@ -46,7 +46,7 @@ delegation:
     max_duration: 4h
 "#;
 
-pub async fn workflow_app(backend: Backend) -> TestApp {
+pub(crate) async fn workflow_app(backend: Backend) -> TestApp {
     spawn_app_with(
         backend,
         AppOptions {

@@ -16,7 +16,7 @@ use elevator::telemetry::heap;
 /// One sample: seconds since the start, resident bytes, live heap bytes, calls made so far,
 /// and the segment (between restarts) it belongs to, if it counts.
 #[derive(Debug, Clone, Copy)]
-pub struct Sample {
+pub(super) struct Sample {
     pub seconds: f64,
     pub resident: f64,
     pub live: f64,
@@ -26,7 +26,7 @@ pub struct Sample {
 
 /// The samples of one run.
 #[derive(Debug)]
-pub struct MemoryCurve {
+pub(super) struct MemoryCurve {
     samples: Vec<Sample>,
     /// Samples before this many seconds count for nothing: warm-up, or a restart settling.
     settled_at: f64,
@@ -37,7 +37,7 @@ pub struct MemoryCurve {
 
 /// A least-squares line through the samples after warm-up.
 #[derive(Debug, Clone, Copy)]
-pub struct Fit {
+pub(super) struct Fit {
     /// Bytes per second.
     pub slope: f64,
     /// The mean of the fitted values, bytes.
@@ -46,7 +46,7 @@ pub struct Fit {
 
 impl Fit {
     /// Growth per ten minutes as a share of the mean (0.01 is 1%).
-    pub fn share_per_ten_minutes(&self) -> f64 {
+    pub(super) fn share_per_ten_minutes(&self) -> f64 {
         self.slope * 600.0 / self.mean.max(1.0)
     }
 }
@@ -55,7 +55,7 @@ impl MemoryCurve {
     /// A curve of up to `samples` samples, which count from `warm_up` on, and from `settle`
     /// after each restart. Room for every sample is made now, so that the curve's own growth
     /// is not measured as the server's.
-    pub fn new(samples: usize, warm_up: Duration, settle: Duration) -> Self {
+    pub(super) fn new(samples: usize, warm_up: Duration, settle: Duration) -> Self {
         MemoryCurve {
             samples: Vec::with_capacity(samples),
             settled_at: warm_up.as_secs_f64(),
@@ -65,7 +65,7 @@ impl MemoryCurve {
     }
 
     /// Records a sample now.
-    pub fn sample(&mut self, since_start: Duration, calls: u64) {
+    pub(super) fn sample(&mut self, since_start: Duration, calls: u64) {
         let seconds = since_start.as_secs_f64();
         self.samples.push(Sample {
             seconds,
@@ -78,7 +78,7 @@ impl MemoryCurve {
 
     /// A replica or PostgreSQL restarted (or is about to): the next samples start a new
     /// segment once it settled.
-    pub fn restarted(&mut self, since_start: Duration) {
+    pub(super) fn restarted(&mut self, since_start: Duration) {
         self.segment += 1;
         self.settled_at = self
             .settled_at
@@ -86,7 +86,7 @@ impl MemoryCurve {
     }
 
     /// The fitted slope of `value` against time, per second, and its mean.
-    pub fn fit(&self, value: fn(&Sample) -> f64) -> Fit {
+    pub(super) fn fit(&self, value: fn(&Sample) -> f64) -> Fit {
         let (slope, mean) = self.pooled(|sample| sample.seconds, value);
         Fit { slope, mean }
     }
@@ -94,7 +94,7 @@ impl MemoryCurve {
     /// Live heap kept per call: the live slope against calls made. A leak keeps bytes per call
     /// however fast the machine runs the calls, so this holds on a busy machine where a slope
     /// per second would not.
-    pub fn live_bytes_per_call(&self) -> f64 {
+    pub(super) fn live_bytes_per_call(&self) -> f64 {
         self.pooled(|sample| sample.calls, |sample| sample.live).0
     }
 
@@ -114,7 +114,7 @@ impl MemoryCurve {
     }
 
     /// Calls made within the counted segments (between their first and last samples).
-    pub fn calls_counted(&self) -> f64 {
+    pub(super) fn calls_counted(&self) -> f64 {
         (0..=self.segment)
             .map(|segment| {
                 let mut calls = self
@@ -129,7 +129,7 @@ impl MemoryCurve {
     }
 
     /// How many samples count.
-    pub fn counted(&self) -> usize {
+    pub(super) fn counted(&self) -> usize {
         self.samples
             .iter()
             .filter(|sample| sample.segment.is_some())
@@ -137,7 +137,7 @@ impl MemoryCurve {
     }
 
     /// Writes `seconds,resident_mib,live_mib` lines to `path`, for `benches/soak.sh` to plot.
-    pub fn write_csv(&self, path: &Path) -> std::io::Result<()> {
+    pub(super) fn write_csv(&self, path: &Path) -> std::io::Result<()> {
         let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
         writeln!(out, "seconds,resident_mib,live_mib,calls")?;
         for sample in &self.samples {

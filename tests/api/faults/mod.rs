@@ -26,19 +26,19 @@ use crate::harness::{
 };
 
 /// Whether the long versions run (`ELEVATOR_LONG_FAULTS=1`).
-pub fn long_run() -> bool {
+pub(crate) fn long_run() -> bool {
     std::env::var("ELEVATOR_LONG_FAULTS").is_ok_and(|value| value == "1")
 }
 
 /// `short` normally, `long` with `ELEVATOR_LONG_FAULTS=1`.
-pub fn scaled(short: usize, long: usize) -> usize {
+pub(crate) fn scaled(short: usize, long: usize) -> usize {
     if long_run() { long } else { short }
 }
 
 /// A PostgreSQL cluster owned by one test, on its own port and directory, which the test may
 /// kill (`pg_ctl stop -m immediate`), stall and restart. Removed when dropped. Unlike the
 /// shared server it commits synchronously, so an acknowledged write survives a kill.
-pub struct OwnedPostgres {
+pub(crate) struct OwnedPostgres {
     bin: PathBuf,
     base: PathBuf,
     data: PathBuf,
@@ -48,7 +48,7 @@ pub struct OwnedPostgres {
 
 impl OwnedPostgres {
     /// initdb and start a new cluster.
-    pub fn start() -> OwnedPostgres {
+    pub(crate) fn start() -> OwnedPostgres {
         let bin = postgres_bin_dir().expect("PostgreSQL server binaries");
         let as_postgres_user = running_as_root().then(|| postgres_user().expect("a postgres user"));
         let base = std::env::temp_dir().join(format!(
@@ -96,7 +96,7 @@ impl OwnedPostgres {
     }
 
     /// Starts (or restarts) the server and waits until it accepts connections.
-    pub fn start_server(&self) {
+    pub(crate) fn start_server(&self) {
         let options = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=on \
              -c full_page_writes=off -c max_connections=200 -c shared_buffers=32MB",
@@ -115,7 +115,7 @@ impl OwnedPostgres {
     }
 
     /// `pg_ctl stop -m immediate`: every backend dies at once, nothing is shut down cleanly.
-    pub fn kill(&self) {
+    pub(crate) fn kill(&self) {
         let stopped = self
             .command("pg_ctl")
             .args([
@@ -133,7 +133,7 @@ impl OwnedPostgres {
     }
 
     /// A URL for `database` on this cluster.
-    pub fn url(&self, database: &str) -> String {
+    pub(crate) fn url(&self, database: &str) -> String {
         with_database(
             &format!("postgres://postgres@127.0.0.1:{}/postgres", self.port),
             database,
@@ -141,7 +141,7 @@ impl OwnedPostgres {
     }
 
     /// A new database on this cluster; its URL.
-    pub async fn fresh_database(&self) -> String {
+    pub(crate) async fn fresh_database(&self) -> String {
         let name = format!("elevator_fault_{}", uuid::Uuid::new_v4().simple());
         connect(&self.url("postgres"))
             .await
@@ -165,7 +165,7 @@ impl Drop for OwnedPostgres {
 }
 
 /// Sends `signal` (`STOP`, `CONT`) to a PostgreSQL backend.
-pub fn signal_backend(pid: i32, signal: &str) {
+pub(crate) fn signal_backend(pid: i32, signal: &str) {
     let sent = Command::new("kill")
         .args([format!("-{signal}"), pid.to_string()])
         .status()
@@ -174,7 +174,10 @@ pub fn signal_backend(pid: i32, signal: &str) {
 }
 
 /// Polls `condition` every 2 ms until it holds; how long that took, or `None` after `limit`.
-pub async fn time_until(limit: Duration, mut condition: impl FnMut() -> bool) -> Option<Duration> {
+pub(crate) async fn time_until(
+    limit: Duration,
+    mut condition: impl FnMut() -> bool,
+) -> Option<Duration> {
     let started = Instant::now();
     while started.elapsed() < limit {
         if condition() {

@@ -21,11 +21,11 @@ use crate::harness::*;
 /// How late a replica may still allow a grant revoked through another one: the change feed
 /// delivers within milliseconds, and a feed that stops delivering is noticed (and the caches
 /// dropped) within the stall-detection bound.
-pub const STALENESS_BOUND: Duration = STALL_DETECTION_BOUND;
+pub(super) const STALENESS_BOUND: Duration = STALL_DETECTION_BOUND;
 
 /// What one run measured.
 #[derive(Debug, Default)]
-pub struct EnemyFigures {
+pub(super) struct EnemyFigures {
     pub iterations: usize,
     /// Unpinned Checks on B that allowed the revoked grant later than the bound.
     pub allows_after_bound: usize,
@@ -64,7 +64,7 @@ async fn grant_for(a: &TestApp, subject: &str) -> (String, u64) {
 }
 
 /// Where the Checks about the revoked grant are asked.
-pub enum CheckedThrough<'a> {
+pub(super) enum CheckedThrough<'a> {
     /// Replica B's gRPC API.
     Replica(&'a TestApp),
     /// The control: a decision point over B's store that was told its change feed connected
@@ -179,7 +179,7 @@ fn spawn_load(
 
 /// Revokes through A and checks through `checked` (B, or the control's deaf decision point
 /// on B's store), `iterations` times, with a load running on A and B.
-pub async fn revoke_through_a_check_through_b(
+pub(super) async fn revoke_through_a_check_through_b(
     a: &TestApp,
     b: &TestApp,
     checked: CheckedThrough<'_>,
