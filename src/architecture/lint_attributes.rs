@@ -52,11 +52,14 @@ fn own_code() -> Vec<(String, String)> {
 }
 
 /// The lint attributes in `source` (`#[allow(`, `#![allow(`, `#[expect(`, `#![expect(`), each
-/// with its 1-based line and that line's text. Comments and string literals are not code, so
-/// an attribute spelled inside one is not found.
+/// with its 1-based line and its text up to the `)]` that closes it, however many lines it
+/// spans. Comments and string literals are not code, so an attribute spelled inside one is not
+/// found.
 fn lint_attributes(source: &str) -> Vec<(usize, String)> {
     let code = code_only(source);
-    let lines: Vec<&str> = source.lines().collect();
+    let line_starts: Vec<usize> = std::iter::once(0)
+        .chain(source.match_indices('\n').map(|(at, _)| at + 1))
+        .collect();
     code.lines()
         .enumerate()
         .filter_map(|(index, code)| {
@@ -64,8 +67,12 @@ fn lint_attributes(source: &str) -> Vec<(usize, String)> {
             let is_lint_attribute = ["#[allow(", "#![allow(", "#[expect(", "#![expect("]
                 .iter()
                 .any(|opening| compact.contains(opening));
-            let line = lines.get(index).map_or("", |line| line.trim());
-            is_lint_attribute.then(|| (index + 1, line.to_owned()))
+            if !is_lint_attribute {
+                return None;
+            }
+            let rest = &source[*line_starts.get(index)?..];
+            let end = rest.find(")]").map_or(rest.len(), |at| at + 2);
+            Some((index + 1, rest[..end].trim().to_owned()))
         })
         .collect()
 }
@@ -131,4 +138,14 @@ fn an_allow_in_any_spelling_is_found_and_an_expectation_needs_a_reason() {
     assert!(!is_unsafe_code_expectation(
         "#[expect(unsafe_code, reason = \"\")]"
     ));
+}
+
+#[test]
+fn an_attribute_formatted_over_several_lines_is_read_whole() {
+    let source =
+        "fn a() {}\n#[expect(\n    unsafe_code,\n    reason = \"a libc call\"\n)]\nfn f() {}\n";
+    let found = lint_attributes(source);
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].0, 2);
+    assert!(is_unsafe_code_expectation(&found[0].1));
 }

@@ -81,18 +81,7 @@ impl Elevator {
         check_text("reason", reason, MAX_REASON_BYTES)?;
         let subject = subject.unwrap_or_else(|| caller.subject.clone());
         self.may_act_for(caller, &subject, "ending another subject's session")?;
-        let session = match session {
-            Some(session) => session,
-            None if subject == caller.subject => caller.session.clone().ok_or_else(|| {
-                ServiceError::invalid("session_id", "the token has no sid claim; name the session")
-            })?,
-            None => {
-                return Err(ServiceError::invalid(
-                    "session_id",
-                    "name the session to end",
-                ));
-            }
-        };
+        let session = session_to_end(caller, &subject, session)?;
         let reason = if reason.is_empty() {
             "session ended"
         } else {
@@ -153,6 +142,25 @@ impl Elevator {
             .map(|grant| grant.id)
             .collect();
         Ok((revoked, committed.revision))
+    }
+}
+
+/// The session `end_session` ends: the one named, or else the caller's own (from its token's
+/// `sid`) when the caller ends its own session.
+fn session_to_end(
+    caller: &Identity,
+    subject: &Subject,
+    named: Option<SessionId>,
+) -> Result<SessionId, ServiceError> {
+    match named {
+        Some(session) => Ok(session),
+        None if *subject == caller.subject => caller.session.clone().ok_or_else(|| {
+            ServiceError::invalid("session_id", "the token has no sid claim; name the session")
+        }),
+        None => Err(ServiceError::invalid(
+            "session_id",
+            "name the session to end",
+        )),
     }
 }
 
