@@ -4,9 +4,9 @@
 //! [`UNSAFE_CODE`] lists with their reason, each with `#[expect(unsafe_code, reason = "…")]`
 //! on the one item that needs it (an `expect` fails the build when the item stops needing it).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use super::rust_files;
+use super::handwritten_sources;
 use super::sizes::code_only;
 
 /// The only places that may use `unsafe`, relative to the crate root, and why each must.
@@ -24,32 +24,6 @@ const UNSAFE_CODE: &[(&str, &str)] = &[
         "the load generator's precise schedule lowers its thread's timer slack with prctl",
     ),
 ];
-
-fn crate_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Every Rust file of the crate's own code, relative to the crate root, generated code aside.
-fn own_code() -> Vec<(String, String)> {
-    let root = crate_root();
-    let mut files = vec![root.join("build.rs")];
-    for dir in ["src", "tests", "benches"] {
-        rust_files(&root.join(dir), &mut files);
-    }
-    files.sort();
-    files
-        .into_iter()
-        .filter_map(|path| {
-            let relative = path
-                .strip_prefix(&root)
-                .ok()?
-                .to_string_lossy()
-                .into_owned();
-            (relative != "src/proto.rs")
-                .then(|| (relative, std::fs::read_to_string(&path).unwrap()))
-        })
-        .collect()
-}
 
 /// The lint attributes in `source` (`#[allow(`, `#![allow(`, `#[expect(`, `#![expect(`), each
 /// with its 1-based line and its text up to the `)]` that closes it, however many lines it
@@ -90,7 +64,7 @@ fn no_lint_is_silenced_and_unsafe_code_is_expected_only_where_listed() {
     let listed: Vec<&str> = UNSAFE_CODE.iter().map(|(file, _)| *file).collect();
     let mut wrong = Vec::new();
     let mut used = Vec::new();
-    for (file, source) in own_code() {
+    for (file, source) in handwritten_sources(&["build.rs", "src", "tests", "benches"]) {
         for (line, attribute) in lint_attributes(&source) {
             if is_unsafe_code_expectation(&attribute) && listed.contains(&file.as_str()) {
                 used.push(file.clone());

@@ -29,11 +29,11 @@ struct Edge {
     to: String,
 }
 
-pub(super) fn source_root() -> PathBuf {
+fn source_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
 }
 
-pub(super) fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
+fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         if path.is_dir() {
@@ -42,6 +42,30 @@ pub(super) fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
             found.push(path);
         }
     }
+}
+
+/// The crate's handwritten Rust files in `dirs` (relative to the crate root), with their paths
+/// relative to the crate root and their text, sorted; the generated `src/proto.rs` is left out.
+pub(super) fn handwritten_sources(dirs: &[&str]) -> Vec<(String, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    for dir in dirs {
+        let path = root.join(dir);
+        if path.is_dir() {
+            rust_files(&path, &mut files);
+        } else {
+            files.push(path);
+        }
+    }
+    files.sort();
+    files
+        .into_iter()
+        .filter_map(|path| {
+            let relative = path.strip_prefix(root).ok()?.to_string_lossy().into_owned();
+            (relative != "src/proto.rs")
+                .then(|| (relative, std::fs::read_to_string(&path).unwrap()))
+        })
+        .collect()
 }
 
 /// The module path of a file under `src/`: `api/mod.rs` is `[api]`, `api/convert.rs` is

@@ -6,7 +6,7 @@
 //! from the line of its `fn` to the line of the brace that closes its body. Test code (from a
 //! file's first `#[cfg(test)]` on) and the generated protobuf code are not held to either rule.
 
-use super::{rust_files, source_root};
+use super::handwritten_sources;
 
 /// The longest a file may be before its `#[cfg(test)]` section.
 const MAX_FILE_LINES: usize = 600;
@@ -146,33 +146,13 @@ fn function_lengths(code: &str) -> Vec<(String, usize, usize)> {
     found
 }
 
-/// Every source file under `src/` held to the size rules, with its path relative to `src/`.
-fn held_to_the_rules() -> Vec<(String, String)> {
-    let root = source_root();
-    let mut files = Vec::new();
-    rust_files(&root, &mut files);
-    files.sort();
-    files
-        .into_iter()
-        .filter_map(|path| {
-            let relative = path
-                .strip_prefix(&root)
-                .ok()?
-                .to_string_lossy()
-                .into_owned();
-            let generated = relative == "proto.rs" || relative.starts_with("proto/");
-            (!generated).then(|| (relative, std::fs::read_to_string(&path).unwrap()))
-        })
-        .collect()
-}
-
 #[test]
 fn no_source_file_is_over_600_lines_before_its_tests() {
-    let too_long: Vec<String> = held_to_the_rules()
+    let too_long: Vec<String> = handwritten_sources(&["src"])
         .iter()
         .map(|(file, source)| (file, before_tests(source).lines().count()))
         .filter(|(_, lines)| *lines > MAX_FILE_LINES)
-        .map(|(file, lines)| format!("src/{file}: {lines} lines"))
+        .map(|(file, lines)| format!("{file}: {lines} lines"))
         .collect();
     assert!(
         too_long.is_empty(),
@@ -184,10 +164,10 @@ fn no_source_file_is_over_600_lines_before_its_tests() {
 #[test]
 fn no_function_outside_tests_is_over_80_lines() {
     let mut too_long = Vec::new();
-    for (file, source) in held_to_the_rules() {
+    for (file, source) in handwritten_sources(&["src"]) {
         for (name, line, length) in function_lengths(&code_only(before_tests(&source))) {
             if length > MAX_FUNCTION_LINES {
-                too_long.push(format!("src/{file}:{line}: `{name}` is {length} lines"));
+                too_long.push(format!("{file}:{line}: `{name}` is {length} lines"));
             }
         }
     }
