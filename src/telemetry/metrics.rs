@@ -403,16 +403,13 @@ fn observe_pool(meter: &Meter, store: &Arc<dyn Store>) {
 
 /// The decision log's queue depth and the decisions it dropped.
 fn observe_decision_log(meter: &Meter, log: &Arc<DecisionLog>) {
-    let weak = Arc::downgrade(log);
-    let _ = meter
-        .u64_observable_gauge("elevator_decision_log_queue_depth")
-        .with_description("Decisions waiting to be written to the decision log.")
-        .with_callback(move |observer| {
-            if let Some(log) = weak.upgrade() {
-                observer.observe(log.depth() as u64, &[]);
-            }
-        })
-        .build();
+    weak_gauge(
+        meter,
+        "elevator_decision_log_queue_depth",
+        "Decisions waiting to be written to the decision log.",
+        log,
+        |log| log.depth() as u64,
+    );
     let weak = Arc::downgrade(log);
     let _ = meter
         .u64_observable_counter("elevator_decision_log_dropped")
