@@ -45,10 +45,7 @@ pub(crate) fn moment(
     name: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<DateTime<Utc>>, ServiceError> {
-    let Some(text) = form.optional(name) else {
-        return Ok(None);
-    };
-    moment_toward(name, text, now, Toward::Future).map(Some)
+    optional_moment(form, name, now, Toward::Future)
 }
 
 /// A moment in the past: an RFC 3339 time, or a duration ago (`2h`).
@@ -57,10 +54,19 @@ pub(crate) fn since(
     name: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<DateTime<Utc>>, ServiceError> {
-    let Some(text) = form.optional(name) else {
-        return Ok(None);
-    };
-    moment_toward(name, text, now, Toward::Past).map(Some)
+    optional_moment(form, name, now, Toward::Past)
+}
+
+/// The field `name`, if given, as a time or as a duration `toward` the future or the past.
+fn optional_moment(
+    form: &Fields,
+    name: &str,
+    now: DateTime<Utc>,
+    toward: Toward,
+) -> Result<Option<DateTime<Utc>>, ServiceError> {
+    form.optional(name)
+        .map(|text| moment_toward(name, text, now, toward))
+        .transpose()
 }
 
 /// `text` as a time, or as a duration `toward` the future or the past from `now`; the error

@@ -49,11 +49,9 @@ impl Elevator {
             })
         };
         let committed = self
-            .store
-            .update_grant(id, &self.ready_to_commit_when_decided(&decide))
+            .commit_to_grant(id, &decide)
             .await
             .map_err(|error| hide_others_grants(error, id))?;
-        self.after_commit(&committed).await;
         super::grants::written_grant(committed, id, "the acceptance")
     }
 }

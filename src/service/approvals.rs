@@ -121,11 +121,7 @@ impl Elevator {
             )?;
             Ok(change)
         };
-        let committed = self
-            .store
-            .update_elevation(id, now, &self.ready_to_commit_when_decided(&decide))
-            .await?;
-        self.after_commit(&committed).await;
+        let committed = self.commit_to_elevation(id, now, &decide).await?;
         let elevation = match committed.change.elevations.first() {
             Some(elevation) => elevation.clone(),
             // A replay changed nothing: answer with the elevation as it stands.
@@ -173,11 +169,7 @@ impl Elevator {
             }
             Ok(change)
         };
-        let committed = self
-            .store
-            .update_elevation(id, now, &self.ready_to_commit_when_decided(&decide))
-            .await?;
-        self.after_commit(&committed).await;
+        let committed = self.commit_to_elevation(id, now, &decide).await?;
         let elevation = match committed.change.elevations.first() {
             Some(elevation) => elevation.clone(),
             None => self

@@ -332,11 +332,7 @@ impl Elevator {
             change.elevations.push(cancelled);
             Ok(change)
         };
-        let committed = self
-            .store
-            .update_elevation(id, now, &self.ready_to_commit_when_decided(&decide))
-            .await?;
-        self.after_commit(&committed).await;
+        let committed = self.commit_to_elevation(id, now, &decide).await?;
         Ok(ElevationOutcome {
             elevation: written_elevation(&committed)?,
             grant: None,

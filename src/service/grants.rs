@@ -45,11 +45,7 @@ impl Elevator {
                 policy_version,
             )
         };
-        let committed = self
-            .store
-            .update_grant(id, &self.ready_to_commit_when_decided(&decide))
-            .await?;
-        self.after_commit(&committed).await;
+        let committed = self.commit_to_grant(id, &decide).await?;
         written_grant(committed, id, "the revocation")
     }
 

@@ -45,10 +45,12 @@ use crate::decision::log::DecisionLog;
 use crate::domain::TransitionError;
 use crate::domain::names::validate_free_text;
 use crate::domain::{
-    Elevation, ElevationId, Grant, Identity, RequestedDuration, Revision, RoleName, Scope,
+    Elevation, ElevationId, Grant, GrantId, Identity, RequestedDuration, Revision, RoleName, Scope,
     SessionId, Subject,
 };
-use crate::store::{Change, Committed, Decide, OutboxMessage, Store};
+use crate::store::{
+    Change, Committed, Decide, ElevationContext, GrantContext, OutboxMessage, Store, StoreError,
+};
 use crate::telemetry::metrics::Metrics;
 
 pub use assessment::{RequestAssessment, SimulatedRequester};
@@ -304,6 +306,37 @@ impl Elevator {
         decide: Decide<'a, C>,
     ) -> impl Fn(C) -> Result<Change, TransitionError> + Send + Sync + 'a {
         move |context| decide(context).map(|change| self.ready_to_commit(change))
+    }
+
+    /// Decides and commits a change to elevation `id` under its lock, announced and made
+    /// visible locally: every service write to one elevation goes through here.
+    async fn commit_to_elevation(
+        &self,
+        id: ElevationId,
+        now: DateTime<Utc>,
+        decide: Decide<'_, ElevationContext>,
+    ) -> Result<Committed, StoreError> {
+        let committed = self
+            .store
+            .update_elevation(id, now, &self.ready_to_commit_when_decided(decide))
+            .await?;
+        self.after_commit(&committed).await;
+        Ok(committed)
+    }
+
+    /// Decides and commits a change to grant `id` under its lock, announced and made visible
+    /// locally: every service write to one grant goes through here.
+    async fn commit_to_grant(
+        &self,
+        id: GrantId,
+        decide: Decide<'_, GrantContext>,
+    ) -> Result<Committed, StoreError> {
+        let committed = self
+            .store
+            .update_grant(id, &self.ready_to_commit_when_decided(decide))
+            .await?;
+        self.after_commit(&committed).await;
+        Ok(committed)
     }
 
     /// Makes a commit visible locally at once. (A new policy the commit stored is put in force

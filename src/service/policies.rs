@@ -153,13 +153,8 @@ impl Elevator {
                         policy.version(),
                     )
                 };
-                match self
-                    .store
-                    .update_grant(grant_id, &self.ready_to_commit_when_decided(&decide))
-                    .await
-                {
+                match self.commit_to_grant(grant_id, &decide).await {
                     Ok(committed) => {
-                        self.after_commit(&committed).await;
                         last_revision = Some(committed.revision);
                         tracing::info!(elevation = %elevation.id, grant = %grant_id, "scheduled grant withdrawn: no longer eligible");
                     }

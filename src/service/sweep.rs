@@ -35,15 +35,10 @@ impl Elevator {
             let decide = |context: ElevationContext| -> Result<Change, TransitionError> {
                 Ok(time_passes(&context, now, policy_version))
             };
-            match self
-                .store
-                .update_elevation(id, now, &self.ready_to_commit_when_decided(&decide))
-                .await
-            {
+            match self.commit_to_elevation(id, now, &decide).await {
                 Ok(committed) => {
                     if !committed.change.is_empty() {
                         moved += 1;
-                        self.after_commit(&committed).await;
                     }
                 }
                 Err(error) => {

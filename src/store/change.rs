@@ -127,9 +127,22 @@ pub(crate) fn decide_change<C>(decide: Decide<'_, C>, context: C) -> Result<Chan
     decide(context).map_err(StoreError::Rejected)
 }
 
+/// Decides the change for `context` (see [`decide_change`]) and checks that every elevation it
+/// writes moves along the state machine from how it stood in `before`, as read under the lock.
+/// Both stores run every locked elevation or grant write through this one gate.
+pub(crate) fn decide_checked<C>(
+    decide: Decide<'_, C>,
+    context: C,
+    before: &[Elevation],
+) -> Result<Change, StoreError> {
+    let change = decide_change(decide, context)?;
+    check_transitions(before, &change)?;
+    Ok(change)
+}
+
 /// Checks, as a second line behind the domain, that elevations in `change` only move along
 /// the state machine from how they were read.
-pub(crate) fn check_transitions(before: &[Elevation], change: &Change) -> Result<(), StoreError> {
+fn check_transitions(before: &[Elevation], change: &Change) -> Result<(), StoreError> {
     for next in &change.elevations {
         let Some(previous) = before.iter().find(|previous| previous.id == next.id) else {
             continue;

@@ -26,7 +26,7 @@ pub use crate::domain::audit_log::{Checkpoint, StoredAuditEvent};
 pub use change::{
     Change, Committed, Created, Decide, ElevationContext, GrantContext, PolicyVersion,
 };
-pub(crate) use change::{check_transitions, decide_change};
+pub(crate) use change::{decide_change, decide_checked};
 pub(crate) use contract::WRITE_RETRIES;
 pub use contract::{
     AuditLog, ChangeFeed, Elevations, MAX_REVOKED_GRANTS_LOADED, Operations, Outbox, Policies,

@@ -276,28 +276,43 @@ fn register_process_gauges(meter: &Meter) {
         .build();
 }
 
+/// A gauge `name` that reports `read` of `observed` while it lives; held weakly, so the gauge
+/// keeps nothing alive and reports nothing once it is gone.
+fn weak_gauge<T: ?Sized + Send + Sync + 'static>(
+    meter: &Meter,
+    name: &'static str,
+    description: &'static str,
+    observed: &Arc<T>,
+    read: fn(&T) -> u64,
+) {
+    let weak = Arc::downgrade(observed);
+    let _ = meter
+        .u64_observable_gauge(name)
+        .with_description(description)
+        .with_callback(move |observer| {
+            if let Some(observed) = weak.upgrade() {
+                observer.observe(read(&observed), &[]);
+            }
+        })
+        .build();
+}
+
 /// Gauges that show what background work last counted in `backlogs` (held weakly).
 fn register_backlog_gauges(meter: &Meter, backlogs: &Arc<Backlogs>) {
-    let observed = Arc::downgrade(backlogs);
-    let _backlog = meter
-        .u64_observable_gauge("elevator_pending_approvals")
-        .with_description("Elevations waiting for approval (refreshed every second).")
-        .with_callback(move |observer| {
-            if let Some(backlogs) = observed.upgrade() {
-                observer.observe(backlogs.pending_approvals.load(Ordering::Relaxed), &[]);
-            }
-        })
-        .build();
-    let observed = Arc::downgrade(backlogs);
-    let _outbox = meter
-        .u64_observable_gauge("elevator_webhook_outbox")
-        .with_description("Webhook deliveries waiting to be made (refreshed every second).")
-        .with_callback(move |observer| {
-            if let Some(backlogs) = observed.upgrade() {
-                observer.observe(backlogs.webhook_outbox.load(Ordering::Relaxed), &[]);
-            }
-        })
-        .build();
+    weak_gauge(
+        meter,
+        "elevator_pending_approvals",
+        "Elevations waiting for approval (refreshed every second).",
+        backlogs,
+        |backlogs| backlogs.pending_approvals.load(Ordering::Relaxed),
+    );
+    weak_gauge(
+        meter,
+        "elevator_webhook_outbox",
+        "Webhook deliveries waiting to be made (refreshed every second).",
+        backlogs,
+        |backlogs| backlogs.webhook_outbox.load(Ordering::Relaxed),
+    );
 }
 
 /// The decision caches' counters and sizes, labelled by cache.
@@ -356,16 +371,13 @@ fn observe_caches(meter: &Meter, decider: &Arc<Decider>) {
 
 /// Whether the change feed is connected (and the caches trusted).
 fn observe_change_feed(meter: &Meter, decider: &Arc<Decider>) {
-    let weak = Arc::downgrade(decider);
-    let _ = meter
-        .u64_observable_gauge("elevator_change_feed_listening")
-        .with_description("1 while the change feed is connected and caches are trusted, 0 while checks read through.")
-        .with_callback(move |observer| {
-            if let Some(decider) = weak.upgrade() {
-                observer.observe(u64::from(decider.freshness().is_listening()), &[]);
-            }
-        })
-        .build();
+    weak_gauge(
+        meter,
+        "elevator_change_feed_listening",
+        "1 while the change feed is connected and caches are trusted, 0 while checks read through.",
+        decider,
+        |decider| u64::from(decider.freshness().is_listening()),
+    );
 }
 
 /// The PostgreSQL pool's connections (nothing for a store without a pool).
@@ -391,16 +403,13 @@ fn observe_pool(meter: &Meter, store: &Arc<dyn Store>) {
 
 /// The decision log's queue depth and the decisions it dropped.
 fn observe_decision_log(meter: &Meter, log: &Arc<DecisionLog>) {
-    let weak = Arc::downgrade(log);
-    let _ = meter
-        .u64_observable_gauge("elevator_decision_log_queue_depth")
-        .with_description("Decisions waiting to be written to the decision log.")
-        .with_callback(move |observer| {
-            if let Some(log) = weak.upgrade() {
-                observer.observe(log.depth() as u64, &[]);
-            }
-        })
-        .build();
+    weak_gauge(
+        meter,
+        "elevator_decision_log_queue_depth",
+        "Decisions waiting to be written to the decision log.",
+        log,
+        |log| log.depth() as u64,
+    );
     let weak = Arc::downgrade(log);
     let _ = meter
         .u64_observable_counter("elevator_decision_log_dropped")

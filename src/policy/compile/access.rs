@@ -15,7 +15,6 @@ use crate::policy::document::{
     ApproversDocument, DelegationDocument, EligibilityDocument, StepDocument, WhoDocument,
 };
 use crate::policy::entries::{DelegationEntry, Eligibility};
-use crate::policy::problems::PolicyProblem;
 use crate::policy::rules::{Moment, Rule};
 
 /// The shortest and longest access window an eligibility entry allows.
@@ -341,16 +340,8 @@ impl Compiler<'_> {
         match Rule::parse(&rule, Moment::Request) {
             Ok(_) => Some(rule),
             Err(error) => {
-                let (line, column) = self
-                    .locator
-                    .position(text, error.line, error.column)
-                    .unwrap_or((0, 0));
-                self.problems.add_placed(PolicyProblem {
-                    path: format!("{path}.auto_approve"),
-                    message: error.message,
-                    line,
-                    column,
-                });
+                let message = error.message.clone();
+                self.rule_problem(text, &error, format!("{path}.auto_approve"), message);
                 None
             }
         }

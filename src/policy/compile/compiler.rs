@@ -13,7 +13,7 @@ use crate::policy::document::{LimitsDocument, PolicyDocument, RoleDocument};
 use crate::policy::entries::{DelegationEntry, Eligibility, RoleDefinition};
 use crate::policy::model::Policy;
 use crate::policy::problems::{DocumentLocator, PolicyProblem, PolicyProblems, ProblemCollector};
-use crate::policy::rules::{Moment, Rule};
+use crate::policy::rules::{Moment, Rule, RuleError};
 
 /// The global ceiling on any access window when `limits.max_duration` does not set one.
 const DEFAULT_MAX_DURATION_CEILING: TimeDelta = TimeDelta::hours(24);
@@ -204,23 +204,36 @@ impl<'s> Compiler<'s> {
             match Rule::parse(text, moment) {
                 Ok(rule) => compiled.push(Arc::new(rule)),
                 Err(error) => {
-                    let (line, column) = self
-                        .locator
-                        .position(text, error.line, error.column)
-                        .unwrap_or((0, 0));
-                    self.problems.add_placed(PolicyProblem {
-                        path: format!("{path}[{index}]"),
-                        message: format!(
-                            "{} (rule line {}, column {})",
-                            error.message, error.line, error.column
-                        ),
-                        line,
-                        column,
-                    });
+                    let message = format!(
+                        "{} (rule line {}, column {})",
+                        error.message, error.line, error.column
+                    );
+                    self.rule_problem(text, &error, format!("{path}[{index}]"), message);
                 }
             }
         }
         compiled
+    }
+
+    /// Reports a rule that does not compile, placed where `error` points inside `text` in the
+    /// document (the document's start when the text cannot be found there).
+    pub(super) fn rule_problem(
+        &mut self,
+        text: &str,
+        error: &RuleError,
+        path: String,
+        message: String,
+    ) {
+        let (line, column) = self
+            .locator
+            .position(text, error.line, error.column)
+            .unwrap_or((0, 0));
+        self.problems.add_placed(PolicyProblem {
+            path,
+            message,
+            line,
+            column,
+        });
     }
 
     /// Reports at `path` a role that is not defined under `roles`.

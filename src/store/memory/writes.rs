@@ -7,7 +7,7 @@ use super::MemoryStore;
 use crate::domain::{Elevation, ElevationId, GrantId, SessionId, Subject};
 use crate::store::{
     Change, Committed, Created, Decide, ElevationContext, GrantContext, PolicyVersion, StoreError,
-    Writes, check_transitions, decide_change,
+    Writes, decide_change, decide_checked,
 };
 
 #[async_trait]
@@ -47,8 +47,7 @@ impl Writes for MemoryStore {
                     id: id.to_string(),
                 })?;
             let before = [context.elevation.clone()];
-            let change = decide_change(decide, context)?;
-            check_transitions(&before, &change)?;
+            let change = decide_checked(decide, context, &before)?;
             Ok(state.apply(change))
         })
     }
@@ -65,8 +64,7 @@ impl Writes for MemoryStore {
             })?;
             let context = state.grant_context(grant);
             let before: Vec<Elevation> = context.elevation.iter().cloned().collect();
-            let change = decide_change(decide, context)?;
-            check_transitions(&before, &change)?;
+            let change = decide_checked(decide, context, &before)?;
             Ok(state.apply(change))
         })
     }
@@ -88,8 +86,7 @@ impl Writes for MemoryStore {
                 .iter()
                 .filter_map(|context| context.elevation.clone())
                 .collect();
-            let change = decide_change(decide, contexts)?;
-            check_transitions(&before, &change)?;
+            let change = decide_checked(decide, contexts, &before)?;
             Ok(state.apply(change))
         })
     }

@@ -29,6 +29,7 @@ pub use connect::PostgresOptions;
 pub use listener::STALL_DETECTION_BOUND;
 
 use crate::store::{StoreError, StoreEvent};
+use transaction::cached;
 
 /// The PostgreSQL store.
 pub struct PostgresStore {
@@ -48,5 +49,13 @@ impl PostgresStore {
     /// A pooled connection.
     async fn client(&self) -> Result<deadpool_postgres::Client, StoreError> {
         Ok(self.pool.get().await?)
+    }
+
+    /// The one number `sql` (a statement without parameters) selects: a count or the revision,
+    /// neither of which the schema lets go negative.
+    async fn single_number(&self, sql: &str) -> Result<u64, StoreError> {
+        let client = self.client().await?;
+        let number: i64 = client.query_one(&cached!(client, sql), &[]).await?.get(0);
+        Ok(number as u64)
     }
 }

@@ -35,12 +35,7 @@ impl Operations for PostgresStore {
 
     #[tracing::instrument(name = "postgres.pending_elevations", skip_all, fields(db.system = "postgresql"))]
     async fn pending_elevations(&self) -> Result<u64, StoreError> {
-        let client = self.client().await?;
-        let count: i64 = client
-            .query_one(&cached!(client, queries::PENDING_ELEVATIONS), &[])
-            .await?
-            .get(0);
-        Ok(count as u64)
+        self.single_number(queries::PENDING_ELEVATIONS).await
     }
 
     #[tracing::instrument(name = "postgres.missing_migrations", skip_all, fields(db.system = "postgresql"))]

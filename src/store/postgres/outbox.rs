@@ -69,11 +69,6 @@ impl Outbox for PostgresStore {
 
     #[tracing::instrument(name = "postgres.pending_deliveries", skip_all, fields(db.system = "postgresql"))]
     async fn pending_deliveries(&self) -> Result<u64, StoreError> {
-        let client = self.client().await?;
-        let count: i64 = client
-            .query_one(&cached!(client, queries::PENDING_DELIVERIES), &[])
-            .await?
-            .get(0);
-        Ok(count as u64)
+        self.single_number(queries::PENDING_DELIVERIES).await
     }
 }

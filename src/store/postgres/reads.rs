@@ -177,12 +177,7 @@ impl Snapshots for PostgresStore {
 
     #[tracing::instrument(name = "postgres.revision", skip_all, fields(db.system = "postgresql"))]
     async fn revision(&self) -> Result<Revision, StoreError> {
-        let client = self.client().await?;
-        let revision: i64 = client
-            .query_one(&cached!(client, queries::CURRENT_REVISION), &[])
-            .await?
-            .get(0);
-        Ok(revision as u64)
+        self.single_number(queries::CURRENT_REVISION).await
     }
 }
 

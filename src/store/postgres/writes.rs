@@ -13,7 +13,7 @@ use super::transaction::{apply, cached, in_transaction, lock_descendants, lock_e
 use crate::domain::{Elevation, ElevationId, Grant, GrantId, SessionId, Subject};
 use crate::store::{
     Change, Committed, Created, Decide, ElevationContext, GrantContext, PolicyVersion, StoreError,
-    Writes, check_transitions, decide_change,
+    Writes, decide_change, decide_checked,
 };
 
 #[async_trait]
@@ -78,15 +78,15 @@ impl Writes for PostgresStore {
                 Some(requester_grants.remove(position))
             });
             let before = [elevation.clone()];
-            let change = decide_change(
+            let change = decide_checked(
                 decide,
                 ElevationContext {
                     elevation,
                     grant,
                     requester_grants,
                 },
+                &before,
             )?;
-            check_transitions(&before, &change)?;
             apply(&tx, change).await
         })
     }
@@ -121,15 +121,15 @@ impl Writes for PostgresStore {
             let elevation = lock_elevations(&tx, &elevation_ids).await?.pop();
             let before: Vec<Elevation> = elevation.iter().cloned().collect();
             let descendants = lock_descendants(&tx, grant.id).await?;
-            let change = decide_change(
+            let change = decide_checked(
                 decide,
                 GrantContext {
                     grant,
                     elevation,
                     descendants,
                 },
+                &before,
             )?;
-            check_transitions(&before, &change)?;
             apply(&tx, change).await
         })
     }
@@ -171,8 +171,7 @@ impl Writes for PostgresStore {
                     descendants,
                 });
             }
-            let change = decide_change(decide, contexts)?;
-            check_transitions(&elevations, &change)?;
+            let change = decide_checked(decide, contexts, &elevations)?;
             apply(&tx, change).await
         })
     }
