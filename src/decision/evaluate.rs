@@ -192,7 +192,7 @@ pub(super) fn evaluate(
                     grant: Some(grant.clone()),
                     standing_role: None,
                     rule: None,
-                    revision: grants.revision,
+                    revision: grants.revision(),
                 };
             }
             if closest
@@ -216,7 +216,7 @@ pub(super) fn evaluate(
             grant: None,
             standing_role: Some(standing.role.to_string()),
             rule: None,
-            revision: grants.revision,
+            revision: grants.revision(),
         };
     }
     match closest {
@@ -226,9 +226,9 @@ pub(super) fn evaluate(
             grant: Some(grant.clone()),
             standing_role: None,
             rule,
-            revision: grants.revision,
+            revision: grants.revision(),
         },
-        None => Decision::deny(DecisionReason::NoGrant, grants.revision),
+        None => Decision::deny(DecisionReason::NoGrant, grants.revision()),
     }
 }
 
