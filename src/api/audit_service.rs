@@ -25,9 +25,10 @@ impl AuditService for Api {
             .app
             .list_audit_events(&caller, query, input.page_size, &input.page_token)
             .await?;
+        let (events, next_page_token) = convert::page(page, convert::audit_event);
         Ok(Response::new(pb::ListAuditEventsResponse {
-            events: page.items.iter().map(convert::audit_event).collect(),
-            next_page_token: page.next_page_token.unwrap_or_default(),
+            events,
+            next_page_token,
         }))
     }
 

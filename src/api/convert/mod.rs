@@ -10,7 +10,7 @@ pub(crate) use requests::{
     required_duration, risk_override, simulated_requester, state_filter,
 };
 pub(crate) use responses::{
-    approval_batch, audit_event, check_response, check_simulation, elevation, grant, signed_head,
-    simulation,
+    approval_batch, audit_event, check_response, check_simulation, elevation, elevation_reply,
+    grant, page, signed_head, simulation,
 };
 pub use responses::{duration, timestamp};

@@ -2,12 +2,16 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 
+use crate::domain::Revision;
 use crate::domain::{
     ApprovalStep, Checkpoint, Decision, DecisionReason, DelegationHop, Elevation, ElevationState,
     Grant, GrantStatus, SessionBinding, StoredAuditEvent, Verdict,
 };
 use crate::proto::v1 as pb;
-use crate::service::{ApprovalBatch, CheckSimulation, RequestAssessment, RuleOutcome, UpdateKind};
+use crate::service::{
+    ApprovalBatch, CheckSimulation, ElevationOutcome, Page, RequestAssessment, RuleOutcome,
+    UpdateKind,
+};
 
 /// A timestamp.
 pub fn timestamp(value: DateTime<Utc>) -> prost_types::Timestamp {
@@ -243,6 +247,59 @@ pub(crate) fn grant(grant: &Grant, now: DateTime<Utc>) -> pb::Grant {
             .map(|r| r.reason.clone())
             .unwrap_or_default(),
     }
+}
+
+/// A reply to a write on an elevation that answers with the elevation after it, the grant it
+/// created if any, and the committed revision (Delegate, ExtendElevation, RequestElevation,
+/// Approve): one message type each, the same three fields.
+pub(crate) trait ElevationReply {
+    fn from_parts(
+        elevation: Option<pb::Elevation>,
+        grant: Option<pb::Grant>,
+        revision: Revision,
+    ) -> Self;
+}
+
+macro_rules! elevation_replies {
+    ($($reply:ident),+) => {
+        $(impl ElevationReply for pb::$reply {
+            fn from_parts(
+                elevation: Option<pb::Elevation>,
+                grant: Option<pb::Grant>,
+                revision: Revision,
+            ) -> Self {
+                pb::$reply { elevation, grant, revision }
+            }
+        })+
+    };
+}
+
+elevation_replies!(
+    DelegateResponse,
+    ExtendElevationResponse,
+    RequestElevationResponse,
+    ApproveResponse
+);
+
+/// The reply to a write on an elevation, the grant's status as of `now`.
+pub(crate) fn elevation_reply<R: ElevationReply>(
+    outcome: &ElevationOutcome,
+    now: DateTime<Utc>,
+) -> R {
+    R::from_parts(
+        Some(elevation(&outcome.elevation)),
+        outcome.grant.as_ref().map(|g| grant(g, now)),
+        outcome.revision,
+    )
+}
+
+/// A page as every List reply carries it: its items converted by `item`, and the token of
+/// the next page (empty on the last).
+pub(crate) fn page<T, P>(page: Page<T>, item: impl Fn(&T) -> P) -> (Vec<P>, String) {
+    (
+        page.items.iter().map(item).collect(),
+        page.next_page_token.unwrap_or_default(),
+    )
 }
 
 /// One revision's approval updates.
