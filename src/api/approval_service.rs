@@ -110,14 +110,9 @@ impl Api {
                 id,
                 verdict,
                 comment,
-                idempotency_key(idempotency_key_text),
+                convert::non_empty(idempotency_key_text),
             )
             .await?;
         Ok(outcome)
     }
-}
-
-/// An optional idempotency key (empty means none).
-fn idempotency_key(value: &str) -> Option<&str> {
-    (!value.is_empty()).then_some(value)
 }

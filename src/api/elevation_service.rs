@@ -66,7 +66,7 @@ impl ElevationService for Api {
         let input = request.into_inner();
         let id = convert::elevation_id("id", &input.id)?;
         let extension = convert::required_duration("extension", input.extension.as_ref())?;
-        let key = (!input.idempotency_key.is_empty()).then_some(input.idempotency_key);
+        let key = convert::non_empty(input.idempotency_key);
         let outcome = self
             .app
             .extend_elevation(&caller, id, extension, input.reason, key)
