@@ -20,17 +20,13 @@ impl ApprovalService for Api {
         &self,
         request: Request<pb::WatchApprovalsRequest>,
     ) -> Result<Response<Self::WatchApprovalsStream>, Status> {
-        use tokio_stream::StreamExt;
         let caller = self.caller(&request).await?;
         let batches = self
             .app
             .watch_approvals(caller, request.get_ref().after_revision);
-        let stream = tokio_stream::wrappers::ReceiverStream::new(batches).map(|batch| {
-            batch
-                .map(|batch| convert::approval_batch(&batch))
-                .map_err(Status::from)
-        });
-        Ok(Response::new(self.until_shutdown(stream)))
+        Ok(Response::new(self.watch_replies(batches, |batch| {
+            convert::approval_batch(&batch)
+        })))
     }
     async fn list_pending_approvals(
         &self,

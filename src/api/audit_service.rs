@@ -36,19 +36,15 @@ impl AuditService for Api {
         &self,
         request: Request<pb::WatchAuditEventsRequest>,
     ) -> Result<Response<Self::WatchAuditEventsStream>, Status> {
-        use tokio_stream::StreamExt;
         let caller = self.caller(&request).await?;
         let events = self
             .app
             .watch_audit_events(caller, request.get_ref().after_seq)?;
-        let stream = tokio_stream::wrappers::ReceiverStream::new(events).map(|event| {
-            event
-                .map(|event| pb::WatchAuditEventsResponse {
-                    event: Some(convert::audit_event(&event)),
-                })
-                .map_err(Status::from)
-        });
-        Ok(Response::new(self.until_shutdown(stream)))
+        Ok(Response::new(self.watch_replies(events, |event| {
+            pb::WatchAuditEventsResponse {
+                event: Some(convert::audit_event(&event)),
+            }
+        })))
     }
 
     async fn verify_audit_chain(
