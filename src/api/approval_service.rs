@@ -5,9 +5,10 @@ use tonic::{Request, Response, Status};
 
 use super::Api;
 use super::convert;
-use crate::domain::Verdict;
+use crate::domain::{Identity, Verdict};
 use crate::proto::v1 as pb;
 use crate::proto::v1::approval_service_server::ApprovalService;
+use crate::service::ElevationOutcome;
 
 #[tonic::async_trait]
 impl ApprovalService for Api {
@@ -19,17 +20,13 @@ impl ApprovalService for Api {
         &self,
         request: Request<pb::WatchApprovalsRequest>,
     ) -> Result<Response<Self::WatchApprovalsStream>, Status> {
-        use tokio_stream::StreamExt;
         let caller = self.caller(&request).await?;
         let batches = self
             .app
             .watch_approvals(caller, request.get_ref().after_revision);
-        let stream = tokio_stream::wrappers::ReceiverStream::new(batches).map(|batch| {
-            batch
-                .map(|batch| convert::approval_batch(&batch))
-                .map_err(Status::from)
-        });
-        Ok(Response::new(self.until_shutdown(stream)))
+        Ok(Response::new(self.watch_replies(batches, |batch| {
+            convert::approval_batch(&batch)
+        })))
     }
     async fn list_pending_approvals(
         &self,
@@ -41,9 +38,10 @@ impl ApprovalService for Api {
             .app
             .list_pending_approvals(&caller, input.page_size, &input.page_token)
             .await?;
+        let (elevations, next_page_token) = convert::page(page, convert::elevation);
         Ok(Response::new(pb::ListPendingApprovalsResponse {
-            elevations: page.items.iter().map(convert::elevation).collect(),
-            next_page_token: page.next_page_token.unwrap_or_default(),
+            elevations,
+            next_page_token,
         }))
     }
 
@@ -53,25 +51,19 @@ impl ApprovalService for Api {
     ) -> Result<Response<pb::ApproveResponse>, Status> {
         let caller = self.writer(&request).await?;
         let input = request.into_inner();
-        let id = convert::elevation_id("elevation_id", &input.elevation_id)?;
         let outcome = self
-            .app
-            .decide(
+            .vote(
                 &caller,
-                id,
                 Verdict::Approve,
+                &input.elevation_id,
                 &input.comment,
-                idempotency_key(&input.idempotency_key),
+                &input.idempotency_key,
             )
             .await?;
-        Ok(Response::new(pb::ApproveResponse {
-            elevation: Some(convert::elevation(&outcome.elevation)),
-            grant: outcome
-                .grant
-                .as_ref()
-                .map(|g| convert::grant(g, self.clock.now())),
-            revision: outcome.revision,
-        }))
+        Ok(Response::new(convert::elevation_reply(
+            &outcome,
+            self.clock.now(),
+        )))
     }
 
     async fn deny(
@@ -80,15 +72,13 @@ impl ApprovalService for Api {
     ) -> Result<Response<pb::DenyResponse>, Status> {
         let caller = self.writer(&request).await?;
         let input = request.into_inner();
-        let id = convert::elevation_id("elevation_id", &input.elevation_id)?;
         let outcome = self
-            .app
-            .decide(
+            .vote(
                 &caller,
-                id,
                 Verdict::Deny,
+                &input.elevation_id,
                 &input.comment,
-                idempotency_key(&input.idempotency_key),
+                &input.idempotency_key,
             )
             .await?;
         Ok(Response::new(pb::DenyResponse {
@@ -98,7 +88,27 @@ impl ApprovalService for Api {
     }
 }
 
-/// An optional idempotency key (empty means none).
-fn idempotency_key(value: &str) -> Option<&str> {
-    (!value.is_empty()).then_some(value)
+impl Api {
+    /// Approve and Deny: the same vote on an elevation, but for the verdict.
+    async fn vote(
+        &self,
+        caller: &Identity,
+        verdict: Verdict,
+        elevation_id: &str,
+        comment: &str,
+        idempotency_key_text: &str,
+    ) -> Result<ElevationOutcome, Status> {
+        let id = convert::elevation_id("elevation_id", elevation_id)?;
+        let outcome = self
+            .app
+            .decide(
+                caller,
+                id,
+                verdict,
+                comment,
+                convert::non_empty(idempotency_key_text),
+            )
+            .await?;
+        Ok(outcome)
+    }
 }

@@ -25,9 +25,10 @@ impl AuditService for Api {
             .app
             .list_audit_events(&caller, query, input.page_size, &input.page_token)
             .await?;
+        let (events, next_page_token) = convert::page(page, convert::audit_event);
         Ok(Response::new(pb::ListAuditEventsResponse {
-            events: page.items.iter().map(convert::audit_event).collect(),
-            next_page_token: page.next_page_token.unwrap_or_default(),
+            events,
+            next_page_token,
         }))
     }
 
@@ -35,19 +36,15 @@ impl AuditService for Api {
         &self,
         request: Request<pb::WatchAuditEventsRequest>,
     ) -> Result<Response<Self::WatchAuditEventsStream>, Status> {
-        use tokio_stream::StreamExt;
         let caller = self.caller(&request).await?;
         let events = self
             .app
             .watch_audit_events(caller, request.get_ref().after_seq)?;
-        let stream = tokio_stream::wrappers::ReceiverStream::new(events).map(|event| {
-            event
-                .map(|event| pb::WatchAuditEventsResponse {
-                    event: Some(convert::audit_event(&event)),
-                })
-                .map_err(Status::from)
-        });
-        Ok(Response::new(self.until_shutdown(stream)))
+        Ok(Response::new(self.watch_replies(events, |event| {
+            pb::WatchAuditEventsResponse {
+                event: Some(convert::audit_event(&event)),
+            }
+        })))
     }
 
     async fn verify_audit_chain(

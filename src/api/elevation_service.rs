@@ -20,14 +20,10 @@ impl ElevationService for Api {
         let caller = self.writer(&request).await?;
         let input = NewDelegation::try_from(request.into_inner())?;
         let outcome = self.app.delegate(&caller, input).await?;
-        Ok(Response::new(pb::DelegateResponse {
-            elevation: Some(convert::elevation(&outcome.elevation)),
-            grant: outcome
-                .grant
-                .as_ref()
-                .map(|g| convert::grant(g, self.clock.now())),
-            revision: outcome.revision,
-        }))
+        Ok(Response::new(convert::elevation_reply(
+            &outcome,
+            self.clock.now(),
+        )))
     }
 
     async fn list_delegations(
@@ -70,19 +66,15 @@ impl ElevationService for Api {
         let input = request.into_inner();
         let id = convert::elevation_id("id", &input.id)?;
         let extension = convert::required_duration("extension", input.extension.as_ref())?;
-        let key = (!input.idempotency_key.is_empty()).then_some(input.idempotency_key);
+        let key = convert::non_empty(input.idempotency_key);
         let outcome = self
             .app
             .extend_elevation(&caller, id, extension, input.reason, key)
             .await?;
-        Ok(Response::new(pb::ExtendElevationResponse {
-            elevation: Some(convert::elevation(&outcome.elevation)),
-            grant: outcome
-                .grant
-                .as_ref()
-                .map(|g| convert::grant(g, self.clock.now())),
-            revision: outcome.revision,
-        }))
+        Ok(Response::new(convert::elevation_reply(
+            &outcome,
+            self.clock.now(),
+        )))
     }
 
     async fn simulate_elevation(
@@ -112,12 +104,10 @@ impl ElevationService for Api {
         let caller = self.writer(&request).await?;
         let input = NewElevation::try_from(request.into_inner())?;
         let outcome = self.app.request_elevation(&caller, input).await?;
-        let now = self.clock.now();
-        Ok(Response::new(pb::RequestElevationResponse {
-            elevation: Some(convert::elevation(&outcome.elevation)),
-            grant: outcome.grant.as_ref().map(|g| convert::grant(g, now)),
-            revision: outcome.revision,
-        }))
+        Ok(Response::new(convert::elevation_reply(
+            &outcome,
+            self.clock.now(),
+        )))
     }
 
     async fn get_elevation(
@@ -152,9 +142,10 @@ impl ElevationService for Api {
                 &input.page_token,
             )
             .await?;
+        let (elevations, next_page_token) = convert::page(page, convert::elevation);
         Ok(Response::new(pb::ListElevationsResponse {
-            elevations: page.items.iter().map(convert::elevation).collect(),
-            next_page_token: page.next_page_token.unwrap_or_default(),
+            elevations,
+            next_page_token,
         }))
     }
 

@@ -71,7 +71,7 @@ impl Api {
 
     /// `stream`, ended with `UNAVAILABLE` when the server starts shutting down; the client
     /// resumes from the last revision (or sequence) it saw, on another replica.
-    pub(super) fn until_shutdown<T: Send + 'static>(
+    fn until_shutdown<T: Send + 'static>(
         &self,
         stream: impl tokio_stream::Stream<Item = Result<T, Status>> + Send + 'static,
     ) -> std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<T, Status>> + Send>> {
@@ -91,6 +91,23 @@ impl Api {
                 }))
             });
         Box::pin(stream.take_until(Box::pin(stopped)).chain(farewell))
+    }
+
+    /// A Watch stream: each item the use case sends turned into its reply by `reply`, its
+    /// errors into statuses, ended at shutdown.
+    pub(super) fn watch_replies<T, R>(
+        &self,
+        items: tokio::sync::mpsc::Receiver<Result<T, ServiceError>>,
+        reply: impl Fn(T) -> R + Send + 'static,
+    ) -> std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<R, Status>> + Send>>
+    where
+        T: Send + 'static,
+        R: Send + 'static,
+    {
+        use tokio_stream::StreamExt;
+        let replies = tokio_stream::wrappers::ReceiverStream::new(items)
+            .map(move |item| item.map(&reply).map_err(Status::from));
+        self.until_shutdown(replies)
     }
 
     /// The tonic services.

@@ -47,9 +47,7 @@ impl Default for CacheOptions {
 #[derive(Debug)]
 pub struct SubjectGrants {
     by_role: Box<[Arc<Grant>]>,
-    pub(super) revision: u64,
-    lifetime: Duration,
-    loaded_at: DateTime<Utc>,
+    stamp: LoadStamp,
 }
 
 impl SubjectGrants {
@@ -70,15 +68,17 @@ impl SubjectGrants {
         by_role.sort_by(|a, b| a.role.cmp(&b.role));
         SubjectGrants {
             by_role: by_role.into_boxed_slice(),
-            revision: snapshot.revision,
-            lifetime,
-            loaded_at: now,
+            stamp: LoadStamp {
+                revision: snapshot.revision,
+                lifetime,
+                loaded_at: now,
+            },
         }
     }
 
     /// The revision the entry reflects.
     pub(super) fn revision(&self) -> u64 {
-        self.revision
+        self.stamp.revision
     }
 
     /// The grants of `role`, in the store's order.
@@ -102,9 +102,7 @@ impl SubjectGrants {
 pub struct SubjectRisk {
     /// The signals.
     pub signals: Vec<RiskSignal>,
-    revision: u64,
-    lifetime: Duration,
-    loaded_at: DateTime<Utc>,
+    stamp: LoadStamp,
 }
 
 impl SubjectRisk {
@@ -116,41 +114,49 @@ impl SubjectRisk {
             .fold(ttl, Duration::min);
         SubjectRisk {
             signals: snapshot.value,
-            revision: snapshot.revision,
-            lifetime,
-            loaded_at: now,
+            stamp: LoadStamp {
+                revision: snapshot.revision,
+                lifetime,
+                loaded_at: now,
+            },
         }
     }
 }
 
+/// When and at which revision a cache entry was loaded, and how long it may live: what both
+/// caches need of an entry to expire it and to judge whether it can be trusted.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct LoadStamp {
+    revision: u64,
+    lifetime: Duration,
+    /// By the injected clock.
+    loaded_at: DateTime<Utc>,
+}
+
 pub(super) trait Loaded: Send + Sync + 'static {
-    fn revision(&self) -> u64;
-    fn lifetime(&self) -> Duration;
+    fn stamp(&self) -> &LoadStamp;
+
+    fn revision(&self) -> u64 {
+        self.stamp().revision
+    }
+    fn lifetime(&self) -> Duration {
+        self.stamp().lifetime
+    }
     /// When it was loaded, by the injected clock.
-    fn loaded_at(&self) -> DateTime<Utc>;
+    fn loaded_at(&self) -> DateTime<Utc> {
+        self.stamp().loaded_at
+    }
 }
 
 impl Loaded for SubjectGrants {
-    fn revision(&self) -> u64 {
-        self.revision
-    }
-    fn lifetime(&self) -> Duration {
-        self.lifetime
-    }
-    fn loaded_at(&self) -> DateTime<Utc> {
-        self.loaded_at
+    fn stamp(&self) -> &LoadStamp {
+        &self.stamp
     }
 }
 
 impl Loaded for SubjectRisk {
-    fn revision(&self) -> u64 {
-        self.revision
-    }
-    fn lifetime(&self) -> Duration {
-        self.lifetime
-    }
-    fn loaded_at(&self) -> DateTime<Utc> {
-        self.loaded_at
+    fn stamp(&self) -> &LoadStamp {
+        &self.stamp
     }
 }
 

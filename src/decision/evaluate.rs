@@ -58,7 +58,9 @@ fn base_verdict(grant: &Grant, query: &CheckQuery<'_>, now: DateTime<Utc>) -> De
 
 /// Why one grant (whose role carries the permission) does or does not allow the question:
 /// the base checks first, then separation of duties, then its rules. Returns the reason and,
-/// when a rule (or a separation set) decided, its text.
+/// when a rule (or a separation set) decided, its text. Always inlined: it is the Check's
+/// inner loop and most grants stop at the base checks, which must cost no call.
+#[inline(always)]
 fn judge_grant(
     policy: &Policy,
     grants: &SubjectGrants,
@@ -72,19 +74,6 @@ fn judge_grant(
     if base != DecisionReason::Allowed {
         return (base, None);
     }
-    judge_allowed_grant(policy, grants, grant, query, now, risk, trace)
-}
-
-/// The checks for a grant that passed the base checks: separation of duties and rules.
-fn judge_allowed_grant(
-    policy: &Policy,
-    grants: &SubjectGrants,
-    grant: &Arc<Grant>,
-    query: &CheckQuery<'_>,
-    now: DateTime<Utc>,
-    risk: Option<&RiskPicture>,
-    trace: Option<&mut Vec<RuleOutcome>>,
-) -> (DecisionReason, Option<String>) {
     if !policy.separations().is_empty()
         && let Some(conflict) = separation_conflict(policy, grants, grant, query, now)
     {
@@ -179,12 +168,7 @@ pub(super) fn evaluate(
     let mut closest: Option<(DecisionReason, &Arc<Grant>, Option<String>)> = None;
     for role in roles {
         for grant in grants.with_role(role.as_str()) {
-            let base = base_verdict(grant, query, now);
-            let (reason, rule) = if base == DecisionReason::Allowed {
-                judge_allowed_grant(policy, grants, grant, query, now, risk, None)
-            } else {
-                (base, None)
-            };
+            let (reason, rule) = judge_grant(policy, grants, grant, query, now, risk, None);
             if reason == DecisionReason::Allowed {
                 return Decision {
                     allowed: true,
@@ -192,7 +176,7 @@ pub(super) fn evaluate(
                     grant: Some(grant.clone()),
                     standing_role: None,
                     rule: None,
-                    revision: grants.revision,
+                    revision: grants.revision(),
                 };
             }
             if closest
@@ -216,7 +200,7 @@ pub(super) fn evaluate(
             grant: None,
             standing_role: Some(standing.role.to_string()),
             rule: None,
-            revision: grants.revision,
+            revision: grants.revision(),
         };
     }
     match closest {
@@ -226,9 +210,9 @@ pub(super) fn evaluate(
             grant: Some(grant.clone()),
             standing_role: None,
             rule,
-            revision: grants.revision,
+            revision: grants.revision(),
         },
-        None => Decision::deny(DecisionReason::NoGrant, grants.revision),
+        None => Decision::deny(DecisionReason::NoGrant, grants.revision()),
     }
 }
 

@@ -6,11 +6,11 @@ mod requests;
 mod responses;
 
 pub(crate) use requests::{
-    audit_query, checkpoint, delegation_view, elevation_id, grant_id, optional, optional_timestamp,
-    required_duration, risk_override, simulated_requester, state_filter,
+    audit_query, checkpoint, delegation_view, elevation_id, grant_id, non_empty, optional,
+    optional_timestamp, required_duration, risk_override, simulated_requester, state_filter,
 };
 pub(crate) use responses::{
-    approval_batch, audit_event, check_response, check_simulation, elevation, grant, signed_head,
-    simulation,
+    approval_batch, audit_event, check_response, check_simulation, elevation, elevation_reply,
+    grant, page, signed_head, simulation,
 };
 pub use responses::{duration, timestamp};

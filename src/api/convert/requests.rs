@@ -43,6 +43,11 @@ pub(crate) fn optional<T>(
     field(name, parse(value)).map(Some)
 }
 
+/// An optional text field as proto carries it: empty means none.
+pub(crate) fn non_empty<S: AsRef<str>>(value: S) -> Option<S> {
+    (!value.as_ref().is_empty()).then_some(value)
+}
+
 /// An elevation id.
 pub(crate) fn elevation_id(name: &str, value: &str) -> Result<ElevationId, ServiceError> {
     required(name, value, ElevationId::parse)
@@ -95,7 +100,7 @@ impl<'a> TryFrom<&'a pb::CheckRequest> for CheckQuery<'a> {
             return Err(ServiceError::invalid("subject", "is required"));
         }
         let subject = field("subject", SubjectRef::parse(&request.subject))?;
-        let session = (!request.session_id.is_empty()).then_some(request.session_id.as_str());
+        let session = non_empty(request.session_id.as_str());
         if let Some(session) = session {
             field("session_id", SessionId::validate(session))?;
         }
@@ -124,9 +129,8 @@ impl TryFrom<pb::RequestElevationRequest> for NewElevation {
             scope: required("scope", &request.scope, Scope::parse)?,
             duration: required_duration("duration", request.duration.as_ref())?,
             reason: request.reason,
-            ticket: (!request.ticket.is_empty()).then_some(request.ticket),
-            idempotency_key: (!request.idempotency_key.is_empty())
-                .then_some(request.idempotency_key),
+            ticket: non_empty(request.ticket),
+            idempotency_key: non_empty(request.idempotency_key),
             not_before: request
                 .not_before
                 .as_ref()
@@ -147,8 +151,7 @@ impl TryFrom<pb::DelegateRequest> for NewDelegation {
             duration: required_duration("duration", request.duration.as_ref())?,
             reason: request.reason,
             source_grant: optional("source_grant_id", &request.source_grant_id, GrantId::parse)?,
-            idempotency_key: (!request.idempotency_key.is_empty())
-                .then_some(request.idempotency_key),
+            idempotency_key: non_empty(request.idempotency_key),
         })
     }
 }

@@ -2,12 +2,16 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 
+use crate::domain::Revision;
 use crate::domain::{
     ApprovalStep, Checkpoint, Decision, DecisionReason, DelegationHop, Elevation, ElevationState,
     Grant, GrantStatus, SessionBinding, StoredAuditEvent, Verdict,
 };
 use crate::proto::v1 as pb;
-use crate::service::{ApprovalBatch, CheckSimulation, RequestAssessment, RuleOutcome, UpdateKind};
+use crate::service::{
+    ApprovalBatch, CheckSimulation, ElevationOutcome, Page, RequestAssessment, RuleOutcome,
+    UpdateKind,
+};
 
 /// A timestamp.
 pub fn timestamp(value: DateTime<Utc>) -> prost_types::Timestamp {
@@ -72,36 +76,20 @@ pub(crate) fn simulation(assessment: &RequestAssessment) -> pb::SimulateElevatio
             .as_ref()
             .map(|r| r.code().to_owned())
             .unwrap_or_default(),
-        refusal: assessment
-            .refusal
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_default(),
+        refusal: text_or_empty(assessment.refusal.as_ref()),
         rules: rule_results(&assessment.rules),
         steps: assessment
             .steps
             .iter()
             .map(|step| approval_step(step, 0))
             .collect(),
-        manager: assessment
-            .manager
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_default(),
-        sod_conflict: assessment
-            .separation
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_default(),
+        manager: text_or_empty(assessment.manager.as_ref()),
+        sod_conflict: text_or_empty(assessment.separation.as_ref()),
         not_before: Some(timestamp(assessment.not_before)),
         not_after: Some(timestamp(assessment.not_after)),
         request_expires_at: Some(timestamp(assessment.request_expires_at)),
         policy_version: assessment.policy.version(),
-        session_id: assessment
-            .session
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_default(),
+        session_id: text_or_empty(assessment.session.as_ref()),
     }
 }
 
@@ -126,6 +114,11 @@ pub(crate) fn check_simulation(
     }
 }
 
+/// An optional value as proto carries it: its text, or empty for none.
+fn text_or_empty<T: ToString>(value: Option<&T>) -> String {
+    value.map(ToString::to_string).unwrap_or_default()
+}
+
 fn strings<T: ToString>(values: &[T]) -> Vec<String> {
     values.iter().map(ToString::to_string).collect()
 }
@@ -135,11 +128,7 @@ pub(crate) fn elevation(elevation: &Elevation) -> pb::Elevation {
     pb::Elevation {
         id: elevation.id.to_string(),
         requester: elevation.requester.to_string(),
-        session_id: elevation
-            .session
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_default(),
+        session_id: text_or_empty(elevation.session.as_ref()),
         role: elevation.role.to_string(),
         scope: elevation.scope.to_string(),
         duration: Some(duration(elevation.duration)),
@@ -211,11 +200,7 @@ pub(crate) fn grant(grant: &Grant, now: DateTime<Utc>) -> pb::Grant {
     pb::Grant {
         id: grant.id.to_string(),
         subject: grant.subject.to_string(),
-        session_id: grant
-            .session
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_default(),
+        session_id: text_or_empty(grant.session.as_ref()),
         role: grant.role.to_string(),
         scope: grant.scope.to_string(),
         not_before: Some(timestamp(grant.not_before)),
@@ -243,6 +228,59 @@ pub(crate) fn grant(grant: &Grant, now: DateTime<Utc>) -> pb::Grant {
             .map(|r| r.reason.clone())
             .unwrap_or_default(),
     }
+}
+
+/// A reply to a write on an elevation that answers with the elevation after it, the grant it
+/// created if any, and the committed revision (Delegate, ExtendElevation, RequestElevation,
+/// Approve): one message type each, the same three fields.
+pub(crate) trait ElevationReply {
+    fn from_parts(
+        elevation: Option<pb::Elevation>,
+        grant: Option<pb::Grant>,
+        revision: Revision,
+    ) -> Self;
+}
+
+macro_rules! elevation_replies {
+    ($($reply:ident),+) => {
+        $(impl ElevationReply for pb::$reply {
+            fn from_parts(
+                elevation: Option<pb::Elevation>,
+                grant: Option<pb::Grant>,
+                revision: Revision,
+            ) -> Self {
+                pb::$reply { elevation, grant, revision }
+            }
+        })+
+    };
+}
+
+elevation_replies!(
+    DelegateResponse,
+    ExtendElevationResponse,
+    RequestElevationResponse,
+    ApproveResponse
+);
+
+/// The reply to a write on an elevation, the grant's status as of `now`.
+pub(crate) fn elevation_reply<R: ElevationReply>(
+    outcome: &ElevationOutcome,
+    now: DateTime<Utc>,
+) -> R {
+    R::from_parts(
+        Some(elevation(&outcome.elevation)),
+        outcome.grant.as_ref().map(|g| grant(g, now)),
+        outcome.revision,
+    )
+}
+
+/// A page as every List reply carries it: its items converted by `item`, and the token of
+/// the next page (empty on the last).
+pub(crate) fn page<T, P>(page: Page<T>, item: impl Fn(&T) -> P) -> (Vec<P>, String) {
+    (
+        page.items.iter().map(item).collect(),
+        page.next_page_token.unwrap_or_default(),
+    )
 }
 
 /// One revision's approval updates.
@@ -273,21 +311,9 @@ pub(crate) fn audit_event(stored: &StoredAuditEvent) -> pb::AuditEvent {
         at: Some(timestamp(event.at)),
         actor: event.actor.clone(),
         action: event.action.as_str().to_owned(),
-        subject: event
-            .subject
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_default(),
-        role: event
-            .role
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_default(),
-        scope: event
-            .scope
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_default(),
+        subject: text_or_empty(event.subject.as_ref()),
+        role: text_or_empty(event.role.as_ref()),
+        scope: text_or_empty(event.scope.as_ref()),
         elevation_id: event
             .elevation_id
             .map(|id| id.to_string())
