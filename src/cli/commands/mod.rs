@@ -15,6 +15,7 @@ use std::process::ExitCode;
 use super::args::{Command, PolicyCommand, RiskCommand, SimulateCommand};
 use super::client::{Client, Failure};
 use super::output::Printer;
+use crate::proto::v1 as pb;
 
 pub(super) use policy::validate_locally;
 
@@ -72,4 +73,45 @@ pub(super) async fn execute(
         }) => policy::put(client, printer, &file, expected_version).await,
         Command::Audit(command) => audit::run(client, printer, command).await,
     }
+}
+
+/// The answer to a write on an elevation: the elevation as it now is, the grant the write made
+/// (none unless the write can make one) and the revision it committed at.
+trait ElevationChange {
+    fn elevation(&self) -> Option<&pb::Elevation>;
+    fn grant(&self) -> Option<&pb::Grant> {
+        None
+    }
+    fn revision(&self) -> u64;
+}
+
+/// Implements [`ElevationChange`] for an answer with `elevation` and `revision` fields, and
+/// the grant field named after it, for answers that have one.
+macro_rules! elevation_change {
+    ($response:ty $(, $grant:ident)?) => {
+        impl ElevationChange for $response {
+            fn elevation(&self) -> Option<&pb::Elevation> {
+                self.elevation.as_ref()
+            }
+            $(fn grant(&self) -> Option<&pb::Grant> {
+                self.$grant.as_ref()
+            })?
+            fn revision(&self) -> u64 {
+                self.revision
+            }
+        }
+    };
+}
+
+elevation_change!(pb::RequestElevationResponse, grant);
+elevation_change!(pb::ApproveResponse, grant);
+elevation_change!(pb::DelegateResponse, grant);
+elevation_change!(pb::ExtendElevationResponse, grant);
+elevation_change!(pb::DenyResponse);
+elevation_change!(pb::CancelElevationResponse);
+
+/// Prints the elevation a write changed, with the grant it made, and reports success.
+fn print_change(printer: &Printer, change: &impl ElevationChange) -> Result<ExitCode, Failure> {
+    printer.elevation_with_grant(change.elevation(), change.grant(), change.revision());
+    Ok(ExitCode::SUCCESS)
 }
