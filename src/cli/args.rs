@@ -54,6 +54,15 @@ pub(crate) enum Command {
     Migrate(MigrateArgs),
     /// Mint a token signed with dev mode's secret (dev mode only).
     DevToken(DevTokenArgs),
+    // Every other subcommand is a client of a running server (`policy validate` excepted: it
+    // reads a file).
+    #[command(flatten)]
+    Client(ClientCommand),
+}
+
+/// The subcommands that talk to a running server.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ClientCommand {
     /// Ask for a role on a scope for a time.
     Request(RequestArgs),
     /// Show one elevation.

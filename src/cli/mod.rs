@@ -64,6 +64,6 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Serve(args) => serve::serve(args).await,
         Command::Migrate(args) => serve::migrate(args).await,
         Command::DevToken(args) => dev_token::dev_token(args),
-        command => client::run(command, cli.client).await,
+        Command::Client(command) => client::run(command, cli.client).await,
     }
 }
