@@ -24,15 +24,8 @@ struct Cli {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     elevator::cli::exit_quietly_on_closed_pipe();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("error: cannot start the runtime: {error}");
-            return ExitCode::from(1);
-        }
+    let Some(runtime) = elevator::cli::start_runtime() else {
+        return ExitCode::from(1);
     };
     ExitCode::from(runtime.block_on(elevator::loadtest::run(cli.args)))
 }

@@ -54,6 +54,15 @@ pub(crate) enum Command {
     Migrate(MigrateArgs),
     /// Mint a token signed with dev mode's secret (dev mode only).
     DevToken(DevTokenArgs),
+    // Every other subcommand is a client of a running server (`policy validate` excepted: it
+    // reads a file).
+    #[command(flatten)]
+    Client(ClientCommand),
+}
+
+/// The subcommands that talk to a running server.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ClientCommand {
     /// Ask for a role on a scope for a time.
     Request(RequestArgs),
     /// Show one elevation.
@@ -316,15 +325,9 @@ pub(crate) struct SimulateRequestArgs {
     /// The request.
     #[command(flatten)]
     pub(crate) request: RequestArgs,
-    /// Assess at this time: RFC 3339, or a duration from now.
-    #[arg(long)]
-    pub(crate) at: Option<String>,
-    /// Assess under this risk score instead of the stored signals.
-    #[arg(long)]
-    pub(crate) risk_score: Option<u32>,
-    /// With --risk-score: these risk flags, comma-separated.
-    #[arg(long, value_delimiter = ',')]
-    pub(crate) risk_flags: Vec<String>,
+    /// The time and risk to assess under.
+    #[command(flatten)]
+    pub(crate) overrides: SimulationOverrides,
     /// Assess for another subject (admins).
     #[arg(long)]
     pub(crate) as_subject: Option<String>,
@@ -345,10 +348,19 @@ pub(crate) struct SimulateCheckArgs {
     /// The question.
     #[command(flatten)]
     pub(crate) check: CheckArgs,
-    /// Decide at this time: RFC 3339, or a duration from now.
+    /// The time and risk to decide under.
+    #[command(flatten)]
+    pub(crate) overrides: SimulationOverrides,
+}
+
+/// What `simulate request` and `simulate check` may assume instead of now and the stored risk
+/// signals.
+#[derive(Debug, Args)]
+pub(crate) struct SimulationOverrides {
+    /// Assess or decide at this time: RFC 3339, or a duration from now.
     #[arg(long)]
     pub(crate) at: Option<String>,
-    /// Decide under this risk score instead of the stored signals.
+    /// Assess or decide under this risk score instead of the stored signals.
     #[arg(long)]
     pub(crate) risk_score: Option<u32>,
     /// With --risk-score: these risk flags, comma-separated.

@@ -10,7 +10,7 @@ use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::Channel;
 
 use super::EXIT_ERROR;
-use super::args::{ClientArgs, Command, PolicyCommand};
+use super::args::{ClientArgs, ClientCommand, PolicyCommand};
 use super::commands;
 use super::output::{self, Printer};
 use crate::domain::{Toward, parse_duration, parse_moment};
@@ -136,9 +136,9 @@ pub(super) fn yes_or_no(yes: bool) -> ExitCode {
 }
 
 /// Runs one client subcommand.
-pub(super) async fn run(command: Command, args: ClientArgs) -> ExitCode {
+pub(super) async fn run(command: ClientCommand, args: ClientArgs) -> ExitCode {
     let printer = Printer::new(args.output);
-    if let Command::Policy(PolicyCommand::Validate { file }) = &command {
+    if let ClientCommand::Policy(PolicyCommand::Validate { file }) = &command {
         return commands::validate_locally(file, &printer);
     }
     let outcome = async {

@@ -27,17 +27,20 @@ pub fn main() -> ExitCode {
     if !matches!(cli.command, Command::Serve(_)) {
         exit_quietly_on_closed_pipe();
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("error: cannot start the runtime: {error}");
-            return ExitCode::from(EXIT_ERROR);
-        }
+    let Some(runtime) = start_runtime() else {
+        return ExitCode::from(EXIT_ERROR);
     };
     runtime.block_on(run(cli))
+}
+
+/// The multi-threaded runtime `elevator` and `elevator-loadtest` run on; `None` (the reason
+/// already written to stderr) when it cannot start, each binary exiting with its own code.
+pub fn start_runtime() -> Option<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .inspect_err(|error| eprintln!("error: cannot start the runtime: {error}"))
+        .ok()
 }
 
 /// `elevator grants | head` should stop when `head` does, not panic on the closed pipe: the
@@ -61,6 +64,6 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Serve(args) => serve::serve(args).await,
         Command::Migrate(args) => serve::migrate(args).await,
         Command::DevToken(args) => dev_token::dev_token(args),
-        command => client::run(command, cli.client).await,
+        Command::Client(command) => client::run(command, cli.client).await,
     }
 }

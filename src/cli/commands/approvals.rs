@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use super::super::client::{Client, Failure};
 use super::super::output::Printer;
+use super::print_change;
 use crate::proto::v1 as pb;
 
 /// `elevator pending`.
@@ -33,12 +34,7 @@ pub(super) async fn approve(
         }))
         .await?
         .into_inner();
-    printer.elevation_with_grant(
-        response.elevation.as_ref(),
-        response.grant.as_ref(),
-        response.revision,
-    );
-    Ok(ExitCode::SUCCESS)
+    print_change(printer, &response)
 }
 
 /// `elevator deny`.
@@ -57,6 +53,5 @@ pub(super) async fn deny(
         }))
         .await?
         .into_inner();
-    printer.elevation_with_grant(response.elevation.as_ref(), None, response.revision);
-    Ok(ExitCode::SUCCESS)
+    print_change(printer, &response)
 }

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use super::super::args::DelegateArgs;
 use super::super::client::{Client, Failure, duration};
 use super::super::output::Printer;
+use super::print_change;
 use crate::proto::v1 as pb;
 
 /// `elevator delegate`.
@@ -26,12 +27,7 @@ pub(super) async fn delegate(
         }))
         .await?
         .into_inner();
-    printer.elevation_with_grant(
-        response.elevation.as_ref(),
-        response.grant.as_ref(),
-        response.revision,
-    );
-    Ok(ExitCode::SUCCESS)
+    print_change(printer, &response)
 }
 
 /// `elevator delegations`: those given (default), received, or made from one grant.

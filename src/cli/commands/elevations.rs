@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use super::super::args::{ListArgs, RequestArgs};
 use super::super::client::{Client, Failure, duration, instant};
 use super::super::output::Printer;
+use super::print_change;
 use crate::domain::{ElevationState, Toward};
 use crate::proto::v1 as pb;
 
@@ -36,12 +37,7 @@ pub(super) async fn request(
         .request_elevation(client.request(request_message(args)?))
         .await?
         .into_inner();
-    printer.elevation_with_grant(
-        response.elevation.as_ref(),
-        response.grant.as_ref(),
-        response.revision,
-    );
-    Ok(ExitCode::SUCCESS)
+    print_change(printer, &response)
 }
 
 /// `elevator show`.
@@ -106,8 +102,7 @@ pub(super) async fn cancel(
         .cancel_elevation(client.request(pb::CancelElevationRequest { id, reason }))
         .await?
         .into_inner();
-    printer.elevation_with_grant(response.elevation.as_ref(), None, response.revision);
-    Ok(ExitCode::SUCCESS)
+    print_change(printer, &response)
 }
 
 /// `elevator extend`.
@@ -128,10 +123,5 @@ pub(super) async fn extend(
         }))
         .await?
         .into_inner();
-    printer.elevation_with_grant(
-        response.elevation.as_ref(),
-        response.grant.as_ref(),
-        response.revision,
-    );
-    Ok(ExitCode::SUCCESS)
+    print_change(printer, &response)
 }

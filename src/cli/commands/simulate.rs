@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use super::super::args::{SimulateCheckArgs, SimulateRequestArgs};
+use super::super::args::{SimulateCheckArgs, SimulateRequestArgs, SimulationOverrides};
 use super::super::client::{Client, Failure, instant, yes_or_no};
 use super::super::output::Printer;
 use super::check::check_message;
@@ -11,12 +11,20 @@ use super::elevations::request_message;
 use crate::domain::Toward;
 use crate::proto::v1 as pb;
 
-fn risk(score: Option<u32>, flags: Vec<String>) -> Option<pb::RiskOverride> {
-    score.map(|score| pb::RiskOverride { score, flags })
+/// The risk score and flags to assume, when a score was given.
+fn risk(overrides: &SimulationOverrides) -> Option<pb::RiskOverride> {
+    overrides.risk_score.map(|score| pb::RiskOverride {
+        score,
+        flags: overrides.risk_flags.clone(),
+    })
 }
 
-fn at(text: Option<&str>) -> Result<Option<prost_types::Timestamp>, Failure> {
-    text.map(|at| instant("--at", at, Toward::Future))
+/// The time to assume, when one was given.
+fn at(overrides: &SimulationOverrides) -> Result<Option<prost_types::Timestamp>, Failure> {
+    overrides
+        .at
+        .as_deref()
+        .map(|at| instant("--at", at, Toward::Future))
         .transpose()
 }
 
@@ -36,8 +44,8 @@ pub(super) async fn request(
         .elevations()
         .simulate_elevation(client.request(pb::SimulateElevationRequest {
             request: Some(request_message(args.request)?),
-            at: at(args.at.as_deref())?,
-            risk: risk(args.risk_score, args.risk_flags),
+            at: at(&args.overrides)?,
+            risk: risk(&args.overrides),
             requester,
         }))
         .await?
@@ -56,8 +64,8 @@ pub(super) async fn check(
         .checks()
         .simulate_check(client.request(pb::SimulateCheckRequest {
             check: Some(check_message(args.check)),
-            at: at(args.at.as_deref())?,
-            risk: risk(args.risk_score, args.risk_flags),
+            at: at(&args.overrides)?,
+            risk: risk(&args.overrides),
         }))
         .await?
         .into_inner();

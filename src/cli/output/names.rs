@@ -17,47 +17,39 @@ pub(super) fn span(value: Option<&prost_types::Duration>) -> String {
         .unwrap_or_default()
 }
 
+/// The name of enum value `number` without the `prefix` all the enum's names share; `None`
+/// when this build does not know the number.
+fn unprefixed<E: TryFrom<i32>>(
+    number: i32,
+    name: fn(&E) -> &'static str,
+    prefix: &str,
+) -> Option<&'static str> {
+    E::try_from(number)
+        .ok()
+        .map(|value| name(&value).trim_start_matches(prefix))
+}
+
 pub(super) fn state_name(state: i32) -> String {
-    pb::ElevationState::try_from(state)
-        .map(|s| {
-            s.as_str_name()
-                .trim_start_matches("ELEVATION_STATE_")
-                .to_owned()
-        })
-        .unwrap_or_else(|_| state.to_string())
+    unprefixed(state, pb::ElevationState::as_str_name, "ELEVATION_STATE_")
+        .map_or_else(|| state.to_string(), str::to_owned)
 }
 
 pub(super) fn grant_status_name(status: i32) -> String {
-    pb::GrantStatus::try_from(status)
-        .map(|s| {
-            s.as_str_name()
-                .trim_start_matches("GRANT_STATUS_")
-                .to_owned()
-        })
-        .unwrap_or_else(|_| status.to_string())
+    unprefixed(status, pb::GrantStatus::as_str_name, "GRANT_STATUS_")
+        .map_or_else(|| status.to_string(), str::to_owned)
 }
 
 /// `bound`, `awaiting_acceptance`, `unbound` (empty when unspecified).
 pub(super) fn binding_name(binding: i32) -> String {
-    pb::SessionBinding::try_from(binding)
-        .ok()
-        .filter(|b| *b != pb::SessionBinding::Unspecified)
-        .map(|b| {
-            b.as_str_name()
-                .trim_start_matches("SESSION_BINDING_")
-                .to_lowercase()
-        })
+    unprefixed(binding, pb::SessionBinding::as_str_name, "SESSION_BINDING_")
+        .filter(|name| *name != "UNSPECIFIED")
+        .map(str::to_lowercase)
         .unwrap_or_default()
 }
 
 pub(super) fn reason_name(reason: i32) -> String {
-    pb::DecisionReason::try_from(reason)
-        .map(|r| {
-            r.as_str_name()
-                .trim_start_matches("DECISION_REASON_")
-                .to_lowercase()
-        })
-        .unwrap_or_else(|_| reason.to_string())
+    unprefixed(reason, pb::DecisionReason::as_str_name, "DECISION_REASON_")
+        .map_or_else(|| reason.to_string(), str::to_lowercase)
 }
 
 pub(super) fn hex(bytes: &[u8]) -> String {
