@@ -96,6 +96,14 @@ impl HeadLock {
     async fn wait_for_a_waiter(&self) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         while tokio::time::Instant::now() < deadline {
+            // This session is inside the transaction that holds the row, and PostgreSQL keeps
+            // one snapshot of pg_stat_activity per transaction: without clearing it, every poll
+            // would see the sessions as they were at the first, and a write that arrived later
+            // would never be seen.
+            self.client
+                .batch_execute("SELECT pg_stat_clear_snapshot()")
+                .await
+                .unwrap();
             let row = self
                 .client
                 .query_one(
