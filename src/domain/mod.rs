@@ -1,11 +1,14 @@
-//! Plain types and pure rules: validated names, scopes and durations, the elevation state
-//! machine, grants, risk signals, decisions and audit events. Nothing here does I/O or knows
-//! about protobuf or SQL; every other layer builds on these types.
+//! Plain types and pure rules: validated names, scopes and durations, attribute values, the
+//! directory of known subjects and resources, the elevation state machine, grants, risk
+//! signals, decisions and audit events. Nothing here does I/O or knows about protobuf or SQL;
+//! every other layer builds on these types.
 
+mod attributes;
 pub(crate) mod audit;
 pub(crate) mod audit_log;
 mod check;
 pub(crate) mod decision;
+mod directory;
 mod duration;
 pub(crate) mod echo;
 pub(crate) mod elevation;
@@ -17,10 +20,12 @@ pub(crate) mod names;
 pub(crate) mod risk;
 pub(crate) mod scope;
 
+pub use attributes::{Properties, Value};
 pub use audit::{AuditAction, AuditEvent};
 pub use audit_log::{Checkpoint, StoredAuditEvent};
 pub use check::{CheckQuery, SubjectRef};
 pub use decision::{Decision, DecisionReason};
+pub use directory::{Directory, DirectoryProblems, Entity, EntityId, EntityKey, EntityType};
 pub use duration::RequestedDuration;
 pub(crate) use duration::{format_duration, parse_duration};
 pub use echo::shown;

@@ -1,0 +1,277 @@
+//! The directory: the subjects and resources the decision point knows. AuthZEN PEPs name a
+//! subject or a resource by a type and an id, never by its roles, so the directory is where a
+//! subject's standing roles, groups and properties come from, and where a resource's properties
+//! and place (its scope) come from. An entity may be known by more than one id: the Todo
+//! scenario names one user by an opaque PID and by e-mail.
+//!
+//! A [`Directory`] is a whole, validated snapshot: no two entities share a key or an alias.
+//! Whichever source feeds it (a file beside the policy, or the store), the decision reads one.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use super::attributes::Properties;
+use super::echo::shown;
+use super::identity::StandingRole;
+use super::names::{GroupName, InvalidValue};
+use super::scope::Scope;
+
+const MAX_ENTITY_TYPE_BYTES: usize = 64;
+const MAX_ENTITY_ID_BYTES: usize = 512;
+
+/// The type of an entity (`user`, `todo`, `route`): letters, digits and `_ . -`, starting with a
+/// letter, at most 64 bytes.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EntityType(Arc<str>);
+
+impl EntityType {
+    /// Validates `value`.
+    pub fn parse(value: &str) -> Result<Self, InvalidValue> {
+        Self::validate(value)?;
+        Ok(EntityType(Arc::from(value)))
+    }
+
+    /// Checks `value` without keeping it.
+    pub fn validate(value: &str) -> Result<(), InvalidValue> {
+        if value.is_empty() {
+            return Err(InvalidValue("entity type must not be empty".into()));
+        }
+        if value.len() > MAX_ENTITY_TYPE_BYTES {
+            return Err(InvalidValue(format!(
+                "entity type is {} bytes long; at most {MAX_ENTITY_TYPE_BYTES} are allowed",
+                value.len()
+            )));
+        }
+        let mut bytes = value.bytes();
+        let starts_with_letter = bytes.next().is_some_and(|b| b.is_ascii_alphabetic());
+        if !starts_with_letter
+            || !bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+        {
+            return Err(InvalidValue(format!(
+                "entity type {} must start with a letter and use only letters, digits and _ . -",
+                shown(value)
+            )));
+        }
+        Ok(())
+    }
+
+    /// The validated text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The id of an entity within its type: any text of 1 to 512 bytes without control characters
+/// (ids are e-mail addresses, opaque PIDs, URL templates such as `/users/{userId}`).
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EntityId(Arc<str>);
+
+impl EntityId {
+    /// Validates `value`.
+    pub fn parse(value: &str) -> Result<Self, InvalidValue> {
+        Self::validate(value)?;
+        Ok(EntityId(Arc::from(value)))
+    }
+
+    /// Checks `value` without keeping it.
+    pub fn validate(value: &str) -> Result<(), InvalidValue> {
+        if value.is_empty() {
+            return Err(InvalidValue("entity id must not be empty".into()));
+        }
+        if value.len() > MAX_ENTITY_ID_BYTES {
+            return Err(InvalidValue(format!(
+                "entity id is {} bytes long; at most {MAX_ENTITY_ID_BYTES} are allowed",
+                value.len()
+            )));
+        }
+        if value.chars().any(char::is_control) {
+            return Err(InvalidValue(
+                "entity id must not contain control characters".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The validated text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+macro_rules! text_traits {
+    ($name:ident) => {
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{:?}", &*self.0)
+            }
+        }
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+text_traits!(EntityType);
+text_traits!(EntityId);
+
+/// Names one entity: its type and one of its ids (its own or an alias).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EntityKey {
+    /// The type.
+    pub entity_type: EntityType,
+    /// The id.
+    pub id: EntityId,
+}
+
+impl fmt::Display for EntityKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.entity_type, shown(self.id.as_str()))
+    }
+}
+
+/// One subject or resource the decision point knows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entity {
+    /// Its type and canonical id.
+    pub key: EntityKey,
+    /// Other ids of the same type that name it.
+    pub aliases: Vec<EntityId>,
+    /// What the directory knows about it; these win over what a request says.
+    pub properties: Properties,
+    /// For subjects: the roles it holds permanently, each everywhere or on a scope.
+    pub roles: Vec<StandingRole>,
+    /// For subjects: the groups it belongs to.
+    pub groups: Vec<GroupName>,
+    /// For resources: the scope it lives at, so that a grant on that scope or above covers it.
+    /// `None` leaves the place to the policy's mapping for its type.
+    pub scope: Option<Scope>,
+}
+
+/// Why a set of entities is not a directory: every clash, each with the keys involved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectoryProblems(pub Vec<String>);
+
+/// A whole, validated directory snapshot: entities by key, every alias resolved.
+#[derive(Debug, Clone, Default)]
+pub struct Directory {
+    entities: Vec<Arc<Entity>>,
+    by_key: HashMap<EntityKey, usize>,
+}
+
+impl Directory {
+    /// Builds a directory from `entities`, refusing the whole set when two entities share a
+    /// key or an alias (naming every clash).
+    pub fn new(entities: Vec<Entity>) -> Result<Directory, DirectoryProblems> {
+        let mut directory = Directory::default();
+        let mut problems = Vec::new();
+        for entity in entities {
+            let index = directory.entities.len();
+            let names = std::iter::once(entity.key.id.clone()).chain(entity.aliases.clone());
+            for id in names {
+                let key = EntityKey {
+                    entity_type: entity.key.entity_type.clone(),
+                    id,
+                };
+                if let Some(&other) = directory.by_key.get(&key) {
+                    problems.push(format!(
+                        "{key} names both {} and {}",
+                        directory.entities[other].key, entity.key
+                    ));
+                    continue;
+                }
+                directory.by_key.insert(key, index);
+            }
+            directory.entities.push(Arc::new(entity));
+        }
+        if problems.is_empty() {
+            Ok(directory)
+        } else {
+            Err(DirectoryProblems(problems))
+        }
+    }
+
+    /// The entity of type `entity_type` named `id` (its own id or an alias).
+    pub fn find(&self, entity_type: &str, id: &str) -> Option<&Arc<Entity>> {
+        // Keys are looked up by borrowed parts: build the key only from validated text.
+        let key = EntityKey {
+            entity_type: EntityType::parse(entity_type).ok()?,
+            id: EntityId::parse(id).ok()?,
+        };
+        self.by_key.get(&key).map(|&index| &self.entities[index])
+    }
+
+    /// Every entity, in the order given.
+    pub fn entities(&self) -> &[Arc<Entity>] {
+        &self.entities
+    }
+
+    /// How many entities there are.
+    pub fn len(&self) -> usize {
+        self.entities.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.entities.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(id: &str, aliases: &[&str]) -> Entity {
+        Entity {
+            key: EntityKey {
+                entity_type: EntityType::parse("user").unwrap(),
+                id: EntityId::parse(id).unwrap(),
+            },
+            aliases: aliases
+                .iter()
+                .map(|a| EntityId::parse(a).unwrap())
+                .collect(),
+            properties: Properties::default(),
+            roles: vec![],
+            groups: vec![],
+            scope: None,
+        }
+    }
+
+    #[test]
+    fn an_entity_is_found_by_its_id_and_by_each_alias_and_not_under_another_type() {
+        let directory = Directory::new(vec![user("rick@the-citadel.com", &["CiRmZDA2"])]).unwrap();
+        assert!(directory.find("user", "rick@the-citadel.com").is_some());
+        assert_eq!(
+            directory.find("user", "CiRmZDA2").unwrap().key.id.as_str(),
+            "rick@the-citadel.com"
+        );
+        assert!(directory.find("todo", "CiRmZDA2").is_none());
+        assert!(directory.find("user", "morty@the-citadel.com").is_none());
+    }
+
+    #[test]
+    fn two_entities_sharing_an_alias_are_refused_with_both_named() {
+        let problems =
+            Directory::new(vec![user("rick", &["pid-1"]), user("morty", &["pid-1"])]).unwrap_err();
+        assert_eq!(problems.0.len(), 1);
+        assert!(problems.0[0].contains("rick") && problems.0[0].contains("morty"));
+    }
+
+    #[test]
+    fn entity_types_and_ids_are_validated_on_construction() {
+        assert!(EntityType::parse("todo").is_ok());
+        assert!(EntityType::parse("1todo").is_err());
+        assert!(EntityType::parse("to do").is_err());
+        assert!(EntityId::parse("/users/{userId}").is_ok());
+        assert!(EntityId::parse("").is_err());
+        assert!(EntityId::parse("a\nb").is_err());
+        assert!(EntityId::parse(&"x".repeat(513)).is_err());
+    }
+}
