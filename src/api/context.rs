@@ -5,7 +5,7 @@
 use std::task::{Context, Poll};
 
 use futures_util::future::BoxFuture;
-use http::{HeaderValue, Request, Response};
+use http::{HeaderName, HeaderValue, Request, Response};
 use tower::{Layer, Service};
 use tracing::Instrument;
 
@@ -13,6 +13,11 @@ use crate::service::context::{RequestContext, serving};
 
 /// Longest request id taken from a caller.
 const MAX_REQUEST_ID_BYTES: usize = 128;
+
+/// The request id header, named once rather than parsed from a string on every call.
+static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// The W3C trace context header.
+static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 
 /// Adds the request context to every call.
 #[derive(Debug, Clone, Copy, Default)]
@@ -32,29 +37,47 @@ pub struct WithRequestContext<S> {
     inner: S,
 }
 
-/// The caller's request id when it is printable ASCII of a sane length.
-fn caller_request_id(headers: &http::HeaderMap) -> Option<String> {
-    let value = headers.get("x-request-id")?.to_str().ok()?;
-    let acceptable = !value.is_empty()
-        && value.len() <= MAX_REQUEST_ID_BYTES
-        && value.bytes().all(|b| b.is_ascii_graphic());
-    acceptable.then(|| value.to_owned())
+/// The caller's `x-request-id` header when it is printable ASCII of a sane length.
+fn caller_request_id(headers: &http::HeaderMap) -> Option<&HeaderValue> {
+    let value = headers.get(&REQUEST_ID)?;
+    let bytes = value.as_bytes();
+    let acceptable = !bytes.is_empty()
+        && bytes.len() <= MAX_REQUEST_ID_BYTES
+        && bytes.iter().all(u8::is_ascii_graphic);
+    acceptable.then_some(value)
 }
 
 /// A fresh request id: a UUIDv7 whose random part comes from the thread's generator, not
-/// from a `getrandom` system call per call (which cost a few percent of a Check).
+/// from a `getrandom` system call per call (which cost a few percent of a Check), written
+/// out without the formatting machinery.
 fn new_request_id() -> String {
     let millis = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |since| since.as_millis() as u64);
+    let mut text = uuid::Uuid::encode_buffer();
     uuid::Builder::from_unix_timestamp_millis(millis, &rand::random())
         .into_uuid()
-        .to_string()
+        .hyphenated()
+        .encode_lower(&mut text)
+        .to_owned()
+}
+
+/// The call's request id, and the header value that echoes it: the caller's own header when
+/// it sent a sane one (shared, not copied), otherwise a fresh id.
+fn request_id(headers: &http::HeaderMap) -> (String, Option<HeaderValue>) {
+    if let Some(value) = caller_request_id(headers)
+        && let Ok(text) = value.to_str()
+    {
+        return (text.to_owned(), Some(value.clone()));
+    }
+    let fresh = new_request_id();
+    let echoed = HeaderValue::from_str(&fresh).ok();
+    (fresh, echoed)
 }
 
 /// The trace id of a W3C `traceparent` (`00-<32 hex>-<16 hex>-<2 hex>`), if well formed.
 fn trace_id(headers: &http::HeaderMap) -> Option<String> {
-    let value = headers.get("traceparent")?.to_str().ok()?;
+    let value = headers.get(&TRACEPARENT)?.to_str().ok()?;
     let mut parts = value.split('-');
     let (_version, trace, _parent, _flags) =
         (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
@@ -68,9 +91,8 @@ fn trace_id(headers: &http::HeaderMap) -> Option<String> {
 
 impl<S, B, R> Service<Request<B>> for WithRequestContext<S>
 where
-    S: Service<Request<B>, Response = Response<R>> + Clone + Send + 'static,
+    S: Service<Request<B>, Response = Response<R>>,
     S::Future: Send + 'static,
-    B: Send + 'static,
 {
     type Response = S::Response;
     type Error = S::Error;
@@ -81,11 +103,11 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
+        let (request_id, echoed) = request_id(request.headers());
         let context = RequestContext {
-            request_id: caller_request_id(request.headers()).unwrap_or_else(new_request_id),
+            request_id,
             trace_id: trace_id(request.headers()),
         };
-        let echoed = HeaderValue::from_str(&context.request_id).ok();
         let path = request.uri().path();
         let (service, method) = path
             .trim_start_matches('/')
@@ -101,14 +123,14 @@ where
             request_id = %context.request_id,
         );
         crate::telemetry::continue_trace(&span, request.headers());
-        // Take the service that was polled ready, leave a fresh clone in its place.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+        // The inner call only builds its future: the handler runs when it is polled, in the
+        // request context and the span. (No clone of the inner service per call.)
+        let response = self.inner.call(request);
         Box::pin(
             async move {
-                let mut response = serving(context, inner.call(request)).await?;
+                let mut response = serving(context, response).await?;
                 if let Some(echoed) = echoed {
-                    response.headers_mut().insert("x-request-id", echoed);
+                    response.headers_mut().insert(&REQUEST_ID, echoed);
                 }
                 Ok(response)
             }
@@ -158,8 +180,12 @@ mod tests {
     fn request_ids_are_taken_only_when_sane() {
         let mut headers = http::HeaderMap::new();
         headers.insert("x-request-id", "abc-123".parse().unwrap());
-        assert_eq!(caller_request_id(&headers).as_deref(), Some("abc-123"));
+        assert_eq!(request_id(&headers).0, "abc-123");
+        assert_eq!(request_id(&headers).1.unwrap(), "abc-123");
         headers.insert("x-request-id", "x".repeat(200).parse().unwrap());
         assert_eq!(caller_request_id(&headers), None);
+        let (fresh, echoed) = request_id(&headers);
+        assert_ne!(fresh, "x".repeat(200));
+        assert_eq!(echoed.unwrap(), fresh.as_str());
     }
 }

@@ -140,7 +140,8 @@ impl Api {
         &self,
         request: &Request<T>,
     ) -> Result<Arc<Identity>, Status> {
-        if !request.metadata().contains_key("authorization")
+        let headers: &http::HeaderMap = request.metadata().as_ref();
+        if !headers.contains_key(http::header::AUTHORIZATION)
             && let Some(identity) = self.certificate_identity(request)
         {
             return Ok(identity);

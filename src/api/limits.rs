@@ -4,14 +4,15 @@
 //! or goes elsewhere. Check is never rate limited per caller, since one enforcement point asks
 //! for everyone behind it; it counts against the in-flight limit like every call.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use futures_util::future::BoxFuture;
 use http::{Request, Response};
 use serde::{Deserialize, Serialize};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower::{Layer, Service};
 
 use crate::service::ServiceError;
@@ -186,15 +187,13 @@ pub struct InFlightLimit<S> {
 
 impl<S, B, R> Service<Request<B>> for InFlightLimit<S>
 where
-    S: Service<Request<B>, Response = Response<R>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Send + 'static,
-    B: Send + 'static,
-    R: Default + Send + 'static,
+    S: Service<Request<B>, Response = Response<R>>,
+    S::Future: Unpin,
+    R: Default + Unpin,
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
+    type Future = Admitted<S::Future, S::Response>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -207,15 +206,48 @@ where
                 "this replica is working on its limit of {} calls; retry shortly or on another replica",
                 self.limit
             ));
-            return Box::pin(std::future::ready(Ok(status.into_http())));
+            return Admitted::Refused(Some(status.into_http()));
         };
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        Box::pin(async move {
-            let response = inner.call(request).await;
-            drop(permit);
-            response
-        })
+        Admitted::Admitted {
+            response: self.inner.call(request),
+            permit: Some(permit),
+        }
+    }
+}
+
+/// The response of a call [`InFlightLimit`] admitted, holding its permit until it is ready;
+/// or the refusal of one it did not. Not boxed: every call passes here.
+pub enum Admitted<F, T> {
+    /// Admitted: the inner service's response, and the permit it holds.
+    Admitted {
+        /// The inner service's response.
+        response: F,
+        /// Released when the response is ready.
+        permit: Option<OwnedSemaphorePermit>,
+    },
+    /// Refused: the answer saying so, until it is taken.
+    Refused(Option<T>),
+}
+
+impl<F, T, E> Future for Admitted<F, T>
+where
+    F: Future<Output = Result<T, E>> + Unpin,
+    T: Unpin,
+{
+    type Output = Result<T, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.get_mut() {
+            Admitted::Admitted { response, permit } => {
+                let ready = std::task::ready!(Pin::new(response).poll(cx));
+                permit.take();
+                Poll::Ready(ready)
+            }
+            Admitted::Refused(refusal) => match refusal.take() {
+                Some(refusal) => Poll::Ready(Ok(refusal)),
+                None => Poll::Pending,
+            },
+        }
     }
 }
 

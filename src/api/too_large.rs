@@ -6,9 +6,10 @@
 //! and the limit, and a message that says what to send instead.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use futures_util::future::BoxFuture;
 use http::{Request, Response};
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
@@ -39,32 +40,52 @@ pub(crate) struct MessageTooLarge<S> {
 
 impl<S, B, R> Service<Request<B>> for MessageTooLarge<S>
 where
-    S: Service<Request<B>, Response = Response<R>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    B: Send + 'static,
-    R: Default + Send + 'static,
+    S: Service<Request<B>, Response = Response<R>>,
+    S::Future: Unpin,
+    R: Default,
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
+    type Future = Answered<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        let future = self.inner.call(request);
-        Box::pin(async move {
-            let response = future.await?;
-            // tonic answers a refused message "trailers-only": the status is in the headers.
-            let refused = Status::from_header_map(response.headers())
-                .filter(|status| status.code() == Code::OutOfRange)
-                .and_then(|status| sizes(status.message()));
-            Ok(match refused {
-                Some((size, limit)) => too_large(size, limit).into_http(),
-                None => response,
-            })
-        })
+        Answered {
+            response: self.inner.call(request),
+        }
+    }
+}
+
+/// The response of the service [`MessageTooLarge`] wraps, its refusal of an oversized message
+/// rewritten. Not boxed: every call passes here.
+pub(crate) struct Answered<F> {
+    response: F,
+}
+
+impl<F, R, E> Future for Answered<F>
+where
+    F: Future<Output = Result<Response<R>, E>> + Unpin,
+    R: Default,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let response = std::task::ready!(Pin::new(&mut self.get_mut().response).poll(cx))?;
+        // tonic answers a refused message "trailers-only": the status is in the headers. An
+        // answer with a body has no `grpc-status` header, so most calls stop at one lookup.
+        if !response.headers().contains_key("grpc-status") {
+            return Poll::Ready(Ok(response));
+        }
+        let refused = Status::from_header_map(response.headers())
+            .filter(|status| status.code() == Code::OutOfRange)
+            .and_then(|status| sizes(status.message()));
+        Poll::Ready(Ok(match refused {
+            Some((size, limit)) => too_large(size, limit).into_http(),
+            None => response,
+        }))
     }
 }
 

@@ -5,13 +5,20 @@
 //!
 //! The count is kept in a few cache-line-padded shards picked per thread, so the hot path's
 //! allocations do not all contend for one atomic. A shard can go negative (a thread frees what
-//! another allocated); only the sum means anything.
+//! another allocated); only the sum means anything. Each thread first sums its own allocations
+//! in a plain thread-local and adds them to its shard once they reach [`FLUSH_BYTES`] either
+//! way: an atomic add on every allocation and free cost about 4% of a Check's CPU time, and
+//! the count is only ever off by what each thread has not yet added (under [`FLUSH_BYTES`]).
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering};
 
 const SHARDS: usize = 16;
+
+/// How far a thread's own sum may grow (or shrink) before it is added to its shard: small
+/// beside any growth worth seeing, large beside what one call allocates.
+const FLUSH_BYTES: isize = 16 * 1024;
 
 /// One shard of the count, alone on its cache line.
 #[repr(align(128))]
@@ -25,6 +32,8 @@ thread_local! {
     // A const-initialised `Cell` has no destructor, so reading it is safe from inside the
     // allocator, even while a thread is being torn down.
     static SHARD: Cell<usize> = const { Cell::new(usize::MAX) };
+    // The bytes this thread allocated (net) and has not yet added to its shard.
+    static PENDING: Cell<isize> = const { Cell::new(0) };
 }
 
 fn shard() -> &'static AtomicIsize {
@@ -86,7 +95,25 @@ fn count(bytes: isize) {
     if !INSTALLED.load(Ordering::Relaxed) {
         INSTALLED.store(true, Ordering::Relaxed);
     }
-    shard().fetch_add(bytes, Ordering::Relaxed);
+    let unflushed = PENDING.try_with(|pending| {
+        let sum = pending.get() + bytes;
+        if sum.abs() < FLUSH_BYTES {
+            pending.set(sum);
+            return 0;
+        }
+        pending.set(0);
+        sum
+    });
+    match unflushed {
+        Ok(0) => {}
+        Ok(sum) => {
+            shard().fetch_add(sum, Ordering::Relaxed);
+        }
+        // A thread being torn down: count directly.
+        Err(_) => {
+            shard().fetch_add(bytes, Ordering::Relaxed);
+        }
+    }
 }
 
 /// Bytes allocated and not yet freed, when [`Counting`] is the global allocator.

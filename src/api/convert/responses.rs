@@ -382,7 +382,13 @@ pub(crate) fn check_response(decision: &Decision) -> pb::CheckResponse {
         grant_id: decision
             .grant
             .as_ref()
-            .map(|g| g.id.to_string())
+            .map(|g| {
+                // Every allow names its grant: written out without the formatting machinery.
+                g.id.0
+                    .hyphenated()
+                    .encode_lower(&mut uuid::Uuid::encode_buffer())
+                    .to_owned()
+            })
             .unwrap_or_default(),
         role: decision.role().unwrap_or_default().to_owned(),
         delegation_trail: decision
