@@ -5,9 +5,8 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
-use moka::future::Cache;
 
-use super::cache::{CacheOptions, CacheStats, build_cache};
+use super::cache::{CacheOptions, CacheStats, SubjectCache, build_cache};
 use super::entries::{SubjectGrants, SubjectRisk};
 use super::evaluate::{GrantTrace, evaluate, explain_grants};
 use super::freshness::Freshness;
@@ -15,7 +14,7 @@ use super::intern;
 use crate::clock::SharedClock;
 use crate::domain::decision::DecisionReason;
 use crate::domain::risk::{RiskPicture, risk_picture};
-use crate::domain::{CheckQuery, Decision, Grant, Subject};
+use crate::domain::{CheckQuery, Decision, Grant};
 use crate::policy::Policy;
 use crate::store::{Store, StoreError};
 
@@ -25,9 +24,9 @@ pub struct Decider {
     pub(super) store: Arc<dyn Store>,
     pub(super) clock: SharedClock,
     pub(super) options: CacheOptions,
-    pub(super) grants: Cache<Subject, SubjectGrants>,
+    pub(super) grants: SubjectCache<SubjectGrants>,
     pub(super) grant_stats: CacheStats,
-    pub(super) risk: Cache<Subject, Arc<SubjectRisk>>,
+    pub(super) risk: SubjectCache<Arc<SubjectRisk>>,
     pub(super) risk_stats: CacheStats,
     pub(super) freshness: Freshness,
 }
