@@ -294,18 +294,18 @@ fn cache_memory() {
     // shared ones above), indexed as the cache indexes them, held in a plain vector.
     let clock = ManualClock::starting_now();
     let before_entries = live_bytes();
-    let entries: Vec<Arc<elevator::decision::SubjectGrants>> = names
+    let entries: Vec<elevator::decision::SubjectGrants> = names
         .iter()
         .map(|name| {
             let loaded = grant(&name.clone(), &String::from("Org:Procurement"), &clock);
-            Arc::new(elevator::decision::SubjectGrants::new(
+            elevator::decision::SubjectGrants::new(
                 elevator::store::Snapshot {
                     value: vec![loaded],
                     revision: 1,
                 },
                 clock.now(),
                 std::time::Duration::from_secs(300),
-            ))
+            )
         })
         .collect();
     let after_entries = live_bytes();
@@ -316,6 +316,104 @@ fn cache_memory() {
         after_entries.saturating_sub(before_entries) as f64 / subjects as f64,
     );
     black_box(entries);
+}
+
+/// One moka configuration to weigh: a name and a builder.
+type MokaConfig = (&'static str, fn() -> moka::future::Cache<Subject, Arc<u64>>);
+
+/// Entries expire by a lifetime fixed when they are created (the decider's `LifetimeExpiry`).
+struct FixedLife;
+
+impl moka::Expiry<Subject, Arc<u64>> for FixedLife {
+    fn expire_after_create(
+        &self,
+        _key: &Subject,
+        _value: &Arc<u64>,
+        _created_at: std::time::Instant,
+    ) -> Option<std::time::Duration> {
+        Some(std::time::Duration::from_secs(300))
+    }
+}
+
+/// What each moka feature costs per entry: a million entries (a subject key, its own string,
+/// and an `Arc<u64>` value) inserted into caches that differ by one feature, allocated bytes
+/// counted after moka has applied every write. Printed, not timed.
+fn moka_features() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let entries = 1_000_000u64;
+    let configs: [MokaConfig; 6] = [
+        ("max_capacity (size-bounded, TinyLFU)", || {
+            moka::future::Cache::builder()
+                .max_capacity(1_000_000)
+                .build()
+        }),
+        ("max_capacity + time_to_live", || {
+            moka::future::Cache::builder()
+                .max_capacity(1_000_000)
+                .time_to_live(std::time::Duration::from_secs(300))
+                .build()
+        }),
+        ("max_capacity + expire_after (per-entry expiry)", || {
+            moka::future::Cache::builder()
+                .max_capacity(1_000_000)
+                .expire_after(FixedLife)
+                .build()
+        }),
+        ("max_capacity + expire_after + time_to_live", || {
+            moka::future::Cache::builder()
+                .max_capacity(1_000_000)
+                .expire_after(FixedLife)
+                .time_to_live(std::time::Duration::from_secs(300))
+                .build()
+        }),
+        ("max_capacity + eviction_listener", || {
+            moka::future::Cache::builder()
+                .max_capacity(1_000_000)
+                .eviction_listener(|_key, _value, _cause| {})
+                .build()
+        }),
+        ("max_capacity + time_to_idle", || {
+            moka::future::Cache::builder()
+                .max_capacity(1_000_000)
+                .time_to_idle(std::time::Duration::from_secs(300))
+                .build()
+        }),
+    ];
+    let names: Vec<String> = (0..entries).map(|i| format!("load-{i}")).collect();
+    // The keys and values alone, outside any cache.
+    let before = live_bytes();
+    let bare: Vec<(Subject, Arc<u64>)> = names
+        .iter()
+        .map(|name| (Subject::parse(name).unwrap(), Arc::new(0)))
+        .collect();
+    let bare_bytes = live_bytes().saturating_sub(before) as f64 / entries as f64;
+    drop(bare);
+    eprintln!(
+        "decision/moka_features: keys and values alone (a key's Arc<str> and an Arc<u64>, in a \
+         vector): {bare_bytes:.0} bytes per entry"
+    );
+    for (name, build) in configs {
+        runtime.block_on(async {
+            let before = live_bytes();
+            let cache = build();
+            for (i, key) in names.iter().enumerate() {
+                cache
+                    .insert(Subject::parse(key).unwrap(), Arc::new(i as u64))
+                    .await;
+            }
+            cache.run_pending_tasks().await;
+            let held = cache.entry_count().max(1);
+            let per_entry = live_bytes().saturating_sub(before) as f64 / held as f64;
+            eprintln!(
+                "decision/moka_features: {name}: {held} entries, {per_entry:.0} bytes per entry \
+                 ({:.0} of them moka's)",
+                per_entry - bare_bytes
+            );
+        });
+    }
 }
 
 criterion_group!(
@@ -335,6 +433,12 @@ fn main() {
         .is_none_or(|f| "decision/cache_memory".contains(f))
     {
         cache_memory();
+    }
+    if filter
+        .as_deref()
+        .is_some_and(|f| "decision/moka_features".contains(f))
+    {
+        moka_features();
     }
     benches();
     Criterion::default().configure_from_args().final_summary();

@@ -1,18 +1,18 @@
-//! The decider's two caches (a subject's grants, a subject's risk signals): what an entry
-//! holds and how long it lives, the read-through when the cache cannot be trusted, and the
-//! outage grace when the store cannot answer either.
+//! The decider's two caches (a subject's grants, a subject's risk signals): how they are
+//! bounded and expired, the read-through when the cache cannot be trusted, and the outage grace
+//! when the store cannot answer either. What an entry holds is `entries`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use chrono::{DateTime, TimeDelta, Utc};
-use moka::Expiry;
+use chrono::TimeDelta;
 use moka::future::Cache;
 
 use super::Decider;
-use crate::domain::{Grant, RiskSignal, Subject, SubjectRef};
-use crate::store::{Snapshot, StoreError};
+use super::entries::{Loaded, Moment, SubjectGrants, SubjectRisk};
+use crate::domain::{Subject, SubjectRef};
+use crate::store::StoreError;
 
 /// Cache settings.
 #[derive(Debug, Clone)]
@@ -41,155 +41,22 @@ impl Default for CacheOptions {
     }
 }
 
-/// A subject's grants as loaded, sorted by role (stably, so each role's grants keep the
-/// store's order). A sorted slice rather than a map: a million cached subjects hold one or
-/// two grants each, and a hash map's table cost more than the grants.
-#[derive(Debug)]
-pub struct SubjectGrants {
-    by_role: Box<[Arc<Grant>]>,
-    stamp: LoadStamp,
-}
-
-impl SubjectGrants {
-    /// Indexes a loaded snapshot. The entry lives until the earliest boundary (start or end)
-    /// of its grants, or `ttl`.
-    pub fn new(snapshot: Snapshot<Vec<Grant>>, now: DateTime<Utc>, ttl: Duration) -> Self {
-        let mut by_role: Vec<Arc<Grant>> = Vec::with_capacity(snapshot.value.len());
-        let mut lifetime = ttl;
-        for grant in snapshot.value {
-            for boundary in [grant.not_before, grant.not_after] {
-                if boundary > now {
-                    let until = (boundary - now).to_std().unwrap_or_default();
-                    lifetime = lifetime.min(until + Duration::from_millis(1));
-                }
-            }
-            by_role.push(Arc::new(grant));
-        }
-        by_role.sort_by(|a, b| a.role.cmp(&b.role));
-        SubjectGrants {
-            by_role: by_role.into_boxed_slice(),
-            stamp: LoadStamp {
-                revision: snapshot.revision,
-                lifetime,
-                loaded_at: now,
-            },
-        }
-    }
-
-    /// The revision the entry reflects.
-    pub(super) fn revision(&self) -> u64 {
-        self.stamp.revision
-    }
-
-    /// The grants of `role`, in the store's order.
-    pub(super) fn with_role(&self, role: &str) -> &[Arc<Grant>] {
-        let start = self
-            .by_role
-            .partition_point(|grant| grant.role.as_str() < role);
-        let end =
-            start + self.by_role[start..].partition_point(|grant| grant.role.as_str() == role);
-        &self.by_role[start..end]
-    }
-
-    /// Every grant loaded.
-    pub(super) fn all(&self) -> impl Iterator<Item = &Arc<Grant>> {
-        self.by_role.iter()
-    }
-}
-
-/// A subject's risk signals as loaded.
-#[derive(Debug)]
-pub struct SubjectRisk {
-    /// The signals.
-    pub signals: Vec<RiskSignal>,
-    stamp: LoadStamp,
-}
-
-impl SubjectRisk {
-    fn new(snapshot: Snapshot<Vec<RiskSignal>>, now: DateTime<Utc>, ttl: Duration) -> Self {
-        let lifetime = snapshot
-            .value
-            .iter()
-            .map(|signal| (signal.expires_at - now).to_std().unwrap_or_default())
-            .fold(ttl, Duration::min);
-        SubjectRisk {
-            signals: snapshot.value,
-            stamp: LoadStamp {
-                revision: snapshot.revision,
-                lifetime,
-                loaded_at: now,
-            },
-        }
-    }
-}
-
-/// When and at which revision a cache entry was loaded, and how long it may live: what both
-/// caches need of an entry to expire it and to judge whether it can be trusted.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct LoadStamp {
-    revision: u64,
-    lifetime: Duration,
-    /// By the injected clock.
-    loaded_at: DateTime<Utc>,
-}
-
-pub(super) trait Loaded: Send + Sync + 'static {
-    fn stamp(&self) -> &LoadStamp;
-
-    fn revision(&self) -> u64 {
-        self.stamp().revision
-    }
-    fn lifetime(&self) -> Duration {
-        self.stamp().lifetime
-    }
-    /// When it was loaded, by the injected clock.
-    fn loaded_at(&self) -> DateTime<Utc> {
-        self.stamp().loaded_at
-    }
-}
-
-impl Loaded for SubjectGrants {
-    fn stamp(&self) -> &LoadStamp {
-        &self.stamp
-    }
-}
-
-impl Loaded for SubjectRisk {
-    fn stamp(&self) -> &LoadStamp {
-        &self.stamp
-    }
-}
-
-/// Entries expire by their own lifetime, set when created; reads and updates never extend it.
-struct LifetimeExpiry;
-
-impl<V: Loaded> Expiry<Subject, Arc<V>> for LifetimeExpiry {
-    fn expire_after_create(
-        &self,
-        _key: &Subject,
-        value: &Arc<V>,
-        _created_at: std::time::Instant,
-    ) -> Option<Duration> {
-        Some(value.lifetime())
-    }
-
-    fn expire_after_update(
-        &self,
-        _key: &Subject,
-        value: &Arc<V>,
-        _updated_at: std::time::Instant,
-        _duration_until_expiry: Option<Duration>,
-    ) -> Option<Duration> {
-        Some(value.lifetime())
-    }
-}
-
-pub(super) fn build_cache<V: Loaded>(options: &CacheOptions) -> Cache<Subject, Arc<V>> {
+/// The cache: bounded by `max_subjects` (moka's size-bounded TinyLFU), and nothing else. An
+/// entry's life (`ttl`, or its grants' first boundary) is the deadline it carries, checked on
+/// every read (`Loaded::is_live`); moka's per-entry expiry would keep a timer-wheel node per
+/// entry (40 bytes) and its time-to-live a write-order node (24 bytes) for the same effect
+/// (BENCHMARKS.md, "Memory for a million cached subjects"). An entry past its deadline that
+/// nobody asks about again stays until the size bound evicts it.
+pub(super) fn build_cache<V: Loaded>(options: &CacheOptions) -> SubjectCache<V> {
     Cache::builder()
         .max_capacity(options.max_subjects)
-        .expire_after(LifetimeExpiry)
-        .build()
+        .build_with_hasher(foldhash::fast::RandomState::default())
 }
+
+/// A cache keyed by subject. Its keys are hashed with foldhash, seeded per process: a
+/// subject is hashed on every Check, and SipHash cost a tenth of a cached decision (profile in
+/// BENCHMARKS.md); the keys come from authenticated enforcement points.
+pub(super) type SubjectCache<V> = Cache<Subject, V, foldhash::fast::RandomState>;
 
 /// What one cache did, for the metrics. Relaxed counters: cheap on the hot path.
 #[derive(Debug, Default)]
@@ -250,7 +117,7 @@ impl Decider {
         &self,
         subject: SubjectRef<'_>,
         min_revision: u64,
-    ) -> Result<Arc<SubjectGrants>, StoreError> {
+    ) -> Result<SubjectGrants, StoreError> {
         let ttl = self.options.ttl;
         let lookback = self.options.ended_grant_lookback;
         self.cached_or_loaded(
@@ -264,7 +131,7 @@ impl Decider {
                     .store
                     .load_grants(subject.as_str(), now - lookback)
                     .await?;
-                Ok(Arc::new(SubjectGrants::new(snapshot, now, ttl)))
+                Ok(SubjectGrants::new(snapshot, now, ttl))
             },
         )
         .await
@@ -306,16 +173,16 @@ impl Decider {
 
     async fn cached_or_loaded<V, F, Fut>(
         &self,
-        cache: &Cache<Subject, Arc<V>>,
+        cache: &SubjectCache<V>,
         stats: &CacheStats,
         subject: SubjectRef<'_>,
         min_revision: u64,
         load: F,
-    ) -> Result<Arc<V>, StoreError>
+    ) -> Result<V, StoreError>
     where
         V: Loaded,
         F: Fn() -> Fut,
-        Fut: Future<Output = Result<Arc<V>, StoreError>>,
+        Fut: Future<Output = Result<V, StoreError>>,
     {
         // Counted when run: moka drops the future of a caller that waits on another's load.
         let load = || {
@@ -328,7 +195,9 @@ impl Decider {
         let cache_usable = self.freshness.is_listening() && min_revision <= self.freshness.known();
         if cache_usable {
             if let Some(entry) = cache.get(subject.as_str()).await {
-                if self.freshness.is_fresh(subject.as_str(), entry.revision()) {
+                if entry.is_live(Moment::now())
+                    && self.freshness.is_fresh(subject.as_str(), entry.revision())
+                {
                     CacheStats::count(&stats.hits);
                     return Ok(entry);
                 }
@@ -366,12 +235,12 @@ impl Decider {
     /// can prove `min_revision`, and nothing marked it stale; otherwise `error` (a deny).
     async fn answer_within_outage_grace<V: Loaded>(
         &self,
-        cache: &Cache<Subject, Arc<V>>,
+        cache: &SubjectCache<V>,
         stats: &CacheStats,
         subject: SubjectRef<'_>,
         min_revision: u64,
         error: StoreError,
-    ) -> Result<Arc<V>, StoreError> {
+    ) -> Result<V, StoreError> {
         let grace = self.options.outage_grace;
         if grace <= TimeDelta::zero() || !matches!(error, StoreError::Unavailable(_)) {
             return Err(error);
@@ -380,7 +249,8 @@ impl Decider {
             return Err(error);
         };
         let age = self.clock.now() - entry.loaded_at();
-        let usable = age >= TimeDelta::zero()
+        let usable = entry.is_live(Moment::now())
+            && age >= TimeDelta::zero()
             && age < grace
             && entry.revision() >= min_revision
             && self.freshness.is_fresh(subject.as_str(), entry.revision());

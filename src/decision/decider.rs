@@ -5,15 +5,16 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
-use moka::future::Cache;
 
-use super::cache::{CacheOptions, CacheStats, SubjectGrants, SubjectRisk, build_cache};
+use super::cache::{CacheOptions, CacheStats, SubjectCache, build_cache};
+use super::entries::{SubjectGrants, SubjectRisk};
 use super::evaluate::{GrantTrace, evaluate, explain_grants};
 use super::freshness::Freshness;
+use super::intern;
 use crate::clock::SharedClock;
 use crate::domain::decision::DecisionReason;
 use crate::domain::risk::{RiskPicture, risk_picture};
-use crate::domain::{CheckQuery, Decision, Subject};
+use crate::domain::{CheckQuery, Decision, Grant};
 use crate::policy::Policy;
 use crate::store::{Store, StoreError};
 
@@ -23,9 +24,9 @@ pub struct Decider {
     pub(super) store: Arc<dyn Store>,
     pub(super) clock: SharedClock,
     pub(super) options: CacheOptions,
-    pub(super) grants: Cache<Subject, Arc<SubjectGrants>>,
+    pub(super) grants: SubjectCache<SubjectGrants>,
     pub(super) grant_stats: CacheStats,
-    pub(super) risk: Cache<Subject, Arc<SubjectRisk>>,
+    pub(super) risk: SubjectCache<Arc<SubjectRisk>>,
     pub(super) risk_stats: CacheStats,
     pub(super) freshness: Freshness,
 }
@@ -38,6 +39,7 @@ impl Decider {
         clock: SharedClock,
         options: CacheOptions,
     ) -> Self {
+        intern::adopt_roles(policy.roles().map(|role| &role.name));
         Decider {
             policy: ArcSwap::from_pointee(policy),
             grants: build_cache(&options),
@@ -67,6 +69,7 @@ impl Decider {
             }
         });
         if policy.version() > previous.version() {
+            intern::adopt_roles(policy.roles().map(|role| &role.name));
             tracing::info!(version = policy.version(), "policy in force");
         }
     }
@@ -95,8 +98,9 @@ impl Decider {
         let known_at_start = self.freshness.known();
         let grants = self.grants_of(query.subject, query.min_revision).await?;
         let now = self.clock.now();
-        let risk = self.risk_if_needed(query, now).await?;
-        let mut decision = evaluate(&self.policy.load(), &grants, query, now, risk.as_ref());
+        let policy = self.policy.load();
+        let risk = self.risk_if_needed(&policy, query, now).await?;
+        let mut decision = evaluate(&policy, &grants, query, now, risk.as_ref());
         decision.revision = grants.revision().max(known_at_start);
         Ok(decision)
     }
@@ -105,10 +109,11 @@ impl Decider {
     /// reads it (loading it costs a cache lookup; most Checks need none).
     async fn risk_if_needed(
         &self,
+        policy: &Policy,
         query: &CheckQuery<'_>,
         now: DateTime<Utc>,
     ) -> Result<Option<RiskPicture>, StoreError> {
-        if !self.policy.load().permission_reads_risk(query.permission) {
+        if !policy.permission_reads_risk(query.permission) {
             return Ok(None);
         }
         let risk = self.risk_of(query.subject, query.min_revision).await?;
@@ -116,14 +121,24 @@ impl Decider {
     }
 
     /// Decides `query` as if at `at` and, when given, under `risk` instead of the stored
-    /// signals, and explains every grant the subject holds. Changes nothing.
+    /// signals, and explains every grant the subject holds. Changes nothing. Reads the grants
+    /// from the store, whole: the cache holds only what a Check needs of them.
     pub async fn explain(
         &self,
         query: &CheckQuery<'_>,
         at: DateTime<Utc>,
         risk: Option<RiskPicture>,
     ) -> Result<(Decision, Vec<GrantTrace>), StoreError> {
-        let grants = self.grants_of(query.subject, query.min_revision).await?;
+        let now = self.clock.now();
+        let snapshot = self
+            .store
+            .load_grants(
+                query.subject.as_str(),
+                now - self.options.ended_grant_lookback,
+            )
+            .await?;
+        let whole: Vec<Arc<Grant>> = snapshot.value.iter().cloned().map(Arc::new).collect();
+        let grants = SubjectGrants::new(snapshot, now, self.options.ttl);
         let policy = self.policy.load_full();
         let risk = match risk {
             Some(risk) => risk,
@@ -134,7 +149,7 @@ impl Decider {
         };
         let mut decision = evaluate(&policy, &grants, query, at, Some(&risk));
         decision.revision = grants.revision().max(self.freshness.known());
-        let traces = explain_grants(&policy, &grants, query, at, &risk);
+        let traces = explain_grants(&policy, &grants, &whole, query, at, &risk);
         Ok((decision, traces))
     }
 }

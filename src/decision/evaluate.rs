@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::cache::SubjectGrants;
+use super::entries::SubjectGrants;
 use crate::domain::decision::DecisionReason;
 use crate::domain::risk::RiskPicture;
 use crate::domain::scope::scope_covers;
-use crate::domain::{CheckQuery, Decision, Grant};
+use crate::domain::{CheckQuery, Decision, Grant, GrantTerms};
 use crate::policy::rules::{self, GrantFacts, RuleInput, RuleOutcome, TokenFacts};
 use crate::policy::{Holding, Policy};
 
@@ -31,11 +31,11 @@ pub struct GrantTrace {
 /// The checks every grant gets on every call, whatever the cache holds: scope, revocation,
 /// window and session. Cheap and allocation-free; most grants stop here.
 #[inline(always)]
-fn base_verdict(grant: &Grant, query: &CheckQuery<'_>, now: DateTime<Utc>) -> DecisionReason {
+fn base_verdict(grant: &GrantTerms, query: &CheckQuery<'_>, now: DateTime<Utc>) -> DecisionReason {
     if !scope_covers(grant.scope.as_str(), query.resource) {
         return DecisionReason::ScopeMismatch;
     }
-    if grant.revocation.is_some() {
+    if grant.revoked {
         return DecisionReason::Revoked;
     }
     if now >= grant.not_after {
@@ -64,7 +64,7 @@ fn base_verdict(grant: &Grant, query: &CheckQuery<'_>, now: DateTime<Utc>) -> De
 fn judge_grant(
     policy: &Policy,
     grants: &SubjectGrants,
-    grant: &Arc<Grant>,
+    grant: &GrantTerms,
     query: &CheckQuery<'_>,
     now: DateTime<Utc>,
     risk: Option<&RiskPicture>,
@@ -111,11 +111,7 @@ fn judge_grant(
         time: now - grant.not_before,
     };
     match rules::judge(
-        policy.grant_rules_for(
-            &grant.role,
-            &grant.scope,
-            grant.parent_grant_id.is_some() || !grant.delegation_trail.is_empty(),
-        ),
+        policy.grant_rules_for(&grant.role, &grant.scope, grant.delegated),
         &input,
         trace,
     ) {
@@ -136,13 +132,13 @@ fn judge_grant(
 fn separation_conflict(
     policy: &Policy,
     grants: &SubjectGrants,
-    grant: &Arc<Grant>,
+    grant: &GrantTerms,
     query: &CheckQuery<'_>,
     now: DateTime<Utc>,
 ) -> Option<String> {
     let active_grants = grants
         .all()
-        .filter(|other| other.id != grant.id && other.revocation.is_none())
+        .filter(|other| other.id != grant.id && !other.revoked)
         .filter(|other| other.not_before <= now && now < other.not_after)
         .map(|other| Holding::Grant(other.id, &other.role));
     let standing = query
@@ -165,7 +161,7 @@ pub(super) fn evaluate(
     risk: Option<&RiskPicture>,
 ) -> Decision {
     let roles = policy.roles_with_permission(query.permission);
-    let mut closest: Option<(DecisionReason, &Arc<Grant>, Option<String>)> = None;
+    let mut closest: Option<(DecisionReason, &GrantTerms, Option<String>)> = None;
     for role in roles {
         for grant in grants.with_role(role.as_str()) {
             let (reason, rule) = judge_grant(policy, grants, grant, query, now, risk, None);
@@ -173,7 +169,7 @@ pub(super) fn evaluate(
                 return Decision {
                     allowed: true,
                     reason,
-                    grant: Some(grant.clone()),
+                    grant: grants.shared(grant),
                     standing_role: None,
                     rule: None,
                     revision: grants.revision(),
@@ -207,7 +203,7 @@ pub(super) fn evaluate(
         Some((reason, grant, rule)) => Decision {
             allowed: false,
             reason,
-            grant: Some(grant.clone()),
+            grant: grants.shared(grant),
             standing_role: None,
             rule,
             revision: grants.revision(),
@@ -217,17 +213,20 @@ pub(super) fn evaluate(
 }
 
 /// How every grant the subject holds fares on `query` at `at`, for an explained decision
-/// ("why denied"), ordered by grant id.
+/// ("why denied"), ordered by grant id; `whole` are the same grants as stored, which the
+/// traces show.
 pub(super) fn explain_grants(
     policy: &Policy,
     grants: &SubjectGrants,
+    whole: &[Arc<Grant>],
     query: &CheckQuery<'_>,
     at: DateTime<Utc>,
     risk: &RiskPicture,
 ) -> Vec<GrantTrace> {
     let mut traces: Vec<GrantTrace> = grants
         .all()
-        .map(|grant| {
+        .filter_map(|grant| {
+            let loaded = whole.iter().find(|loaded| loaded.id == grant.id)?;
             let carries_permission = policy
                 .roles_with_permission(query.permission)
                 .contains(&grant.role);
@@ -245,13 +244,13 @@ pub(super) fn explain_grants(
             } else {
                 (DecisionReason::NoGrant, None)
             };
-            GrantTrace {
-                grant: grant.clone(),
+            Some(GrantTrace {
+                grant: loaded.clone(),
                 carries_permission,
                 reason,
                 rule,
                 rules,
-            }
+            })
         })
         .collect();
     traces.sort_by_key(|trace| trace.grant.id);

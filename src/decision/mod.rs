@@ -11,19 +11,23 @@
 //! may still answer, and after that the Check fails closed. The grace is zero by default: the
 //! caches are dropped the moment the feed is lost.
 //!
-//! The [`Decider`] (`decider`) answers a Check from its caches (`cache`: entries,
-//! read-through, outage grace) through the pure evaluation (`evaluate`); the change feed
-//! (`feed`) drops what a write made stale and puts a new policy in force.
+//! The [`Decider`] (`decider`) answers a Check from its caches (`cache`: read-through, outage
+//! grace; `entries`: what an entry holds, lean enough for a million subjects, with role and
+//! scope names shared through `intern`) through the pure evaluation (`evaluate`); the change
+//! feed (`feed`) drops what a write made stale and puts a new policy in force.
 
 mod cache;
 mod decider;
+mod entries;
 mod evaluate;
 mod feed;
 mod freshness;
+mod intern;
 pub mod log;
 
 pub use crate::domain::CheckQuery;
-pub use cache::{CacheOptions, CacheReport, CacheStats, SubjectGrants, SubjectRisk};
+pub use cache::{CacheOptions, CacheReport, CacheStats};
 pub use decider::Decider;
+pub use entries::{SubjectGrants, SubjectRisk};
 pub use evaluate::GrantTrace;
 pub use freshness::Freshness;

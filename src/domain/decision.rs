@@ -1,9 +1,7 @@
 //! What a Check answers: allowed or not, a machine-readable reason, the grant that decided it
 //! and the revision the answer reflects.
 
-use std::sync::Arc;
-
-use super::grant::Grant;
+use super::grant_terms::GrantRef;
 
 /// Why a decision came out the way it did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -86,7 +84,7 @@ pub struct Decision {
     /// Why.
     pub reason: DecisionReason,
     /// The grant that allowed it, or the one that came closest.
-    pub grant: Option<Arc<Grant>>,
+    pub grant: Option<GrantRef>,
     /// The standing role that allowed it, when no grant did.
     pub standing_role: Option<String>,
     /// The rule (or separation-of-duties set) that denied it, when one did.

@@ -13,6 +13,7 @@ mod duration;
 pub(crate) mod echo;
 pub(crate) mod elevation;
 pub(crate) mod grant;
+mod grant_terms;
 mod identity;
 mod ids;
 mod moment;
@@ -37,6 +38,7 @@ pub use grant::{
     AcceptRefusal, AttenuationBreach, Delegation, DelegationHop, Grant, GrantStatus, Revocation,
     SessionBinding,
 };
+pub use grant_terms::{GrantRef, GrantTerms};
 pub use identity::{Identity, StandingRole};
 pub use ids::{ElevationId, GrantId};
 pub use moment::{NotAMoment, Toward, parse_moment};

@@ -100,6 +100,11 @@ impl Scope {
         &self.0
     }
 
+    /// How many scopes share this one's text (an interner drops a text only it still holds).
+    pub(crate) fn holders(&self) -> usize {
+        Arc::strong_count(&self.0)
+    }
+
     /// Whether this scope covers `resource` (a well-formed scope): the same path, or one below it.
     /// `Org:Procurement` covers `Org:Procurement/PO:1` but not `Org:Procurement2`.
     pub fn covers(&self, resource: &str) -> bool {

@@ -255,14 +255,14 @@ impl Policy {
         role: &RoleName,
         holdings: impl IntoIterator<Item = Holding<'h>>,
     ) -> Option<SeparationConflict> {
-        let sets: Vec<&Separation> = self
-            .separations
-            .iter()
-            .filter(|set| set.roles.contains(role))
-            .collect();
-        if sets.is_empty() {
-            return None;
-        }
+        // Filtered twice rather than collected: this runs on every allowed Check under a
+        // policy with separation sets, and a collected list cost an allocation each time.
+        let sets = || {
+            self.separations
+                .iter()
+                .filter(|set| set.roles.contains(role))
+        };
+        sets().next()?;
         for holding in holdings {
             let (held, grant, held_as, counts_for_dynamic) = match holding {
                 Holding::Grant(grant, held) => (held, Some(grant), "grant", true),
@@ -272,7 +272,7 @@ impl Policy {
             if held == role {
                 continue;
             }
-            let breaks = sets.iter().find(|set| {
+            let breaks = sets().find(|set| {
                 set.roles.contains(held)
                     && (counts_for_dynamic || set.mode == SeparationMode::Static)
             });

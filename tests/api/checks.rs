@@ -272,3 +272,78 @@ async fn grant_rules_read_how_the_subject_authenticated() {
     assert!(!password_only.allowed);
     assert_eq!(reason(&password_only), pb::DecisionReason::RuleDenied);
 }
+
+/// The cache keeps only what a Check reads of a grant (no revocation text); a simulated Check
+/// still shows each grant whole, read from the store, and the real Check names the same grant.
+async fn a_simulated_check_shows_the_whole_grant_the_cache_does_not_keep(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let elevation = app.request_fatma().await;
+    let grant = app.ali_approves(&elevation.id).await.grant.unwrap();
+    assert!(app.check_fatma("s1").await.allowed, "cached while allowed");
+    let revoked = app
+        .elevations()
+        .revoke_grant(authed(
+            &app.fatma(),
+            pb::RevokeGrantRequest {
+                grant_id: grant.id.clone(),
+                reason: "finished early".into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let denied = app
+        .checks()
+        .check(authed(
+            &app.pep(),
+            pb::CheckRequest {
+                min_revision: revoked.revision,
+                ..question(
+                    "fatma",
+                    "s1",
+                    "purchase_orders.approve",
+                    "Org:Procurement/PO:4711",
+                )
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!denied.allowed);
+    assert_eq!(reason(&denied), pb::DecisionReason::Revoked);
+    assert_eq!(denied.grant_id, grant.id);
+
+    let explained = app
+        .checks()
+        .simulate_check(authed(
+            &app.pep(),
+            pb::SimulateCheckRequest {
+                check: Some(question(
+                    "fatma",
+                    "s1",
+                    "purchase_orders.approve",
+                    "Org:Procurement/PO:4711",
+                )),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let decision = explained.decision.unwrap();
+    assert_eq!(reason(&decision), pb::DecisionReason::Revoked);
+    assert_eq!(explained.grants.len(), 1);
+    let shown = explained.grants[0]
+        .grant
+        .as_ref()
+        .expect("the grant, whole");
+    assert_eq!(shown.id, grant.id);
+    assert_eq!(shown.revoke_reason, "finished early");
+    assert_eq!(shown.revoked_by, "fatma");
+    assert_eq!(shown.elevation_id, elevation.id);
+}
+
+crate::on_both_backends!(
+    simulated_checks_show_whole_grants,
+    a_simulated_check_shows_the_whole_grant_the_cache_does_not_keep
+);
