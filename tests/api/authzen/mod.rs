@@ -2,5 +2,6 @@
 //! licence) and the examples that answer them, and what AuthZEN-shaped questions mean in
 //! elevator's model.
 
+mod equivalence;
 mod examples;
 pub(crate) mod questions;
