@@ -4,4 +4,5 @@
 
 mod equivalence;
 mod examples;
+mod model;
 pub(crate) mod questions;
