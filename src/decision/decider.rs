@@ -182,7 +182,7 @@ impl Decider {
         let facts = plain_facts(&policy, directory_entity.as_deref(), query);
         let mut decision = evaluate(&policy, &grants, query, &facts, at, Some(&risk));
         decision.revision = grants.revision().max(self.freshness.known());
-        let traces = explain_grants(&policy, &grants, query, at, &risk);
+        let traces = explain_grants(&policy, &grants, query, &facts, at, &risk);
         Ok((decision, traces))
     }
 }

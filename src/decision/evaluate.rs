@@ -64,20 +64,24 @@ fn base_verdict(grant: &Grant, query: &CheckQuery<'_>, now: DateTime<Utc>) -> De
 /// inner loop and most grants stop at the base checks, which must cost no call.
 #[inline(always)]
 fn judge_grant(
-    policy: &Policy,
-    grants: &SubjectGrants,
+    judge: &Judge<'_, '_>,
     grant: &Arc<Grant>,
-    query: &CheckQuery<'_>,
-    now: DateTime<Utc>,
-    risk: Option<&RiskPicture>,
     trace: Option<&mut Vec<RuleOutcome>>,
 ) -> (DecisionReason, Option<String>) {
+    let Judge {
+        policy,
+        grants,
+        query,
+        facts,
+        now,
+        risk,
+    } = *judge;
     let base = base_verdict(grant, query, now);
     if base != DecisionReason::Allowed {
         return (base, None);
     }
     if !policy.separations().is_empty()
-        && let Some(conflict) = separation_conflict(policy, grants, grant, query, now)
+        && let Some(conflict) = separation_conflict(policy, grants, grant, query, facts, now)
     {
         return (DecisionReason::SodConflict, Some(conflict));
     }
@@ -101,7 +105,7 @@ fn judge_grant(
         time: now - grant.not_before,
         access: None,
     };
-    match rules::judge(
+    let verdict = rules::judge(
         policy.grant_rules_for(
             &grant.role,
             &grant.scope,
@@ -109,7 +113,8 @@ fn judge_grant(
         ),
         &input,
         trace,
-    ) {
+    );
+    match verdict {
         rules::RuleVerdict::Allowed => (DecisionReason::Allowed, None),
         rules::RuleVerdict::Refused { rule, by_risk, .. } => {
             let reason = if by_risk {
@@ -187,6 +192,7 @@ fn separation_conflict(
     grants: &SubjectGrants,
     grant: &Arc<Grant>,
     query: &CheckQuery<'_>,
+    facts: &QuestionFacts<'_>,
     now: DateTime<Utc>,
 ) -> Option<String> {
     let active_grants = grants
@@ -198,10 +204,45 @@ fn separation_conflict(
         .token
         .into_iter()
         .flat_map(|token| token.standing_roles.iter())
+        .chain(facts.directory_roles)
         .map(|standing| Holding::Standing(&standing.role));
     policy
         .separation_conflict(&grant.role, active_grants.chain(standing))
         .map(|conflict| conflict.to_string())
+}
+
+/// Everything a grant is judged against: the policy, the subject's grants, the question and
+/// what it brings, the instant and the risk picture.
+#[derive(Clone, Copy)]
+struct Judge<'a, 'q> {
+    policy: &'a Policy,
+    grants: &'a SubjectGrants,
+    query: &'a CheckQuery<'q>,
+    facts: &'a QuestionFacts<'q>,
+    now: DateTime<Utc>,
+    risk: Option<&'a RiskPicture>,
+}
+
+/// A grant judged (`judge_grant`), then, when it would allow, held to the condition under
+/// which its role carries the permission.
+#[inline(always)]
+fn judge_with_condition(
+    judge: &Judge<'_, '_>,
+    grant: &Arc<Grant>,
+    condition: Option<&Arc<Rule>>,
+    trace: Option<&mut Vec<RuleOutcome>>,
+) -> (DecisionReason, Option<String>) {
+    let (reason, rule) = judge_grant(judge, grant, trace);
+    if reason == DecisionReason::Allowed
+        && let Some(condition) = condition
+        && !condition_holds(condition, judge.query, judge.facts, Some(grant), judge.now)
+    {
+        return (
+            DecisionReason::RuleDenied,
+            Some(condition.text().to_owned()),
+        );
+    }
+    (reason, rule)
 }
 
 /// The reason closest to an allow so far, with the grant and the rule behind it.
@@ -219,18 +260,19 @@ pub(super) fn evaluate(
 ) -> Decision {
     let roles = policy.roles_with_permission(query.permission);
     let access = policy.access();
+    let judge = Judge {
+        policy,
+        grants,
+        query,
+        facts,
+        now,
+        risk,
+    };
     let mut closest: Closest<'_> = None;
     for role in roles {
         let condition = access.condition(role.as_str(), query.permission);
         for grant in grants.with_role(role.as_str()) {
-            let (mut reason, mut rule) = judge_grant(policy, grants, grant, query, now, risk, None);
-            if reason == DecisionReason::Allowed
-                && let Some(condition) = condition
-                && !condition_holds(condition, query, facts, Some(grant), now)
-            {
-                reason = DecisionReason::RuleDenied;
-                rule = Some(condition.text().to_owned());
-            }
+            let (reason, rule) = judge_with_condition(&judge, grant, condition, None);
             if reason == DecisionReason::Allowed {
                 return Decision {
                     allowed: true,
@@ -296,9 +338,18 @@ pub(super) fn explain_grants(
     policy: &Policy,
     grants: &SubjectGrants,
     query: &CheckQuery<'_>,
+    facts: &QuestionFacts<'_>,
     at: DateTime<Utc>,
     risk: &RiskPicture,
 ) -> Vec<GrantTrace> {
+    let judge = Judge {
+        policy,
+        grants,
+        query,
+        facts,
+        now: at,
+        risk: Some(risk),
+    };
     let mut traces: Vec<GrantTrace> = grants
         .all()
         .map(|grant| {
@@ -307,15 +358,10 @@ pub(super) fn explain_grants(
                 .contains(&grant.role);
             let mut rules = Vec::new();
             let (reason, rule) = if carries_permission {
-                judge_grant(
-                    policy,
-                    grants,
-                    grant,
-                    query,
-                    at,
-                    Some(risk),
-                    Some(&mut rules),
-                )
+                let condition = policy
+                    .access()
+                    .condition(grant.role.as_str(), query.permission);
+                judge_with_condition(&judge, grant, condition, Some(&mut rules))
             } else {
                 (DecisionReason::NoGrant, None)
             };

@@ -218,3 +218,44 @@ async fn a_plain_check_counts_the_directorys_standing_roles_of_a_user() {
     // A conditional permission on a plain Check sees no resource properties: refused.
     assert!(!allowed(check(MORTY, "can_update_todo")).await.allowed);
 }
+
+#[tokio::test]
+async fn a_simulated_check_explains_a_grant_its_permissions_condition_refuses() {
+    let app = todo_app().await;
+    let revision = app
+        .store
+        .append(Change {
+            grants: vec![grant(MORTY, "admin", "App:Todo/Todo:t2", None, &app)],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .revision;
+    let simulation = app
+        .checks()
+        .simulate_check(authed(
+            &app.pep(),
+            pb::SimulateCheckRequest {
+                check: Some(pb::CheckRequest {
+                    subject: MORTY.into(),
+                    permission: "can_update_todo".into(),
+                    resource: "App:Todo/Todo:t2".into(),
+                    min_revision: revision,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let decision = simulation.decision.unwrap();
+    assert!(!decision.allowed);
+    assert_eq!(reason(&decision), pb::DecisionReason::RuleDenied);
+    let trace = &simulation.grants[0];
+    assert_eq!(
+        pb::DecisionReason::try_from(trace.reason).unwrap(),
+        pb::DecisionReason::RuleDenied
+    );
+    assert!(trace.rule.contains("ownerID"), "{}", trace.rule);
+}
