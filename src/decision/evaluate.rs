@@ -248,6 +248,21 @@ fn judge_with_condition(
 /// The reason closest to an allow so far, with the grant and the rule behind it.
 type Closest<'g> = Option<(DecisionReason, Option<&'g Arc<Grant>>, Option<String>)>;
 
+/// Keeps the grant's reason when it comes closer to an allow than the closest so far.
+fn keep_closest<'g>(
+    closest: &mut Closest<'g>,
+    reason: DecisionReason,
+    grant: &'g Arc<Grant>,
+    rule: Option<String>,
+) {
+    if closest
+        .as_ref()
+        .is_none_or(|(best, _, _)| reason.closeness() > best.closeness())
+    {
+        *closest = Some((reason, Some(grant), rule));
+    }
+}
+
 /// The decision itself, pure: which grant (or standing role) carries the permission on the
 /// resource now, or the closest reason why none does.
 pub(super) fn evaluate(
@@ -283,12 +298,7 @@ pub(super) fn evaluate(
                     revision: grants.revision(),
                 };
             }
-            if closest
-                .as_ref()
-                .is_none_or(|(best, _, _)| reason.closeness() > best.closeness())
-            {
-                closest = Some((reason, Some(grant), rule));
-            }
+            keep_closest(&mut closest, reason, grant, rule);
         }
     }
     let token_roles = query
