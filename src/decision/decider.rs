@@ -8,15 +8,24 @@ use chrono::{DateTime, Utc};
 
 use super::cache::{CacheOptions, CacheStats, SubjectCache, build_cache};
 use super::entries::{SubjectGrants, SubjectRisk};
-use super::evaluate::{GrantTrace, evaluate, explain_grants};
+use super::evaluate::{GrantTrace, QuestionFacts, evaluate, explain_grants};
 use super::freshness::Freshness;
 use super::intern;
 use crate::clock::SharedClock;
 use crate::domain::decision::DecisionReason;
 use crate::domain::risk::{RiskPicture, risk_picture};
-use crate::domain::{CheckQuery, Decision, Grant};
+use crate::domain::{CheckQuery, Decision, Directory, DirectoryView, Entity, Grant, Properties};
 use crate::policy::Policy;
+use crate::policy::rules::AccessFacts;
 use crate::store::{Store, StoreError};
+
+/// The properties of what a plain Check does not describe (made once: an empty map is still
+/// an allocation, and the Check path makes none it does not need).
+static NO_PROPERTIES: std::sync::LazyLock<Properties> =
+    std::sync::LazyLock::new(Properties::default);
+
+/// The entity type a gRPC Check's subject has in the directory.
+pub(super) const USER_TYPE: &str = "user";
 
 /// The decision point of one replica: policy in force, caches, and freshness bookkeeping.
 pub struct Decider {
@@ -29,6 +38,8 @@ pub struct Decider {
     pub(super) risk: SubjectCache<Arc<SubjectRisk>>,
     pub(super) risk_stats: CacheStats,
     pub(super) freshness: Freshness,
+    /// The directory the store feeds; the policy carries the file's.
+    pub(super) stored_directory: ArcSwap<Directory>,
 }
 
 impl Decider {
@@ -50,6 +61,7 @@ impl Decider {
             clock,
             options,
             freshness: Freshness::default(),
+            stored_directory: ArcSwap::from_pointee(Directory::default()),
         }
     }
 
@@ -72,6 +84,20 @@ impl Decider {
             intern::adopt_roles(policy.roles().map(|role| &role.name));
             tracing::info!(version = policy.version(), "policy in force");
         }
+    }
+
+    /// Puts the directory the store feeds in force, whole (the file's comes with the policy).
+    /// Decisions consult it before the file's.
+    pub fn replace_stored_directory(&self, directory: Directory) {
+        self.stored_directory.store(Arc::new(directory));
+    }
+
+    /// The directory as decisions read it: the stored snapshot over the policy file's.
+    pub fn directory(&self) -> DirectoryView {
+        DirectoryView::new(
+            self.stored_directory.load_full(),
+            self.policy.load().access().directory().clone(),
+        )
     }
 
     /// Freshness bookkeeping (for readiness and tests).
@@ -100,9 +126,28 @@ impl Decider {
         let now = self.clock.now();
         let policy = self.policy.load();
         let risk = self.risk_if_needed(&policy, query, now).await?;
-        let mut decision = evaluate(&policy, &grants, query, now, risk.as_ref());
+        let directory_entity = self.directory_user(&policy, query);
+        let facts = plain_facts(&policy, directory_entity.as_deref(), query);
+        let mut decision = evaluate(&policy, &grants, query, &facts, now, risk.as_ref());
         decision.revision = grants.revision().max(known_at_start);
         Ok(decision)
+    }
+
+    /// The directory's entry for a Check's subject (type `user`), when there is a directory.
+    fn directory_user(
+        &self,
+        policy: &Policy,
+        query: &CheckQuery<'_>,
+    ) -> Option<Arc<crate::domain::Entity>> {
+        let stored = self.stored_directory.load();
+        let file = policy.access().directory();
+        if stored.is_empty() && file.is_empty() {
+            return None;
+        }
+        stored
+            .find(USER_TYPE, query.subject.as_str())
+            .or_else(|| file.find(USER_TYPE, query.subject.as_str()))
+            .cloned()
     }
 
     /// The subject's risk picture for the session, when a rule that could decide the question
@@ -147,9 +192,38 @@ impl Decider {
                 risk_picture(&stored.signals, query.session, at)
             }
         };
-        let mut decision = evaluate(&policy, &grants, query, at, Some(&risk));
+        let directory_entity = self.directory_user(&policy, query);
+        let facts = plain_facts(&policy, directory_entity.as_deref(), query);
+        let mut decision = evaluate(&policy, &grants, query, &facts, at, Some(&risk));
         decision.revision = grants.revision().max(self.freshness.known());
-        let traces = explain_grants(&policy, &grants, &whole, query, at, &risk);
+        let traces = explain_grants(&policy, &grants, &whole, query, &facts, at, &risk);
         Ok((decision, traces))
+    }
+}
+
+/// What a plain Check (a scope, no resource type) brings beyond its fields: the subject's
+/// standing roles from the directory (as a `user`) and, when the policy has conditions, the
+/// facts they read: `subject` is `{type: "user", id, properties: the directory's}`, `resource`
+/// is `{type: "", id: the scope}`, `action.name` the permission, `context` empty.
+fn plain_facts<'q>(
+    policy: &Policy,
+    entity: Option<&'q Entity>,
+    query: &CheckQuery<'q>,
+) -> QuestionFacts<'q> {
+    let no_properties: &'static Properties = &NO_PROPERTIES;
+    let access = policy.access().has_conditions().then(|| AccessFacts {
+        subject_type: USER_TYPE,
+        subject_id: query.subject.as_str(),
+        subject_properties: entity.map_or(no_properties, |entity| &entity.properties),
+        resource_type: "",
+        resource_id: query.resource,
+        resource_properties: no_properties,
+        action_name: query.permission,
+        action_properties: no_properties,
+        context: no_properties,
+    });
+    QuestionFacts {
+        directory_roles: entity.map_or(&[][..], |entity| entity.roles.as_slice()),
+        access,
     }
 }

@@ -3,14 +3,16 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 
 use super::entries::SubjectGrants;
 use crate::domain::decision::DecisionReason;
 use crate::domain::risk::RiskPicture;
 use crate::domain::scope::scope_covers;
-use crate::domain::{CheckQuery, Decision, Grant, GrantTerms};
-use crate::policy::rules::{self, GrantFacts, RuleInput, RuleOutcome, TokenFacts};
+use crate::domain::{CheckQuery, Decision, Grant, GrantTerms, StandingRole};
+use crate::policy::rules::{
+    self, AccessFacts, GrantFacts, Rule, RuleInput, RuleOutcome, TokenFacts,
+};
 use crate::policy::{Holding, Policy};
 
 /// How one grant fared in an explained decision.
@@ -62,20 +64,24 @@ fn base_verdict(grant: &GrantTerms, query: &CheckQuery<'_>, now: DateTime<Utc>) 
 /// inner loop and most grants stop at the base checks, which must cost no call.
 #[inline(always)]
 fn judge_grant(
-    policy: &Policy,
-    grants: &SubjectGrants,
+    judge: &Judge<'_, '_>,
     grant: &GrantTerms,
-    query: &CheckQuery<'_>,
-    now: DateTime<Utc>,
-    risk: Option<&RiskPicture>,
     trace: Option<&mut Vec<RuleOutcome>>,
 ) -> (DecisionReason, Option<String>) {
+    let Judge {
+        policy,
+        grants,
+        query,
+        facts,
+        now,
+        risk,
+    } = *judge;
     let base = base_verdict(grant, query, now);
     if base != DecisionReason::Allowed {
         return (base, None);
     }
     if !policy.separations().is_empty()
-        && let Some(conflict) = separation_conflict(policy, grants, grant, query, now)
+        && let Some(conflict) = separation_conflict(policy, grants, grant, query, facts, now)
     {
         return (DecisionReason::SodConflict, Some(conflict));
     }
@@ -85,19 +91,7 @@ fn judge_grant(
     let no_risk = RiskPicture::default();
     let delegated_by = grant.delegated_by().map(|s| s.as_str());
     let input = RuleInput {
-        token: TokenFacts {
-            sub: query.subject.as_str(),
-            sid: query.session,
-            groups: query
-                .token
-                .map(|token| token.groups.iter().map(|g| g.as_str()).collect())
-                .unwrap_or_default(),
-            delegated_by,
-            amr: query
-                .token
-                .map(|token| token.amr.iter().map(String::as_str).collect())
-                .unwrap_or_default(),
-        },
+        token: token_facts(query, delegated_by),
         request: None,
         grant: Some(GrantFacts {
             role: grant.role.as_str(),
@@ -109,12 +103,14 @@ fn judge_grant(
         risk: risk.unwrap_or(&no_risk),
         now,
         time: now - grant.not_before,
+        access: None,
     };
-    match rules::judge(
+    let verdict = rules::judge(
         policy.grant_rules_for(&grant.role, &grant.scope, grant.delegated),
         &input,
         trace,
-    ) {
+    );
+    match verdict {
         rules::RuleVerdict::Allowed => (DecisionReason::Allowed, None),
         rules::RuleVerdict::Refused { rule, by_risk, .. } => {
             let reason = if by_risk {
@@ -127,6 +123,64 @@ fn judge_grant(
     }
 }
 
+/// What rules read of the subject's token (or, without one, of the question).
+fn token_facts<'q>(query: &CheckQuery<'q>, delegated_by: Option<&'q str>) -> TokenFacts<'q> {
+    TokenFacts {
+        sub: query.subject.as_str(),
+        sid: query.session,
+        groups: query
+            .token
+            .map(|token| token.groups.iter().map(|g| g.as_str()).collect())
+            .unwrap_or_default(),
+        delegated_by,
+        amr: query
+            .token
+            .map(|token| token.amr.iter().map(String::as_str).collect())
+            .unwrap_or_default(),
+    }
+}
+
+/// What a question brings beyond a Check's fields: the subject's standing roles from the
+/// directory and, for permissions' conditions, the subject, resource, action and context.
+#[derive(Clone, Copy, Default)]
+pub(super) struct QuestionFacts<'q> {
+    /// The subject's standing roles from the directory.
+    pub(super) directory_roles: &'q [StandingRole],
+    /// What conditions read; `None` when the policy has no conditions.
+    pub(super) access: Option<AccessFacts<'q>>,
+}
+
+/// Whether the condition under which a role carries the permission holds for the question,
+/// with `grant` when a grant (not a standing role) carries it. An evaluation error is false.
+fn condition_holds(
+    condition: &Rule,
+    query: &CheckQuery<'_>,
+    facts: &QuestionFacts<'_>,
+    grant: Option<&GrantTerms>,
+    now: DateTime<Utc>,
+) -> bool {
+    let no_risk = RiskPicture::default();
+    let delegated_by = grant.and_then(|g| g.delegated_by()).map(|s| s.as_str());
+    let input = RuleInput {
+        token: token_facts(query, delegated_by),
+        request: None,
+        grant: grant.map(|grant| GrantFacts {
+            role: grant.role.as_str(),
+            scope: grant.scope.as_str(),
+            activated_at: grant.not_before,
+            expires_at: grant.not_after,
+            delegated_by,
+        }),
+        risk: &no_risk,
+        now,
+        time: grant.map_or(TimeDelta::zero(), |grant| now - grant.not_before),
+        access: facts.access,
+    };
+    // Without the question's facts (a policy whose conditions appeared after the facts were
+    // gathered) the condition cannot be judged: fail closed.
+    facts.access.is_some() && condition.holds(&input) == Ok(true)
+}
+
 /// A conflict between the grant's role and another role the subject has active now (a grant,
 /// or a standing role from its token), under a separation-of-duties set.
 fn separation_conflict(
@@ -134,6 +188,7 @@ fn separation_conflict(
     grants: &SubjectGrants,
     grant: &GrantTerms,
     query: &CheckQuery<'_>,
+    facts: &QuestionFacts<'_>,
     now: DateTime<Utc>,
 ) -> Option<String> {
     let active_grants = grants
@@ -145,10 +200,63 @@ fn separation_conflict(
         .token
         .into_iter()
         .flat_map(|token| token.standing_roles.iter())
+        .chain(facts.directory_roles)
         .map(|standing| Holding::Standing(&standing.role));
     policy
         .separation_conflict(&grant.role, active_grants.chain(standing))
         .map(|conflict| conflict.to_string())
+}
+
+/// Everything a grant is judged against: the policy, the subject's grants, the question and
+/// what it brings, the instant and the risk picture.
+#[derive(Clone, Copy)]
+struct Judge<'a, 'q> {
+    policy: &'a Policy,
+    grants: &'a SubjectGrants,
+    query: &'a CheckQuery<'q>,
+    facts: &'a QuestionFacts<'q>,
+    now: DateTime<Utc>,
+    risk: Option<&'a RiskPicture>,
+}
+
+/// A grant judged (`judge_grant`), then, when it would allow, held to the condition under
+/// which its role carries the permission.
+#[inline(always)]
+fn judge_with_condition(
+    judge: &Judge<'_, '_>,
+    grant: &GrantTerms,
+    condition: Option<&Arc<Rule>>,
+    trace: Option<&mut Vec<RuleOutcome>>,
+) -> (DecisionReason, Option<String>) {
+    let (reason, rule) = judge_grant(judge, grant, trace);
+    if reason == DecisionReason::Allowed
+        && let Some(condition) = condition
+        && !condition_holds(condition, judge.query, judge.facts, Some(grant), judge.now)
+    {
+        return (
+            DecisionReason::RuleDenied,
+            Some(condition.text().to_owned()),
+        );
+    }
+    (reason, rule)
+}
+
+/// The reason closest to an allow so far, with the grant and the rule behind it.
+type Closest<'g> = Option<(DecisionReason, Option<&'g GrantTerms>, Option<String>)>;
+
+/// Keeps the grant's reason when it comes closer to an allow than the closest so far.
+fn keep_closest<'g>(
+    closest: &mut Closest<'g>,
+    reason: DecisionReason,
+    grant: &'g GrantTerms,
+    rule: Option<String>,
+) {
+    if closest
+        .as_ref()
+        .is_none_or(|(best, _, _)| reason.closeness() > best.closeness())
+    {
+        *closest = Some((reason, Some(grant), rule));
+    }
 }
 
 /// The decision itself, pure: which grant (or standing role) carries the permission on the
@@ -157,14 +265,25 @@ pub(super) fn evaluate(
     policy: &Policy,
     grants: &SubjectGrants,
     query: &CheckQuery<'_>,
+    facts: &QuestionFacts<'_>,
     now: DateTime<Utc>,
     risk: Option<&RiskPicture>,
 ) -> Decision {
     let roles = policy.roles_with_permission(query.permission);
-    let mut closest: Option<(DecisionReason, &GrantTerms, Option<String>)> = None;
+    let access = policy.access();
+    let judge = Judge {
+        policy,
+        grants,
+        query,
+        facts,
+        now,
+        risk,
+    };
+    let mut closest: Closest<'_> = None;
     for role in roles {
+        let condition = access.condition(role.as_str(), query.permission);
         for grant in grants.with_role(role.as_str()) {
-            let (reason, rule) = judge_grant(policy, grants, grant, query, now, risk, None);
+            let (reason, rule) = judge_with_condition(&judge, grant, condition, None);
             if reason == DecisionReason::Allowed {
                 return Decision {
                     allowed: true,
@@ -175,21 +294,28 @@ pub(super) fn evaluate(
                     revision: grants.revision(),
                 };
             }
-            if closest
-                .as_ref()
-                .is_none_or(|(best, _, _)| reason.closeness() > best.closeness())
-            {
-                closest = Some((reason, grant, rule));
-            }
+            keep_closest(&mut closest, reason, grant, rule);
         }
     }
-    let standing_roles = query
+    let token_roles = query
         .token
         .map_or(&[][..], |token| token.standing_roles.as_slice());
-    if let Some(standing) = standing_roles
-        .iter()
-        .find(|standing| roles.contains(&standing.role) && standing.covers(query.resource))
-    {
+    for standing in token_roles.iter().chain(facts.directory_roles) {
+        if !roles.contains(&standing.role) || !standing.covers(query.resource) {
+            continue;
+        }
+        if let Some(condition) = access.condition(standing.role.as_str(), query.permission)
+            && !condition_holds(condition, query, facts, None, now)
+        {
+            if closest.is_none() {
+                closest = Some((
+                    DecisionReason::RuleDenied,
+                    None,
+                    Some(condition.text().to_owned()),
+                ));
+            }
+            continue;
+        }
         return Decision {
             allowed: true,
             reason: DecisionReason::Allowed,
@@ -203,7 +329,7 @@ pub(super) fn evaluate(
         Some((reason, grant, rule)) => Decision {
             allowed: false,
             reason,
-            grant: grants.shared(grant),
+            grant: grant.and_then(|grant| grants.shared(grant)),
             standing_role: None,
             rule,
             revision: grants.revision(),
@@ -220,9 +346,18 @@ pub(super) fn explain_grants(
     grants: &SubjectGrants,
     whole: &[Arc<Grant>],
     query: &CheckQuery<'_>,
+    facts: &QuestionFacts<'_>,
     at: DateTime<Utc>,
     risk: &RiskPicture,
 ) -> Vec<GrantTrace> {
+    let judge = Judge {
+        policy,
+        grants,
+        query,
+        facts,
+        now: at,
+        risk: Some(risk),
+    };
     let mut traces: Vec<GrantTrace> = grants
         .all()
         .filter_map(|grant| {
@@ -232,15 +367,10 @@ pub(super) fn explain_grants(
                 .contains(&grant.role);
             let mut rules = Vec::new();
             let (reason, rule) = if carries_permission {
-                judge_grant(
-                    policy,
-                    grants,
-                    grant,
-                    query,
-                    at,
-                    Some(risk),
-                    Some(&mut rules),
-                )
+                let condition = policy
+                    .access()
+                    .condition(grant.role.as_str(), query.permission);
+                judge_with_condition(&judge, grant, condition, Some(&mut rules))
             } else {
                 (DecisionReason::NoGrant, None)
             };

@@ -16,6 +16,7 @@
 //! scope names shared through `intern`) through the pure evaluation (`evaluate`); the change
 //! feed (`feed`) drops what a write made stale and puts a new policy in force.
 
+mod access;
 mod cache;
 mod decider;
 mod entries;
@@ -26,6 +27,7 @@ mod intern;
 pub mod log;
 
 pub use crate::domain::CheckQuery;
+pub use access::ResolvedAccess;
 pub use cache::{CacheOptions, CacheReport, CacheStats};
 pub use decider::Decider;
 pub use entries::{SubjectGrants, SubjectRisk};
