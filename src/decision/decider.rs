@@ -28,6 +28,10 @@ pub struct Decider {
     pub(super) risk: Cache<Subject, Arc<SubjectRisk>>,
     pub(super) risk_stats: CacheStats,
     pub(super) freshness: Freshness,
+    /// The directory the store feeds (TEMPORARY until az-model's seam is merged).
+    pub(super) stored_directory: ArcSwap<crate::domain::Directory>,
+    /// Which revision the stored directory in force reflects, and its reload lock.
+    pub(super) stored_directory_reload: super::stored_directory::StoredDirectoryReload,
 }
 
 impl Decider {
@@ -48,6 +52,8 @@ impl Decider {
             clock,
             options,
             freshness: Freshness::default(),
+            stored_directory: ArcSwap::from_pointee(crate::domain::Directory::default()),
+            stored_directory_reload: Default::default(),
         }
     }
 
@@ -69,6 +75,16 @@ impl Decider {
         if policy.version() > previous.version() {
             tracing::info!(version = policy.version(), "policy in force");
         }
+    }
+
+    /// TEMPORARY until az-model's seam is merged.
+    pub fn replace_stored_directory(&self, directory: crate::domain::Directory) {
+        self.stored_directory.store(Arc::new(directory));
+    }
+
+    /// TEMPORARY until az-model's seam is merged.
+    pub fn stored_directory(&self) -> Arc<crate::domain::Directory> {
+        self.stored_directory.load_full()
     }
 
     /// Freshness bookkeeping (for readiness and tests).

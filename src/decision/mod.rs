@@ -21,6 +21,7 @@ mod evaluate;
 mod feed;
 mod freshness;
 pub mod log;
+mod stored_directory;
 
 pub use crate::domain::CheckQuery;
 pub use cache::{CacheOptions, CacheReport, CacheStats, SubjectGrants, SubjectRisk};
