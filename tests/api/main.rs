@@ -40,6 +40,7 @@ mod replicas;
 mod rules;
 mod security;
 mod store_contract;
+mod store_contract_directory;
 mod tls;
 mod webhooks;
 mod workflows;
