@@ -18,6 +18,7 @@ mod console;
 mod delegation;
 mod delegation_sessions;
 mod delegation_standing;
+mod directory;
 mod edge_input;
 mod edge_sizes;
 mod envoy;
