@@ -119,6 +119,7 @@ impl Decider {
         let grants = self.grants_of(query.subject, query.min_revision).await?;
         let now = self.clock.now();
         let risk = self.risk_if_needed(query, now).await?;
+        self.stored_directory_at_least(query.min_revision).await;
         let policy = self.policy.load();
         let directory_entity = self.directory_user(&policy, query);
         let directory_roles = directory_entity

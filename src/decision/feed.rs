@@ -29,6 +29,8 @@ impl Decider {
                 }
                 if *directory_changed {
                     self.reload_stored_directory(*revision).await;
+                } else {
+                    self.stored_directory_unchanged_at(*revision);
                 }
                 if *everyone {
                     self.freshness.mark_everything_changed(*revision);

@@ -68,6 +68,26 @@ impl Decider {
         }
     }
 
+    /// Makes the stored directory in force reflect at least `revision` before a decision that
+    /// demands it (a Check's `min_revision`): usually it does already, since the change feed
+    /// keeps it current; when the feed has not caught up yet, it is reloaded now.
+    pub(crate) async fn stored_directory_at_least(&self, revision: Revision) {
+        if revision > 0 {
+            self.reload_stored_directory(revision).await;
+        }
+    }
+
+    /// Notes that the write at `revision`, announced on the feed, left the directory alone:
+    /// the snapshot in force (if one was read since the feed was last lost) is current there.
+    /// Announcements come in revision order, each directory write's reload finished first.
+    pub(super) fn stored_directory_unchanged_at(&self, revision: Revision) {
+        let _ = self.stored_directory_reload.loaded_after.fetch_update(
+            Ordering::AcqRel,
+            Ordering::Acquire,
+            |loaded_after| (loaded_after != 0).then_some(loaded_after.max(revision + 1)),
+        );
+    }
+
     /// Forgets which revision the snapshot in force reflects, so that the next reload reads
     /// the store whatever it is asked for (the change feed was lost: announcements may have
     /// been missed).

@@ -352,9 +352,12 @@ impl Elevator {
             .forget(&committed.change.affected_subjects(), committed.revision)
             .await;
         if !committed.change.directory.is_empty() {
-            self.decider
-                .reload_stored_directory(committed.revision)
-                .await;
+            // A reload reads the whole directory: the write's caller does not wait for it.
+            // A Check demanding this revision does (the feed advances the known revision only
+            // after the reload its announcement starts).
+            let decider = self.decider.clone();
+            let revision = committed.revision;
+            tokio::spawn(async move { decider.reload_stored_directory(revision).await });
         }
     }
 }
