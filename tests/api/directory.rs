@@ -783,5 +783,26 @@ async fn the_cli_imports_puts_gets_lists_and_deletes_entities() {
     .await;
     assert_eq!(code, Some(2));
     assert!(stderr.contains("entities[1].type"), "{stderr}");
+    // A policy file's directory section imports as it is.
+    let (code, imported, stderr) = cli(
+        &app,
+        &admin,
+        &[
+            "directory",
+            "import",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/examples/authzen/todo.yaml"),
+        ],
+    )
+    .await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(imported["imported"].as_u64().unwrap() >= 5, "{imported}");
+    let (code, rick, _) = cli(
+        &app,
+        &admin,
+        &["directory", "get", "user", "rick@the-citadel.com"],
+    )
+    .await;
+    assert_eq!(code, Some(0));
+    assert_eq!(rick["properties"]["name"], "Rick Sanchez");
     std::fs::remove_dir_all(&scratch).unwrap();
 }

@@ -123,33 +123,51 @@ fn entry(
         .map_err(|error| Failure::Usage(format!("{}: {place}: {error}", file.display())))
 }
 
-/// The entities of an import file: a list, or a document whose `directory` or `entities` is one.
+/// The entities of an import file: a list, or a document whose `directory` (or `entities`) is
+/// one, or whose `directory` has `subjects` and `resources` lists, as a policy file's has (so
+/// a policy file's directory can be imported as it is).
 fn read_entities(file: &Path) -> Result<Vec<pb::DirectoryEntity>, Failure> {
-    let list = match read_document(file)? {
-        serde_json::Value::Array(list) => list,
+    let unusable = || {
+        Failure::Usage(format!(
+            "{}: expected a list of entities, or a `directory:` list (or `subjects:` and `resources:` lists under it)",
+            file.display()
+        ))
+    };
+    let entries: Vec<(String, serde_json::Value)> = match read_document(file)? {
+        serde_json::Value::Array(list) => numbered("entry", list),
         serde_json::Value::Object(mut document) => {
             match document
                 .remove("directory")
                 .or_else(|| document.remove("entities"))
             {
-                Some(serde_json::Value::Array(list)) => list,
-                _ => {
-                    return Err(Failure::Usage(format!(
-                        "{}: expected a list of entities, or a `directory:` (or `entities:`) list",
-                        file.display()
-                    )));
+                Some(serde_json::Value::Array(list)) => numbered("entry", list),
+                Some(serde_json::Value::Object(mut sections)) => {
+                    let mut entries = Vec::new();
+                    for section in ["subjects", "resources"] {
+                        match sections.remove(section) {
+                            Some(serde_json::Value::Array(list)) => {
+                                entries.extend(numbered(&format!("directory.{section}"), list));
+                            }
+                            None => {}
+                            Some(_) => return Err(unusable()),
+                        }
+                    }
+                    entries
                 }
+                _ => return Err(unusable()),
             }
         }
-        _ => {
-            return Err(Failure::Usage(format!(
-                "{}: expected a list of entities",
-                file.display()
-            )));
-        }
+        _ => return Err(unusable()),
     };
+    (entries.into_iter())
+        .map(|(place, value)| entry(file, &place, value))
+        .collect()
+}
+
+/// Each item of `list` with its place, `{what} {index}`.
+fn numbered(what: &str, list: Vec<serde_json::Value>) -> Vec<(String, serde_json::Value)> {
     (list.into_iter().enumerate())
-        .map(|(at, value)| entry(file, &format!("entry {at}"), value))
+        .map(|(at, value)| (format!("{what} {at}"), value))
         .collect()
 }
 
