@@ -806,3 +806,46 @@ async fn the_cli_imports_puts_gets_lists_and_deletes_entities() {
     assert_eq!(rick["properties"]["name"], "Rick Sanchez");
     std::fs::remove_dir_all(&scratch).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_directory_service_is_listed_by_reflection_and_reported_serving() {
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+    let app = spawn_app(Backend::Memory).await;
+    let channel = Channel::from_shared(format!("http://{}", app.address))
+        .unwrap()
+        .connect_lazy();
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+    let status = health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "elevator.v1.DirectoryService".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        status.status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut answers = ServerReflectionClient::new(channel)
+        .server_reflection_info(tokio_stream::iter(vec![request]))
+        .await
+        .unwrap()
+        .into_inner();
+    let answer = answers.message().await.unwrap().unwrap();
+    let Some(MessageResponse::ListServicesResponse(list)) = answer.message_response else {
+        panic!("a list of services: {answer:?}");
+    };
+    assert!(
+        list.service
+            .iter()
+            .any(|s| s.name == "elevator.v1.DirectoryService"),
+        "{list:?}"
+    );
+}
