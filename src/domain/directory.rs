@@ -162,7 +162,9 @@ pub struct DirectoryProblems(pub Vec<String>);
 #[derive(Debug, Clone, Default)]
 pub struct Directory {
     entities: Vec<Arc<Entity>>,
-    by_key: HashMap<EntityKey, usize>,
+    /// Type -> id or alias -> entity. Nested, so that a lookup by borrowed text allocates
+    /// nothing (a plain Check looks its subject up on every call).
+    by_key: HashMap<EntityType, HashMap<EntityId, usize>>,
 }
 
 impl Directory {
@@ -179,14 +181,15 @@ impl Directory {
                     entity_type: entity.key.entity_type.clone(),
                     id,
                 };
-                if let Some(&other) = directory.by_key.get(&key) {
+                let of_type = directory.by_key.entry(key.entity_type.clone()).or_default();
+                if let Some(&other) = of_type.get(&key.id) {
                     problems.push(format!(
                         "{key} names both {} and {}",
                         directory.entities[other].key, entity.key
                     ));
                     continue;
                 }
-                directory.by_key.insert(key, index);
+                of_type.insert(key.id, index);
             }
             directory.entities.push(Arc::new(entity));
         }
@@ -199,12 +202,10 @@ impl Directory {
 
     /// The entity of type `entity_type` named `id` (its own id or an alias).
     pub fn find(&self, entity_type: &str, id: &str) -> Option<&Arc<Entity>> {
-        // Keys are looked up by borrowed parts: build the key only from validated text.
-        let key = EntityKey {
-            entity_type: EntityType::parse(entity_type).ok()?,
-            id: EntityId::parse(id).ok()?,
-        };
-        self.by_key.get(&key).map(|&index| &self.entities[index])
+        // Looked up by borrowed text: only valid keys were stored, so an invalid one finds
+        // nothing, without being validated here.
+        let index = *self.by_key.get(entity_type)?.get(id)?;
+        Some(&self.entities[index])
     }
 
     /// Every entity, in the order given.

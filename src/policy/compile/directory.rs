@@ -263,3 +263,98 @@ fn attribute_value(value: &serde_yaml::Value, depth: usize) -> Result<Value, Str
         serde_yaml::Value::Tagged(_) => return Err("tagged values (!tag) are not allowed".into()),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::policy::Policy;
+
+    fn problems(source: &str) -> Vec<(String, String, u32)> {
+        Policy::parse(source, 1)
+            .expect_err("the document has problems")
+            .0
+            .into_iter()
+            .map(|problem| (problem.path, problem.message, problem.line))
+            .collect()
+    }
+
+    const ROLES: &str = "roles:\n  editor:\n    permissions:\n      - can_read\n";
+
+    #[test]
+    fn a_directory_with_its_roles_properties_and_scopes_compiles_into_the_policy() {
+        let policy = Policy::parse(
+            &format!(
+                "{ROLES}resources:\n  todo: {{ scope: \"App:Todo/Todo:{{id}}\" }}\ndirectory:\n  subjects:\n    - {{ type: user, id: rick, aliases: [pid-r], properties: {{ email: r@x, age: 70, tags: [a] }}, roles: [editor, \"editor@App:Todo\"], groups: [g] }}\n  resources:\n    - {{ type: doc, id: d1, scope: \"App:Docs/Doc:d1\" }}\n"
+            ),
+            1,
+        )
+        .unwrap();
+        let access = policy.access();
+        let rick = access.directory().find("user", "pid-r").unwrap();
+        assert_eq!(rick.key.id.as_str(), "rick");
+        assert_eq!(rick.roles.len(), 2);
+        assert_eq!(
+            rick.properties.get("age"),
+            Some(&crate::domain::Value::Int(70))
+        );
+        assert_eq!(
+            access.resource_scope("todo", "a/b").unwrap().as_str(),
+            "App:Todo/Todo:a%2Fb"
+        );
+        assert_eq!(
+            access.resource_scope("note", "n1").unwrap().as_str(),
+            "note:n1"
+        );
+    }
+
+    #[test]
+    fn every_problem_of_the_directory_is_reported_with_its_place() {
+        let found = problems(&format!(
+            "{ROLES}resources:\n  todo: {{ scope: \"not a scope\" }}\ndirectory:\n  subjects:\n    - {{ type: \"1user\", id: rick }}\n    - {{ type: user, id: morty, roles: [ghost], scope: \"App:X\" }}\n  resources:\n    - {{ type: doc, id: d1, roles: [editor], scope: \"nope\" }}\n"
+        ));
+        let paths: Vec<&str> = found.iter().map(|(path, _, _)| path.as_str()).collect();
+        for expected in [
+            "resources.todo.scope",
+            "directory.subjects[0].type",
+            "directory.subjects[1].roles[0]",
+            "directory.subjects[1].scope",
+            "directory.resources[0].roles",
+            "directory.resources[0].scope",
+        ] {
+            assert!(
+                paths.contains(&expected),
+                "{expected} missing from {found:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn two_entities_sharing_a_name_are_refused() {
+        let found = problems(&format!(
+            "{ROLES}directory:\n  subjects:\n    - {{ type: user, id: rick, aliases: [pid] }}\n    - {{ type: user, id: pid }}\n"
+        ));
+        assert_eq!(found[0].0, "directory");
+        assert!(found[0].1.contains("rick"), "{found:?}");
+    }
+
+    #[test]
+    fn a_condition_naming_an_unknown_field_or_variable_is_refused_at_its_line() {
+        let found = problems(
+            "roles:\n  editor:\n    permissions:\n      - can_read\n      - { permission: can_update, if: \"resource.owner == subject.id\" }\n      - { permission: can_delete, if: \"risk.score > 3\" }\n",
+        );
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert_eq!(found[0].0, "roles.editor.permissions[1].if");
+        assert!(found[0].1.contains("resource has no field"), "{found:?}");
+        assert_eq!(found[0].2, 5);
+        assert_eq!(found[1].0, "roles.editor.permissions[2].if");
+        assert!(found[1].1.contains("risk"), "{found:?}");
+    }
+
+    #[test]
+    fn a_permission_listed_with_and_without_a_condition_is_refused() {
+        let found = problems(
+            "roles:\n  editor:\n    permissions:\n      - can_update\n      - { permission: can_update, if: \"subject.id == 'x'\" }\n",
+        );
+        assert_eq!(found[0].0, "roles.editor.permissions[1]");
+        assert!(found[0].1.contains("more than once"), "{found:?}");
+    }
+}

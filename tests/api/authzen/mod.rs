@@ -2,5 +2,7 @@
 //! licence) and the examples that answer them, and what AuthZEN-shaped questions mean in
 //! elevator's model.
 
+mod equivalence;
 mod examples;
+mod model;
 pub(crate) mod questions;
