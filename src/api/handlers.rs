@@ -14,6 +14,7 @@ use crate::domain::Identity;
 use crate::proto::v1::approval_service_server::ApprovalServiceServer;
 use crate::proto::v1::audit_service_server::AuditServiceServer;
 use crate::proto::v1::check_service_server::CheckServiceServer;
+use crate::proto::v1::directory_service_server::DirectoryServiceServer;
 use crate::proto::v1::elevation_service_server::ElevationServiceServer;
 use crate::proto::v1::policy_service_server::PolicyServiceServer;
 use crate::service::{Elevator, ServiceError};
@@ -30,6 +31,8 @@ pub struct Services {
     pub policy: PolicyServiceServer<Api>,
     /// `AuditService`.
     pub audit: AuditServiceServer<Api>,
+    /// `DirectoryService`.
+    pub directory: DirectoryServiceServer<Api>,
 }
 
 /// The handlers of every `elevator.v1` service.
@@ -122,7 +125,10 @@ impl Api {
                 .max_decoding_message_size(MAX_MESSAGE_BYTES),
             policy: PolicyServiceServer::new(self.clone())
                 .max_decoding_message_size(MAX_POLICY_MESSAGE_BYTES),
-            audit: AuditServiceServer::new(self).max_decoding_message_size(MAX_MESSAGE_BYTES),
+            audit: AuditServiceServer::new(self.clone())
+                .max_decoding_message_size(MAX_MESSAGE_BYTES),
+            directory: DirectoryServiceServer::new(self)
+                .max_decoding_message_size(MAX_MESSAGE_BYTES),
         }
     }
 

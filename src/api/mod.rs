@@ -9,6 +9,7 @@ mod audit_service;
 mod check_service;
 pub mod context;
 pub mod convert;
+mod directory_service;
 mod elevation_service;
 pub mod ext_authz;
 mod handlers;

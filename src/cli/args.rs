@@ -166,6 +166,9 @@ pub(crate) enum ClientCommand {
     /// Read, validate and replace the policy.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Manage the stored directory of subjects and resources.
+    #[command(subcommand)]
+    Directory(DirectoryCommand),
     /// Report risk signals (needs the risk-reporter role).
     #[command(subcommand)]
     Risk(RiskCommand),
@@ -429,6 +432,47 @@ pub(crate) enum PolicyCommand {
         /// Only if this version is still in force.
         #[arg(long)]
         expected_version: Option<u64>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum DirectoryCommand {
+    /// Create or replace one entity (admins), from a YAML or JSON file holding it.
+    Put {
+        /// The file.
+        file: PathBuf,
+    },
+    /// Delete an entity (admins).
+    Delete {
+        /// Its type.
+        entity_type: String,
+        /// Its id or one of its aliases.
+        id: String,
+    },
+    /// Print an entity.
+    Get {
+        /// Its type.
+        entity_type: String,
+        /// Its id or one of its aliases.
+        id: String,
+    },
+    /// List entities, by type then id.
+    List {
+        /// Only this type.
+        #[arg(long = "type")]
+        entity_type: Option<String>,
+        /// At most this many per page.
+        #[arg(long, default_value_t = 100)]
+        page_size: u32,
+        /// Every page, not only the first.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Import every entity of a YAML or JSON file at once, all or nothing (admins). The file is
+    /// a list of entities, or a document whose `directory` (or `entities`) is that list.
+    Import {
+        /// The file.
+        file: PathBuf,
     },
 }
 

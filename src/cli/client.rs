@@ -102,6 +102,14 @@ impl Client {
     pub(super) fn audit(&self) -> AuditServiceClient<Channel> {
         AuditServiceClient::new(self.channel.clone())
     }
+
+    pub(super) fn directory(
+        &self,
+    ) -> crate::proto::v1::directory_service_client::DirectoryServiceClient<Channel> {
+        crate::proto::v1::directory_service_client::DirectoryServiceClient::new(
+            self.channel.clone(),
+        )
+    }
 }
 
 /// A point in time given as RFC 3339, a `datetime-local` value in UTC, or a duration from now

@@ -40,6 +40,8 @@ pub struct Decider {
     pub(super) freshness: Freshness,
     /// The directory the store feeds; the policy carries the file's.
     pub(super) stored_directory: ArcSwap<Directory>,
+    /// Which revision the stored directory in force reflects, and its reload lock.
+    pub(super) stored_directory_reload: super::stored_directory::StoredDirectoryReload,
 }
 
 impl Decider {
@@ -62,6 +64,7 @@ impl Decider {
             options,
             freshness: Freshness::default(),
             stored_directory: ArcSwap::from_pointee(Directory::default()),
+            stored_directory_reload: Default::default(),
         }
     }
 
@@ -124,6 +127,7 @@ impl Decider {
         let known_at_start = self.freshness.known();
         let grants = self.grants_of(query.subject, query.min_revision).await?;
         let now = self.clock.now();
+        self.stored_directory_at_least(query.min_revision).await;
         let policy = self.policy.load();
         let risk = self.risk_if_needed(&policy, query, now).await?;
         let directory_entity = self.directory_user(&policy, query);

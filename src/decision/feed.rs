@@ -1,6 +1,7 @@
 //! The change feed as the decider sees it: a write announced by any replica drops the
-//! entries it made stale and may put a new policy in force; losing the feed drops the caches
-//! (or, with an outage grace, stops trusting them); getting it back reloads the policy.
+//! entries it made stale and may put a new policy or a new stored directory in force; losing
+//! the feed drops the caches (or, with an outage grace, stops trusting them); getting it back
+//! reloads the policy and the stored directory.
 
 use chrono::TimeDelta;
 
@@ -20,10 +21,16 @@ impl Decider {
                 subjects,
                 everyone,
                 policy_changed,
+                directory_changed,
                 ..
             } => {
                 if *policy_changed {
                     self.reload_policy().await;
+                }
+                if *directory_changed {
+                    self.reload_stored_directory(*revision).await;
+                } else {
+                    self.stored_directory_unchanged_at(*revision);
                 }
                 if *everyone {
                     self.freshness.mark_everything_changed(*revision);
@@ -37,6 +44,7 @@ impl Decider {
             }
             StoreEvent::Lost => {
                 self.freshness.lose_feed();
+                self.stored_directory_may_be_stale();
                 if self.options.outage_grace <= TimeDelta::zero() {
                     self.grants.invalidate_all();
                     self.risk.invalidate_all();
@@ -49,6 +57,7 @@ impl Decider {
             }
             StoreEvent::Restored { revision } => {
                 self.reload_policy().await;
+                self.reload_stored_directory(*revision).await;
                 self.grants.invalidate_all();
                 self.risk.invalidate_all();
                 self.freshness.restore_feed(*revision);

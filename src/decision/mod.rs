@@ -25,6 +25,7 @@ mod feed;
 mod freshness;
 mod intern;
 pub mod log;
+mod stored_directory;
 
 pub use crate::domain::CheckQuery;
 pub use access::ResolvedAccess;

@@ -65,11 +65,20 @@ pub enum AuditAction {
     /// A risk signal was reported.
     #[serde(rename = "risk.reported")]
     RiskReported,
+    /// A directory entity was created or replaced.
+    #[serde(rename = "directory.entity_put")]
+    DirectoryEntityPut,
+    /// A directory entity was deleted.
+    #[serde(rename = "directory.entity_deleted")]
+    DirectoryEntityDeleted,
+    /// Directory entities were imported in bulk.
+    #[serde(rename = "directory.imported")]
+    DirectoryImported,
 }
 
 impl AuditAction {
     /// Every action.
-    pub(crate) const ALL: [AuditAction; 18] = [
+    pub(crate) const ALL: [AuditAction; 21] = [
         AuditAction::ElevationRequested,
         AuditAction::ApprovalApproved,
         AuditAction::ApprovalDenied,
@@ -88,6 +97,9 @@ impl AuditAction {
         AuditAction::SessionEnded,
         AuditAction::PolicyChanged,
         AuditAction::RiskReported,
+        AuditAction::DirectoryEntityPut,
+        AuditAction::DirectoryEntityDeleted,
+        AuditAction::DirectoryImported,
     ];
 
     /// The stored name, e.g. `grant.revoked`.
@@ -111,6 +123,9 @@ impl AuditAction {
             AuditAction::SessionEnded => "session.ended",
             AuditAction::PolicyChanged => "policy.changed",
             AuditAction::RiskReported => "risk.reported",
+            AuditAction::DirectoryEntityPut => "directory.entity_put",
+            AuditAction::DirectoryEntityDeleted => "directory.entity_deleted",
+            AuditAction::DirectoryImported => "directory.imported",
         }
     }
 

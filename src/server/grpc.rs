@@ -53,6 +53,7 @@ pub(super) fn router(
         .add_service(services.check)
         .add_service(services.policy)
         .add_service(services.audit)
+        .add_service(services.directory)
         .add_service(envoy.into_service()))
 }
 
@@ -96,7 +97,8 @@ fn accepted(listener: TcpListener) -> tonic::transport::server::TcpIncoming {
 pub(super) async fn set_serving(health: &HealthReporter) {
     use crate::proto::v1::{
         approval_service_server::ApprovalServiceServer, audit_service_server::AuditServiceServer,
-        check_service_server::CheckServiceServer, elevation_service_server::ElevationServiceServer,
+        check_service_server::CheckServiceServer, directory_service_server::DirectoryServiceServer,
+        elevation_service_server::ElevationServiceServer,
         policy_service_server::PolicyServiceServer,
     };
     health.set_serving::<ElevationServiceServer<Api>>().await;
@@ -104,6 +106,7 @@ pub(super) async fn set_serving(health: &HealthReporter) {
     health.set_serving::<CheckServiceServer<Api>>().await;
     health.set_serving::<PolicyServiceServer<Api>>().await;
     health.set_serving::<AuditServiceServer<Api>>().await;
+    health.set_serving::<DirectoryServiceServer<Api>>().await;
     health
         .set_serving::<envoy_types::ext_authz::v3::pb::AuthorizationServer<EnvoyAuthorization>>()
         .await;

@@ -76,6 +76,10 @@ impl Elevator {
         self.require_role(caller, &self.roles.pep, "Evaluate")?;
         let subject = SubjectRef::parse(query.subject.id())
             .map_err(|error| ServiceError::invalid("subject.id", error.0))?;
+        // The directory a write at `min_revision` left, as the grants are read at it.
+        self.decider
+            .stored_directory_at_least(query.min_revision)
+            .await;
         let resolved = self
             .decider
             .resolve_access(query)

@@ -16,6 +16,7 @@
 //! | [`grants`]      | revoke (with the cascade to delegated grants), list, end a session |
 //! | [`checks`]      | Check, the Check simulator, risk signals |
 //! | [`policies`]    | read, validate and replace the policy |
+//! | [`directory`]   | put, delete, get, list and import directory entities |
 //! | [`sweep`]       | what time alone moves on |
 //! | [`watch`]       | streams of approval updates, tailing the audit log |
 
@@ -27,6 +28,7 @@ mod checks;
 mod completion;
 pub mod context;
 mod delegations;
+mod directory;
 mod elevations;
 mod entitlements;
 mod error;
@@ -57,6 +59,7 @@ pub use assessment::{RequestAssessment, SimulatedRequester};
 pub use audit::{AuditQuery, AuditSigner, ChainVerification, GrantTrail};
 pub use checks::CheckSimulation;
 pub use delegations::{DelegationView, NewDelegation};
+pub use directory::{EntityPut, MAX_IMPORT_ENTITIES};
 pub use error::ServiceError;
 // What the edge needs of the policy, named through the use cases so that `api` and `console`
 // never import `policy` (the architecture test in `src/architecture.rs` holds them to that).
@@ -348,5 +351,13 @@ impl Elevator {
         self.decider
             .forget(&committed.change.affected_subjects(), committed.revision)
             .await;
+        if !committed.change.directory.is_empty() {
+            // A reload reads the whole directory: the write's caller does not wait for it.
+            // A Check demanding this revision does (the feed advances the known revision only
+            // after the reload its announcement starts).
+            let decider = self.decider.clone();
+            let revision = committed.revision;
+            tokio::spawn(async move { decider.reload_stored_directory(revision).await });
+        }
     }
 }

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{OutboxMessage, StoreError};
+use super::{DirectoryWrite, OutboxMessage, StoreError};
 use crate::domain::{AuditEvent, Elevation, Grant, Revision, RiskSignal, Subject, TransitionError};
 
 /// Everything one write changes. Rows are written whole (inserted or replaced).
@@ -17,6 +17,8 @@ pub struct Change {
     pub risk_signals: Vec<RiskSignal>,
     /// A new policy version to put in force.
     pub policy: Option<PolicyVersion>,
+    /// Directory entities to put or delete.
+    pub directory: Vec<DirectoryWrite>,
     /// The audit events of the change, in order.
     pub events: Vec<AuditEvent>,
     /// Webhook deliveries announcing the change, written with it and delivered later.
@@ -30,6 +32,7 @@ impl Change {
             && self.grants.is_empty()
             && self.risk_signals.is_empty()
             && self.policy.is_none()
+            && self.directory.is_empty()
             && self.events.is_empty()
             && self.outbox.is_empty()
     }
@@ -59,6 +62,7 @@ impl Change {
         if other.policy.is_some() {
             self.policy = other.policy;
         }
+        self.directory.extend(other.directory);
         self.events.extend(other.events);
         self.outbox.extend(other.outbox);
     }
@@ -90,7 +94,7 @@ pub struct Committed {
 #[derive(Debug, Clone)]
 pub enum Created {
     /// A new elevation was written.
-    New(Committed),
+    New(Box<Committed>),
     /// The requester's idempotency key was used before: this is the elevation it created.
     Existing(Box<Elevation>),
 }

@@ -8,11 +8,12 @@ use tokio::sync::broadcast;
 
 use super::{
     AuditFilter, Change, Checkpoint, Committed, Created, Decide, DelegationFilter, DeliveryOutcome,
-    ElevationContext, ElevationFilter, GrantContext, Lease, PendingDelivery, PolicyVersion,
-    PoolStatus, Snapshot, StoreError, StoreEvent, StoredAuditEvent,
+    ElevationContext, ElevationFilter, EntityFilter, GrantContext, Lease, PendingDelivery,
+    PolicyVersion, PoolStatus, Snapshot, StoreError, StoreEvent, StoredAuditEvent,
 };
 use crate::domain::{
-    Elevation, ElevationId, Grant, GrantId, Revision, RiskSignal, SessionId, Subject,
+    Elevation, ElevationId, Entity, EntityKey, Grant, GrantId, Revision, RiskSignal, SessionId,
+    Subject,
 };
 
 /// The writes of the use cases. Each reads what its decision needs under a lock, hands it to
@@ -130,6 +131,33 @@ pub trait Policies: Send + Sync {
     -> Result<Option<PolicyVersion>, StoreError>;
 }
 
+/// The directory as stored: the subjects and resources managed through the API (PostgreSQL
+/// mode; the memory store keeps them too). Writes go through the unit of work like every
+/// other write, so they carry their audit events and notify the other replicas.
+#[async_trait]
+pub trait DirectoryEntries: Send + Sync {
+    /// Decides and applies a change to the directory, given every stored entity that one of
+    /// `names` names (by canonical id or alias), read under the directory's lock. The change's
+    /// directory writes are checked (both stores, and the database's unique names as a second
+    /// line) so that no name ends up naming two entities: a clash is a
+    /// [`StoreError::Conflict`] and commits nothing.
+    async fn update_directory(
+        &self,
+        names: &[EntityKey],
+        decide: Decide<'_, Vec<Entity>>,
+    ) -> Result<Committed, StoreError>;
+
+    /// The entity `name` names: its canonical key or one of its aliases.
+    async fn get_entity(&self, name: &EntityKey) -> Result<Option<Entity>, StoreError>;
+
+    /// Entities matching `filter`, by type, then canonical id.
+    async fn list_entities(&self, filter: &EntityFilter) -> Result<Vec<Entity>, StoreError>;
+
+    /// Every stored entity, in one snapshot with its revision: what a replica's directory
+    /// snapshot is built from.
+    async fn load_directory(&self) -> Result<Snapshot<Vec<Entity>>, StoreError>;
+}
+
 /// The hash-chained audit log and its signed checkpoints.
 #[async_trait]
 pub trait AuditLog: Send + Sync {
@@ -228,7 +256,16 @@ pub trait Operations: Send + Sync {
 /// The whole storage contract: every narrow trait. Implemented for every type that implements
 /// them all, so a store implements the parts and is a `Store`.
 pub trait Store:
-    Writes + Elevations + Snapshots + Policies + AuditLog + Outbox + ChangeFeed + Operations + 'static
+    Writes
+    + Elevations
+    + Snapshots
+    + Policies
+    + DirectoryEntries
+    + AuditLog
+    + Outbox
+    + ChangeFeed
+    + Operations
+    + 'static
 {
 }
 
@@ -237,6 +274,7 @@ impl<T> Store for T where
         + Elevations
         + Snapshots
         + Policies
+        + DirectoryEntries
         + AuditLog
         + Outbox
         + ChangeFeed

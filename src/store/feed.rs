@@ -17,6 +17,8 @@ pub enum StoreEvent {
         everyone: bool,
         /// Whether the policy changed.
         policy_changed: bool,
+        /// Whether the stored directory changed.
+        directory_changed: bool,
         /// When it committed, by the store's clock (for the invalidation-lag metric).
         committed_at: Option<DateTime<Utc>>,
     },

@@ -8,12 +8,13 @@
 //! a function that returns an empty change commits nothing (a replay).
 //!
 //! The contract is [`Store`], made of narrow traits ([`Writes`], [`Elevations`], [`Snapshots`],
-//! [`Policies`], [`AuditLog`], [`Outbox`], [`ChangeFeed`], [`Operations`]) so that a consumer
+//! [`Policies`], [`DirectoryEntries`], [`AuditLog`], [`Outbox`], [`ChangeFeed`], [`Operations`]) so that a consumer
 //! can take only the part it uses.
 
 mod change;
 mod contract;
 mod delivery_ids;
+mod directory;
 mod error;
 mod feed;
 mod lease;
@@ -29,9 +30,11 @@ pub use change::{
 pub(crate) use change::{decide_change, decide_checked};
 pub(crate) use contract::WRITE_RETRIES;
 pub use contract::{
-    AuditLog, ChangeFeed, Elevations, MAX_REVOKED_GRANTS_LOADED, Operations, Outbox, Policies,
-    Snapshots, Store, Writes,
+    AuditLog, ChangeFeed, DirectoryEntries, Elevations, MAX_REVOKED_GRANTS_LOADED, Operations,
+    Outbox, Policies, Snapshots, Store, Writes,
 };
+pub(crate) use directory::check_directory_names;
+pub use directory::{DirectoryWrite, EntityFilter, entity_names};
 pub use error::StoreError;
 pub use feed::StoreEvent;
 pub use lease::Lease;

@@ -22,7 +22,7 @@ use elevator::store::{
 
 use crate::harness::fresh_database;
 
-async fn store(backend: crate::harness::Backend) -> Arc<dyn Store> {
+pub(crate) async fn store(backend: crate::harness::Backend) -> Arc<dyn Store> {
     match backend {
         crate::harness::Backend::Memory => Arc::new(MemoryStore::new()),
         crate::harness::Backend::Postgres => {

@@ -1,12 +1,15 @@
 //! Proto <-> domain conversion, only here at the edge: requests become domain values
 //! ([`requests`]: `TryFrom`, validating every field and naming it when it is wrong); domain
-//! values become proto messages ([`responses`]: plain functions).
+//! values become proto messages ([`responses`]: plain functions). Directory entities go both
+//! ways in [`directory`].
 
 mod access;
+mod directory;
 mod requests;
 mod responses;
 
 pub(crate) use access::asks_in_access_form;
+pub(crate) use directory::{directory_entity, entity, entity_name};
 pub(crate) use requests::{
     audit_query, checkpoint, delegation_view, elevation_id, grant_id, non_empty, optional,
     optional_timestamp, required_duration, risk_override, simulated_requester, state_filter,

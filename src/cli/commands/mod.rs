@@ -5,6 +5,7 @@ mod approvals;
 mod audit;
 mod check;
 mod delegations;
+mod directory;
 mod elevations;
 mod grants;
 mod policy;
@@ -75,6 +76,7 @@ pub(super) async fn execute(
             expected_version,
         }) => policy::put(client, printer, &file, expected_version).await,
         ClientCommand::Audit(command) => audit::run(client, printer, command).await,
+        ClientCommand::Directory(command) => directory::run(client, printer, command).await,
     }
 }
 

@@ -32,7 +32,7 @@ fn audit_event_text(event: &pb::AuditEvent) {
 
 /// Prints in one format.
 pub(crate) struct Printer {
-    format: OutputFormat,
+    pub(super) format: OutputFormat,
 }
 
 impl Printer {
@@ -41,7 +41,7 @@ impl Printer {
         Printer { format }
     }
 
-    fn json(&self, value: Value) {
+    pub(super) fn json(&self, value: Value) {
         println!(
             "{}",
             serde_json::to_string_pretty(&value).unwrap_or_default()

@@ -3,6 +3,7 @@
 //! write is atomic and serialized exactly as the PostgreSQL store's transactions are. This file
 //! holds the store and its change feed; the contract's parts are implemented beside it.
 
+mod directory;
 mod operations;
 mod outbox;
 mod reads;
@@ -61,6 +62,7 @@ impl MemoryStore {
             subjects: committed.change.affected_subjects(),
             everyone: false,
             policy_changed: committed.change.policy.is_some(),
+            directory_changed: !committed.change.directory.is_empty(),
             committed_at: Some(Utc::now()),
         });
     }

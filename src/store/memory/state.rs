@@ -21,6 +21,7 @@ pub(super) struct State {
     pub(super) grants_by_subject: HashMap<Subject, Vec<GrantId>>,
     pub(super) risk_by_subject: HashMap<Subject, Vec<RiskSignal>>,
     pub(super) policies: Vec<PolicyVersion>,
+    pub(super) directory: super::directory::StoredDirectory,
     pub(super) audit: Vec<StoredAuditEvent>,
     pub(super) audit_hash: Option<[u8; 32]>,
     pub(super) checkpoints: Vec<Checkpoint>,
@@ -144,6 +145,9 @@ impl State {
         }
         if let Some(policy) = &change.policy {
             self.policies.push(policy.clone());
+        }
+        for write in &change.directory {
+            self.directory.apply(write);
         }
         for message in &change.outbox {
             self.outbox.push(OutboxRow {

@@ -29,7 +29,7 @@ impl Writes for MemoryStore {
         })?;
         Ok(match existing {
             Some(elevation) => Created::Existing(Box::new(elevation)),
-            None => Created::New(committed),
+            None => Created::New(Box::new(committed)),
         })
     }
 

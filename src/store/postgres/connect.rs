@@ -39,6 +39,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "0005_delegation_acceptance",
         include_str!("../../../migrations/0005_delegation_acceptance.sql"),
     ),
+    (
+        6,
+        "0006_directory",
+        include_str!("../../../migrations/0006_directory.sql"),
+    ),
 ];
 
 /// Settings of the PostgreSQL store.

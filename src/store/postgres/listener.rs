@@ -42,6 +42,9 @@ struct Payload {
     p: bool,
     a: bool,
     s: Vec<String>,
+    /// Whether the directory changed (absent from notifications of older builds).
+    #[serde(default)]
+    d: bool,
     /// The database's clock when the write committed, in seconds since the epoch.
     #[serde(default)]
     t: Option<f64>,
@@ -163,6 +166,7 @@ fn forward(payload: &str, events: &broadcast::Sender<StoreEvent>) -> Option<u64>
             .collect(),
         everyone: payload.a,
         policy_changed: payload.p,
+        directory_changed: payload.d,
         committed_at: payload
             .t
             .and_then(|seconds| DateTime::from_timestamp_micros((seconds * 1_000_000.0) as i64)),

@@ -9,6 +9,7 @@
 //! with the outbox and operations beside them.
 
 mod connect;
+mod directory;
 mod errors;
 mod listener;
 mod operations;

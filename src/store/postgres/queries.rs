@@ -27,7 +27,8 @@ macro_rules! risk_columns {
 }
 
 /// Bumps the revision and reserves `$1` audit sequence numbers, and notifies the other replicas
-/// that the subjects `$4` (or, when `$3`, everyone) and, when `$2`, the policy changed. The
+/// that the subjects `$4` (or, when `$3`, everyone), when `$2` the policy and when `$5` the
+/// directory changed. The
 /// notification is delivered when (and only if) the transaction commits; the row lock is held to
 /// commit, which orders commits by revision.
 pub(super) const BUMP_REVISION_AND_NOTIFY: &str = "\
@@ -36,7 +37,7 @@ pub(super) const BUMP_REVISION_AND_NOTIFY: &str = "\
         RETURNING revision, audit_seq, audit_hash \
     ) \
     SELECT head.revision, head.audit_seq, head.audit_hash, pg_notify('elevator_changes', json_build_object( \
-        'r', head.revision, 'p', $2::bool, 'a', $3::bool, 's', $4::text[], \
+        'r', head.revision, 'p', $2::bool, 'a', $3::bool, 's', $4::text[], 'd', $5::bool, \
         't', extract(epoch from clock_timestamp()))::text) \
     FROM head";
 
@@ -303,7 +304,7 @@ pub(super) const UNLOCK_SWEEP: &str = "SELECT pg_advisory_unlock(7428510002)";
 /// tables, only read and append the audit log and its checkpoints, read the migration
 /// bookkeeping. It owns nothing, so it can neither change the schema nor lift these limits.
 /// `{role}` is replaced by the quoted role name.
-pub(super) const GRANT_RUNTIME_ROLE: &str = "    GRANT USAGE ON SCHEMA public TO {role};     REVOKE ALL ON elevator_head, policies, elevations, grants, risk_signals, webhook_outbox,         audit_events, audit_checkpoints, elevator_migrations FROM {role};     GRANT SELECT, INSERT, UPDATE ON elevator_head, policies, elevations, grants, risk_signals,         webhook_outbox TO {role};     GRANT SELECT, INSERT ON audit_events, audit_checkpoints TO {role};     GRANT SELECT ON elevator_migrations TO {role};     GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}";
+pub(super) const GRANT_RUNTIME_ROLE: &str = "    GRANT USAGE ON SCHEMA public TO {role};     REVOKE ALL ON elevator_head, policies, elevations, grants, risk_signals, webhook_outbox,         audit_events, audit_checkpoints, elevator_migrations, directory_entities,         directory_names FROM {role};     GRANT SELECT, INSERT, UPDATE ON elevator_head, policies, elevations, grants, risk_signals,         webhook_outbox TO {role};     GRANT SELECT, INSERT, UPDATE, DELETE ON directory_entities, directory_names TO {role};     GRANT SELECT, INSERT ON audit_events, audit_checkpoints TO {role};     GRANT SELECT ON elevator_migrations TO {role};     GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}";
 
 /// The migration bookkeeping table, created before anything else.
 pub(super) const CREATE_MIGRATIONS_TABLE: &str = "\
@@ -318,3 +319,69 @@ pub(super) const MIGRATIONS_TABLE_EXISTS: &str =
     "SELECT to_regclass('elevator_migrations') IS NOT NULL";
 pub(super) const RECORD_MIGRATION: &str =
     "INSERT INTO elevator_migrations (version, name) VALUES ($1, $2)";
+
+/// Columns of `directory_entities`, in the order [`super::directory::entity`] reads them.
+macro_rules! entity_columns {
+    () => {
+        "e.entity_type, e.entity_id, e.aliases, e.properties, e.roles, e.groups, e.scope"
+    };
+}
+
+/// Serializes directory writes: the names a write checks cannot change under it.
+pub(super) const LOCK_DIRECTORY: &str = "SELECT pg_advisory_xact_lock(7428510003)";
+
+/// The entities the names `$1` (types) and `$2` (ids) name, each once.
+pub(super) const ENTITIES_NAMED: &str = concat!(
+    "SELECT DISTINCT ",
+    entity_columns!(),
+    " FROM unnest($1::text[], $2::text[]) AS wanted(entity_type, name) \
+     JOIN directory_names n ON n.entity_type = wanted.entity_type AND n.name = wanted.name \
+     JOIN directory_entities e ON e.entity_type = n.entity_type AND e.entity_id = n.entity_id"
+);
+
+/// The entity the name `$1`/`$2` names.
+pub(super) const ENTITY_NAMED: &str = concat!(
+    "SELECT ",
+    entity_columns!(),
+    " FROM directory_names n JOIN directory_entities e \
+       ON e.entity_type = n.entity_type AND e.entity_id = n.entity_id \
+     WHERE n.entity_type = $1 AND n.name = $2"
+);
+
+/// A page of entities: of type `$1` (or any), after the key `$2`/`$3`, at most `$4`.
+pub(super) const LIST_ENTITIES: &str = concat!(
+    "SELECT ",
+    entity_columns!(),
+    " FROM directory_entities e \
+     WHERE ($1::text IS NULL OR e.entity_type = $1) \
+       AND (e.entity_type, e.entity_id) > ($2::text COLLATE \"C\", $3::text COLLATE \"C\") \
+     ORDER BY e.entity_type, e.entity_id LIMIT $4"
+);
+
+/// Every entity, in one snapshot with the revision (one row with nulls when there are none).
+pub(super) const LOAD_DIRECTORY: &str = concat!(
+    "SELECT h.revision, ",
+    entity_columns!(),
+    " FROM elevator_head h LEFT JOIN directory_entities e ON true"
+);
+
+/// Deletes the entities with the keys `$1` (types) and `$2` (ids), with their names.
+pub(super) const DELETE_ENTITIES: &str = "\
+    DELETE FROM directory_entities e USING unnest($1::text[], $2::text[]) AS gone(t, i) \
+    WHERE e.entity_type = gone.t AND e.entity_id = gone.i";
+
+/// Inserts entities, one per element of the arrays (roles and groups as JSON arrays of text,
+/// as PostgreSQL has no arrays of arrays of differing lengths).
+pub(super) const INSERT_ENTITIES: &str = "\
+    INSERT INTO directory_entities \
+        (entity_type, entity_id, aliases, properties, roles, groups, scope, revision) \
+    SELECT t, i, ARRAY(SELECT jsonb_array_elements_text(a)), p, \
+        ARRAY(SELECT jsonb_array_elements_text(r)), ARRAY(SELECT jsonb_array_elements_text(g)), \
+        s, $8 \
+    FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::jsonb[], $5::jsonb[], $6::jsonb[], \
+        $7::text[]) AS new(t, i, a, p, r, g, s)";
+
+/// Inserts names: type `$1`, name `$2`, canonical id `$3`, one per element.
+pub(super) const INSERT_NAMES: &str = "\
+    INSERT INTO directory_names (entity_type, name, entity_id) \
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[])";

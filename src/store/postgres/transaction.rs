@@ -82,6 +82,7 @@ pub(super) async fn apply(tx: &Transaction<'_>, change: Change) -> Result<Commit
     let head = bump_revision(tx, &change).await?;
     let rows = ChangeRows::new(&change, &head)?;
     write_pipelined(tx, &statements, &rows).await?;
+    super::directory::write_directory(tx, &change.directory, head.revision).await?;
     Ok(Committed {
         revision: head.revision,
         change,
@@ -120,6 +121,7 @@ async fn bump_revision(tx: &Transaction<'_>, change: &Change) -> Result<Head, St
                 &change.policy.is_some(),
                 &notify_everyone,
                 &notified_subjects,
+                &!change.directory.is_empty(),
             ],
         )
         .await?;

@@ -38,7 +38,7 @@ impl Writes for PostgresStore {
                     return Ok(Created::Existing(Box::new(rows::elevation(&row)?)));
                 }
             }
-            Ok(Created::New(apply(&tx, change.clone()).await?))
+            Ok(Created::New(Box::new(apply(&tx, change.clone()).await?)))
         })
     }
 
