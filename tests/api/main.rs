@@ -12,6 +12,7 @@ mod http;
 mod tools;
 
 mod audit;
+mod authzen;
 mod checks;
 mod concurrency;
 mod console;
