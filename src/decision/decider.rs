@@ -13,9 +13,12 @@ use super::freshness::Freshness;
 use crate::clock::SharedClock;
 use crate::domain::decision::DecisionReason;
 use crate::domain::risk::{RiskPicture, risk_picture};
-use crate::domain::{CheckQuery, Decision, Subject};
+use crate::domain::{CheckQuery, Decision, Directory, DirectoryView, Subject};
 use crate::policy::Policy;
 use crate::store::{Store, StoreError};
+
+/// The entity type a gRPC Check's subject has in the directory.
+pub(super) const USER_TYPE: &str = "user";
 
 /// The decision point of one replica: policy in force, caches, and freshness bookkeeping.
 pub struct Decider {
@@ -28,6 +31,8 @@ pub struct Decider {
     pub(super) risk: Cache<Subject, Arc<SubjectRisk>>,
     pub(super) risk_stats: CacheStats,
     pub(super) freshness: Freshness,
+    /// The directory the store feeds; the policy carries the file's.
+    pub(super) stored_directory: ArcSwap<Directory>,
 }
 
 impl Decider {
@@ -48,6 +53,7 @@ impl Decider {
             clock,
             options,
             freshness: Freshness::default(),
+            stored_directory: ArcSwap::from_pointee(Directory::default()),
         }
     }
 
@@ -69,6 +75,20 @@ impl Decider {
         if policy.version() > previous.version() {
             tracing::info!(version = policy.version(), "policy in force");
         }
+    }
+
+    /// Puts the directory the store feeds in force, whole (the file's comes with the policy).
+    /// Decisions consult it before the file's.
+    pub fn replace_stored_directory(&self, directory: Directory) {
+        self.stored_directory.store(Arc::new(directory));
+    }
+
+    /// The directory as decisions read it: the stored snapshot over the policy file's.
+    pub fn directory(&self) -> DirectoryView {
+        DirectoryView::new(
+            self.stored_directory.load_full(),
+            self.policy.load().access().directory().clone(),
+        )
     }
 
     /// Freshness bookkeeping (for readiness and tests).
@@ -96,9 +116,31 @@ impl Decider {
         let grants = self.grants_of(query.subject, query.min_revision).await?;
         let now = self.clock.now();
         let risk = self.risk_if_needed(query, now).await?;
-        let mut decision = evaluate(&self.policy.load(), &grants, query, now, risk.as_ref());
+        let policy = self.policy.load();
+        let directory_entity = self.directory_user(&policy, query);
+        let directory_roles = directory_entity
+            .as_ref()
+            .map_or(&[][..], |e| e.roles.as_slice());
+        let mut decision = evaluate(&policy, &grants, query, directory_roles, now, risk.as_ref());
         decision.revision = grants.revision().max(known_at_start);
         Ok(decision)
+    }
+
+    /// The directory's entry for a Check's subject (type `user`), when there is a directory.
+    fn directory_user(
+        &self,
+        policy: &Policy,
+        query: &CheckQuery<'_>,
+    ) -> Option<Arc<crate::domain::Entity>> {
+        let stored = self.stored_directory.load();
+        let file = policy.access().directory();
+        if stored.is_empty() && file.is_empty() {
+            return None;
+        }
+        stored
+            .find(USER_TYPE, query.subject.as_str())
+            .or_else(|| file.find(USER_TYPE, query.subject.as_str()))
+            .cloned()
     }
 
     /// The subject's risk picture for the session, when a rule that could decide the question
@@ -132,7 +174,11 @@ impl Decider {
                 risk_picture(&stored.signals, query.session, at)
             }
         };
-        let mut decision = evaluate(&policy, &grants, query, at, Some(&risk));
+        let directory_entity = self.directory_user(&policy, query);
+        let directory_roles = directory_entity
+            .as_ref()
+            .map_or(&[][..], |e| e.roles.as_slice());
+        let mut decision = evaluate(&policy, &grants, query, directory_roles, at, Some(&risk));
         decision.revision = grants.revision().max(self.freshness.known());
         let traces = explain_grants(&policy, &grants, query, at, &risk);
         Ok((decision, traces))

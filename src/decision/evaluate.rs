@@ -9,7 +9,7 @@ use super::cache::SubjectGrants;
 use crate::domain::decision::DecisionReason;
 use crate::domain::risk::RiskPicture;
 use crate::domain::scope::scope_covers;
-use crate::domain::{CheckQuery, Decision, Grant};
+use crate::domain::{CheckQuery, Decision, Grant, StandingRole};
 use crate::policy::rules::{self, GrantFacts, RuleInput, RuleOutcome, TokenFacts};
 use crate::policy::{Holding, Policy};
 
@@ -161,6 +161,7 @@ pub(super) fn evaluate(
     policy: &Policy,
     grants: &SubjectGrants,
     query: &CheckQuery<'_>,
+    directory_roles: &[StandingRole],
     now: DateTime<Utc>,
     risk: Option<&RiskPicture>,
 ) -> Decision {
@@ -187,11 +188,12 @@ pub(super) fn evaluate(
             }
         }
     }
-    let standing_roles = query
+    let token_roles = query
         .token
         .map_or(&[][..], |token| token.standing_roles.as_slice());
-    if let Some(standing) = standing_roles
+    if let Some(standing) = token_roles
         .iter()
+        .chain(directory_roles)
         .find(|standing| roles.contains(&standing.role) && standing.covers(query.resource))
     {
         return Decision {

@@ -15,6 +15,7 @@
 //! read-through, outage grace) through the pure evaluation (`evaluate`); the change feed
 //! (`feed`) drops what a write made stale and puts a new policy in force.
 
+mod access;
 mod cache;
 mod decider;
 mod evaluate;
@@ -23,6 +24,7 @@ mod freshness;
 pub mod log;
 
 pub use crate::domain::CheckQuery;
+pub use access::ResolvedAccess;
 pub use cache::{CacheOptions, CacheReport, CacheStats, SubjectGrants, SubjectRisk};
 pub use decider::Decider;
 pub use evaluate::GrantTrace;

@@ -3,12 +3,14 @@
 //! signals, decisions and audit events. Nothing here does I/O or knows about protobuf or SQL;
 //! every other layer builds on these types.
 
+mod access;
 mod attributes;
 pub(crate) mod audit;
 pub(crate) mod audit_log;
 mod check;
 pub(crate) mod decision;
 mod directory;
+mod directory_view;
 mod duration;
 pub(crate) mod echo;
 pub(crate) mod elevation;
@@ -20,12 +22,17 @@ pub(crate) mod names;
 pub(crate) mod risk;
 pub(crate) mod scope;
 
+pub use access::{
+    AccessAction, AccessEntity, AccessQuery, SESSION_CONTEXT_KEY, default_resource_scope,
+    escape_scope_name, session_from_context,
+};
 pub use attributes::{Properties, Value};
 pub use audit::{AuditAction, AuditEvent};
 pub use audit_log::{Checkpoint, StoredAuditEvent};
 pub use check::{CheckQuery, SubjectRef};
 pub use decision::{Decision, DecisionReason};
 pub use directory::{Directory, DirectoryProblems, Entity, EntityId, EntityKey, EntityType};
+pub use directory_view::DirectoryView;
 pub use duration::RequestedDuration;
 pub(crate) use duration::{format_duration, parse_duration};
 pub use echo::shown;

@@ -5,6 +5,7 @@
 //! document with any problem never replaces the policy in force. Rules are compiled here, once
 //! per policy version.
 
+mod access_model;
 mod compile;
 mod document;
 mod entries;
@@ -12,6 +13,7 @@ mod model;
 mod problems;
 pub mod rules;
 
+pub use access_model::{AccessModel, ScopeTemplate};
 pub use entries::{
     DelegationEntry, Eligibility, RoleDefinition, Separation, SeparationMode, Webhook,
 };

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use chrono::TimeDelta;
 
+use super::access_model::AccessModel;
 use super::entries::{
     DelegationEntry, Eligibility, RoleDefinition, Separation, SeparationMode, Webhook,
 };
@@ -102,6 +103,8 @@ pub struct Policy {
     pub(super) ruled_roles: HashMap<RoleName, bool>,
     /// Whether any grant rule reads risk (most policies: no, and Checks skip the lookup).
     pub(super) any_rule_reads_risk: bool,
+    /// The directory, resource scopes and permission conditions.
+    pub(super) access: AccessModel,
 }
 
 impl Policy {
@@ -136,6 +139,12 @@ impl Policy {
     /// A role's definition.
     pub fn role(&self, name: &str) -> Option<&RoleDefinition> {
         self.roles.get(name)
+    }
+
+    /// What the policy says about access questions: the file's directory, resource scopes,
+    /// permission conditions.
+    pub fn access(&self) -> &AccessModel {
+        &self.access
     }
 
     /// Every role.

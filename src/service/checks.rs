@@ -7,7 +7,8 @@ use super::{Elevator, MAX_RISK_TTL, NewRiskSignal, ServiceError, check_text};
 use crate::decision::{CheckQuery, GrantTrace};
 use crate::domain::risk::RiskPicture;
 use crate::domain::{
-    AuditAction, AuditEvent, Decision, Identity, Revision, RiskSignal, format_duration,
+    AccessQuery, AuditAction, AuditEvent, Decision, DirectoryView, Identity, Revision, RiskSignal,
+    SubjectRef, format_duration,
 };
 use crate::store::Change;
 
@@ -46,9 +47,70 @@ impl Elevator {
         self.require_role(caller, &self.roles.pep, "Check")?;
         let started = std::time::Instant::now();
         let decision = self.decider.check(query).await;
-        self.metrics.record_check(&decision, started.elapsed());
+        self.record_decision(query, &decision, started);
+        Ok(decision)
+    }
+
+    /// Decides an access question in AuthZEN's shape for a policy enforcement point (the PEP
+    /// role, as for Check). The subject id must be a valid subject (its grants are that id's);
+    /// an end-user token passed with it must belong to that subject (and session). A question
+    /// whose resource maps to no scope is refused as invalid; every other failure is a deny.
+    #[tracing::instrument(
+        name = "evaluate_access",
+        skip_all,
+        fields(
+            subject = query.subject.id(),
+            permission = query.action.name(),
+            resource_type = query.resource.entity_type(),
+            allowed = tracing::field::Empty,
+            reason = tracing::field::Empty,
+            grant = tracing::field::Empty,
+            revision = tracing::field::Empty,
+        )
+    )]
+    pub async fn evaluate_access(
+        &self,
+        caller: &Identity,
+        query: &AccessQuery<'_>,
+    ) -> Result<Decision, ServiceError> {
+        self.require_role(caller, &self.roles.pep, "Evaluate")?;
+        let subject = SubjectRef::parse(query.subject.id())
+            .map_err(|error| ServiceError::invalid("subject.id", error.0))?;
+        let resolved = self
+            .decider
+            .resolve_access(query)
+            .map_err(|error| ServiceError::invalid("resource.id", error.0))?;
+        let check = CheckQuery {
+            subject,
+            session: query.session.as_ref().map(|session| session.as_str()),
+            permission: query.action.name(),
+            resource: resolved.scope().as_str(),
+            token: query.token,
+            min_revision: query.min_revision,
+        };
+        subject_token_matches(&check)?;
+        let started = std::time::Instant::now();
+        let decision = self.decider.check_access(&check, query, &resolved).await;
+        self.record_decision(&check, &decision, started);
+        Ok(decision)
+    }
+
+    /// The directory as decisions read it (the stored snapshot over the policy file's), for
+    /// searches and listings.
+    pub fn directory(&self) -> DirectoryView {
+        self.decider.directory()
+    }
+
+    /// Counts a decision, writes it to the decision log and onto the call's span.
+    fn record_decision(
+        &self,
+        query: &CheckQuery<'_>,
+        decision: &Decision,
+        started: std::time::Instant,
+    ) {
+        self.metrics.record_check(decision, started.elapsed());
         if let Some(log) = &self.decision_log {
-            log.record(query, &decision, self.clock.now(), || {
+            log.record(query, decision, self.clock.now(), || {
                 super::context::current().map(|request| request.request_id)
             });
         }
@@ -61,7 +123,6 @@ impl Elevator {
                 span.record("grant", tracing::field::display(grant.id));
             }
         }
-        Ok(decision)
     }
 
     /// Stores a risk signal for a risk engine.

@@ -9,6 +9,7 @@ use chrono::TimeDelta;
 
 use crate::domain::{Permission, RoleName, shown};
 use crate::policy::MAX_POLICY_BYTES;
+use crate::policy::access_model::AccessModel;
 use crate::policy::document::{LimitsDocument, PolicyDocument, RoleDocument};
 use crate::policy::entries::{DelegationEntry, Eligibility, RoleDefinition};
 use crate::policy::model::Policy;
@@ -125,6 +126,7 @@ impl<'s> Compiler<'s> {
             webhooks,
             any_rule_reads_risk: ruled_roles.values().any(|reads_risk| *reads_risk),
             ruled_roles,
+            access: AccessModel::default(),
         })
     }
 
