@@ -5,10 +5,13 @@
 use serde_json::Value as Json;
 
 use super::answer::{self, Detail};
-use super::json::{self, Question};
+use super::json::{self, EntityInput, Question};
 use super::problem::HttpError;
 use super::router::HttpEdge;
-use crate::domain::{CheckQuery, Decision, Identity, SubjectRef};
+use crate::domain::{
+    AccessAction, AccessEntity, AccessQuery, Decision, EntityId, EntityType, Identity,
+    InvalidValue, SESSION_CONTEXT_KEY, session_from_context,
+};
 use crate::service::ServiceError;
 
 impl HttpEdge {
@@ -25,8 +28,10 @@ impl HttpEdge {
         Ok(answer::decision(&decision, detail))
     }
 
-    /// Decides `question` for `caller`; a refused field is named under `path` (the prefix of
-    /// a batch item, `evaluations[2].`).
+    /// Decides `question` for `caller`: it becomes the domain's access question (validated
+    /// here, once; a refused field is named under `path`, the prefix of a batch item such as
+    /// `evaluations[2].`), which the same use case as gRPC Check decides. The session is the
+    /// context's `session_id`, when the PEP knows it.
     pub(super) async fn decide(
         &self,
         caller: &Identity,
@@ -35,20 +40,33 @@ impl HttpEdge {
     ) -> Result<Decision, ServiceError> {
         let invalid = |field: &str| {
             let field = format!("{path}{field}");
-            move |error: crate::domain::InvalidValue| ServiceError::invalid(field, error.0)
+            move |error: InvalidValue| ServiceError::invalid(field, error.0)
         };
-        let subject_id = question.subject.id.as_deref().unwrap_or_default();
-        let resource_id = question.resource.id.as_deref().unwrap_or_default();
-        let subject = SubjectRef::parse(subject_id).map_err(invalid("subject.id"))?;
-        let resource = format!("{}:{resource_id}", question.resource.entity_type);
-        let query = CheckQuery {
-            subject,
-            session: None,
-            permission: &question.action.name,
-            resource: &resource,
+        for (entity, name) in [
+            (&question.subject, "subject"),
+            (&question.resource, "resource"),
+        ] {
+            EntityType::validate(&entity.entity_type).map_err(invalid(&format!("{name}.type")))?;
+            EntityId::validate(entity.id.as_deref().unwrap_or_default())
+                .map_err(invalid(&format!("{name}.id")))?;
+        }
+        let query = AccessQuery {
+            subject: access_entity(&question.subject).map_err(invalid("subject"))?,
+            action: AccessAction::parse(&question.action.name, question.action.properties.clone())
+                .map_err(invalid("action.name"))?,
+            resource: access_entity(&question.resource).map_err(invalid("resource"))?,
+            context: question.context.clone(),
+            session: session_from_context(&question.context)
+                .map_err(invalid(&format!("context.{SESSION_CONTEXT_KEY}")))?,
             token: None,
             min_revision: 0,
         };
-        self.app.check(caller, &query).await
+        self.app.evaluate_access(caller, &query).await
     }
+}
+
+/// A subject or resource as the domain's access entity (type and id validated).
+fn access_entity(input: &EntityInput) -> Result<AccessEntity<'_>, InvalidValue> {
+    let id = input.id.as_deref().unwrap_or_default();
+    AccessEntity::parse(&input.entity_type, id, input.properties.clone())
 }

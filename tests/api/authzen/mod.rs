@@ -2,5 +2,8 @@
 //! (status codes, content types, request ids, limits, authentication), both HTTP versions and
 //! TLS, batch semantics and discovery.
 
+mod batch;
 mod client;
+mod discovery;
+mod tls;
 mod transport;
