@@ -18,6 +18,9 @@ fn parameter(route: Route) -> Option<&'static str> {
     match route {
         Route::Evaluation => Some("access_evaluation_endpoint"),
         Route::Evaluations => Some("access_evaluations_endpoint"),
+        Route::SearchSubject => Some("search_subject_endpoint"),
+        Route::SearchResource => Some("search_resource_endpoint"),
+        Route::SearchAction => Some("search_action_endpoint"),
         Route::Discovery => None,
     }
 }

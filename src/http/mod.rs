@@ -5,6 +5,7 @@
 //! | --- | --- |
 //! | `POST /access/v1/evaluation` | `evaluation.rs` |
 //! | `POST /access/v1/evaluations` | `evaluations.rs` |
+//! | `POST /access/v1/search/subject`, `/resource`, `/action` | `search/` |
 //! | `GET /.well-known/authzen-configuration` | `discovery.rs` |
 //!
 //! Handlers are thin: the router (`router.rs`) gives each request its request id, checks the
@@ -24,6 +25,7 @@ mod json;
 mod listener;
 mod problem;
 mod router;
+mod search;
 
 pub use config::AuthzenConfig;
 pub use listener::serve;

@@ -30,19 +30,35 @@ pub(super) enum Route {
     Evaluation,
     /// `POST /access/v1/evaluations`.
     Evaluations,
+    /// `POST /access/v1/search/subject`.
+    SearchSubject,
+    /// `POST /access/v1/search/resource`.
+    SearchResource,
+    /// `POST /access/v1/search/action`.
+    SearchAction,
     /// `GET /.well-known/authzen-configuration`.
     Discovery,
 }
 
 impl Route {
     /// Every route, for discovery.
-    pub(super) const ALL: [Route; 3] = [Route::Evaluation, Route::Evaluations, Route::Discovery];
+    pub(super) const ALL: [Route; 6] = [
+        Route::Evaluation,
+        Route::Evaluations,
+        Route::SearchSubject,
+        Route::SearchResource,
+        Route::SearchAction,
+        Route::Discovery,
+    ];
 
     /// The path.
     pub(super) fn path(self) -> &'static str {
         match self {
             Route::Evaluation => "/access/v1/evaluation",
             Route::Evaluations => "/access/v1/evaluations",
+            Route::SearchSubject => "/access/v1/search/subject",
+            Route::SearchResource => "/access/v1/search/resource",
+            Route::SearchAction => "/access/v1/search/action",
             Route::Discovery => "/.well-known/authzen-configuration",
         }
     }
@@ -50,7 +66,7 @@ impl Route {
     fn method(self) -> Method {
         match self {
             Route::Discovery => Method::GET,
-            Route::Evaluation | Route::Evaluations => Method::POST,
+            _ => Method::POST,
         }
     }
 
@@ -160,9 +176,7 @@ impl HttpEdge {
         })?;
         let answer = match route {
             Route::Discovery => discovery::metadata(self, &request, connection)?,
-            Route::Evaluation | Route::Evaluations => {
-                self.question(route, request, connection).await?
-            }
+            _ => self.question(route, request, connection).await?,
         };
         Ok(json_response(StatusCode::OK, &answer))
     }
@@ -183,10 +197,12 @@ impl HttpEdge {
         .await?;
         json_content_type(request.headers())?;
         let body = read_body(request).await?;
-        if route == Route::Evaluations {
-            self.evaluations(&caller, &body).await
-        } else {
-            self.evaluation(&caller, &body).await
+        match route {
+            Route::Evaluations => self.evaluations(&caller, &body).await,
+            Route::SearchSubject => self.search_subject(&caller, &body).await,
+            Route::SearchResource => self.search_resource(&caller, &body).await,
+            Route::SearchAction => self.search_action(&caller, &body).await,
+            Route::Evaluation | Route::Discovery => self.evaluation(&caller, &body).await,
         }
     }
 }

@@ -29,6 +29,9 @@ async fn metadata_lists_what_is_served_under_the_configured_identifier() {
                 "policy_decision_point": "https://pdp.example.com",
                 "access_evaluation_endpoint": "https://pdp.example.com/access/v1/evaluation",
                 "access_evaluations_endpoint": "https://pdp.example.com/access/v1/evaluations",
+                "search_subject_endpoint": "https://pdp.example.com/access/v1/search/subject",
+                "search_resource_endpoint": "https://pdp.example.com/access/v1/search/resource",
+                "search_action_endpoint": "https://pdp.example.com/access/v1/search/action",
             })
         );
     }

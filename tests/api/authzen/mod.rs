@@ -5,5 +5,6 @@
 mod batch;
 mod client;
 mod discovery;
+mod search;
 mod tls;
 mod transport;
