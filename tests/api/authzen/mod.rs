@@ -3,6 +3,7 @@
 //! TLS, batch semantics and discovery.
 
 mod batch;
+mod certification;
 mod client;
 mod discovery;
 mod search;
