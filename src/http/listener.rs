@@ -11,7 +11,7 @@ use std::time::Duration;
 use http::Request;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
@@ -22,6 +22,12 @@ use crate::tls::{PepCertificates, ServerTls};
 
 /// How long a client may take over its TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long an HTTP/1.1 client may take to send a request's headers, so that a connection
+/// trickling bytes (slowloris) does not hold a task for ever.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest header list an h2 request may send: room for a bearer token at its limit
+/// ([`crate::auth::MAX_TOKEN_BYTES`]) several times over.
+const MAX_HEADER_LIST_BYTES: u32 = 64 * 1024;
 
 /// Serves the HTTP port on `listener` until `stopping` turns true: then no new connections
 /// are accepted and open ones close once their requests are answered.
@@ -102,7 +108,15 @@ async fn serve_connection<S>(
         let (edge, connection) = (edge.clone(), connection.clone());
         async move { Ok::<_, Infallible>(edge.answer(request, &connection).await) }
     });
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(MAX_HEADER_LIST_BYTES);
     let serving = builder.serve_connection(TokioIo::new(stream), service);
     tokio::pin!(serving);
     tokio::select! {
