@@ -7,11 +7,12 @@
 use std::sync::Arc;
 
 use super::decider::Decider;
-use super::evaluate::evaluate;
+use super::evaluate::{QuestionFacts, evaluate};
 use crate::domain::decision::DecisionReason;
 use crate::domain::risk::risk_picture;
-use crate::domain::{AccessQuery, CheckQuery, Decision, Entity, InvalidValue, Scope};
+use crate::domain::{AccessQuery, CheckQuery, Decision, Entity, InvalidValue, Properties, Scope};
 use crate::policy::Policy;
+use crate::policy::rules::AccessFacts;
 use crate::store::StoreError;
 
 /// An access question with its place found: the policy it was resolved under, the directory
@@ -73,10 +74,10 @@ impl Decider {
     pub async fn check_access(
         &self,
         check: &CheckQuery<'_>,
-        _query: &AccessQuery<'_>,
+        query: &AccessQuery<'_>,
         resolved: &ResolvedAccess,
     ) -> Decision {
-        match self.try_check_access(check, resolved).await {
+        match self.try_check_access(check, query, resolved).await {
             Ok(decision) => decision,
             Err(error) => {
                 tracing::warn!(subject = check.subject.as_str(), %error, "access check failed; denying");
@@ -88,6 +89,7 @@ impl Decider {
     async fn try_check_access(
         &self,
         check: &CheckQuery<'_>,
+        query: &AccessQuery<'_>,
         resolved: &ResolvedAccess,
     ) -> Result<Decision, StoreError> {
         if !self.freshness.has_listened() {
@@ -103,12 +105,49 @@ impl Decider {
         } else {
             None
         };
-        let directory_roles = resolved
-            .subject
-            .as_ref()
-            .map_or(&[][..], |e| e.roles.as_slice());
-        let mut decision = evaluate(policy, &grants, check, directory_roles, now, risk.as_ref());
+        let merged = policy
+            .access()
+            .has_conditions()
+            .then(|| MergedProperties::of(query, resolved));
+        let facts = QuestionFacts {
+            directory_roles: resolved
+                .subject
+                .as_ref()
+                .map_or(&[][..], |entity| entity.roles.as_slice()),
+            access: merged.as_ref().map(|merged| AccessFacts {
+                subject_type: query.subject.entity_type(),
+                subject_id: query.subject.id(),
+                subject_properties: &merged.subject,
+                resource_type: query.resource.entity_type(),
+                resource_id: query.resource.id(),
+                resource_properties: &merged.resource,
+                action_name: query.action.name(),
+                action_properties: &query.action.properties,
+                context: &query.context,
+            }),
+        };
+        let mut decision = evaluate(policy, &grants, check, &facts, now, risk.as_ref());
         decision.revision = grants.revision().max(known_at_start);
         Ok(decision)
+    }
+}
+
+/// The subject's and the resource's properties as conditions read them: the directory's laid
+/// over the request's (the directory wins).
+struct MergedProperties {
+    subject: Properties,
+    resource: Properties,
+}
+
+impl MergedProperties {
+    fn of(query: &AccessQuery<'_>, resolved: &ResolvedAccess) -> Self {
+        let merge = |entity: Option<&Arc<Entity>>, asked: &Properties| match entity {
+            Some(entity) => entity.properties.over(asked),
+            None => asked.clone(),
+        };
+        MergedProperties {
+            subject: merge(resolved.subject.as_ref(), &query.subject.properties),
+            resource: merge(resolved.resource.as_ref(), &query.resource.properties),
+        }
     }
 }

@@ -8,14 +8,20 @@ use chrono::{DateTime, Utc};
 use moka::future::Cache;
 
 use super::cache::{CacheOptions, CacheStats, SubjectGrants, SubjectRisk, build_cache};
-use super::evaluate::{GrantTrace, evaluate, explain_grants};
+use super::evaluate::{GrantTrace, QuestionFacts, evaluate, explain_grants};
 use super::freshness::Freshness;
 use crate::clock::SharedClock;
 use crate::domain::decision::DecisionReason;
 use crate::domain::risk::{RiskPicture, risk_picture};
-use crate::domain::{CheckQuery, Decision, Directory, DirectoryView, Subject};
+use crate::domain::{CheckQuery, Decision, Directory, DirectoryView, Entity, Properties, Subject};
 use crate::policy::Policy;
+use crate::policy::rules::AccessFacts;
 use crate::store::{Store, StoreError};
+
+/// The properties of what a plain Check does not describe (made once: an empty map is still
+/// an allocation, and the Check path makes none it does not need).
+static NO_PROPERTIES: std::sync::LazyLock<Properties> =
+    std::sync::LazyLock::new(Properties::default);
 
 /// The entity type a gRPC Check's subject has in the directory.
 pub(super) const USER_TYPE: &str = "user";
@@ -118,10 +124,8 @@ impl Decider {
         let risk = self.risk_if_needed(query, now).await?;
         let policy = self.policy.load();
         let directory_entity = self.directory_user(&policy, query);
-        let directory_roles = directory_entity
-            .as_ref()
-            .map_or(&[][..], |e| e.roles.as_slice());
-        let mut decision = evaluate(&policy, &grants, query, directory_roles, now, risk.as_ref());
+        let facts = plain_facts(&policy, directory_entity.as_deref(), query);
+        let mut decision = evaluate(&policy, &grants, query, &facts, now, risk.as_ref());
         decision.revision = grants.revision().max(known_at_start);
         Ok(decision)
     }
@@ -175,12 +179,37 @@ impl Decider {
             }
         };
         let directory_entity = self.directory_user(&policy, query);
-        let directory_roles = directory_entity
-            .as_ref()
-            .map_or(&[][..], |e| e.roles.as_slice());
-        let mut decision = evaluate(&policy, &grants, query, directory_roles, at, Some(&risk));
+        let facts = plain_facts(&policy, directory_entity.as_deref(), query);
+        let mut decision = evaluate(&policy, &grants, query, &facts, at, Some(&risk));
         decision.revision = grants.revision().max(self.freshness.known());
         let traces = explain_grants(&policy, &grants, query, at, &risk);
         Ok((decision, traces))
+    }
+}
+
+/// What a plain Check (a scope, no resource type) brings beyond its fields: the subject's
+/// standing roles from the directory (as a `user`) and, when the policy has conditions, the
+/// facts they read: `subject` is `{type: "user", id, properties: the directory's}`, `resource`
+/// is `{type: "", id: the scope}`, `action.name` the permission, `context` empty.
+fn plain_facts<'q>(
+    policy: &Policy,
+    entity: Option<&'q Entity>,
+    query: &CheckQuery<'q>,
+) -> QuestionFacts<'q> {
+    let no_properties: &'static Properties = &NO_PROPERTIES;
+    let access = policy.access().has_conditions().then(|| AccessFacts {
+        subject_type: USER_TYPE,
+        subject_id: query.subject.as_str(),
+        subject_properties: entity.map_or(no_properties, |entity| &entity.properties),
+        resource_type: "",
+        resource_id: query.resource,
+        resource_properties: no_properties,
+        action_name: query.permission,
+        action_properties: no_properties,
+        context: no_properties,
+    });
+    QuestionFacts {
+        directory_roles: entity.map_or(&[][..], |entity| entity.roles.as_slice()),
+        access,
     }
 }

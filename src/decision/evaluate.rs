@@ -3,14 +3,16 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 
 use super::cache::SubjectGrants;
 use crate::domain::decision::DecisionReason;
 use crate::domain::risk::RiskPicture;
 use crate::domain::scope::scope_covers;
 use crate::domain::{CheckQuery, Decision, Grant, StandingRole};
-use crate::policy::rules::{self, GrantFacts, RuleInput, RuleOutcome, TokenFacts};
+use crate::policy::rules::{
+    self, AccessFacts, GrantFacts, Rule, RuleInput, RuleOutcome, TokenFacts,
+};
 use crate::policy::{Holding, Policy};
 
 /// How one grant fared in an explained decision.
@@ -85,19 +87,7 @@ fn judge_grant(
     let no_risk = RiskPicture::default();
     let delegated_by = grant.delegated_by().map(|s| s.as_str());
     let input = RuleInput {
-        token: TokenFacts {
-            sub: query.subject.as_str(),
-            sid: query.session,
-            groups: query
-                .token
-                .map(|token| token.groups.iter().map(|g| g.as_str()).collect())
-                .unwrap_or_default(),
-            delegated_by,
-            amr: query
-                .token
-                .map(|token| token.amr.iter().map(String::as_str).collect())
-                .unwrap_or_default(),
-        },
+        token: token_facts(query, delegated_by),
         request: None,
         grant: Some(GrantFacts {
             role: grant.role.as_str(),
@@ -109,6 +99,7 @@ fn judge_grant(
         risk: risk.unwrap_or(&no_risk),
         now,
         time: now - grant.not_before,
+        access: None,
     };
     match rules::judge(
         policy.grant_rules_for(
@@ -129,6 +120,64 @@ fn judge_grant(
             (reason, Some(rule))
         }
     }
+}
+
+/// What rules read of the subject's token (or, without one, of the question).
+fn token_facts<'q>(query: &CheckQuery<'q>, delegated_by: Option<&'q str>) -> TokenFacts<'q> {
+    TokenFacts {
+        sub: query.subject.as_str(),
+        sid: query.session,
+        groups: query
+            .token
+            .map(|token| token.groups.iter().map(|g| g.as_str()).collect())
+            .unwrap_or_default(),
+        delegated_by,
+        amr: query
+            .token
+            .map(|token| token.amr.iter().map(String::as_str).collect())
+            .unwrap_or_default(),
+    }
+}
+
+/// What a question brings beyond a Check's fields: the subject's standing roles from the
+/// directory and, for permissions' conditions, the subject, resource, action and context.
+#[derive(Clone, Copy, Default)]
+pub(super) struct QuestionFacts<'q> {
+    /// The subject's standing roles from the directory.
+    pub(super) directory_roles: &'q [StandingRole],
+    /// What conditions read; `None` when the policy has no conditions.
+    pub(super) access: Option<AccessFacts<'q>>,
+}
+
+/// Whether the condition under which a role carries the permission holds for the question,
+/// with `grant` when a grant (not a standing role) carries it. An evaluation error is false.
+fn condition_holds(
+    condition: &Rule,
+    query: &CheckQuery<'_>,
+    facts: &QuestionFacts<'_>,
+    grant: Option<&Grant>,
+    now: DateTime<Utc>,
+) -> bool {
+    let no_risk = RiskPicture::default();
+    let delegated_by = grant.and_then(|g| g.delegated_by()).map(|s| s.as_str());
+    let input = RuleInput {
+        token: token_facts(query, delegated_by),
+        request: None,
+        grant: grant.map(|grant| GrantFacts {
+            role: grant.role.as_str(),
+            scope: grant.scope.as_str(),
+            activated_at: grant.not_before,
+            expires_at: grant.not_after,
+            delegated_by,
+        }),
+        risk: &no_risk,
+        now,
+        time: grant.map_or(TimeDelta::zero(), |grant| now - grant.not_before),
+        access: facts.access,
+    };
+    // Without the question's facts (a policy whose conditions appeared after the facts were
+    // gathered) the condition cannot be judged: fail closed.
+    facts.access.is_some() && condition.holds(&input) == Ok(true)
 }
 
 /// A conflict between the grant's role and another role the subject has active now (a grant,
@@ -161,15 +210,24 @@ pub(super) fn evaluate(
     policy: &Policy,
     grants: &SubjectGrants,
     query: &CheckQuery<'_>,
-    directory_roles: &[StandingRole],
+    facts: &QuestionFacts<'_>,
     now: DateTime<Utc>,
     risk: Option<&RiskPicture>,
 ) -> Decision {
     let roles = policy.roles_with_permission(query.permission);
-    let mut closest: Option<(DecisionReason, &Arc<Grant>, Option<String>)> = None;
+    let access = policy.access();
+    let mut closest: Option<(DecisionReason, Option<&Arc<Grant>>, Option<String>)> = None;
     for role in roles {
+        let condition = access.condition(role.as_str(), query.permission);
         for grant in grants.with_role(role.as_str()) {
-            let (reason, rule) = judge_grant(policy, grants, grant, query, now, risk, None);
+            let (mut reason, mut rule) = judge_grant(policy, grants, grant, query, now, risk, None);
+            if reason == DecisionReason::Allowed
+                && let Some(condition) = condition
+                && !condition_holds(condition, query, facts, Some(grant), now)
+            {
+                reason = DecisionReason::RuleDenied;
+                rule = Some(condition.text().to_owned());
+            }
             if reason == DecisionReason::Allowed {
                 return Decision {
                     allowed: true,
@@ -184,18 +242,29 @@ pub(super) fn evaluate(
                 .as_ref()
                 .is_none_or(|(best, _, _)| reason.closeness() > best.closeness())
             {
-                closest = Some((reason, grant, rule));
+                closest = Some((reason, Some(grant), rule));
             }
         }
     }
     let token_roles = query
         .token
         .map_or(&[][..], |token| token.standing_roles.as_slice());
-    if let Some(standing) = token_roles
-        .iter()
-        .chain(directory_roles)
-        .find(|standing| roles.contains(&standing.role) && standing.covers(query.resource))
-    {
+    for standing in token_roles.iter().chain(facts.directory_roles) {
+        if !roles.contains(&standing.role) || !standing.covers(query.resource) {
+            continue;
+        }
+        if let Some(condition) = access.condition(standing.role.as_str(), query.permission)
+            && !condition_holds(condition, query, facts, None, now)
+        {
+            if closest.is_none() {
+                closest = Some((
+                    DecisionReason::RuleDenied,
+                    None,
+                    Some(condition.text().to_owned()),
+                ));
+            }
+            continue;
+        }
         return Decision {
             allowed: true,
             reason: DecisionReason::Allowed,
@@ -209,7 +278,7 @@ pub(super) fn evaluate(
         Some((reason, grant, rule)) => Decision {
             allowed: false,
             reason,
-            grant: Some(grant.clone()),
+            grant: grant.cloned(),
             standing_role: None,
             rule,
             revision: grants.revision(),

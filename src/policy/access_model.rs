@@ -5,7 +5,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::domain::{Directory, InvalidValue, Scope, default_resource_scope};
+use super::rules::Rule;
+use crate::domain::{Directory, InvalidValue, Permission, RoleName, Scope, default_resource_scope};
 
 /// The access part of a compiled policy.
 #[derive(Debug, Default)]
@@ -13,6 +14,8 @@ pub struct AccessModel {
     pub(super) directory: Arc<Directory>,
     /// Resource type -> its scope template (`App:Todo`, `App:Todo/Todo:{id}`).
     pub(super) resource_scopes: HashMap<String, ScopeTemplate>,
+    /// Role -> permission -> the condition under which the role carries it.
+    pub(super) conditions: HashMap<RoleName, HashMap<Permission, Arc<Rule>>>,
 }
 
 /// Where the resources of one type live: a scope, in which `{id}` stands for the resource's
@@ -24,7 +27,7 @@ pub struct ScopeTemplate {
 
 impl ScopeTemplate {
     /// The scope of the resource `id`.
-    fn scope_of(&self, id: &str) -> Result<Scope, InvalidValue> {
+    pub(super) fn scope_of(&self, id: &str) -> Result<Scope, InvalidValue> {
         if !self.text.contains("{id}") {
             return Scope::parse(&self.text);
         }
@@ -34,6 +37,20 @@ impl ScopeTemplate {
 }
 
 impl AccessModel {
+    /// Whether any role's permission carries a condition.
+    pub fn has_conditions(&self) -> bool {
+        !self.conditions.is_empty()
+    }
+
+    /// The condition under which `role` carries `permission`; `None` when it carries it
+    /// always (or not at all).
+    pub fn condition(&self, role: &str, permission: &str) -> Option<&Arc<Rule>> {
+        if self.conditions.is_empty() {
+            return None;
+        }
+        self.conditions.get(role)?.get(permission)
+    }
+
     /// The directory the policy file carries.
     pub fn directory(&self) -> &Arc<Directory> {
         &self.directory

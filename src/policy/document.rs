@@ -34,6 +34,79 @@ pub(super) struct PolicyDocument {
     /// Where change notifications are posted.
     #[serde(default)]
     pub(super) webhooks: Vec<WebhookDocument>,
+    /// Resource type -> where its resources live (their scope).
+    #[serde(default)]
+    pub(super) resources: BTreeMap<String, ResourceTypeDocument>,
+    /// The subjects and resources the decision point knows.
+    #[serde(default)]
+    pub(super) directory: DirectoryDocument,
+}
+
+/// Where the resources of one type live.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ResourceTypeDocument {
+    /// A scope, in which `{id}` stands for the resource's id (escaped): `App:Todo`,
+    /// `App:Todo/Todo:{id}`.
+    pub(super) scope: String,
+}
+
+/// The directory section: subjects and resources.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct DirectoryDocument {
+    /// Who acts: users, identities, services.
+    #[serde(default)]
+    pub(super) subjects: Vec<EntityDocument>,
+    /// What is acted on.
+    #[serde(default)]
+    pub(super) resources: Vec<EntityDocument>,
+}
+
+/// One subject or resource.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct EntityDocument {
+    /// Its type (`user`, `todo`).
+    #[serde(rename = "type")]
+    pub(super) entity_type: String,
+    /// Its id.
+    pub(super) id: String,
+    /// Other ids of the same type that name it.
+    #[serde(default)]
+    pub(super) aliases: Vec<String>,
+    /// What is known about it; these win over what a request says.
+    #[serde(default)]
+    pub(super) properties: BTreeMap<String, serde_yaml::Value>,
+    /// Subjects only: standing roles, `role` or `role@Scope`.
+    #[serde(default)]
+    pub(super) roles: Vec<String>,
+    /// Subjects only: groups.
+    #[serde(default)]
+    pub(super) groups: Vec<String>,
+    /// Resources only: the scope it lives at.
+    pub(super) scope: Option<String>,
+}
+
+/// A permission a role carries: its name, or its name and a condition.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(super) enum PermissionDocument {
+    /// `can_read_todos`: carried always.
+    Plain(String),
+    /// `{ permission: can_update_todo, if: "…" }`: carried when the condition holds.
+    Conditional(ConditionalPermissionDocument),
+}
+
+/// A permission carried under a condition.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ConditionalPermissionDocument {
+    /// The permission.
+    pub(super) permission: String,
+    /// The condition (CEL over `subject`, `resource`, `action`, `context`, `token`, `grant`).
+    #[serde(rename = "if")]
+    pub(super) condition: String,
 }
 
 /// A role that may be delegated.
@@ -88,8 +161,8 @@ pub(super) struct SeparationDocument {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RoleDocument {
-    /// The permissions the role carries.
-    pub(super) permissions: Vec<String>,
+    /// The permissions the role carries, each always or under a condition.
+    pub(super) permissions: Vec<PermissionDocument>,
     /// What the role is for, for people.
     #[serde(default)]
     pub(super) description: String,

@@ -263,6 +263,7 @@ fn automatic_approval(
         risk,
         now,
         time: chrono::TimeDelta::zero(),
+        access: None,
     };
     (rule.holds(&input) == Ok(true)).then(|| text.to_owned())
 }

@@ -404,6 +404,7 @@ fn judge_rules(
         risk: &loaded.risk,
         now: loaded.at,
         time: TimeDelta::zero(),
+        access: None,
     };
     let mut outcomes = Vec::new();
     let verdict = rules::judge(rules, &input, Some(&mut outcomes));

@@ -9,8 +9,7 @@ use chrono::TimeDelta;
 
 use crate::domain::{Permission, RoleName, shown};
 use crate::policy::MAX_POLICY_BYTES;
-use crate::policy::access_model::AccessModel;
-use crate::policy::document::{LimitsDocument, PolicyDocument, RoleDocument};
+use crate::policy::document::{LimitsDocument, PermissionDocument, PolicyDocument, RoleDocument};
 use crate::policy::entries::{DelegationEntry, Eligibility, RoleDefinition};
 use crate::policy::model::Policy;
 use crate::policy::problems::{DocumentLocator, PolicyProblem, PolicyProblems, ProblemCollector};
@@ -59,6 +58,8 @@ pub(super) struct Compiler<'s> {
     pub(super) default_request_ttl: TimeDelta,
     /// The roles defined under `roles`, which every other section may only name.
     pub(super) roles: HashMap<RoleName, RoleDefinition>,
+    /// The conditions role permissions carry, by role and permission.
+    pub(super) conditions: HashMap<RoleName, HashMap<Permission, Arc<Rule>>>,
 }
 
 impl<'s> Compiler<'s> {
@@ -70,6 +71,7 @@ impl<'s> Compiler<'s> {
             max_duration_ceiling: DEFAULT_MAX_DURATION_CEILING,
             default_request_ttl: DEFAULT_REQUEST_TTL,
             roles: HashMap::new(),
+            conditions: HashMap::new(),
         }
     }
 
@@ -108,6 +110,7 @@ impl<'s> Compiler<'s> {
                 self.separation(set, &format!("separation_of_duties[{index}]"))
             })
             .collect();
+        let access = self.access_model(document);
         if let Some(problems) = self.problems.into_problems() {
             return Err(problems);
         }
@@ -126,7 +129,7 @@ impl<'s> Compiler<'s> {
             webhooks,
             any_rule_reads_risk: ruled_roles.values().any(|reads_risk| *reads_risk),
             ruled_roles,
-            access: AccessModel::default(),
+            access,
         })
     }
 
@@ -180,22 +183,62 @@ impl<'s> Compiler<'s> {
                 "a role needs at least one permission",
             );
         }
-        let permissions = role
-            .permissions
-            .iter()
-            .enumerate()
-            .filter_map(|(index, permission)| {
-                self.problems.valid(
-                    format!("{path}.permissions[{index}]"),
-                    Permission::parse(permission),
-                )
-            })
-            .collect();
+        let mut permissions: Vec<Permission> = Vec::with_capacity(role.permissions.len());
+        for (index, entry) in role.permissions.iter().enumerate() {
+            let at = format!("{path}.permissions[{index}]");
+            let (text, condition) = match entry {
+                PermissionDocument::Plain(text) => (text, None),
+                PermissionDocument::Conditional(conditional) => {
+                    (&conditional.permission, Some(&conditional.condition))
+                }
+            };
+            let Some(permission) = self.problems.valid(at.clone(), Permission::parse(text)) else {
+                continue;
+            };
+            let conditioned = |c: &Compiler<'_>| {
+                c.conditions
+                    .get(&role_name)
+                    .is_some_and(|held| held.contains_key(permission.as_str()))
+            };
+            if permissions.contains(&permission) && (condition.is_some() || conditioned(self)) {
+                self.problems.add(
+                    at,
+                    format!(
+                        "{permission} is listed more than once; give it once, with or without a condition"
+                    ),
+                );
+                continue;
+            }
+            if let Some(text) = condition
+                && let Some(rule) = self.condition(text, &format!("{at}.if"))
+            {
+                self.conditions
+                    .entry(role_name.clone())
+                    .or_default()
+                    .insert(permission.clone(), rule);
+            }
+            permissions.push(permission);
+        }
         Some(RoleDefinition {
             name: role_name,
             description: role.description.clone(),
             permissions,
         })
+    }
+
+    /// Compiles a permission's condition; reports it at `path` when it does not compile.
+    fn condition(&mut self, text: &str, path: &str) -> Option<Arc<Rule>> {
+        match Rule::parse_condition(text, Moment::Permission) {
+            Ok(rule) => Some(Arc::new(rule)),
+            Err(error) => {
+                let message = format!(
+                    "{} (condition line {}, column {})",
+                    error.message, error.line, error.column
+                );
+                self.rule_problem(text, &error, path.to_owned(), message);
+                None
+            }
+        }
     }
 
     /// Compiles each rule of a list for `moment`; a rule that does not compile is reported at

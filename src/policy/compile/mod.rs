@@ -4,6 +4,7 @@
 
 mod access;
 mod compiler;
+mod directory;
 mod sections;
 
 use compiler::Compiler;

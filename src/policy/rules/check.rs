@@ -9,7 +9,7 @@ use cel::common::ast::{
 };
 
 use super::rule::Moment;
-use super::schema::{Type, VariablesRead, type_name, variable_type};
+use super::schema::{Type, VariablesRead, type_name, variable_type_at};
 use crate::domain::shown;
 
 /// Types `condition` for `moment`: its type, and what it reads.
@@ -192,7 +192,7 @@ impl Checker {
             return Ok(t.clone());
         }
         let allowed = self.moment.variables();
-        match variable_type(name) {
+        match variable_type_at(name, self.moment) {
             Some(t) if allowed.contains(&name) => {
                 // `allowed` holds `name`; its entry is the `'static` spelling the reads keep.
                 let variable = allowed
@@ -211,6 +211,7 @@ impl Checker {
                     match self.moment {
                         Moment::Request => "when a request is made",
                         Moment::Grant => "when a grant is checked",
+                        Moment::Permission => "in a permission's condition",
                     },
                     allowed.join(", ")
                 ),

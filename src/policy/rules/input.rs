@@ -10,6 +10,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use super::schema::{Type, variable_type};
 use crate::domain::risk::RiskPicture;
+use crate::domain::{Properties, Value as AttributeValue};
 
 /// Facts about the token for rules.
 #[derive(Debug, Clone, Default)]
@@ -56,6 +57,31 @@ pub struct GrantFacts<'a> {
     pub delegated_by: Option<&'a str>,
 }
 
+/// Facts about an access question for a permission's condition: the subject, the resource
+/// and the action as the question names them, the properties already merged (the directory's
+/// over the request's), and the request's context.
+#[derive(Debug, Clone, Copy)]
+pub struct AccessFacts<'a> {
+    /// `subject.type`.
+    pub subject_type: &'a str,
+    /// `subject.id`.
+    pub subject_id: &'a str,
+    /// `subject.properties`.
+    pub subject_properties: &'a Properties,
+    /// `resource.type`.
+    pub resource_type: &'a str,
+    /// `resource.id`.
+    pub resource_id: &'a str,
+    /// `resource.properties`.
+    pub resource_properties: &'a Properties,
+    /// `action.name`.
+    pub action_name: &'a str,
+    /// `action.properties`.
+    pub action_properties: &'a Properties,
+    /// `context`, besides `now` and `time`.
+    pub context: &'a Properties,
+}
+
 /// Everything a rule may read.
 #[derive(Debug, Clone)]
 pub struct RuleInput<'a> {
@@ -71,6 +97,9 @@ pub struct RuleInput<'a> {
     pub now: DateTime<Utc>,
     /// `context.time`: since the grant became active (zero at request time).
     pub time: TimeDelta,
+    /// `subject`, `resource`, `action` and the request's `context`, in a permission's
+    /// condition.
+    pub access: Option<AccessFacts<'a>>,
 }
 
 fn string(value: &str) -> Value {
@@ -87,6 +116,31 @@ fn strings(values: &[&str]) -> Value {
 
 fn timestamp(value: DateTime<Utc>) -> Value {
     Value::Timestamp(value.fixed_offset())
+}
+
+/// An attribute value as CEL sees it.
+fn attribute(value: &AttributeValue) -> Value {
+    match value {
+        AttributeValue::Null => Value::Null,
+        AttributeValue::Bool(b) => Value::Bool(*b),
+        AttributeValue::Int(i) => Value::Int(*i),
+        AttributeValue::Double(d) => Value::Float(*d),
+        AttributeValue::String(text) => string(text),
+        AttributeValue::List(items) => Value::List(Arc::new(items.iter().map(attribute).collect())),
+        AttributeValue::Map(properties) => properties_map(properties, []),
+    }
+}
+
+/// Properties as a CEL map, with `extra` entries laid over them.
+fn properties_map<const N: usize>(properties: &Properties, extra: [(&str, Value); N]) -> Value {
+    let mut map: HashMap<Key, Value> = properties
+        .iter()
+        .map(|(name, value)| (Key::String(Arc::new(name.to_owned())), attribute(value)))
+        .collect();
+    for (name, value) in extra {
+        map.insert(Key::String(Arc::new(name.to_owned())), value);
+    }
+    Value::Map(Map { map: Arc::new(map) })
 }
 
 impl RuleInput<'_> {
@@ -127,6 +181,10 @@ impl RuleInput<'_> {
             ("risk", "flags") => Value::List(Arc::new(
                 self.risk.flags.iter().map(|f| string(f)).collect(),
             )),
+            ("subject" | "resource" | "action", field) => match &self.access {
+                None => Value::Null,
+                Some(access) => access.cel_field(variable, field),
+            },
             ("context", "now") => timestamp(self.now),
             ("context", "time") => Value::Duration(self.time),
             _ => Value::Null,
@@ -139,6 +197,17 @@ impl RuleInput<'_> {
         variable: &str,
         fields: Option<&BTreeSet<&'static str>>,
     ) -> Value {
+        if variable == "context"
+            && let Some(access) = &self.access
+        {
+            return properties_map(
+                access.context,
+                [
+                    ("now", timestamp(self.now)),
+                    ("time", Value::Duration(self.time)),
+                ],
+            );
+        }
         let all: Vec<&str> = match variable_type(variable) {
             Some(Type::Object(_, schema)) => schema.iter().map(|(name, _)| *name).collect(),
             _ => Vec::new(),
@@ -157,6 +226,23 @@ impl RuleInput<'_> {
             })
             .collect();
         Value::Map(Map { map: Arc::new(map) })
+    }
+}
+
+impl AccessFacts<'_> {
+    /// One field of `subject`, `resource` or `action`.
+    fn cel_field(&self, variable: &str, field: &str) -> Value {
+        match (variable, field) {
+            ("subject", "type") => string(self.subject_type),
+            ("subject", "id") => string(self.subject_id),
+            ("subject", "properties") => properties_map(self.subject_properties, []),
+            ("resource", "type") => string(self.resource_type),
+            ("resource", "id") => string(self.resource_id),
+            ("resource", "properties") => properties_map(self.resource_properties, []),
+            ("action", "name") => string(self.action_name),
+            ("action", "properties") => properties_map(self.action_properties, []),
+            _ => Value::Null,
+        }
     }
 }
 
@@ -192,6 +278,7 @@ pub(super) mod fixtures {
             risk,
             now,
             time,
+            access: None,
         }
     }
 }

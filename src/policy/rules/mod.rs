@@ -25,6 +25,6 @@ mod rule;
 mod schema;
 mod sugar;
 
-pub use input::{GrantFacts, RequestFacts, RuleInput, TokenFacts};
+pub use input::{AccessFacts, GrantFacts, RequestFacts, RuleInput, TokenFacts};
 pub use judge::{RuleOutcome, RuleVerdict, judge};
 pub use rule::{Effect, Moment, Rule, RuleError};

@@ -657,6 +657,7 @@ mod tests {
                 risk: &risk,
                 now,
                 time: TimeDelta::minutes(facts.minutes),
+                access: None,
             };
             let native = rule.native.as_ref().unwrap().holds(&input);
             let interpreted = rule.holds_interpreted(&input);
@@ -688,6 +689,7 @@ mod tests {
             risk: &risk,
             now: Utc::now(),
             time: TimeDelta::zero(),
+            access: None,
         };
         for (duration, ticket) in [
             (TimeDelta::hours(5), "T-1"),

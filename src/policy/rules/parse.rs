@@ -44,6 +44,36 @@ impl Rule {
     }
 }
 
+impl Rule {
+    /// Parses, checks and compiles a bare condition (no `allow if`), such as a permission's
+    /// `if:`; it holds as an `allow if` rule with the same condition would.
+    pub fn parse_condition(text: &str, moment: Moment) -> Result<Rule, RuleError> {
+        if text.len() > MAX_RULE_BYTES {
+            return Err(error_at(
+                text,
+                0,
+                format!("a condition may be at most {MAX_RULE_BYTES} bytes long"),
+            ));
+        }
+        if text.trim().is_empty() {
+            return Err(error_at(text, 0, "the condition is empty"));
+        }
+        let condition = Condition { text, offset: 0 };
+        check_complexity(text, &condition)?;
+        let rewrite = rewrite_durations(condition.text, condition.offset)
+            .map_err(|(message, offset)| error_at(text, condition.offset + offset, message))?;
+        let program = compile_program(text, &rewrite)?;
+        let reads = type_check(text, &condition, &rewrite, &program, moment)?;
+        Ok(Rule {
+            text: text.to_owned(),
+            effect: Effect::Allow,
+            native: native::compile(program.expression(), moment),
+            program,
+            reads,
+        })
+    }
+}
+
 /// A rule's condition: the text after `allow if` or `deny if`, and where it starts in the rule.
 struct Condition<'t> {
     text: &'t str,

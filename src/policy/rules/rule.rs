@@ -19,6 +19,10 @@ pub enum Moment {
     Request,
     /// When a grant is checked: `token`, `grant`, `risk`, `context`.
     Grant,
+    /// When a role's permission carries a condition: `subject`, `resource`, `action`,
+    /// `context` (the request's, with `now` and `time`), `token` and `grant` (null fields when
+    /// a standing role, not a grant, carries the permission).
+    Permission,
 }
 
 impl Moment {
@@ -27,6 +31,7 @@ impl Moment {
         match self {
             Moment::Request => &["token", "request", "risk", "context"],
             Moment::Grant => &["token", "grant", "risk", "context"],
+            Moment::Permission => &["subject", "resource", "action", "context", "token", "grant"],
         }
     }
 }
@@ -182,6 +187,7 @@ mod tests {
                 risk,
                 now: Utc::now(),
                 time: TimeDelta::zero(),
+                access: None,
             })
             .unwrap()
         };

@@ -75,9 +75,37 @@ const RISK_FIELDS: &[(&str, FieldType)] =
 const CONTEXT_FIELDS: &[(&str, FieldType)] =
     &[("now", FieldType::Timestamp), ("time", FieldType::Duration)];
 
+const SUBJECT_FIELDS: &[(&str, FieldType)] = &[
+    ("type", FieldType::String),
+    ("id", FieldType::String),
+    ("properties", FieldType::StringMap),
+];
+const RESOURCE_FIELDS: &[(&str, FieldType)] = &[
+    ("type", FieldType::String),
+    ("id", FieldType::String),
+    ("properties", FieldType::StringMap),
+];
+const ACTION_FIELDS: &[(&str, FieldType)] = &[
+    ("name", FieldType::String),
+    ("properties", FieldType::StringMap),
+];
+
+/// The type of variable `name` at `moment`: a permission's condition reads `context` as the
+/// request's context, an open map (with `now` and `time` added), rules elsewhere as its two
+/// fixed fields.
+pub(super) fn variable_type_at(name: &str, moment: super::rule::Moment) -> Option<Type> {
+    if moment == super::rule::Moment::Permission && name == "context" {
+        return Some(Type::Map(Box::new(Type::String), Box::new(Type::Dyn)));
+    }
+    variable_type(name)
+}
+
 /// The type of variable `name`, whatever the moment.
 pub(super) fn variable_type(name: &str) -> Option<Type> {
     let (name, fields) = match name {
+        "subject" => ("subject", SUBJECT_FIELDS),
+        "resource" => ("resource", RESOURCE_FIELDS),
+        "action" => ("action", ACTION_FIELDS),
         "token" => ("token", TOKEN_FIELDS),
         "request" => ("request", REQUEST_FIELDS),
         "grant" => ("grant", GRANT_FIELDS),
