@@ -202,6 +202,7 @@ impl HttpEdge {
             Route::SearchSubject => self.search_subject(&caller, &body).await,
             Route::SearchResource => self.search_resource(&caller, &body).await,
             Route::SearchAction => self.search_action(&caller, &body).await,
+            // Discovery is answered before the caller is known and never gets here.
             Route::Evaluation | Route::Discovery => self.evaluation(&caller, &body).await,
         }
     }
