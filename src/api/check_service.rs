@@ -13,7 +13,7 @@ use tonic::{Request, Response, Status};
 
 use super::Api;
 use super::convert;
-use crate::domain::{CheckQuery, Identity};
+use crate::domain::{AccessQuery, CheckQuery, Decision, Identity};
 use crate::proto::v1 as pb;
 use crate::proto::v1::check_service_server::CheckService;
 use crate::service::{NewRiskSignal, ServiceError};
@@ -32,6 +32,33 @@ impl Api {
             .verify(token)
             .map(Some)
             .map_err(|error| ServiceError::invalid("subject_token", error.to_string()))
+    }
+}
+
+impl Api {
+    /// Decides one question: a Check on a scope, or, when it names a resource type, the same
+    /// question AuthZEN asks (`Elevator::evaluate_access`), so both answer it alike.
+    async fn decide(
+        &self,
+        caller: &Identity,
+        question: &pb::CheckRequest,
+    ) -> Result<Decision, ServiceError> {
+        if convert::asks_in_access_form(question) {
+            let query = AccessQuery::try_from(question)?;
+            let token = self.verified_subject_token(&question.subject_token)?;
+            let query = AccessQuery {
+                token: token.as_deref(),
+                ..query
+            };
+            return self.app.evaluate_access(caller, &query).await;
+        }
+        let query = CheckQuery::try_from(question)?;
+        let token = self.verified_subject_token(&question.subject_token)?;
+        let query = CheckQuery {
+            token: token.as_deref(),
+            ..query
+        };
+        self.app.check(caller, &query).await
     }
 }
 
@@ -74,14 +101,7 @@ impl CheckService for Api {
         request: Request<pb::CheckRequest>,
     ) -> Result<Response<pb::CheckResponse>, Status> {
         let caller = self.enforcement_point(&request).await?;
-        let question = request.get_ref();
-        let query = CheckQuery::try_from(question)?;
-        let token = self.verified_subject_token(&question.subject_token)?;
-        let query = CheckQuery {
-            token: token.as_deref(),
-            ..query
-        };
-        let decision = self.app.check(&caller, &query).await?;
+        let decision = self.decide(&caller, request.get_ref()).await?;
         Ok(Response::new(convert::check_response(&decision)))
     }
 
@@ -100,16 +120,10 @@ impl CheckService for Api {
         }
         let mut results = Vec::with_capacity(checks.len());
         for (index, question) in checks.iter().enumerate() {
-            let named = in_batch(index);
-            let query = CheckQuery::try_from(question).map_err(&named)?;
-            let token = self
-                .verified_subject_token(&question.subject_token)
-                .map_err(&named)?;
-            let query = CheckQuery {
-                token: token.as_deref(),
-                ..query
-            };
-            let decision = self.app.check(&caller, &query).await.map_err(&named)?;
+            let decision = self
+                .decide(&caller, question)
+                .await
+                .map_err(in_batch(index))?;
             results.push(convert::check_response(&decision));
         }
         Ok(Response::new(pb::BatchCheckResponse { results }))

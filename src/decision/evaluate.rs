@@ -204,6 +204,9 @@ fn separation_conflict(
         .map(|conflict| conflict.to_string())
 }
 
+/// The reason closest to an allow so far, with the grant and the rule behind it.
+type Closest<'g> = Option<(DecisionReason, Option<&'g Arc<Grant>>, Option<String>)>;
+
 /// The decision itself, pure: which grant (or standing role) carries the permission on the
 /// resource now, or the closest reason why none does.
 pub(super) fn evaluate(
@@ -216,7 +219,7 @@ pub(super) fn evaluate(
 ) -> Decision {
     let roles = policy.roles_with_permission(query.permission);
     let access = policy.access();
-    let mut closest: Option<(DecisionReason, Option<&Arc<Grant>>, Option<String>)> = None;
+    let mut closest: Closest<'_> = None;
     for role in roles {
         let condition = access.condition(role.as_str(), query.permission);
         for grant in grants.with_role(role.as_str()) {

@@ -23,7 +23,7 @@ use crate::proto::v1::check_service_client::CheckServiceClient;
 /// One operation of the workload.
 pub(super) enum Operation {
     /// A Check.
-    Check(pb::CheckRequest),
+    Check(Box<pb::CheckRequest>),
     /// The same question as Envoy asks it, with the subject's token.
     Envoy(Box<envoy::CheckRequest>),
     /// A raw call (health, Cerbos).
@@ -110,12 +110,12 @@ impl Workload {
     /// The next operation to send, drawn with `rng`.
     pub(super) fn next(&self, rng: &mut StdRng) -> Operation {
         match self.mode {
-            Mode::Check => Operation::Check(self.check_question(rng)),
+            Mode::Check => Operation::Check(Box::new(self.check_question(rng))),
             Mode::Envoy => Operation::Envoy(Box::new(self.envoy_question(rng))),
             Mode::Mixed if rng.random_bool(self.write_share) => {
                 Operation::Write(self.writes.fetch_add(1, Ordering::Relaxed))
             }
-            Mode::Mixed => Operation::Check(self.check_question(rng)),
+            Mode::Mixed => Operation::Check(Box::new(self.check_question(rng))),
             Mode::Health | Mode::Cerbos => Operation::Raw,
             Mode::Invalidation => unreachable!("invalidation runs its own loop"),
         }
@@ -130,7 +130,7 @@ impl Workload {
         match operation {
             Operation::Check(question) => {
                 let answer = CheckServiceClient::new(channel.clone())
-                    .check(with_token(&self.pep, question))
+                    .check(with_token(&self.pep, *question))
                     .await?
                     .into_inner();
                 Ok(if answer.allowed {

@@ -683,6 +683,7 @@ impl TestApp {
                     resource: resource.into(),
                     min_revision,
                     subject_token: String::new(),
+                    ..Default::default()
                 },
             ))
             .await

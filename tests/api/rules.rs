@@ -646,6 +646,7 @@ async fn simulations_answer_what_the_real_flow_then_does(backend: Backend) {
                     resource: "Org:Procurement/PO:9".into(),
                     min_revision: approved.revision,
                     subject_token: String::new(),
+                    ..Default::default()
                 }),
                 at: Some(prost_types::Timestamp {
                     seconds: at_later.timestamp(),
@@ -773,6 +774,7 @@ async fn a_check_refuses_a_grant_that_conflicts_with_a_standing_role() {
         resource: "Org:Procurement/PO:1".into(),
         min_revision: approved.revision,
         subject_token: standing,
+        ..Default::default()
     };
     let refused = app
         .checks()

@@ -2,9 +2,11 @@
 //! ([`requests`]: `TryFrom`, validating every field and naming it when it is wrong); domain
 //! values become proto messages ([`responses`]: plain functions).
 
+mod access;
 mod requests;
 mod responses;
 
+pub(crate) use access::asks_in_access_form;
 pub(crate) use requests::{
     audit_query, checkpoint, delegation_view, elevation_id, grant_id, non_empty, optional,
     optional_timestamp, required_duration, risk_override, simulated_requester, state_filter,

@@ -109,6 +109,7 @@ impl<'a> TryFrom<&'a pb::CheckRequest> for CheckQuery<'a> {
         }
         field("permission", Permission::validate(&request.permission))?;
         field("resource", Scope::validate(&request.resource))?;
+        super::access::no_access_fields(request)?;
         Ok(CheckQuery {
             subject,
             session,

@@ -17,6 +17,7 @@ pub(super) fn check_message(args: CheckArgs) -> pb::CheckRequest {
         resource: args.resource,
         min_revision: args.min_revision,
         subject_token: String::new(),
+        ..Default::default()
     }
 }
 

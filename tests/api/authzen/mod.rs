@@ -5,6 +5,7 @@
 //! authentication), both HTTP versions and TLS, batch semantics, search, discovery, the
 //! certification scenario and the same vectors as the interop runners send them.
 
+mod equivalence;
 mod examples;
 pub(crate) mod questions;
 

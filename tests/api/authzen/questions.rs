@@ -20,9 +20,6 @@ use elevator::telemetry::metrics::Metrics;
 /// caller holding the PEP role.
 pub(crate) struct Pdp {
     pub(crate) elevator: Elevator,
-    pub(crate) decider: Arc<Decider>,
-    pub(crate) store: Arc<MemoryStore>,
-    pub(crate) clock: Arc<ManualClock>,
     pub(crate) pep: Identity,
 }
 
@@ -58,13 +55,7 @@ impl Pdp {
             expires_at: clock.now() + TimeDelta::hours(1),
             issuer: None,
         };
-        Pdp {
-            elevator,
-            decider,
-            store,
-            clock,
-            pep,
-        }
+        Pdp { elevator, pep }
     }
 
     /// The decision on an AuthZEN evaluation request (`subject`, `action`, `resource`,
@@ -112,7 +103,7 @@ pub(crate) fn properties(json: &serde_json::Value) -> Properties {
     }
 }
 
-pub(crate) fn value_of(json: &serde_json::Value) -> Value {
+fn value_of(json: &serde_json::Value) -> Value {
     match json {
         serde_json::Value::Null => Value::Null,
         serde_json::Value::Bool(b) => Value::Bool(*b),
