@@ -251,27 +251,28 @@ async fn grpc_check_and_authzen_evaluation_answer_every_question_alike() {
         ..Config::default()
     });
     let outcome = tokio::task::block_in_place(|| {
-        runner.run(&questions(), |question| {
-            let (over_grpc, in_process) = handle.block_on(async {
-                let response = app
-                    .checks()
-                    .check(authed(&pep, grpc_question(&question, revision)))
-                    .await
-                    .unwrap()
-                    .into_inner();
-                (
+        runner
+            .run(&questions(), |question| {
+                let (over_grpc, in_process) = handle.block_on(async {
+                    let response = app
+                        .checks()
+                        .check(authed(&pep, grpc_question(&question, revision)))
+                        .await
+                        .unwrap()
+                        .into_inner();
                     (
-                        response.allowed,
-                        reason(&response).as_str_name().to_owned(),
-                        response.grant_id,
-                    ),
-                    access_answer(&app, &question, revision).await,
-                )
-            });
-            prop_assert_eq!(&over_grpc, &in_process, "{:?}", question);
-            Ok(())
-        })
-        .map_err(|failure| failure.to_string())
+                        (
+                            response.allowed,
+                            reason(&response).as_str_name().to_owned(),
+                            response.grant_id,
+                        ),
+                        access_answer(&app, &question, revision).await,
+                    )
+                });
+                prop_assert_eq!(&over_grpc, &in_process, "{:?}", question);
+                Ok(())
+            })
+            .map_err(|failure| failure.to_string())
     });
     if let Err(failure) = outcome {
         panic!("{failure}");
