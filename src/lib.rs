@@ -14,11 +14,12 @@
 //! | module      | what lives there | may use |
 //! | ----------- | ---------------- | ------- |
 //! | [`cli`]     | the `elevator` command line: `serve`, `dev-token` and the client subcommands | `server`, `config`, `api`, `auth`, `policy`, `telemetry`, `clock`, `domain`, `proto` |
-//! | [`server`]  | wiring: builds store, policy, caches and services from [`config`], runs them until shutdown | `config`, `admin`, `api`, `console`, `webhooks`, `service`, `telemetry`, `decision`, `policy`, `store`, `auth`, `tls`, `clock`, `domain`, `proto` |
+//! | [`server`]  | wiring: builds store, policy, caches and services from [`config`], runs them until shutdown | `config`, `admin`, `api`, `http`, `console`, `webhooks`, `service`, `telemetry`, `decision`, `policy`, `store`, `auth`, `tls`, `clock`, `domain`, `proto` |
 //! | [`loadtest`]| the `elevator-loadtest` binary (`src/bin/`): load generator for the decision path and its peers; a client only | `auth`, `clock`, `domain`, `proto` |
-//! | [`config`]  | layered configuration: defaults, then a file, then `ELEVATOR_*` variables; gathers the settings types of the modules it configures | `api`, `service`, `telemetry`, `tls`, `domain` |
+//! | [`config`]  | layered configuration: defaults, then a file, then `ELEVATOR_*` variables; gathers the settings types of the modules it configures | `api`, `http`, `service`, `telemetry`, `tls`, `domain` |
 //! | [`admin`]   | the admin HTTP port: `/metrics`, `/healthz`, `/readyz`, and the console | `console`, `service`, `telemetry`, `auth`, `tls`, `clock`, `domain` |
 //! | [`api`]     | tonic services; proto <-> domain conversion at the edge; the one error -> `Status` mapping | `service`, `telemetry`, `auth`, `tls`, `clock`, `domain`, `proto` |
+//! | [`http`]    | the PEP-facing HTTP port: AuthZEN 1.0 over HTTP/1.1 and h2; JSON <-> domain at the edge; the one error -> problem document mapping | `service`, `telemetry`, `auth`, `tls`, `clock`, `domain` |
 //! | [`console`] | the web console on the admin port: server-rendered pages over the same use cases | `service`, `telemetry`, `auth`, `clock`, `domain` |
 //! | [`webhooks`]| delivery of announced changes from the outbox, signed, retried; a background worker beside the use cases | `telemetry`, `store`, `clock`, `domain` |
 //! | [`service`] | use cases: request, approve, deny, cancel, revoke, end session, check, policy; audit events | `telemetry`, `decision`, `policy`, `store`, `auth`, `clock`, `domain` |
@@ -47,6 +48,7 @@ pub mod config;
 pub mod console;
 pub mod decision;
 pub mod domain;
+pub mod http;
 pub mod loadtest;
 pub mod policy;
 pub mod proto;
@@ -82,6 +84,7 @@ pub const LAYERS: &[(&str, &[&str])] = &[
             "config",
             "admin",
             "api",
+            "http",
             "console",
             "webhooks",
             "service",
@@ -97,7 +100,10 @@ pub const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     ("loadtest", &["auth", "clock", "domain", "proto"]),
-    ("config", &["api", "service", "telemetry", "tls", "domain"]),
+    (
+        "config",
+        &["api", "http", "service", "telemetry", "tls", "domain"],
+    ),
     (
         "admin",
         &[
@@ -121,6 +127,10 @@ pub const LAYERS: &[(&str, &[&str])] = &[
             "domain",
             "proto",
         ],
+    ),
+    (
+        "http",
+        &["service", "telemetry", "auth", "tls", "clock", "domain"],
     ),
     (
         "console",

@@ -1,4 +1,4 @@
-//! Transport security: TLS on the gRPC and admin ports (rustls, ring), an optional client
+//! Transport security: TLS on the gRPC, admin and PEP-facing HTTP ports (rustls, ring), an optional client
 //! certificate by which a policy enforcement point may be known instead of a bearer token, and
 //! certificates re-read from their files while the server runs (a rotated Kubernetes secret
 //! takes effect without a restart; connections already open keep the certificate they began
@@ -29,7 +29,7 @@ use crate::domain::{Identity, Subject};
 /// How long a client may take over its handshake before the connection is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// TLS settings. Without `cert_file` both ports speak plaintext (for a service mesh or a
+/// TLS settings. Without `cert_file` every port speaks plaintext (for a service mesh or a
 /// loopback sidecar that terminates TLS).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -69,12 +69,13 @@ struct TlsFiles {
     client_ca: Option<Vec<u8>>,
 }
 
-/// The TLS server configurations in force, for the gRPC port (ALPN `h2`) and the admin port
-/// (`http/1.1`), swapped whole when the files change.
+/// The TLS server configurations in force, for the gRPC port (ALPN `h2`), the admin port
+/// (`http/1.1`) and the PEP-facing HTTP port (both), swapped whole when the files change.
 pub struct ServerTls {
     config: TlsConfig,
     grpc: ArcSwap<ServerConfig>,
     admin: ArcSwap<ServerConfig>,
+    http: ArcSwap<ServerConfig>,
     loaded: Mutex<TlsFiles>,
 }
 
@@ -107,11 +108,12 @@ impl ServerTls {
                 .map_err(|error| format!("tls.pep_client_names: {name:?}: {}", error.0))?;
         }
         let contents = read_files(config)?;
-        let (grpc, admin) = server_configs(&contents)?;
+        let (grpc, admin, http) = server_configs(&contents)?;
         Ok(Some(Arc::new(ServerTls {
             config: config.clone(),
             grpc: ArcSwap::from_pointee(grpc),
             admin: ArcSwap::from_pointee(admin),
+            http: ArcSwap::from_pointee(http),
             loaded: Mutex::new(contents),
         })))
     }
@@ -125,9 +127,10 @@ impl ServerTls {
         if *loaded == contents {
             return Ok(false);
         }
-        let (grpc, admin) = server_configs(&contents)?;
+        let (grpc, admin, http) = server_configs(&contents)?;
         self.grpc.store(Arc::new(grpc));
         self.admin.store(Arc::new(admin));
+        self.http.store(Arc::new(http));
         *loaded = contents;
         Ok(true)
     }
@@ -155,6 +158,11 @@ impl ServerTls {
     /// Handshakes on the admin port.
     pub(crate) fn admin_acceptor(&self) -> TlsAcceptor {
         TlsAcceptor::from(self.admin.load_full())
+    }
+
+    /// Handshakes on the PEP-facing HTTP port (`http_listen`).
+    pub(crate) fn http_acceptor(&self) -> TlsAcceptor {
+        TlsAcceptor::from(self.http.load_full())
     }
 
     /// The gRPC port's accepted connections, TLS done: each handshake runs on its own task
@@ -229,7 +237,8 @@ pub(crate) fn root_store(pem: &[u8], setting: &str) -> Result<RootCertStore, Str
     Ok(roots)
 }
 
-fn server_configs(files: &TlsFiles) -> Result<(ServerConfig, ServerConfig), String> {
+/// The configurations for the gRPC, admin and HTTP ports, alike but for their ALPN protocols.
+fn server_configs(files: &TlsFiles) -> Result<(ServerConfig, ServerConfig, ServerConfig), String> {
     let chain = CertificateDer::pem_slice_iter(&files.chain)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|error| format!("tls.cert_file: {error}"))?;
@@ -254,9 +263,11 @@ fn server_configs(files: &TlsFiles) -> Result<(ServerConfig, ServerConfig), Stri
         .with_single_cert(chain, key)
         .map_err(|error| format!("tls.cert_file and tls.key_file: {error}"))?;
     let mut admin = grpc.clone();
+    let mut http = grpc.clone();
     grpc.alpn_protocols = vec![b"h2".to_vec()];
     admin.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok((grpc, admin))
+    http.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok((grpc, admin, http))
 }
 
 /// The policy enforcement points known by client certificate.

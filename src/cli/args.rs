@@ -244,6 +244,9 @@ pub(crate) struct ServeArgs {
     /// Listen address (default 127.0.0.1:50051).
     #[arg(long)]
     pub(crate) listen: Option<std::net::SocketAddr>,
+    /// The PEP-facing HTTP address for AuthZEN (default: none).
+    #[arg(long)]
+    pub(crate) http_listen: Option<std::net::SocketAddr>,
     /// PostgreSQL URL; without one, dev mode (in-memory, demo policy, dev tokens).
     #[arg(long)]
     pub(crate) database_url: Option<String>,

@@ -27,6 +27,9 @@ pub(super) async fn serve(args: ServeArgs) -> ExitCode {
     if let Some(listen) = args.listen {
         config.listen = listen;
     }
+    if let Some(http_listen) = args.http_listen {
+        config.http_listen = Some(http_listen);
+    }
     if let Some(url) = args.database_url {
         config.database_url = Some(url);
     }

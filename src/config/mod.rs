@@ -31,6 +31,10 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Admin HTTP listen address: `/metrics`, `/healthz`, `/readyz`.
     pub admin_listen: SocketAddr,
+    /// The PEP-facing HTTP listen address (AuthZEN); unset: no HTTP port.
+    pub http_listen: Option<SocketAddr>,
+    /// AuthZEN on the HTTP port.
+    pub authzen: crate::http::AuthzenConfig,
     /// After a shutdown signal, how long in-flight calls may take before the server stops
     /// anyway, in ms.
     pub shutdown_grace_ms: u64,
@@ -73,6 +77,8 @@ impl Default for Config {
         Config {
             listen: "127.0.0.1:50051".parse().expect("valid default address"),
             admin_listen: "127.0.0.1:9090".parse().expect("valid default address"),
+            http_listen: None,
+            authzen: Default::default(),
             shutdown_grace_ms: 20_000,
             database_url: None,
             policy_file: None,

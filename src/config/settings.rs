@@ -43,6 +43,8 @@ macro_rules! settings {
 settings! {
     "listen", "ELEVATOR_LISTEN", Text, false, "gRPC listen address (127.0.0.1:50051)";
     "admin_listen", "ELEVATOR_ADMIN_LISTEN", Text, false, "admin HTTP address for /metrics, /healthz, /readyz (127.0.0.1:9090)";
+    "http_listen", "ELEVATOR_HTTP_LISTEN", Text, false, "PEP-facing HTTP address for AuthZEN, HTTP/1.1 and h2 (unset: no HTTP port)";
+    "authzen.policy_decision_point", "ELEVATOR_AUTHZEN_POLICY_DECISION_POINT", Text, false, "the https URL published as policy_decision_point in AuthZEN metadata (unset: the port's scheme and the Host asked for)";
     "shutdown_grace_ms", "ELEVATOR_SHUTDOWN_GRACE_MS", Number, false, "how long in-flight calls may finish after SIGTERM (20000)";
     "database.migrate_on_start", "ELEVATOR_DATABASE_MIGRATE_ON_START", Flag, false, "apply pending migrations at start-up (true; serve --no-migrate turns it off)";
     "database_url", "ELEVATOR_DATABASE_URL", Text, true, "PostgreSQL URL; unset means dev mode (in-memory)";

@@ -12,12 +12,12 @@ use tonic_health::pb::health_server::HealthServer;
 use tonic_health::server::{HealthReporter, HealthService};
 use uuid::Uuid;
 
-use super::Server;
 use super::background::{
     Background, spawn_change_feed, spawn_checkpoints, spawn_refresher, spawn_sweeper,
 };
 use super::database::open_store;
 use super::options;
+use super::{HttpPort, Server};
 use crate::admin::{READINESS_SERVICE, Readiness};
 use crate::api::Api;
 use crate::api::ext_authz::EnvoyAuthorization;
@@ -28,6 +28,7 @@ use crate::config::Config;
 use crate::console::Console;
 use crate::decision::Decider;
 use crate::decision::log::{DecisionLog, DecisionLogWriter};
+use crate::http::HttpEdge;
 use crate::policy::Policy;
 use crate::service::Elevator;
 use crate::store::Store;
@@ -44,6 +45,7 @@ impl Server {
     pub async fn build(config: Config, clock: SharedClock) -> anyhow::Result<Server> {
         let ext_authz = config.ext_authz.compile().map_err(anyhow::Error::msg)?;
         config.limits.validate().map_err(anyhow::Error::msg)?;
+        config.authzen.validate().map_err(anyhow::Error::msg)?;
         let tls = ServerTls::load(&config.tls).map_err(anyhow::Error::msg)?;
         let instance_id = new_instance_id();
         let (core, decision_log_writer) = build_core(&config, &instance_id, clock).await?;
@@ -60,12 +62,14 @@ impl Server {
         let console = build_console(&config, &core)?;
         let (stopping, stopping_seen) = watch::channel(false);
         let api = build_api(&config, &core, stopping_seen);
+        let http = bind_http_port(&config, &core).await?;
         if let Some(tls) = &tls {
             background.push(tls.spawn_reloader());
         }
         Ok(Server {
             listener,
             admin_listener,
+            http,
             envoy: EnvoyAuthorization::new(api.clone(), ext_authz),
             api,
             app: core.app,
@@ -279,6 +283,28 @@ async fn bind_listeners(config: &Config) -> anyhow::Result<(TcpListener, TcpList
         .await
         .with_context(|| format!("binding the admin port {}", config.admin_listen))?;
     Ok((listener, admin_listener))
+}
+
+/// The PEP-facing HTTP port (AuthZEN), bound, when `http_listen` is set: the same use cases,
+/// authenticator and PEP certificates as gRPC Check.
+async fn bind_http_port(config: &Config, core: &Core) -> anyhow::Result<Option<HttpPort>> {
+    let Some(address) = config.http_listen else {
+        return Ok(None);
+    };
+    let listener = TcpListener::bind(address)
+        .await
+        .with_context(|| format!("binding the HTTP port {address} (http_listen)"))?;
+    let edge = HttpEdge::new(
+        core.app.clone(),
+        core.authenticator.clone(),
+        config.authzen.clone(),
+        config.limits.max_concurrent_calls,
+    );
+    Ok(Some(HttpPort {
+        listener,
+        edge: Arc::new(edge),
+        peps: PepCertificates::new(&config.tls, &config.roles.pep).map(Arc::new),
+    }))
 }
 
 /// The web console, when it is enabled.

@@ -24,6 +24,7 @@ use crate::api::ext_authz::EnvoyAuthorization;
 use crate::api::limits::InFlightLimitLayer;
 use crate::console::Console;
 use crate::decision::log::DecisionLogWriter;
+use crate::http::HttpEdge;
 use crate::service::Elevator;
 use crate::store::Store;
 use crate::telemetry::metrics::Metrics;
@@ -42,6 +43,7 @@ pub use database::migrate_database;
 pub struct Server {
     listener: TcpListener,
     admin_listener: TcpListener,
+    http: Option<HttpPort>,
     api: Api,
     envoy: EnvoyAuthorization,
     app: Arc<Elevator>,
@@ -60,6 +62,13 @@ pub struct Server {
     background: background::Background,
 }
 
+/// The PEP-facing HTTP port, bound, with what serves it.
+struct HttpPort {
+    listener: TcpListener,
+    edge: Arc<HttpEdge>,
+    peps: Option<Arc<crate::tls::PepCertificates>>,
+}
+
 impl Server {
     /// The bound address.
     pub fn local_addr(&self) -> SocketAddr {
@@ -73,6 +82,15 @@ impl Server {
         self.admin_listener
             .local_addr()
             .expect("a bound listener has an address")
+    }
+
+    /// The bound PEP-facing HTTP address (AuthZEN), when `http_listen` is set.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http.as_ref().map(|port| {
+            port.listener
+                .local_addr()
+                .expect("a bound listener has an address")
+        })
     }
 
     /// The use cases (for tests and the console).

@@ -25,6 +25,7 @@ impl Server {
         let Server {
             listener,
             admin_listener,
+            http,
             api,
             envoy,
             metrics,
@@ -51,7 +52,28 @@ impl Server {
             tls.clone(),
             console,
         )));
-        tracing::info!(%address, %admin_address, instance = %instance_id, tls = tls.is_some(), "serving gRPC");
+        let http_address = match http {
+            Some(port) => {
+                let http_address = port.listener.local_addr()?;
+                background.push(tokio::spawn(crate::http::serve(
+                    port.listener,
+                    port.edge,
+                    tls.clone(),
+                    port.peps,
+                    stopping.subscribe(),
+                )));
+                Some(http_address)
+            }
+            None => None,
+        };
+        tracing::info!(
+            %address,
+            %admin_address,
+            http_address = http_address.map(tracing::field::display),
+            instance = %instance_id,
+            tls = tls.is_some(),
+            "serving gRPC"
+        );
 
         let stop_seen = stopping.subscribe();
         let stop = begin_shutdown(shutdown, shutdown_grace, readiness, stopping, health);

@@ -35,6 +35,7 @@ mod error;
 mod grants;
 mod policies;
 mod sweep;
+mod vocabulary;
 mod watch;
 
 use std::sync::Arc;

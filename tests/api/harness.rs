@@ -324,6 +324,8 @@ pub(crate) struct TestApp {
     pub address: SocketAddr,
     /// Where its admin port listens (`/metrics`, `/healthz`, `/readyz`).
     pub admin_address: SocketAddr,
+    /// Where its PEP-facing HTTP port (AuthZEN) listens.
+    pub http_address: SocketAddr,
     /// Its clock.
     pub clock: Arc<ManualClock>,
     /// Its use cases.
@@ -403,6 +405,7 @@ pub(crate) async fn spawn_app_with(backend: Backend, options: AppOptions) -> Tes
     let mut config = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         admin_listen: "127.0.0.1:0".parse().unwrap(),
+        http_listen: Some("127.0.0.1:0".parse().unwrap()),
         database_url: database_url.clone(),
         policy_file: Some(policy_file),
         state_dir: Some(scratch.join("state")),
@@ -430,6 +433,9 @@ pub(crate) async fn spawn_app_with(backend: Backend, options: AppOptions) -> Tes
         .expect("build the test server");
     let address = server.local_addr();
     let admin_address = server.admin_addr();
+    let http_address = server
+        .http_addr()
+        .expect("test servers serve the HTTP port");
     let app = server.app();
     let store = server.store();
     let instance_id = server.instance_id().to_owned();
@@ -443,6 +449,7 @@ pub(crate) async fn spawn_app_with(backend: Backend, options: AppOptions) -> Tes
     TestApp {
         address,
         admin_address,
+        http_address,
         clock,
         app,
         store,

@@ -1,0 +1,40 @@
+//! The PEP-facing HTTP port (`http_listen`): the OpenID AuthZEN Authorization API 1.0 over
+//! HTTP/1.1 and h2, plain or TLS like the gRPC port.
+//!
+//! | path | file |
+//! | --- | --- |
+//! | `POST /access/v1/evaluation` | `evaluation.rs` |
+//! | `POST /access/v1/evaluations` | `evaluations.rs` |
+//! | `POST /access/v1/search/subject`, `/resource`, `/action` | `search/` |
+//! | `GET /.well-known/authzen-configuration` | `discovery.rs` |
+//!
+//! Handlers are thin: the router (`router.rs`) gives each request its request id, checks the
+//! method, the content type and the body size, and knows the caller (`caller.rs`: a bearer
+//! token, or a PEP's client certificate, exactly as for gRPC Check); the handler parses the
+//! JSON once into edge values (`json.rs`), asks the use case, and writes the decision
+//! (`answer.rs`). Every error becomes its HTTP answer through one `From<ServiceError>`
+//! (`problem.rs`), so handlers use `?`. Connections, TLS and shutdown are in `listener.rs`.
+
+mod answer;
+mod caller;
+mod config;
+mod discovery;
+mod evaluation;
+mod evaluations;
+mod json;
+mod listener;
+mod problem;
+mod router;
+mod search;
+
+pub use config::AuthzenConfig;
+pub use listener::serve;
+pub use router::HttpEdge;
+
+/// Largest request body, in bytes; a larger one is answered `413 Payload Too Large` before it
+/// is read further. A batch of [`MAX_EVALUATIONS`] questions with a few properties each fits
+/// in a tenth of it.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// Most questions in one `evaluations` batch (as for gRPC `BatchCheck`).
+pub const MAX_EVALUATIONS: usize = 100;
