@@ -34,3 +34,4 @@ pub use decider::Decider;
 pub use entries::{SubjectGrants, SubjectRisk};
 pub use evaluate::GrantTrace;
 pub use freshness::Freshness;
+pub use stored_directory::DirectoryRefreshes;

@@ -353,12 +353,14 @@ impl Elevator {
             .forget(&committed.change.affected_subjects(), committed.revision)
             .await;
         if !committed.change.directory.is_empty() {
-            // A reload reads the whole directory: the write's caller does not wait for it.
-            // A Check demanding this revision does (the feed advances the known revision only
-            // after the reload its announcement starts).
+            // A refresh reads the store (the whole directory when this replica's snapshot is
+            // behind): the write's caller does not wait for it. A Check demanding this
+            // revision does (the feed advances the known revision only after the refresh its
+            // announcement starts).
             let decider = self.decider.clone();
             let revision = committed.revision;
-            tokio::spawn(async move { decider.reload_stored_directory(revision).await });
+            let keys = committed.change.directory_keys();
+            tokio::spawn(async move { decider.refresh_stored_directory(revision, &keys).await });
         }
     }
 }

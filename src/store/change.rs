@@ -4,7 +4,9 @@
 use chrono::{DateTime, Utc};
 
 use super::{DirectoryWrite, OutboxMessage, StoreError};
-use crate::domain::{AuditEvent, Elevation, Grant, Revision, RiskSignal, Subject, TransitionError};
+use crate::domain::{
+    AuditEvent, Elevation, EntityKey, Grant, Revision, RiskSignal, Subject, TransitionError,
+};
 
 /// Everything one write changes. Rows are written whole (inserted or replaced).
 #[derive(Debug, Clone, Default)]
@@ -52,6 +54,16 @@ impl Change {
         subjects.sort();
         subjects.dedup();
         subjects
+    }
+
+    /// The canonical keys of the directory entities the change puts or deletes, each once.
+    pub fn directory_keys(&self) -> Vec<EntityKey> {
+        let mut keys: Vec<EntityKey> = (self.directory.iter())
+            .map(|write| write.key().clone())
+            .collect();
+        keys.sort();
+        keys.dedup();
+        keys
     }
 
     /// Appends `other` to this change.

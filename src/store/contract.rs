@@ -150,6 +150,10 @@ pub trait DirectoryEntries: Send + Sync {
     /// The entity `name` names: its canonical key or one of its aliases.
     async fn get_entity(&self, name: &EntityKey) -> Result<Option<Entity>, StoreError>;
 
+    /// The stored entities whose canonical keys are among `keys` (a key with none is left
+    /// out): what a replica reads when the change feed names the entities a write changed.
+    async fn entities_with_keys(&self, keys: &[EntityKey]) -> Result<Vec<Entity>, StoreError>;
+
     /// Entities matching `filter`, by type, then canonical id.
     async fn list_entities(&self, filter: &EntityFilter) -> Result<Vec<Entity>, StoreError>;
 

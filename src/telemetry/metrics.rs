@@ -369,7 +369,8 @@ fn observe_caches(meter: &Meter, decider: &Arc<Decider>) {
         .build();
 }
 
-/// Whether the change feed is connected (and the caches trusted).
+/// Whether the change feed is connected (and the caches trusted), and how the stored
+/// directory was kept current.
 fn observe_change_feed(meter: &Meter, decider: &Arc<Decider>) {
     weak_gauge(
         meter,
@@ -378,6 +379,20 @@ fn observe_change_feed(meter: &Meter, decider: &Arc<Decider>) {
         decider,
         |decider| u64::from(decider.freshness().is_listening()),
     );
+    let weak = Arc::downgrade(decider);
+    let _ = meter
+        .u64_observable_counter("elevator_directory_refreshes")
+        .with_description(
+            "Refreshes of the stored directory: whole reloads, and incremental ones reading only the entities a write named.",
+        )
+        .with_callback(move |observer| {
+            if let Some(decider) = weak.upgrade() {
+                let refreshes = decider.directory_refreshes();
+                observer.observe(refreshes.full, &[KeyValue::new("kind", "full")]);
+                observer.observe(refreshes.incremental, &[KeyValue::new("kind", "incremental")]);
+            }
+        })
+        .build();
 }
 
 /// The PostgreSQL pool's connections (nothing for a store without a pool).

@@ -63,6 +63,7 @@ impl MemoryStore {
             everyone: false,
             policy_changed: committed.change.policy.is_some(),
             directory_changed: !committed.change.directory.is_empty(),
+            directory_keys: committed.change.directory_keys(),
             committed_at: Some(Utc::now()),
         });
     }

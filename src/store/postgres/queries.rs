@@ -28,7 +28,7 @@ macro_rules! risk_columns {
 
 /// Bumps the revision and reserves `$1` audit sequence numbers, and notifies the other replicas
 /// that the subjects `$4` (or, when `$3`, everyone), when `$2` the policy and when `$5` the
-/// directory changed. The
+/// directory changed (the entities `$6`, as `type/id`, or anywhere when `$6` is empty). The
 /// notification is delivered when (and only if) the transaction commits; the row lock is held to
 /// commit, which orders commits by revision.
 pub(super) const BUMP_REVISION_AND_NOTIFY: &str = "\
@@ -38,7 +38,7 @@ pub(super) const BUMP_REVISION_AND_NOTIFY: &str = "\
     ) \
     SELECT head.revision, head.audit_seq, head.audit_hash, pg_notify('elevator_changes', json_build_object( \
         'r', head.revision, 'p', $2::bool, 'a', $3::bool, 's', $4::text[], 'd', $5::bool, \
-        't', extract(epoch from clock_timestamp()))::text) \
+        'k', $6::text[], 't', extract(epoch from clock_timestamp()))::text) \
     FROM head";
 
 pub(super) const CURRENT_REVISION: &str = "SELECT revision FROM elevator_head";
@@ -337,6 +337,15 @@ pub(super) const ENTITIES_NAMED: &str = concat!(
     " FROM unnest($1::text[], $2::text[]) AS wanted(entity_type, name) \
      JOIN directory_names n ON n.entity_type = wanted.entity_type AND n.name = wanted.name \
      JOIN directory_entities e ON e.entity_type = n.entity_type AND e.entity_id = n.entity_id"
+);
+
+/// The entities whose canonical keys are among `$1` (types) and `$2` (ids).
+pub(super) const ENTITIES_WITH_KEYS: &str = concat!(
+    "SELECT ",
+    entity_columns!(),
+    " FROM unnest($1::text[], $2::text[]) AS wanted(entity_type, entity_id) \
+     JOIN directory_entities e \
+       ON e.entity_type = wanted.entity_type AND e.entity_id = wanted.entity_id"
 );
 
 /// The entity the name `$1`/`$2` names.
