@@ -23,9 +23,11 @@
 //! | `session` | who is calling: bearer token or login cookie, CSRF tokens, sign in and out |
 //! | `forms`   | form, query-string and cookie parsing |
 //! | `input`   | form fields turned into domain values, errors naming the field |
+//! | `entity_input` | the directory's entity form turned into an entity, within the API's bounds |
 //! | `pages`   | one file per page: its handlers (validate, convert, one use case, render) |
 //! | `html`    | one file per page: its HTML; and the HTML every page shares |
 
+mod entity_input;
 mod forms;
 mod html;
 mod input;
@@ -207,6 +209,12 @@ impl Console {
             (false, ["policy"]) => self.policy_page(caller, query).await,
             (true, ["policy", "validate"]) => self.validate_policy(caller, form).await,
             (true, ["policy", "put"]) => self.put_policy(caller, form).await,
+            (false, ["directory"]) => self.directory_page(caller, query).await,
+            (false, ["directory", "entity"]) => self.entity_page(caller, query).await,
+            (false, ["directory", "edit"]) => self.entity_form(caller, query).await,
+            (true, ["directory", "put"]) => self.put_entity_form(caller, form).await,
+            (false, ["directory", "delete"]) => self.delete_confirm(caller, query).await,
+            (true, ["directory", "delete"]) => self.delete_entity_form(caller, form).await,
             _ => Ok(self.refusal(
                 caller,
                 StatusCode::NOT_FOUND,

@@ -6,12 +6,15 @@
 
 mod approvals;
 mod audit;
+mod directory;
 mod elevations;
 mod grants;
 mod policy;
 mod refused;
 mod request;
 mod simulator;
+
+pub(crate) use directory::entity_link;
 
 use http::StatusCode;
 
