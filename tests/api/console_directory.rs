@@ -22,6 +22,16 @@ async fn rick_may_approve(app: &TestApp, revision: u64) -> bool {
     .allowed
 }
 
+/// Waits until the browser shows a page whose URL contains `part` (so that the next lookup
+/// cannot find an element of the page being left).
+async fn arrived(browser: &Browser<'_>, part: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !browser.url().await.contains(part) {
+        assert!(std::time::Instant::now() < deadline, "never reached {part}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// The revision in a notice such as "Created at revision 12".
 async fn notice_revision(browser: &Browser<'_>, says: &str) -> u64 {
     let notice = browser.wait_for_text("#notice", says).await;
@@ -66,6 +76,7 @@ async fn an_admin_adds_edits_finds_and_deletes_an_entity_and_checks_see_each_cha
 
     // A form that does not parse says which field to fix, and changes nothing.
     root.click("#edit-entity").await;
+    arrived(&root, "/console/directory/edit?").await;
     root.fill("#roles", "admin_approver@Org:Procurement").await;
     root.fill("#properties", "{\"email\": ").await;
     root.click("#save-entity").await;
@@ -100,11 +111,13 @@ async fn an_admin_adds_edits_finds_and_deletes_an_entity_and_checks_see_each_cha
     root.goto(&format!("{base}/console/directory")).await;
     root.fill("#filter-text", "cirm").await;
     root.click("#filter").await;
+    arrived(&root, "q=cirm").await;
     root.wait_for_text("#search-summary", "1 match").await;
     assert!(root.text("#entities").await.contains(RICK));
     root.screenshot("directory-03-found").await;
     root.fill("#filter-type", "todo").await;
     root.click("#filter").await;
+    arrived(&root, "type=todo").await;
     root.wait_for_text("#search-summary", "0 matches").await;
     root.find("#no-entities").await;
 
@@ -112,8 +125,11 @@ async fn an_admin_adds_edits_finds_and_deletes_an_entity_and_checks_see_each_cha
     root.fill("#filter-type", "user").await;
     root.fill("#filter-text", "CiRmZDA2").await;
     root.click("#filter").await;
+    arrived(&root, "q=CiRmZDA2").await;
     root.click("#entities a").await;
+    arrived(&root, "/console/directory/entity?").await;
     root.click("#delete-entity").await;
+    arrived(&root, "/console/directory/delete?").await;
     root.wait_for_text("#delete-question", RICK).await;
     root.screenshot("directory-04-confirm-delete").await;
     assert!(
@@ -121,6 +137,7 @@ async fn an_admin_adds_edits_finds_and_deletes_an_entity_and_checks_see_each_cha
         "nothing is deleted before the confirm"
     );
     root.click("#confirm-delete").await;
+    arrived(&root, "notice=Deleted").await;
     let deleted = notice_revision(&root, "Deleted").await;
     assert!(!rick_may_approve(&app, deleted).await);
     root.find("#no-entities").await;
