@@ -12,7 +12,8 @@
 #      the Check's scope), on the same server's HTTP port;
 #   5. batch: POST /access/v1/evaluations, ten such questions (ten purchase orders in the same
 #      department) in one request.
-# Every target is asked over h2c (HTTP/2 without TLS) by h2load, 16 connections x 32 streams,
+# Every target but bare_hyper (HTTP/1.1 only, asked with h2load --h1) is asked over h2c (HTTP/2
+# without TLS) by h2load, 16 connections x 32 streams,
 # the server pinned to core 0 and the load to core 1. Each target is first asked once by a
 # client that reads the answer (elevator-loadtest --verify for gRPC, curl for HTTP: the
 # decisions must be true). Figures: saturated throughput, and CPU per call: the server's user +
@@ -167,9 +168,10 @@ for name in "${names[@]}"; do
     check) "$LOADER" --server "$grpc" --mode check --subjects 100 --grants-per-subject 10 --verify |
       tee /dev/stderr | grep -q "ok: allowed" ;;
     *)
-      wait_for curl -s -o /dev/null "${url[$name]}" --http2-prior-knowledge -d @"${body[$name]}" \
+      version=--http2-prior-knowledge; [ "$name" = bare_hyper ] && version=--http1.1
+      wait_for curl -s -o /dev/null "${url[$name]}" $version -d @"${body[$name]}" \
         -H "content-type: application/json"
-      answer=$(curl -sf --http2-prior-knowledge -H "content-type: application/json" \
+      answer=$(curl -sf $version -H "content-type: application/json" \
         -H "authorization: Bearer $pep" -d @"${body[$name]}" "${url[$name]}")
       echo "$answer"
       python3 -c '
@@ -183,6 +185,9 @@ done
 
 h2() { # name, extra h2load flags...
   local name=$1; shift
+  # bare_hyper serves HTTP/1.1 only (benches/bare_hyper.rs): h2load speaks it with --h1, one
+  # request at a time per connection.
+  [ "$name" = bare_hyper ] && set -- --h1 "$@"
   load h2load -t 1 -H "content-type: ${content_type[$name]}" -H 'te: trailers' \
     -H "authorization: Bearer $pep" -d "${body[$name]}" "$@" "${url[$name]}"
 }
