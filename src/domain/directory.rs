@@ -165,6 +165,9 @@ pub struct Directory {
     /// Type -> id or alias -> entity. Nested, so that a lookup by borrowed text allocates
     /// nothing (a plain Check looks its subject up on every call).
     by_key: HashMap<EntityType, HashMap<EntityId, usize>>,
+    /// Type -> its entities, in the order given: a search lists the candidates of one type
+    /// without walking the others (built with the snapshot, never per search).
+    by_type: HashMap<EntityType, Vec<usize>>,
 }
 
 impl Directory {
@@ -212,6 +215,11 @@ impl Directory {
                 }
                 of_type.insert(key.id, index);
             }
+            directory
+                .by_type
+                .entry(entity.key.entity_type.clone())
+                .or_default()
+                .push(index);
             directory.entities.push(entity);
         }
         if problems.is_empty() {
@@ -232,6 +240,15 @@ impl Directory {
     /// Every entity, in the order given.
     pub fn entities(&self) -> &[Arc<Entity>] {
         &self.entities
+    }
+
+    /// Every entity of type `entity_type`, in the order given.
+    pub fn of_type(&self, entity_type: &str) -> impl Iterator<Item = &Arc<Entity>> {
+        self.by_type
+            .get(entity_type)
+            .map_or(&[][..], Vec::as_slice)
+            .iter()
+            .map(|&index| &self.entities[index])
     }
 
     /// How many entities there are.
@@ -276,6 +293,20 @@ mod tests {
         );
         assert!(directory.find("todo", "CiRmZDA2").is_none());
         assert!(directory.find("user", "morty@the-citadel.com").is_none());
+    }
+
+    #[test]
+    fn the_entities_of_one_type_are_listed_in_the_order_given() {
+        let mut todo = user("t1", &[]);
+        todo.key.entity_type = EntityType::parse("todo").unwrap();
+        let directory =
+            Directory::new(vec![user("rick", &[]), todo, user("morty", &["pid-m"])]).unwrap();
+        let ids = |kind: &str| -> Vec<&str> {
+            directory.of_type(kind).map(|e| e.key.id.as_str()).collect()
+        };
+        assert_eq!(ids("user"), ["rick", "morty"]);
+        assert_eq!(ids("todo"), ["t1"]);
+        assert!(ids("route").is_empty());
     }
 
     #[test]

@@ -73,6 +73,17 @@ impl Elevator {
         caller: &Identity,
         query: &AccessQuery<'_>,
     ) -> Result<Decision, ServiceError> {
+        self.decide_access(caller, query, true).await
+    }
+
+    /// [`Elevator::evaluate_access`]'s steps; the decision is counted and logged when
+    /// `record` says so (a search records one line for all its candidates instead).
+    pub(super) async fn decide_access(
+        &self,
+        caller: &Identity,
+        query: &AccessQuery<'_>,
+        record: bool,
+    ) -> Result<Decision, ServiceError> {
         self.require_role(caller, &self.roles.pep, "Evaluate")?;
         let subject = SubjectRef::parse(query.subject.id())
             .map_err(|error| ServiceError::invalid("subject.id", error.0))?;
@@ -95,7 +106,9 @@ impl Elevator {
         subject_token_matches(&check)?;
         let started = std::time::Instant::now();
         let decision = self.decider.check_access(&check, query, &resolved).await;
-        self.record_decision(&check, &decision, started);
+        if record {
+            self.record_decision(&check, &decision, started);
+        }
         Ok(decision)
     }
 
@@ -106,7 +119,7 @@ impl Elevator {
     }
 
     /// Counts a decision, writes it to the decision log and onto the call's span.
-    fn record_decision(
+    pub(super) fn record_decision(
         &self,
         query: &CheckQuery<'_>,
         decision: &Decision,
@@ -222,7 +235,7 @@ impl Elevator {
 
 /// Checks that the end-user token a PEP passed along with the question belongs to the subject
 /// (and session) asked about; only then do its standing roles and groups count.
-fn subject_token_matches(query: &CheckQuery<'_>) -> Result<(), ServiceError> {
+pub(super) fn subject_token_matches(query: &CheckQuery<'_>) -> Result<(), ServiceError> {
     let Some(token) = query.token else {
         return Ok(());
     };

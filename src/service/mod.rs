@@ -34,6 +34,7 @@ mod entitlements;
 mod error;
 mod grants;
 mod policies;
+mod search;
 mod sweep;
 mod vocabulary;
 mod watch;
@@ -62,6 +63,8 @@ pub use checks::CheckSimulation;
 pub use delegations::{DelegationView, NewDelegation};
 pub use directory::{EntityPut, MAX_IMPORT_ENTITIES};
 pub use error::ServiceError;
+// What a resource search takes and gives, named through the use cases for the edge.
+pub use crate::decision::{ResourcePage, SearchWindow};
 // What the edge needs of the policy, named through the use cases so that `api` and `console`
 // never import `policy` (the architecture test in `src/architecture.rs` holds them to that).
 pub use crate::policy::rules::RuleOutcome;
