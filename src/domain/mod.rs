@@ -5,6 +5,7 @@
 
 mod access;
 mod attributes;
+pub(crate) mod break_glass;
 pub(crate) mod audit;
 pub(crate) mod audit_log;
 mod check;
@@ -30,6 +31,9 @@ pub use access::{
 pub use attributes::{Properties, Value};
 pub use audit::{AuditAction, AuditEvent};
 pub use audit_log::{Checkpoint, StoredAuditEvent};
+pub use break_glass::{
+    BreakGlassCheck, BreakGlassId, BreakGlassReview, MAX_BREAK_GLASS_CHECKS, BreakGlassUse, ReviewState, ReviewVerdict, Reviewers,
+};
 pub use check::{CheckQuery, SubjectRef};
 pub use decision::{Decision, DecisionReason};
 pub use directory::{Directory, DirectoryProblems, Entity, EntityId, EntityKey, EntityType};
@@ -42,7 +46,8 @@ pub use elevation::{
     ElevationStatus, RequesterSnapshot, TransitionError, Verdict, Vote,
 };
 pub use grant::{
-    AcceptRefusal, AttenuationBreach, Delegation, DelegationHop, Grant, GrantStatus, Revocation,
+    AcceptRefusal, AttenuationBreach, Delegation, DelegationHop, Grant, GrantSource, GrantStatus,
+    Revocation,
     SessionBinding,
 };
 pub use grant_terms::{GrantRef, GrantTerms};

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::broadcast;
 
 use super::{
-    AuditFilter, Change, Checkpoint, Committed, Created, Decide, DelegationFilter, DeliveryOutcome,
+    AuditFilter, BreakGlassUses, Change, Checkpoint, Committed, Created, Decide, DelegationFilter, DeliveryOutcome,
     ElevationContext, ElevationFilter, EntityFilter, GrantContext, Lease, PendingDelivery,
     PolicyVersion, PoolStatus, Snapshot, StoreError, StoreEvent, StoredAuditEvent,
 };
@@ -265,6 +265,7 @@ pub trait Store:
     + Outbox
     + ChangeFeed
     + Operations
+    + BreakGlassUses
     + 'static
 {
 }
@@ -279,6 +280,7 @@ impl<T> Store for T where
         + Outbox
         + ChangeFeed
         + Operations
+        + BreakGlassUses
         + 'static
 {
 }

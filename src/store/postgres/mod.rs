@@ -9,6 +9,7 @@
 //! with the outbox and operations beside them.
 
 mod connect;
+mod break_glass;
 mod directory;
 mod errors;
 mod listener;
