@@ -312,7 +312,12 @@ mod tests {
         let later = used.review_due_at;
         assert!(used.is_overdue(later));
         let confirmed = used
-            .reviewed(&identity("lena", &[]), ReviewVerdict::Confirmed, "ok", later)
+            .reviewed(
+                &identity("lena", &[]),
+                ReviewVerdict::Confirmed,
+                "ok",
+                later,
+            )
             .unwrap();
         assert!(!confirmed.is_overdue(later + TimeDelta::days(30)));
         assert_eq!(confirmed.review_state(later), ReviewState::Confirmed);

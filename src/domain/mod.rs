@@ -5,9 +5,9 @@
 
 mod access;
 mod attributes;
-pub(crate) mod break_glass;
 pub(crate) mod audit;
 pub(crate) mod audit_log;
+pub(crate) mod break_glass;
 mod check;
 pub(crate) mod decision;
 mod directory;
@@ -32,7 +32,8 @@ pub use attributes::{Properties, Value};
 pub use audit::{AuditAction, AuditEvent};
 pub use audit_log::{Checkpoint, StoredAuditEvent};
 pub use break_glass::{
-    BreakGlassCheck, BreakGlassId, BreakGlassReview, MAX_BREAK_GLASS_CHECKS, BreakGlassUse, ReviewState, ReviewVerdict, Reviewers,
+    BreakGlassCheck, BreakGlassId, BreakGlassReview, BreakGlassUse, MAX_BREAK_GLASS_CHECKS,
+    ReviewState, ReviewVerdict, Reviewers,
 };
 pub use check::{CheckQuery, SubjectRef};
 pub use decision::{Decision, DecisionReason};
@@ -47,8 +48,7 @@ pub use elevation::{
 };
 pub use grant::{
     AcceptRefusal, AttenuationBreach, Delegation, DelegationHop, Grant, GrantSource, GrantStatus,
-    Revocation,
-    SessionBinding,
+    Revocation, SessionBinding,
 };
 pub use grant_terms::{GrantRef, GrantTerms};
 pub use identity::{Identity, StandingRole};

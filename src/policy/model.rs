@@ -9,7 +9,8 @@ use chrono::TimeDelta;
 
 use super::access_model::AccessModel;
 use super::entries::{
-    BreakGlassEntry, DelegationEntry, Eligibility, RoleDefinition, Separation, SeparationMode, Webhook,
+    BreakGlassEntry, DelegationEntry, Eligibility, RoleDefinition, Separation, SeparationMode,
+    Webhook,
 };
 use super::problems::PolicyProblems;
 use super::rules::Rule;

@@ -47,6 +47,7 @@ impl Elevator {
         self.require_role(caller, &self.roles.pep, "Check")?;
         let started = std::time::Instant::now();
         let decision = self.decider.check(query).await;
+        let decision = self.witness(query, decision).await;
         self.record_decision(query, &decision, started);
         Ok(decision)
     }
@@ -95,6 +96,7 @@ impl Elevator {
         subject_token_matches(&check)?;
         let started = std::time::Instant::now();
         let decision = self.decider.check_access(&check, query, &resolved).await;
+        let decision = self.witness(&check, decision).await;
         self.record_decision(&check, &decision, started);
         Ok(decision)
     }

@@ -7,9 +7,9 @@ use chrono::{DateTime, Utc};
 use tokio::sync::broadcast;
 
 use super::{
-    AuditFilter, BreakGlassUses, Change, Checkpoint, Committed, Created, Decide, DelegationFilter, DeliveryOutcome,
-    ElevationContext, ElevationFilter, EntityFilter, GrantContext, Lease, PendingDelivery,
-    PolicyVersion, PoolStatus, Snapshot, StoreError, StoreEvent, StoredAuditEvent,
+    AuditFilter, BreakGlassUses, Change, Checkpoint, Committed, Created, Decide, DelegationFilter,
+    DeliveryOutcome, ElevationContext, ElevationFilter, EntityFilter, GrantContext, Lease,
+    PendingDelivery, PolicyVersion, PoolStatus, Snapshot, StoreError, StoreEvent, StoredAuditEvent,
 };
 use crate::domain::{
     Elevation, ElevationId, Entity, EntityKey, Grant, GrantId, Revision, RiskSignal, SessionId,

@@ -34,7 +34,10 @@ impl Compiler<'_> {
             if !names.insert(entry.name.as_str()) {
                 self.problems.add(
                     format!("break_glass[{index}].name"),
-                    format!("the name {} is used by an earlier entry", shown(&entry.name)),
+                    format!(
+                        "the name {} is used by an earlier entry",
+                        shown(&entry.name)
+                    ),
                 );
             }
             compiled.extend(self.break_glass(entry, index));
@@ -100,8 +103,10 @@ impl Compiler<'_> {
     /// `<path>.roles`: at least one, each defined.
     fn break_glass_roles(&mut self, path: &str, roles: &[String]) -> Vec<RoleName> {
         if roles.is_empty() {
-            self.problems
-                .add(format!("{path}.roles"), "list at least one role it may activate");
+            self.problems.add(
+                format!("{path}.roles"),
+                "list at least one role it may activate",
+            );
         }
         let parsed = self.parse_all(roles, &format!("{path}.roles"), RoleName::parse);
         for (index, role) in parsed.iter().enumerate() {
@@ -138,7 +143,10 @@ impl Compiler<'_> {
                 "reason" => reason = true,
                 other => self.problems.add(
                     format!("{path}.require[{index}]"),
-                    format!("{} cannot be required; use incident or reason", shown(other)),
+                    format!(
+                        "{} cannot be required; use incident or reason",
+                        shown(other)
+                    ),
                 ),
             }
         }
@@ -162,7 +170,11 @@ impl Compiler<'_> {
         if duration > ceiling {
             self.problems.add(
                 path,
-                format!("{} is above its ceiling of {}", shown(text), format_duration(ceiling)),
+                format!(
+                    "{} is above its ceiling of {}",
+                    shown(text),
+                    format_duration(ceiling)
+                ),
             );
         }
         duration
@@ -178,8 +190,16 @@ impl Compiler<'_> {
             );
         }
         Reviewers {
-            groups: self.parse_all(&who.groups, &format!("{path}.reviewers.groups"), GroupName::parse),
-            users: self.parse_all(&who.users, &format!("{path}.reviewers.users"), Subject::parse),
+            groups: self.parse_all(
+                &who.groups,
+                &format!("{path}.reviewers.groups"),
+                GroupName::parse,
+            ),
+            users: self.parse_all(
+                &who.users,
+                &format!("{path}.reviewers.users"),
+                Subject::parse,
+            ),
         }
     }
 }

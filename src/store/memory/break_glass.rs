@@ -8,7 +8,9 @@ use super::MemoryStore;
 use crate::domain::{
     BreakGlassCheck, BreakGlassId, BreakGlassUse, GrantId, MAX_BREAK_GLASS_CHECKS,
 };
-use crate::store::{BreakGlassFilter, BreakGlassUses, Committed, Decide, StoreError, decide_change};
+use crate::store::{
+    BreakGlassFilter, BreakGlassUses, Committed, Decide, StoreError, decide_change,
+};
 
 #[async_trait]
 impl BreakGlassUses for MemoryStore {

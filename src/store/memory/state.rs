@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::audit::{GENESIS_HASH, chain_hash};
 use crate::domain::{
-    BreakGlassCheck, BreakGlassId, BreakGlassUse, Elevation, ElevationId, Grant, GrantId, Revision, RiskSignal,
-    Subject,
+    BreakGlassCheck, BreakGlassId, BreakGlassUse, Elevation, ElevationId, Grant, GrantId, Revision,
+    RiskSignal, Subject,
 };
 use crate::store::{
     Change, Checkpoint, Committed, ElevationContext, GrantContext, OutboxMessage, PolicyVersion,

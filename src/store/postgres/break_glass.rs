@@ -14,7 +14,9 @@ use super::transaction::{apply, cached, in_transaction};
 use crate::domain::{
     BreakGlassCheck, BreakGlassId, BreakGlassUse, GrantId, MAX_BREAK_GLASS_CHECKS, Revision,
 };
-use crate::store::{BreakGlassFilter, BreakGlassUses, Committed, Decide, StoreError, decide_change};
+use crate::store::{
+    BreakGlassFilter, BreakGlassUses, Committed, Decide, StoreError, decide_change,
+};
 
 const UPSERT_BREAK_GLASS: &str = "\
     INSERT INTO break_glass_uses (id, subject, elevation_id, grant_id, used_at, review_due_at, \

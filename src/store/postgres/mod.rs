@@ -8,8 +8,8 @@
 //! unit of work under the head row's lock, `writes` and `reads` implement the contract,
 //! with the outbox and operations beside them.
 
-mod connect;
 mod break_glass;
+mod connect;
 mod directory;
 mod errors;
 mod listener;
