@@ -13,6 +13,8 @@ mod tools;
 
 mod audit;
 mod authzen;
+mod break_glass;
+mod break_glass_review;
 mod checks;
 mod concurrency;
 mod console;
