@@ -203,3 +203,56 @@ impl Compiler<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeDelta;
+
+    use crate::policy::Policy;
+
+    const ROLES: &str = "roles:\n  db_admin: { permissions: [db.write] }\n";
+
+    #[test]
+    fn an_entry_takes_short_defaults_and_never_overrides_deny_rules_unless_it_says_so() {
+        let source = format!(
+            "{ROLES}break_glass:\n  - name: db-emergency\n    roles: [db_admin]\n    \
+             scopes: [\"Env:Prod/**\"]\n    who: \"'oncall' in token.groups\"\n    \
+             reviewers: {{ groups: [security] }}\n"
+        );
+        let policy = Policy::parse(&source, 1).unwrap();
+        let entry = policy.break_glass_entry("db-emergency").unwrap();
+        assert_eq!(entry.max_duration, TimeDelta::hours(1));
+        assert_eq!(entry.review_within, TimeDelta::hours(24));
+        assert!(entry.require_incident && entry.require_reason);
+        assert!(!entry.override_deny_rules);
+        assert!(policy.break_glass_entry("other").is_none());
+    }
+
+    #[test]
+    fn every_problem_of_an_entry_is_reported_with_its_place() {
+        let source = format!(
+            "{ROLES}break_glass:\n  - name: \"bad name\"\n    roles: [ghost]\n    scopes: []\n    \
+             who: \"token.nope ==\"\n    require: [mood]\n    max_duration: 48h\n    \
+             review_within: 90d\n    notify: [\"ftp://x\"]\n  - name: ok\n    roles: [db_admin]\n    \
+             scopes: [\"Env:Prod\"]\n    who: \"true\"\n  - name: ok\n    roles: [db_admin]\n    \
+             scopes: [\"Env:Prod\"]\n    who: \"true\"\n    reviewers: {{ users: [lena] }}\n"
+        );
+        let problems = Policy::parse(&source, 1).unwrap_err().0;
+        let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+        for expected in [
+            "break_glass[0].name",
+            "break_glass[0].roles[0]",
+            "break_glass[0].scopes",
+            "break_glass[0].who",
+            "break_glass[0].require[0]",
+            "break_glass[0].max_duration",
+            "break_glass[0].review_within",
+            "break_glass[0].reviewers",
+            "break_glass[0].notify[0]",
+            "break_glass[1].reviewers",
+            "break_glass[2].name",
+        ] {
+            assert!(paths.contains(&expected), "missing {expected} in {paths:?}");
+        }
+    }
+}
