@@ -207,6 +207,12 @@ impl Console {
             (false, ["policy"]) => self.policy_page(caller, query).await,
             (true, ["policy", "validate"]) => self.validate_policy(caller, form).await,
             (true, ["policy", "put"]) => self.put_policy(caller, form).await,
+            (false, ["break-glass"]) => self.break_glass_page(caller, query).await,
+            (false, ["break-glass", "confirm"]) => self.break_glass_confirm(caller, query).await,
+            (true, ["break-glass"]) => self.use_break_glass(caller, form).await,
+            (true, ["break-glass", id, "review"]) => {
+                self.review_break_glass(caller, id, form).await
+            }
             _ => Ok(self.refusal(
                 caller,
                 StatusCode::NOT_FOUND,

@@ -124,6 +124,12 @@ impl Elevator {
         })
     }
 
+    /// The break-glass entries of the policy in force that cover a role for `caller`'s use:
+    /// what a console offers (whether their condition holds is only known when used).
+    pub fn break_glass_entries(&self) -> Vec<BreakGlassEntry> {
+        self.decider.policy().break_glass_entries().to_vec()
+    }
+
     /// Refuses a user who has an unreviewed use past its review deadline.
     async fn refuse_when_review_overdue(
         &self,

@@ -72,7 +72,7 @@ pub use error::ServiceError;
 // never import `policy` (the architecture test in `src/architecture.rs` holds them to that).
 pub use crate::policy::rules::RuleOutcome;
 pub use crate::policy::{
-    DelegationEntry, Eligibility, MAX_POLICY_BYTES, NotDelegable, PolicyProblems,
+    BreakGlassEntry, DelegationEntry, Eligibility, MAX_POLICY_BYTES, NotDelegable, PolicyProblems,
 };
 pub use watch::{ApprovalBatch, ApprovalUpdate, UpdateKind};
 

@@ -57,7 +57,7 @@ pub(crate) struct Viewer<'a> {
     pub(crate) via_proxy: bool,
 }
 
-const NAVIGATION: [(&str, &str); 7] = [
+const NAVIGATION: [(&str, &str); 8] = [
     ("/console/request", "Request"),
     ("/console/elevations", "My elevations"),
     ("/console/approvals", "Approvals"),
@@ -65,6 +65,7 @@ const NAVIGATION: [(&str, &str); 7] = [
     ("/console/audit", "Audit"),
     ("/console/simulator", "Simulator"),
     ("/console/policy", "Policy"),
+    ("/console/break-glass", "Break-glass"),
 ];
 
 /// A whole page: frame, navigation, who is signed in, `body`.
