@@ -85,7 +85,7 @@ pub(crate) fn page(
 /// The confirm step: what will happen, and the form that makes it happen.
 pub(crate) fn confirm(asked: &Asked<'_>, now: DateTime<Utc>, csrf: &str) -> String {
     let entry = asked.entry;
-    let mut reviewers: Vec<String> = entry.reviewers.users.iter().map(|u| esc(u)).collect();
+    let mut reviewers: Vec<String> = entry.reviewers.users.iter().map(esc).collect();
     reviewers.extend(
         entry
             .reviewers
@@ -99,7 +99,7 @@ pub(crate) fn confirm(asked: &Asked<'_>, now: DateTime<Utc>, csrf: &str) -> Stri
         "<li>Deny rules and separation of duties still apply: if one refuses, nothing happens.</li>"
     };
     format!(
-        "<h2>Confirm: break glass</h2><div id=\"what-will-happen\"><p>If you continue:</p><ul>\
+        "<div id=\"what-will-happen\"><p>If you continue:</p><ul>\
          <li>You get <code>{role}</code> on <code>{scope}</code> <b>at once</b>, without approval, for {window} (until {until}), in this login session only.</li>\
          <li>{reviewers} are told now, and must review this use by {due}. Every Check it allows and everything you change meanwhile is shown to them.</li>\
          <li>While a use of yours is unreviewed past its deadline, you cannot break glass again.</li>\
