@@ -110,6 +110,7 @@ fn grant(subject: &str, scope: &str, clock: &ManualClock) -> Grant {
         parent_grant_id: None,
         delegation_trail: Vec::new(),
         revocation: None,
+        break_glass: false,
         awaiting_acceptance: false,
     }
 }

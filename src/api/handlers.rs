@@ -13,6 +13,7 @@ use crate::clock::SharedClock;
 use crate::domain::Identity;
 use crate::proto::v1::approval_service_server::ApprovalServiceServer;
 use crate::proto::v1::audit_service_server::AuditServiceServer;
+use crate::proto::v1::break_glass_service_server::BreakGlassServiceServer;
 use crate::proto::v1::check_service_server::CheckServiceServer;
 use crate::proto::v1::directory_service_server::DirectoryServiceServer;
 use crate::proto::v1::elevation_service_server::ElevationServiceServer;
@@ -33,6 +34,8 @@ pub struct Services {
     pub audit: AuditServiceServer<Api>,
     /// `DirectoryService`.
     pub directory: DirectoryServiceServer<Api>,
+    /// `BreakGlassService`.
+    pub break_glass: BreakGlassServiceServer<Api>,
 }
 
 /// The handlers of every `elevator.v1` service.
@@ -126,6 +129,8 @@ impl Api {
             policy: PolicyServiceServer::new(self.clone())
                 .max_decoding_message_size(MAX_POLICY_MESSAGE_BYTES),
             audit: AuditServiceServer::new(self.clone())
+                .max_decoding_message_size(MAX_MESSAGE_BYTES),
+            break_glass: BreakGlassServiceServer::new(self.clone())
                 .max_decoding_message_size(MAX_MESSAGE_BYTES),
             directory: DirectoryServiceServer::new(self)
                 .max_decoding_message_size(MAX_MESSAGE_BYTES),

@@ -6,6 +6,7 @@
 
 mod approval_service;
 mod audit_service;
+mod break_glass_service;
 mod check_service;
 pub mod context;
 pub mod convert;

@@ -175,6 +175,63 @@ pub(crate) enum ClientCommand {
     /// Read, export and verify the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Emergency access without approval, and the review each use owes afterwards.
+    #[command(subcommand)]
+    BreakGlass(BreakGlassCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum BreakGlassCommand {
+    /// Activate a role at once, for your session, under a break_glass policy entry.
+    Use {
+        /// The policy entry's name.
+        #[arg(long)]
+        entry: String,
+        /// The role.
+        #[arg(long)]
+        role: String,
+        /// The scope.
+        #[arg(long)]
+        scope: String,
+        /// The incident reference.
+        #[arg(long, default_value = "")]
+        incident: String,
+        /// Why.
+        #[arg(long, default_value = "")]
+        reason: String,
+        /// How long (default: the entry's longest window).
+        #[arg(long)]
+        duration: Option<String>,
+    },
+    /// List uses, newest first: yours, those you review, or all (admins and auditors). Exits 1
+    /// when one listed is overdue for review.
+    List {
+        /// The unreviewed uses you may review.
+        #[arg(long, conflicts_with = "all")]
+        to_review: bool,
+        /// Every use.
+        #[arg(long)]
+        all: bool,
+    },
+    /// A use with its evidence: every Check its grant allowed, every write meanwhile.
+    Show {
+        /// The use's id.
+        id: String,
+    },
+    /// Confirm or flag a use (its reviewers; never its user).
+    Review {
+        /// The use's id.
+        id: String,
+        /// The use was justified.
+        #[arg(long)]
+        confirm: bool,
+        /// The use needs looking into (an alert).
+        #[arg(long)]
+        flag: bool,
+        /// Why (required with --flag).
+        #[arg(long, default_value = "")]
+        comment: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -99,6 +99,11 @@ impl Client {
         PolicyServiceClient::new(self.channel.clone())
     }
 
+    /// The channel, for clients of services a command module builds itself.
+    pub(super) fn channel(&self) -> Channel {
+        self.channel.clone()
+    }
+
     pub(super) fn audit(&self) -> AuditServiceClient<Channel> {
         AuditServiceClient::new(self.channel.clone())
     }

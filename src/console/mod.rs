@@ -215,6 +215,12 @@ impl Console {
             (true, ["directory", "put"]) => self.put_entity_form(caller, form).await,
             (false, ["directory", "delete"]) => self.delete_confirm(caller, query).await,
             (true, ["directory", "delete"]) => self.delete_entity_form(caller, form).await,
+            (false, ["break-glass"]) => self.break_glass_page(caller, query).await,
+            (false, ["break-glass", "confirm"]) => self.break_glass_confirm(caller, query).await,
+            (true, ["break-glass"]) => self.use_break_glass(caller, form).await,
+            (true, ["break-glass", id, "review"]) => {
+                self.review_break_glass(caller, id, form).await
+            }
             _ => Ok(self.refusal(
                 caller,
                 StatusCode::NOT_FOUND,

@@ -74,11 +74,20 @@ pub enum AuditAction {
     /// Directory entities were imported in bulk.
     #[serde(rename = "directory.imported")]
     DirectoryImported,
+    /// Someone broke glass: an emergency grant was activated at once, without approval.
+    #[serde(rename = "break_glass.used")]
+    BreakGlassUsed,
+    /// A reviewer confirmed a break-glass use.
+    #[serde(rename = "break_glass.confirmed")]
+    BreakGlassConfirmed,
+    /// A reviewer flagged a break-glass use: an alert.
+    #[serde(rename = "break_glass.flagged")]
+    BreakGlassFlagged,
 }
 
 impl AuditAction {
     /// Every action.
-    pub(crate) const ALL: [AuditAction; 21] = [
+    pub(crate) const ALL: [AuditAction; 24] = [
         AuditAction::ElevationRequested,
         AuditAction::ApprovalApproved,
         AuditAction::ApprovalDenied,
@@ -100,6 +109,9 @@ impl AuditAction {
         AuditAction::DirectoryEntityPut,
         AuditAction::DirectoryEntityDeleted,
         AuditAction::DirectoryImported,
+        AuditAction::BreakGlassUsed,
+        AuditAction::BreakGlassConfirmed,
+        AuditAction::BreakGlassFlagged,
     ];
 
     /// The stored name, e.g. `grant.revoked`.
@@ -126,6 +138,9 @@ impl AuditAction {
             AuditAction::DirectoryEntityPut => "directory.entity_put",
             AuditAction::DirectoryEntityDeleted => "directory.entity_deleted",
             AuditAction::DirectoryImported => "directory.imported",
+            AuditAction::BreakGlassUsed => "break_glass.used",
+            AuditAction::BreakGlassConfirmed => "break_glass.confirmed",
+            AuditAction::BreakGlassFlagged => "break_glass.flagged",
         }
     }
 

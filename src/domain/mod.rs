@@ -7,6 +7,7 @@ mod access;
 mod attributes;
 pub(crate) mod audit;
 pub(crate) mod audit_log;
+pub(crate) mod break_glass;
 mod check;
 pub(crate) mod decision;
 mod directory;
@@ -30,6 +31,10 @@ pub use access::{
 pub use attributes::{Properties, Value};
 pub use audit::{AuditAction, AuditEvent};
 pub use audit_log::{Checkpoint, StoredAuditEvent};
+pub use break_glass::{
+    BreakGlassCheck, BreakGlassId, BreakGlassReview, BreakGlassUse, MAX_BREAK_GLASS_CHECKS,
+    ReviewState, ReviewVerdict, Reviewers,
+};
 pub use check::{CheckQuery, SubjectRef};
 pub use decision::{Decision, DecisionReason};
 pub use directory::{Directory, DirectoryProblems, Entity, EntityId, EntityKey, EntityType};
@@ -42,8 +47,8 @@ pub use elevation::{
     ElevationStatus, RequesterSnapshot, TransitionError, Verdict, Vote,
 };
 pub use grant::{
-    AcceptRefusal, AttenuationBreach, Delegation, DelegationHop, Grant, GrantStatus, Revocation,
-    SessionBinding,
+    AcceptRefusal, AttenuationBreach, Delegation, DelegationHop, Grant, GrantSource, GrantStatus,
+    Revocation, SessionBinding,
 };
 pub use grant_terms::{GrantRef, GrantTerms};
 pub use identity::{Identity, StandingRole};

@@ -15,7 +15,8 @@ pub mod rules;
 
 pub use access_model::{AccessModel, ScopeTemplate};
 pub use entries::{
-    DelegationEntry, Eligibility, RoleDefinition, Separation, SeparationMode, Webhook,
+    BreakGlassEntry, DelegationEntry, Eligibility, RoleDefinition, Separation, SeparationMode,
+    Webhook,
 };
 pub use model::{Holding, Ineligible, NotDelegable, Policy, SeparationConflict};
 pub use problems::{PolicyProblem, PolicyProblems};

@@ -9,7 +9,8 @@ use chrono::TimeDelta;
 
 use super::access_model::AccessModel;
 use super::entries::{
-    DelegationEntry, Eligibility, RoleDefinition, Separation, SeparationMode, Webhook,
+    BreakGlassEntry, DelegationEntry, Eligibility, RoleDefinition, Separation, SeparationMode,
+    Webhook,
 };
 use super::problems::PolicyProblems;
 use super::rules::Rule;
@@ -105,6 +106,8 @@ pub struct Policy {
     pub(super) any_rule_reads_risk: bool,
     /// The directory, resource scopes and permission conditions.
     pub(super) access: AccessModel,
+    /// Emergency access, reviewed afterwards.
+    pub(super) break_glass: Vec<BreakGlassEntry>,
 }
 
 impl Policy {
@@ -246,6 +249,16 @@ impl Policy {
                     .flat_map(|entry| entry.scopes.iter().map(|p| p.as_str().to_owned()))
                     .collect(),
             })
+    }
+
+    /// Every break-glass entry.
+    pub fn break_glass_entries(&self) -> &[BreakGlassEntry] {
+        &self.break_glass
+    }
+
+    /// The break-glass entry called `name`.
+    pub fn break_glass_entry(&self, name: &str) -> Option<&BreakGlassEntry> {
+        self.break_glass.iter().find(|entry| entry.name == name)
     }
 
     /// Where audit actions are announced.

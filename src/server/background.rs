@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 use tonic_health::server::HealthReporter;
 
 use crate::admin::{READINESS_SERVICE, Readiness};
+use crate::clock::SharedClock;
 use crate::decision::Decider;
 use crate::service::Elevator;
 use crate::store::{Store, StoreEvent};
@@ -42,6 +43,7 @@ pub(super) fn spawn_refresher(
     metrics: Arc<Metrics>,
     readiness: Arc<Readiness>,
     health: HealthReporter,
+    clock: SharedClock,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(Duration::from_secs(1));
@@ -50,6 +52,12 @@ pub(super) fn spawn_refresher(
         loop {
             ticks.tick().await;
             refresh_from_store(store.as_ref(), &metrics, &readiness).await;
+            match store.overdue_break_glass(clock.now()).await {
+                Ok(count) => (metrics.backlogs())
+                    .overdue_break_glass_reviews
+                    .store(count, Ordering::Relaxed),
+                Err(error) => tracing::warn!(%error, "cannot count overdue break-glass reviews"),
+            }
             let ready = readiness.report().ready;
             if last_ready != Some(ready) && !readiness.is_shutting_down() {
                 let status = if ready {

@@ -54,6 +54,7 @@ pub(super) fn router(
         .add_service(services.policy)
         .add_service(services.audit)
         .add_service(services.directory)
+        .add_service(services.break_glass)
         .add_service(envoy.into_service()))
 }
 
@@ -97,6 +98,7 @@ fn accepted(listener: TcpListener) -> tonic::transport::server::TcpIncoming {
 pub(super) async fn set_serving(health: &HealthReporter) {
     use crate::proto::v1::{
         approval_service_server::ApprovalServiceServer, audit_service_server::AuditServiceServer,
+        break_glass_service_server::BreakGlassServiceServer,
         check_service_server::CheckServiceServer, directory_service_server::DirectoryServiceServer,
         elevation_service_server::ElevationServiceServer,
         policy_service_server::PolicyServiceServer,
@@ -107,6 +109,7 @@ pub(super) async fn set_serving(health: &HealthReporter) {
     health.set_serving::<PolicyServiceServer<Api>>().await;
     health.set_serving::<AuditServiceServer<Api>>().await;
     health.set_serving::<DirectoryServiceServer<Api>>().await;
+    health.set_serving::<BreakGlassServiceServer<Api>>().await;
     health
         .set_serving::<envoy_types::ext_authz::v3::pb::AuthorizationServer<EnvoyAuthorization>>()
         .await;

@@ -47,6 +47,7 @@ impl Elevator {
         self.require_role(caller, &self.roles.pep, "Check")?;
         let started = std::time::Instant::now();
         let decision = self.decider.check(query).await;
+        let decision = self.witness(query, decision).await;
         self.record_decision(query, &decision, started);
         Ok(decision)
     }
@@ -106,9 +107,13 @@ impl Elevator {
         subject_token_matches(&check)?;
         let started = std::time::Instant::now();
         let decision = self.decider.check_access(&check, query, &resolved).await;
-        if record {
-            self.record_decision(&check, &decision, started);
+        // A search decides candidates without recording them; only a recorded Check is
+        // witnessed for a break-glass grant's evidence.
+        if !record {
+            return Ok(decision);
         }
+        let decision = self.witness(&check, decision).await;
+        self.record_decision(&check, &decision, started);
         Ok(decision)
     }
 

@@ -19,11 +19,15 @@
 //! | [`directory`]   | put, delete, get, list and import directory entities |
 //! | [`sweep`]       | what time alone moves on |
 //! | [`watch`]       | streams of approval updates, tailing the audit log |
+//! | [`break_glass`] | break glass: an emergency grant at once, under a policy entry |
+//! | [`break_glass_review`] | list break-glass uses, their evidence, confirm or flag them |
 
 mod acceptance;
 mod approvals;
 mod assessment;
 mod audit;
+mod break_glass;
+mod break_glass_review;
 mod checks;
 mod completion;
 pub mod context;
@@ -59,6 +63,8 @@ use crate::telemetry::metrics::Metrics;
 
 pub use assessment::{RequestAssessment, SimulatedRequester};
 pub use audit::{AuditQuery, AuditSigner, ChainVerification, GrantTrail};
+pub use break_glass::{BreakGlassOutcome, NewBreakGlass};
+pub use break_glass_review::{BreakGlassEvidence, BreakGlassListing, BreakGlassView};
 pub use checks::CheckSimulation;
 pub use delegations::{DelegationView, NewDelegation};
 pub use directory::{EntityPut, MAX_IMPORT_ENTITIES};
@@ -69,7 +75,7 @@ pub use crate::decision::{ResourcePage, SearchWindow};
 // never import `policy` (the architecture test in `src/architecture.rs` holds them to that).
 pub use crate::policy::rules::RuleOutcome;
 pub use crate::policy::{
-    DelegationEntry, Eligibility, MAX_POLICY_BYTES, NotDelegable, PolicyProblems,
+    BreakGlassEntry, DelegationEntry, Eligibility, MAX_POLICY_BYTES, NotDelegable, PolicyProblems,
 };
 pub use watch::{ApprovalBatch, ApprovalUpdate, UpdateKind};
 

@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 
 use super::{DirectoryWrite, OutboxMessage, StoreError};
 use crate::domain::{
-    AuditEvent, Elevation, EntityKey, Grant, Revision, RiskSignal, Subject, TransitionError,
+    AuditEvent, BreakGlassUse, Elevation, EntityKey, Grant, Revision, RiskSignal, Subject,
+    TransitionError,
 };
 
 /// Everything one write changes. Rows are written whole (inserted or replaced).
@@ -25,6 +26,8 @@ pub struct Change {
     pub events: Vec<AuditEvent>,
     /// Webhook deliveries announcing the change, written with it and delivered later.
     pub outbox: Vec<OutboxMessage>,
+    /// Break-glass uses to insert or replace (their review).
+    pub break_glass: Vec<BreakGlassUse>,
 }
 
 impl Change {
@@ -37,6 +40,7 @@ impl Change {
             && self.directory.is_empty()
             && self.events.is_empty()
             && self.outbox.is_empty()
+            && self.break_glass.is_empty()
     }
 
     /// The subjects whose cached grants or risk signals the change makes stale.
@@ -77,6 +81,7 @@ impl Change {
         self.directory.extend(other.directory);
         self.events.extend(other.events);
         self.outbox.extend(other.outbox);
+        self.break_glass.extend(other.break_glass);
     }
 }
 

@@ -7,9 +7,9 @@ use chrono::{DateTime, Utc};
 use tokio::sync::broadcast;
 
 use super::{
-    AuditFilter, Change, Checkpoint, Committed, Created, Decide, DelegationFilter, DeliveryOutcome,
-    ElevationContext, ElevationFilter, EntityFilter, GrantContext, Lease, PendingDelivery,
-    PolicyVersion, PoolStatus, Snapshot, StoreError, StoreEvent, StoredAuditEvent,
+    AuditFilter, BreakGlassUses, Change, Checkpoint, Committed, Created, Decide, DelegationFilter,
+    DeliveryOutcome, ElevationContext, ElevationFilter, EntityFilter, GrantContext, Lease,
+    PendingDelivery, PolicyVersion, PoolStatus, Snapshot, StoreError, StoreEvent, StoredAuditEvent,
 };
 use crate::domain::{
     Elevation, ElevationId, Entity, EntityKey, Grant, GrantId, Revision, RiskSignal, SessionId,
@@ -269,6 +269,7 @@ pub trait Store:
     + Outbox
     + ChangeFeed
     + Operations
+    + BreakGlassUses
     + 'static
 {
 }
@@ -283,6 +284,7 @@ impl<T> Store for T where
         + Outbox
         + ChangeFeed
         + Operations
+        + BreakGlassUses
         + 'static
 {
 }

@@ -22,6 +22,9 @@ use serde_json::{Value, json};
 
 use crate::harness::*;
 
+#[path = "console_break_glass.rs"]
+mod break_glass;
+
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// The W3C key under which an element reference travels.

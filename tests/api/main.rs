@@ -13,6 +13,9 @@ mod tools;
 
 mod audit;
 mod authzen;
+mod break_glass;
+mod break_glass_cli;
+mod break_glass_review;
 mod checks;
 mod concurrency;
 mod console;

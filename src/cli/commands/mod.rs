@@ -3,6 +3,7 @@
 
 mod approvals;
 mod audit;
+mod break_glass;
 mod check;
 mod delegations;
 mod directory;
@@ -77,6 +78,7 @@ pub(super) async fn execute(
         }) => policy::put(client, printer, &file, expected_version).await,
         ClientCommand::Audit(command) => audit::run(client, printer, command).await,
         ClientCommand::Directory(command) => directory::run(client, printer, command).await,
+        ClientCommand::BreakGlass(command) => break_glass::run(client, printer, command).await,
     }
 }
 

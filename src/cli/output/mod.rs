@@ -1,5 +1,6 @@
 //! Printing results as text for people or JSON for scripts.
 
+mod break_glass;
 mod directory;
 mod json;
 mod names;

@@ -57,7 +57,7 @@ pub(crate) struct Viewer<'a> {
     pub(crate) via_proxy: bool,
 }
 
-const NAVIGATION: [(&str, &str); 8] = [
+const NAVIGATION: [(&str, &str); 9] = [
     ("/console/request", "Request"),
     ("/console/elevations", "My elevations"),
     ("/console/approvals", "Approvals"),
@@ -66,6 +66,7 @@ const NAVIGATION: [(&str, &str); 8] = [
     ("/console/simulator", "Simulator"),
     ("/console/policy", "Policy"),
     ("/console/directory", "Directory"),
+    ("/console/break-glass", "Break-glass"),
 ];
 
 /// A whole page: frame, navigation, who is signed in, `body`.

@@ -8,6 +8,7 @@ mod fragments;
 
 pub(crate) mod approvals;
 pub(crate) mod audit;
+pub(crate) mod break_glass;
 pub(crate) mod directory;
 pub(crate) mod elevations;
 pub(crate) mod grants;

@@ -6,6 +6,7 @@
 
 mod approvals;
 mod audit;
+mod break_glass;
 mod directory;
 mod elevations;
 mod grants;

@@ -3,6 +3,7 @@
 //! collecting every problem with its place; a document with any problem yields no policy.
 
 mod access;
+mod break_glass;
 mod compiler;
 mod directory;
 mod sections;

@@ -3,6 +3,7 @@
 //! write is atomic and serialized exactly as the PostgreSQL store's transactions are. This file
 //! holds the store and its change feed; the contract's parts are implemented beside it.
 
+mod break_glass;
 mod directory;
 mod operations;
 mod outbox;

@@ -44,6 +44,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "0006_directory",
         include_str!("../../../migrations/0006_directory.sql"),
     ),
+    (
+        10,
+        "0010_breakglass",
+        include_str!("../../../migrations/0010_breakglass.sql"),
+    ),
 ];
 
 /// Settings of the PostgreSQL store.

@@ -15,7 +15,7 @@ macro_rules! grant_columns {
     () => {
         "id, subject, session_id, role, scope, not_before, not_after, elevation_id, \
          parent_grant_id, delegation_trail, revoked_at, revoked_by, revoke_reason, delegated_by, \
-         awaiting_acceptance"
+         awaiting_acceptance, break_glass"
     };
 }
 
@@ -59,7 +59,7 @@ pub(super) const UPSERT_GRANT: &str = concat!(
     "INSERT INTO grants (",
     grant_columns!(),
     ", revision) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-     $16) \
+     $16, $17) \
      ON CONFLICT (id) DO UPDATE SET not_after = EXCLUDED.not_after, \
      session_id = EXCLUDED.session_id, awaiting_acceptance = EXCLUDED.awaiting_acceptance, \
      revoked_at = EXCLUDED.revoked_at, revoked_by = EXCLUDED.revoked_by, \
@@ -205,7 +205,7 @@ pub(super) const LIST_GRANTS: &str = concat!(
 pub(super) const LOAD_GRANTS: &str = "\
     SELECT h.revision, g.id, g.subject, g.session_id, g.role, g.scope, g.not_before, \
            g.not_after, g.elevation_id, g.parent_grant_id, g.delegation_trail, g.revoked_at, \
-           g.revoked_by, g.revoke_reason, g.delegated_by, g.awaiting_acceptance \
+           g.revoked_by, g.revoke_reason, g.delegated_by, g.awaiting_acceptance, g.break_glass \
     FROM elevator_head h LEFT JOIN LATERAL ( \
         (SELECT * FROM grants WHERE subject = $1 AND not_after > $2 AND revoked_at IS NULL) \
         UNION ALL \

@@ -88,6 +88,7 @@ pub(super) async fn apply(tx: &Transaction<'_>, change: Change) -> Result<Commit
     let rows = ChangeRows::new(&change, &head)?;
     write_pipelined(tx, &statements, &rows).await?;
     super::directory::write_directory(tx, &change.directory, head.revision).await?;
+    super::break_glass::write_break_glass(tx, &change.break_glass, head.revision).await?;
     Ok(Committed {
         revision: head.revision,
         change,
