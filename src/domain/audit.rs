@@ -175,7 +175,7 @@ pub(crate) const GENESIS_HASH: [u8; 32] = [0; 32];
 
 /// Writes `value` as JSON with every object's keys sorted, whatever order it was built or read
 /// back in (PostgreSQL's jsonb reorders keys).
-fn write_canonical(value: &serde_json::Value, out: &mut String) {
+pub(crate) fn write_canonical(value: &serde_json::Value, out: &mut String) {
     match value {
         serde_json::Value::Object(map) => {
             let mut keys: Vec<&String> = map.keys().collect();

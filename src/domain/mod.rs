@@ -20,6 +20,8 @@ mod identity;
 mod ids;
 mod moment;
 pub(crate) mod names;
+pub(crate) mod review;
+pub(crate) mod review_evidence;
 pub(crate) mod risk;
 pub(crate) mod scope;
 
@@ -50,6 +52,11 @@ pub use identity::{Identity, StandingRole};
 pub use ids::{ElevationId, GrantId};
 pub use moment::{NotAMoment, Toward, parse_moment};
 pub use names::{GroupName, InvalidValue, Permission, RoleName, SessionId, Subject};
+pub use review::{
+    Campaign, CampaignId, DeadlineDefault, DeadlineRule, ReviewChoice, ReviewDecision, ReviewItem,
+    ReviewItemId, ReviewKind, ReviewTarget, ReviewVerdict, Reviewer,
+};
+pub use review_evidence::{EvidenceCheck, ReviewEvidence};
 pub use risk::RiskSignal;
 pub use scope::{Scope, ScopePattern};
 

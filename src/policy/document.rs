@@ -40,6 +40,9 @@ pub(super) struct PolicyDocument {
     /// The subjects and resources the decision point knows.
     #[serde(default)]
     pub(super) directory: DirectoryDocument,
+    /// Access review campaigns.
+    #[serde(default)]
+    pub(super) reviews: super::review_document::ReviewsDocument,
 }
 
 /// Where the resources of one type live.

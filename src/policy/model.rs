@@ -12,6 +12,7 @@ use super::entries::{
     DelegationEntry, Eligibility, RoleDefinition, Separation, SeparationMode, Webhook,
 };
 use super::problems::PolicyProblems;
+use super::review_campaigns::ReviewPolicy;
 use super::rules::Rule;
 use super::{DEMO_POLICY, compile};
 use crate::domain::{
@@ -105,6 +106,8 @@ pub struct Policy {
     pub(super) any_rule_reads_risk: bool,
     /// The directory, resource scopes and permission conditions.
     pub(super) access: AccessModel,
+    /// Access review campaign definitions and role owners.
+    pub(super) reviews: ReviewPolicy,
 }
 
 impl Policy {
@@ -117,6 +120,11 @@ impl Policy {
     pub fn demo() -> Policy {
         // The demo document ships inside the binary and a unit test parses it, so it is valid.
         Policy::parse(DEMO_POLICY, 1).expect("the built-in demo policy is valid")
+    }
+
+    /// The access review campaigns and role owners (the `reviews` section).
+    pub fn reviews(&self) -> &ReviewPolicy {
+        &self.reviews
     }
 
     /// The version number.

@@ -8,7 +8,7 @@
 //! a function that returns an empty change commits nothing (a replay).
 //!
 //! The contract is [`Store`], made of narrow traits ([`Writes`], [`Elevations`], [`Snapshots`],
-//! [`Policies`], [`DirectoryEntries`], [`AuditLog`], [`Outbox`], [`ChangeFeed`], [`Operations`]) so that a consumer
+//! [`Policies`], [`DirectoryEntries`], [`AuditLog`], [`Outbox`], [`ChangeFeed`], [`Operations`], [`Reviews`]) so that a consumer
 //! can take only the part it uses.
 
 mod change;
@@ -22,6 +22,7 @@ pub mod memory;
 mod outbox;
 pub mod postgres;
 mod reads;
+mod reviews;
 
 pub use crate::domain::audit_log::{Checkpoint, StoredAuditEvent};
 pub use change::{
@@ -41,4 +42,5 @@ pub use lease::Lease;
 pub(crate) use outbox::with_revision;
 pub use outbox::{DeliveryOutcome, OutboxMessage, PendingDelivery};
 pub(crate) use reads::whole_revisions;
+pub use reviews::{MAX_CAMPAIGN_ITEMS, ReviewDecide, Reviews};
 pub use reads::{AuditFilter, DelegationFilter, ElevationFilter, PoolStatus, Snapshot};

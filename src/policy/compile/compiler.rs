@@ -111,6 +111,7 @@ impl<'s> Compiler<'s> {
             })
             .collect();
         let access = self.access_model(document);
+        let reviews = self.reviews(&document.reviews);
         if let Some(problems) = self.problems.into_problems() {
             return Err(problems);
         }
@@ -130,6 +131,7 @@ impl<'s> Compiler<'s> {
             any_rule_reads_risk: ruled_roles.values().any(|reads_risk| *reads_risk),
             ruled_roles,
             access,
+            reviews,
         })
     }
 

@@ -5,6 +5,7 @@
 mod access;
 mod compiler;
 mod directory;
+mod reviews;
 mod sections;
 
 use compiler::Compiler;

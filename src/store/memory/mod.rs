@@ -7,6 +7,7 @@ mod directory;
 mod operations;
 mod outbox;
 mod reads;
+mod reviews;
 mod state;
 mod writes;
 

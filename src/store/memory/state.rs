@@ -26,6 +26,7 @@ pub(super) struct State {
     pub(super) audit_hash: Option<[u8; 32]>,
     pub(super) checkpoints: Vec<Checkpoint>,
     pub(super) outbox: Vec<OutboxRow>,
+    pub(super) reviews: super::reviews::StoredReviews,
 }
 
 /// A webhook delivery kept in memory.

@@ -44,6 +44,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "0006_directory",
         include_str!("../../../migrations/0006_directory.sql"),
     ),
+    (
+        11,
+        "0011_reviews",
+        include_str!("../../../migrations/0011_reviews.sql"),
+    ),
 ];
 
 /// Settings of the PostgreSQL store.
