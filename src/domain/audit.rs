@@ -74,11 +74,23 @@ pub enum AuditAction {
     /// Directory entities were imported in bulk.
     #[serde(rename = "directory.imported")]
     DirectoryImported,
+    /// An access review campaign was started.
+    #[serde(rename = "review.campaign_started")]
+    ReviewCampaignStarted,
+    /// A review item was decided (by a reviewer, or by the deadline's default).
+    #[serde(rename = "review.item_decided")]
+    ReviewItemDecided,
+    /// A review item missed its deadline and went to the escalation reviewers.
+    #[serde(rename = "review.item_escalated")]
+    ReviewItemEscalated,
+    /// A campaign's result was exported as signed evidence.
+    #[serde(rename = "review.evidence_exported")]
+    ReviewEvidenceExported,
 }
 
 impl AuditAction {
     /// Every action.
-    pub(crate) const ALL: [AuditAction; 21] = [
+    pub(crate) const ALL: [AuditAction; 25] = [
         AuditAction::ElevationRequested,
         AuditAction::ApprovalApproved,
         AuditAction::ApprovalDenied,
@@ -100,6 +112,10 @@ impl AuditAction {
         AuditAction::DirectoryEntityPut,
         AuditAction::DirectoryEntityDeleted,
         AuditAction::DirectoryImported,
+        AuditAction::ReviewCampaignStarted,
+        AuditAction::ReviewItemDecided,
+        AuditAction::ReviewItemEscalated,
+        AuditAction::ReviewEvidenceExported,
     ];
 
     /// The stored name, e.g. `grant.revoked`.
@@ -126,6 +142,10 @@ impl AuditAction {
             AuditAction::DirectoryEntityPut => "directory.entity_put",
             AuditAction::DirectoryEntityDeleted => "directory.entity_deleted",
             AuditAction::DirectoryImported => "directory.imported",
+            AuditAction::ReviewCampaignStarted => "review.campaign_started",
+            AuditAction::ReviewItemDecided => "review.item_decided",
+            AuditAction::ReviewItemEscalated => "review.item_escalated",
+            AuditAction::ReviewEvidenceExported => "review.evidence_exported",
         }
     }
 

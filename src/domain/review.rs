@@ -189,8 +189,6 @@ impl Reviewer {
 pub struct DeadlineRule {
     /// The default at the deadline.
     pub default: DeadlineDefault,
-    /// Who reviews an escalated item (escalation only).
-    pub escalate_to: Vec<Reviewer>,
     /// How long an escalated item stays open, in seconds.
     pub escalation_seconds: i64,
 }
@@ -285,6 +283,8 @@ pub struct ReviewItem {
     pub target: ReviewTarget,
     /// Who may decide it (never its subject).
     pub reviewers: Vec<Reviewer>,
+    /// Who decides it once escalated (never its subject).
+    pub escalate_to: Vec<Reviewer>,
     /// Usage evidence from the audit log, as a sentence.
     pub evidence: String,
     /// Until when it may be decided.
@@ -370,7 +370,7 @@ impl ReviewItem {
     }
 
     /// What the deadline does at `now` to an item nobody decided: `None` when it is decided or
-    /// not yet due. Escalation hands it to `rule.escalate_to` for one more window; an escalated
+    /// not yet due. Escalation hands it to the item's escalation reviewers for one more window; an escalated
     /// item missed again is removed.
     pub fn at_deadline(&self, rule: &DeadlineRule, now: DateTime<Utc>) -> Option<ReviewItem> {
         if self.decision.is_some() || now < self.deadline {
@@ -379,10 +379,10 @@ impl ReviewItem {
         let verdict = match rule.default {
             DeadlineDefault::Keep => ReviewVerdict::Keep,
             DeadlineDefault::Remove => ReviewVerdict::Remove,
-            DeadlineDefault::Escalate if !self.escalated && !rule.escalate_to.is_empty() => {
+            DeadlineDefault::Escalate if !self.escalated && !self.escalate_to.is_empty() => {
                 let mut escalated = self.clone();
                 escalated.escalated = true;
-                escalated.reviewers = rule.escalate_to.clone();
+                escalated.reviewers = self.escalate_to.clone();
                 escalated.deadline = now + chrono::TimeDelta::seconds(rule.escalation_seconds);
                 return Some(escalated);
             }

@@ -18,6 +18,7 @@
 //! | [`policies`]    | read, validate and replace the policy |
 //! | [`directory`]   | put, delete, get, list and import directory entities |
 //! | [`sweep`]       | what time alone moves on |
+//! | [`reviews`]     | access review campaigns: start, list, decide, export signed evidence |
 //! | [`watch`]       | streams of approval updates, tailing the audit log |
 
 mod acceptance;
@@ -34,6 +35,10 @@ mod entitlements;
 mod error;
 mod grants;
 mod policies;
+mod reviews;
+mod reviews_build;
+mod reviews_removal;
+mod reviews_sweep;
 mod sweep;
 mod vocabulary;
 mod watch;
@@ -62,6 +67,7 @@ pub use checks::CheckSimulation;
 pub use delegations::{DelegationView, NewDelegation};
 pub use directory::{EntityPut, MAX_IMPORT_ENTITIES};
 pub use error::ServiceError;
+pub use reviews::{CampaignProgress, ItemSelection};
 // What the edge needs of the policy, named through the use cases so that `api` and `console`
 // never import `policy` (the architecture test in `src/architecture.rs` holds them to that).
 pub use crate::policy::rules::RuleOutcome;
