@@ -140,13 +140,13 @@ pub(crate) fn items_csv(items: &[ReviewItem]) -> String {
             reviewers.join(" "),
             item.evidence.clone(),
             item.deadline.to_rfc3339(),
-            decision.map_or("undecided", |d| d.verdict.as_str()).to_owned(),
+            decision
+                .map_or("undecided", |d| d.verdict.as_str())
+                .to_owned(),
             decision.map(|d| d.by.clone()).unwrap_or_default(),
             decision.map(|d| d.at.to_rfc3339()).unwrap_or_default(),
             decision.is_some_and(|d| d.by_default).to_string(),
-            decision
-                .and_then(|d| d.outcome.clone())
-                .unwrap_or_default(),
+            decision.and_then(|d| d.outcome.clone()).unwrap_or_default(),
         ];
         let line: Vec<String> = fields.iter().map(|field| csv_field(field)).collect();
         out.push_str(&line.join(","));

@@ -57,6 +57,7 @@ impl Server {
             core.metrics.clone(),
             readiness.clone(),
             health.clone(),
+            core.clock.clone(),
         ));
         let (listener, admin_listener) = bind_listeners(&config).await?;
         let console = build_console(&config, &core)?;

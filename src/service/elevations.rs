@@ -27,7 +27,10 @@ impl Elevator {
     ) -> Result<ElevationOutcome, ServiceError> {
         let now = self.clock.now();
         if self.eligibility_withdrawn(&caller.subject, &request.role) {
-            return Err(super::reviews_removal::refuse_withdrawn(caller, &request.role));
+            return Err(super::reviews_removal::refuse_withdrawn(
+                caller,
+                &request.role,
+            ));
         }
         let assessment = self.assess(caller, &request, now, None, None).await?;
         self.create(caller, request, assessment, now, None).await

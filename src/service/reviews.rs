@@ -76,9 +76,7 @@ pub(super) fn item_event(
 fn progress(campaign: Campaign, items: &[ReviewItem], now: DateTime<Utc>) -> CampaignProgress {
     let decided = items.iter().filter(|item| item.decision.is_some()).count();
     let removed = (items.iter())
-        .filter(|item| {
-            (item.decision.as_ref()).is_some_and(|d| d.verdict == ReviewVerdict::Remove)
-        })
+        .filter(|item| (item.decision.as_ref()).is_some_and(|d| d.verdict == ReviewVerdict::Remove))
         .count();
     let overdue = (items.iter())
         .filter(|item| item.decision.is_none() && item.deadline <= now)
@@ -297,18 +295,19 @@ impl Elevator {
         id: CampaignId,
     ) -> Result<ReviewEvidence, ServiceError> {
         self.require_review_reader(caller, "ExportCampaign")?;
-        let campaign = self
-            .store
-            .get_campaign(id)
-            .await?
-            .ok_or_else(|| ServiceError::NotFound {
-                what: "campaign",
-                id: id.to_string(),
-            })?;
+        let campaign =
+            self.store
+                .get_campaign(id)
+                .await?
+                .ok_or_else(|| ServiceError::NotFound {
+                    what: "campaign",
+                    id: id.to_string(),
+                })?;
         let items = self.store.list_review_items(Some(id), false).await?;
         let head = self.checkpoint().await?;
-        let evidence =
-            ReviewEvidence::build(&campaign, &items, &head, |message| self.signer.sign_bytes(message));
+        let evidence = ReviewEvidence::build(&campaign, &items, &head, |message| {
+            self.signer.sign_bytes(message)
+        });
         let now = self.clock.now();
         let event = AuditEvent::new(
             AuditAction::ReviewEvidenceExported,

@@ -277,15 +277,19 @@ impl Elevator {
                             && !grant.has_ended(now)
                     };
                     let grants = self.grants_from_audit(&actions, None, in_force).await?;
-                    targets.extend(grants.into_iter().map(|grant| {
-                        (grant_target(ReviewKind::Delegation, &grant), Some(grant))
-                    }));
+                    targets.extend(
+                        grants.into_iter().map(|grant| {
+                            (grant_target(ReviewKind::Delegation, &grant), Some(grant))
+                        }),
+                    );
                 }
                 ReviewKind::Grant => {
                     let actions = [AuditAction::GrantActivated, AuditAction::GrantScheduled];
                     let elevated =
                         |grant: &Grant| roles.contains(&grant.role) && grant.elevation_id.is_some();
-                    let grants = self.grants_from_audit(&actions, Some(since), elevated).await?;
+                    let grants = self
+                        .grants_from_audit(&actions, Some(since), elevated)
+                        .await?;
                     targets.extend(
                         grants
                             .into_iter()

@@ -83,7 +83,9 @@ impl Elevator {
             (ReviewKind::StandingRole | ReviewKind::Eligibility, _) => {
                 self.change_reviewed_entity(item, by, &reason).await
             }
-            (_, None) => Err(ServiceError::Internal("a grant item without a grant".into())),
+            (_, None) => Err(ServiceError::Internal(
+                "a grant item without a grant".into(),
+            )),
         };
         match outcome {
             Ok(done) => done,
@@ -187,7 +189,9 @@ impl Elevator {
             .await?;
         self.after_commit(&committed).await;
         Ok(match target.kind {
-            ReviewKind::StandingRole => format!("standing role {} taken off the directory", target.role),
+            ReviewKind::StandingRole => {
+                format!("standing role {} taken off the directory", target.role)
+            }
             _ => format!(
                 "eligibility for {} withdrawn ({WITHDRAWN_ELIGIBILITY} in the directory)",
                 target.role

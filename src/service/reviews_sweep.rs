@@ -19,7 +19,11 @@ impl Elevator {
     /// Applies deadlines and schedules; returns how many items and campaigns moved.
     pub(super) async fn sweep_reviews(&self, now: DateTime<Utc>) -> Result<usize, ServiceError> {
         let mut moved = 0;
-        for id in self.store.due_review_items(now, DUE_ITEMS_PER_SWEEP).await? {
+        for id in self
+            .store
+            .due_review_items(now, DUE_ITEMS_PER_SWEEP)
+            .await?
+        {
             match self.apply_deadline(id, now).await {
                 Ok(()) => moved += 1,
                 Err(error) => {
@@ -81,7 +85,10 @@ impl Elevator {
             if latest.is_some_and(|campaign| campaign.started_at + every > now) {
                 continue;
             }
-            match self.start_campaign_as(SCHEDULE_ACTOR, &definition.name).await {
+            match self
+                .start_campaign_as(SCHEDULE_ACTOR, &definition.name)
+                .await
+            {
                 Ok(_) => started += 1,
                 Err(error) => {
                     tracing::warn!(campaign = %definition.name, %error, "a scheduled campaign did not start")

@@ -42,5 +42,5 @@ pub use lease::Lease;
 pub(crate) use outbox::with_revision;
 pub use outbox::{DeliveryOutcome, OutboxMessage, PendingDelivery};
 pub(crate) use reads::whole_revisions;
-pub use reviews::{MAX_CAMPAIGN_ITEMS, ReviewDecide, Reviews};
 pub use reads::{AuditFilter, DelegationFilter, ElevationFilter, PoolStatus, Snapshot};
+pub use reviews::{MAX_CAMPAIGN_ITEMS, ReviewDecide, Reviews};

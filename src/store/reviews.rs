@@ -54,6 +54,9 @@ pub trait Reviews: Send + Sync {
         open_only: bool,
     ) -> Result<Vec<ReviewItem>, StoreError>;
 
+    /// Undecided items, and how many of them are past their deadline at `now` (the gauges).
+    async fn count_open_review_items(&self, now: DateTime<Utc>) -> Result<(u64, u64), StoreError>;
+
     /// Undecided items whose deadline has passed at `now`, at most `limit`.
     async fn due_review_items(
         &self,

@@ -90,6 +90,10 @@ pub(crate) struct Backlogs {
     pub(crate) pending_approvals: AtomicU64,
     /// Webhook deliveries not yet made.
     pub(crate) webhook_outbox: AtomicU64,
+    /// Access review items not yet decided.
+    pub(crate) review_items_open: AtomicU64,
+    /// Access review items past their deadline and not yet decided.
+    pub(crate) review_items_overdue: AtomicU64,
 }
 
 /// The instruments of one server.
@@ -312,6 +316,20 @@ fn register_backlog_gauges(meter: &Meter, backlogs: &Arc<Backlogs>) {
         "Webhook deliveries waiting to be made (refreshed every second).",
         backlogs,
         |backlogs| backlogs.webhook_outbox.load(Ordering::Relaxed),
+    );
+    weak_gauge(
+        meter,
+        "elevator_review_items_open",
+        "Access review items not yet decided (refreshed every second).",
+        backlogs,
+        |backlogs| backlogs.review_items_open.load(Ordering::Relaxed),
+    );
+    weak_gauge(
+        meter,
+        "elevator_review_items_overdue",
+        "Access review items past their deadline, waiting for the sweeper's default (refreshed every second).",
+        backlogs,
+        |backlogs| backlogs.review_items_overdue.load(Ordering::Relaxed),
     );
 }
 

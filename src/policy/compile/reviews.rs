@@ -155,13 +155,18 @@ impl Compiler<'_> {
 
     fn covered_roles(&mut self, roles: &[String], path: &str) -> Vec<RoleName> {
         if roles.is_empty() {
-            self.problems
-                .add(format!("{path}.roles"), "list the roles the campaign covers");
+            self.problems.add(
+                format!("{path}.roles"),
+                "list the roles the campaign covers",
+            );
         }
         let mut covered = Vec::new();
         for (index, text) in roles.iter().enumerate() {
             let role_path = format!("{path}.roles[{index}]");
-            if let Some(role) = self.problems.valid(role_path.clone(), RoleName::parse(text)) {
+            if let Some(role) = self
+                .problems
+                .valid(role_path.clone(), RoleName::parse(text))
+            {
                 self.require_defined_role(&role_path, &role);
                 covered.push(role);
             }

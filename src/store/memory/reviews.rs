@@ -50,15 +50,16 @@ impl Reviews for MemoryStore {
     ) -> Result<(ReviewItem, Committed), StoreError> {
         let mut written = None;
         let committed = self.commit_with(|state| {
-            let item = state
-                .reviews
-                .items
-                .get(&id)
-                .cloned()
-                .ok_or_else(|| StoreError::NotFound {
-                    what: "review item",
-                    id: id.to_string(),
-                })?;
+            let item =
+                state
+                    .reviews
+                    .items
+                    .get(&id)
+                    .cloned()
+                    .ok_or_else(|| StoreError::NotFound {
+                        what: "review item",
+                        id: id.to_string(),
+                    })?;
             let (item, change) = decide(item).map_err(StoreError::Rejected)?;
             state.reviews.items.insert(id, item.clone());
             written = Some(item);
@@ -113,6 +114,21 @@ impl Reviews for MemoryStore {
             .filter(|item| !open_only || item.decision.is_none())
             .cloned()
             .collect())
+    }
+
+    async fn count_open_review_items(&self, now: DateTime<Utc>) -> Result<(u64, u64), StoreError> {
+        let state = self.lock();
+        let open = state
+            .reviews
+            .items
+            .values()
+            .filter(|item| item.decision.is_none());
+        let (mut count, mut overdue) = (0, 0);
+        for item in open {
+            count += 1;
+            overdue += u64::from(item.deadline <= now);
+        }
+        Ok((count, overdue))
     }
 
     async fn due_review_items(

@@ -30,6 +30,8 @@ const LATEST_NAMED: &str =
 const ITEM: &str = "SELECT body FROM review_items WHERE id = $1";
 const ITEMS: &str = "SELECT body FROM review_items \
      WHERE ($1::uuid IS NULL OR campaign_id = $1) AND (NOT $2 OR NOT decided) ORDER BY id";
+const OPEN_COUNTS: &str = "SELECT count(*), count(*) FILTER (WHERE deadline <= $1) \
+     FROM review_items WHERE NOT decided";
 const DUE_ITEMS: &str = "SELECT id FROM review_items WHERE NOT decided AND deadline <= $1 \
      ORDER BY deadline LIMIT $2";
 
@@ -118,7 +120,9 @@ impl Reviews for PostgresStore {
 
     async fn get_campaign(&self, id: CampaignId) -> Result<Option<Campaign>, StoreError> {
         let client = self.client().await?;
-        let row = client.query_opt(&cached!(client, CAMPAIGN), &[&id.0]).await?;
+        let row = client
+            .query_opt(&cached!(client, CAMPAIGN), &[&id.0])
+            .await?;
         row.as_ref().map(body).transpose()
     }
 
@@ -155,6 +159,15 @@ impl Reviews for PostgresStore {
             .query(&cached!(client, ITEMS), &[&campaign, &open_only])
             .await?;
         rows.iter().map(body).collect()
+    }
+
+    async fn count_open_review_items(&self, now: DateTime<Utc>) -> Result<(u64, u64), StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_one(&cached!(client, OPEN_COUNTS), &[&now])
+            .await?;
+        let (open, overdue): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
+        Ok((open.max(0) as u64, overdue.max(0) as u64))
     }
 
     async fn due_review_items(
