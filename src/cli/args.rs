@@ -175,6 +175,47 @@ pub(crate) enum ClientCommand {
     /// Read, export and verify the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Access review campaigns: start, list, review, export signed evidence.
+    #[command(subcommand)]
+    Reviews(ReviewsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ReviewsCommand {
+    /// Start a campaign from a definition in the policy's reviews.campaigns (admins).
+    Start {
+        /// The definition's name.
+        name: String,
+    },
+    /// List campaigns with their progress (admins and auditors).
+    List,
+    /// List your open review items, or a whole campaign's (admins and auditors).
+    Items {
+        /// A campaign's id.
+        #[arg(long)]
+        campaign: Option<String>,
+    },
+    /// Keep or remove the access an item is about.
+    Decide {
+        /// The item's id.
+        item_id: String,
+        /// keep or remove.
+        verdict: String,
+        /// Why (required to remove).
+        #[arg(long, default_value = "")]
+        comment: String,
+    },
+    /// Write a campaign's signed evidence: JSON and CSV (admins and auditors).
+    Export {
+        /// The campaign's id.
+        campaign_id: String,
+        /// Where to write the signed JSON document.
+        #[arg(long)]
+        json: PathBuf,
+        /// Where to write the CSV.
+        #[arg(long)]
+        csv: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -209,6 +250,13 @@ pub(crate) enum AuditCommand {
         /// A signed head saved by `elevator audit head`.
         #[arg(long)]
         head: Option<PathBuf>,
+        /// Signed review evidence written by `elevator reviews export`: checks its signature
+        /// and the audit head it was taken at (and, with --csv, the CSV it came with).
+        #[arg(long, conflicts_with = "head")]
+        evidence: Option<PathBuf>,
+        /// The CSV exported with --evidence.
+        #[arg(long, requires = "evidence")]
+        csv: Option<PathBuf>,
     },
     /// Sign the chain head now and print it (JSON) for safekeeping elsewhere.
     Head,

@@ -9,6 +9,7 @@ mod directory;
 mod elevations;
 mod grants;
 mod policy;
+mod reviews;
 mod simulate;
 
 use std::process::ExitCode;
@@ -77,6 +78,7 @@ pub(super) async fn execute(
         }) => policy::put(client, printer, &file, expected_version).await,
         ClientCommand::Audit(command) => audit::run(client, printer, command).await,
         ClientCommand::Directory(command) => directory::run(client, printer, command).await,
+        ClientCommand::Reviews(command) => reviews::run(client, printer, command).await,
     }
 }
 
