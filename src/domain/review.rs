@@ -416,3 +416,76 @@ impl ReviewItem {
         item
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity(subject: &str, groups: &[&str]) -> Identity {
+        Identity {
+            subject: Subject::parse(subject).unwrap(),
+            groups: groups
+                .iter()
+                .map(|g| GroupName::parse(g).unwrap())
+                .collect(),
+            session: None,
+            roles: Vec::new(),
+            standing_roles: Vec::new(),
+            manager: None,
+            amr: Vec::new(),
+            expires_at: Utc::now(),
+            issuer: None,
+        }
+    }
+
+    fn item(default_escalate_to: &[&str]) -> ReviewItem {
+        let now = Utc::now();
+        ReviewItem {
+            id: ReviewItemId::generate(),
+            campaign_id: CampaignId::generate(),
+            target: ReviewTarget {
+                kind: ReviewKind::StandingRole,
+                subject: Subject::parse("eve").unwrap(),
+                role: RoleName::parse("admin_approver").unwrap(),
+                scope: None,
+                grant_id: None,
+                seen_not_after: None,
+                patterns: Vec::new(),
+            },
+            reviewers: vec![Reviewer::Group(GroupName::parse("security").unwrap())],
+            escalate_to: (default_escalate_to.iter())
+                .map(|s| Reviewer::Subject(Subject::parse(s).unwrap()))
+                .collect(),
+            evidence: String::new(),
+            deadline: now + chrono::TimeDelta::days(1),
+            escalated: false,
+            decision: None,
+        }
+    }
+
+    #[test]
+    fn a_subject_in_the_reviewing_group_still_cannot_review_itself() {
+        let item = item(&[]);
+        assert!(item.may_review(&identity("sam", &["security"])).is_ok());
+        assert!(item.may_review(&identity("eve", &["security"])).is_err());
+        assert!(item.may_review(&identity("ali", &["managers"])).is_err());
+    }
+
+    #[test]
+    fn escalation_happens_once_and_a_second_miss_removes() {
+        let rule = DeadlineRule {
+            default: DeadlineDefault::Escalate,
+            escalation_seconds: 3600,
+        };
+        let late = item(&["zoe"]).deadline + chrono::TimeDelta::seconds(1);
+        let escalated = item(&["zoe"]).at_deadline(&rule, late).unwrap();
+        assert!(escalated.escalated && escalated.decision.is_none());
+        let later = escalated.deadline;
+        let removed = escalated.at_deadline(&rule, later).unwrap();
+        assert_eq!(removed.decision.unwrap().verdict, ReviewVerdict::Remove);
+        assert!(
+            item(&["zoe"]).at_deadline(&rule, Utc::now()).is_none(),
+            "not due yet"
+        );
+    }
+}

@@ -36,14 +36,17 @@ impl Compiler<'_> {
             role_owners.insert(role, owners);
         }
         let mut campaigns: Vec<CampaignDefinition> = Vec::new();
+        let mut names: Vec<&str> = Vec::new();
         for (index, campaign) in section.campaigns.iter().enumerate() {
             let path = format!("reviews.campaigns[{index}]");
-            if campaigns.iter().any(|known| known.name == campaign.name) {
+            let name = campaign.name.trim();
+            if names.contains(&name) {
                 self.problems.add(
                     format!("{path}.name"),
                     format!("{} names another campaign already", shown(&campaign.name)),
                 );
             }
+            names.push(name);
             if let Some(definition) = self.campaign_definition(campaign, &path) {
                 campaigns.push(definition);
             }
@@ -202,6 +205,81 @@ impl Compiler<'_> {
             role_owner: rule.role_owner,
             groups,
             users,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::domain::{DeadlineDefault, ReviewKind, Reviewer, RoleName, Subject};
+    use crate::policy::{DEMO_POLICY, Policy};
+
+    fn with_reviews(section: &str) -> String {
+        format!("{DEMO_POLICY}\nreviews:\n{section}")
+    }
+
+    #[test]
+    fn a_campaign_definition_compiles_with_its_defaults() {
+        let policy = Policy::parse(
+            &with_reviews(
+                "  role_owners: { admin_approver: [dana] }\n  campaigns:\n    - { name: quarterly, covers: [eligibility, grant], roles: [admin_approver], reviewers: { manager_of_subject: true, role_owner: true }, deadline: 14d, on_deadline: keep }\n",
+            ),
+            1,
+        )
+        .unwrap();
+        let campaign = policy.reviews().campaign("quarterly").unwrap();
+        assert_eq!(
+            campaign.covers,
+            [ReviewKind::Eligibility, ReviewKind::Grant]
+        );
+        assert_eq!(campaign.on_deadline, DeadlineDefault::Keep);
+        assert_eq!(campaign.history, chrono::TimeDelta::days(90));
+        assert_eq!(campaign.escalation_window, campaign.deadline);
+        let (fatma, dana) = (
+            Subject::parse("fatma").unwrap(),
+            Subject::parse("dana").unwrap(),
+        );
+        let role = RoleName::parse("admin_approver").unwrap();
+        let ali = Subject::parse("ali").unwrap();
+        assert_eq!(
+            policy
+                .reviews()
+                .resolve(&campaign.reviewers, &fatma, &role, Some(&ali)),
+            [Reviewer::Subject(ali), Reviewer::Subject(dana.clone())]
+        );
+        // The owner reviewing her own access is left out.
+        assert_eq!(
+            policy
+                .reviews()
+                .resolve(&campaign.reviewers, &dana, &role, None),
+            []
+        );
+    }
+
+    #[test]
+    fn bad_campaign_values_say_what_to_fix() {
+        let problems = Policy::parse(
+            &with_reviews(
+                "  campaigns:\n    - { name: q, covers: [everything], roles: [nobody], reviewers: {}, deadline: soon, on_deadline: forget, every: 1h }\n    - { name: q, covers: [grant], roles: [admin_approver], reviewers: { users: [ali] }, deadline: 1d, on_deadline: escalate }\n",
+            ),
+            1,
+        )
+        .unwrap_err()
+        .to_string();
+        for expected in [
+            "reviews.campaigns[0].covers[0]",
+            "reviews.campaigns[0].roles[0]",
+            "reviews.campaigns[0].reviewers",
+            "reviews.campaigns[0].deadline",
+            "reviews.campaigns[0].on_deadline",
+            "reviews.campaigns[0].every",
+            "reviews.campaigns[1].name",
+            "reviews.campaigns[1].escalate_to",
+        ] {
+            assert!(
+                problems.contains(expected),
+                "{expected} missing from {problems}"
+            );
         }
     }
 }
