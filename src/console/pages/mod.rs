@@ -11,6 +11,7 @@ mod grants;
 mod policy;
 mod refused;
 mod request;
+mod reviews;
 mod simulator;
 
 use http::StatusCode;
