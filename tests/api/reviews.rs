@@ -17,7 +17,7 @@ use crate::on_both_backends;
 
 /// The demo policy (the Fatma example) with a directory and a quarterly campaign over
 /// `admin_approver`: Fatma is eligible through her group, Eve holds the role standing.
-fn review_policy(extra_campaign: &str) -> String {
+pub(crate) fn review_policy(extra_campaign: &str) -> String {
     format!(
         "{}\n{}{extra_campaign}",
         elevator::policy::DEMO_POLICY,
