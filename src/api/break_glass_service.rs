@@ -8,7 +8,7 @@ use super::Api;
 use super::convert;
 use super::convert::{non_empty, required_duration};
 use crate::domain::{
-    BreakGlassCheck, BreakGlassId, ReviewState, ReviewVerdict, RoleName, Scope, shown,
+    BreakGlassCheck, BreakGlassId, BreakGlassVerdict, ReviewState, RoleName, Scope, shown,
 };
 use crate::proto::v1 as pb;
 use crate::proto::v1::break_glass_service_server::BreakGlassService;
@@ -88,8 +88,8 @@ impl BreakGlassService for Api {
         let input = request.get_ref();
         let id = break_glass_id(&input.id)?;
         let verdict = match pb::BreakGlassVerdict::try_from(input.verdict) {
-            Ok(pb::BreakGlassVerdict::Confirm) => ReviewVerdict::Confirmed,
-            Ok(pb::BreakGlassVerdict::Flag) => ReviewVerdict::Flagged,
+            Ok(pb::BreakGlassVerdict::Confirm) => BreakGlassVerdict::Confirmed,
+            Ok(pb::BreakGlassVerdict::Flag) => BreakGlassVerdict::Flagged,
             _ => {
                 return Err(ServiceError::invalid(
                     "verdict",

@@ -18,6 +18,7 @@ use crate::proto::v1::check_service_server::CheckServiceServer;
 use crate::proto::v1::directory_service_server::DirectoryServiceServer;
 use crate::proto::v1::elevation_service_server::ElevationServiceServer;
 use crate::proto::v1::policy_service_server::PolicyServiceServer;
+use crate::proto::v1::review_service_server::ReviewServiceServer;
 use crate::service::{Elevator, ServiceError};
 
 /// Every `elevator.v1` service, ready to add to a server.
@@ -36,6 +37,8 @@ pub struct Services {
     pub directory: DirectoryServiceServer<Api>,
     /// `BreakGlassService`.
     pub break_glass: BreakGlassServiceServer<Api>,
+    /// `ReviewService`.
+    pub review: ReviewServiceServer<Api>,
 }
 
 /// The handlers of every `elevator.v1` service.
@@ -132,8 +135,9 @@ impl Api {
                 .max_decoding_message_size(MAX_MESSAGE_BYTES),
             break_glass: BreakGlassServiceServer::new(self.clone())
                 .max_decoding_message_size(MAX_MESSAGE_BYTES),
-            directory: DirectoryServiceServer::new(self)
+            directory: DirectoryServiceServer::new(self.clone())
                 .max_decoding_message_size(MAX_MESSAGE_BYTES),
+            review: ReviewServiceServer::new(self).max_decoding_message_size(MAX_MESSAGE_BYTES),
         }
     }
 

@@ -16,6 +16,7 @@ pub mod ext_authz;
 mod handlers;
 pub mod limits;
 mod policy_service;
+mod review_service;
 mod status;
 pub(crate) mod too_large;
 

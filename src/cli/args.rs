@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub(crate) use super::oversight_args::{BreakGlassCommand, ReviewsCommand};
+
 /// Just-in-time role elevation and delegation: a gRPC authorization decision point.
 #[derive(Debug, Parser)]
 #[command(name = "elevator", version, about, propagate_version = true)]
@@ -178,60 +180,9 @@ pub(crate) enum ClientCommand {
     /// Emergency access without approval, and the review each use owes afterwards.
     #[command(subcommand)]
     BreakGlass(BreakGlassCommand),
-}
-
-#[derive(Debug, Subcommand)]
-pub(crate) enum BreakGlassCommand {
-    /// Activate a role at once, for your session, under a break_glass policy entry.
-    Use {
-        /// The policy entry's name.
-        #[arg(long)]
-        entry: String,
-        /// The role.
-        #[arg(long)]
-        role: String,
-        /// The scope.
-        #[arg(long)]
-        scope: String,
-        /// The incident reference.
-        #[arg(long, default_value = "")]
-        incident: String,
-        /// Why.
-        #[arg(long, default_value = "")]
-        reason: String,
-        /// How long (default: the entry's longest window).
-        #[arg(long)]
-        duration: Option<String>,
-    },
-    /// List uses, newest first: yours, those you review, or all (admins and auditors). Exits 1
-    /// when one listed is overdue for review.
-    List {
-        /// The unreviewed uses you may review.
-        #[arg(long, conflicts_with = "all")]
-        to_review: bool,
-        /// Every use.
-        #[arg(long)]
-        all: bool,
-    },
-    /// A use with its evidence: every Check its grant allowed, every write meanwhile.
-    Show {
-        /// The use's id.
-        id: String,
-    },
-    /// Confirm or flag a use (its reviewers; never its user).
-    Review {
-        /// The use's id.
-        id: String,
-        /// The use was justified.
-        #[arg(long)]
-        confirm: bool,
-        /// The use needs looking into (an alert).
-        #[arg(long)]
-        flag: bool,
-        /// Why (required with --flag).
-        #[arg(long, default_value = "")]
-        comment: String,
-    },
+    /// Access review campaigns: start, list, review, export signed evidence.
+    #[command(subcommand)]
+    Reviews(ReviewsCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -266,6 +217,13 @@ pub(crate) enum AuditCommand {
         /// A signed head saved by `elevator audit head`.
         #[arg(long)]
         head: Option<PathBuf>,
+        /// Signed review evidence written by `elevator reviews export`: checks its signature
+        /// and the audit head it was taken at (and, with --csv, the CSV it came with).
+        #[arg(long, conflicts_with = "head")]
+        evidence: Option<PathBuf>,
+        /// The CSV exported with --evidence.
+        #[arg(long, requires = "evidence")]
+        csv: Option<PathBuf>,
     },
     /// Sign the chain head now and print it (JSON) for safekeeping elsewhere.
     Head,

@@ -108,6 +108,12 @@ impl Client {
         AuditServiceClient::new(self.channel.clone())
     }
 
+    pub(super) fn reviews(
+        &self,
+    ) -> crate::proto::v1::review_service_client::ReviewServiceClient<Channel> {
+        crate::proto::v1::review_service_client::ReviewServiceClient::new(self.channel.clone())
+    }
+
     pub(super) fn directory(
         &self,
     ) -> crate::proto::v1::directory_service_client::DirectoryServiceClient<Channel> {

@@ -43,7 +43,7 @@ use http_body_util::{BodyExt, Limited};
 
 use crate::auth::Authenticator;
 use crate::clock::SharedClock;
-use crate::domain::{Identity, Verdict};
+use crate::domain::{Identity, ReviewVerdict, Verdict};
 use crate::service::Elevator;
 use crate::service::context::{self, RequestContext};
 use forms::Fields;
@@ -204,6 +204,15 @@ impl Console {
             (true, ["grants", id, "revoke"]) => self.revoke(caller, id, form).await,
             (true, ["grants", id, "delegate"]) => self.delegate(caller, id, form).await,
             (true, ["grants", id, "accept"]) => self.accept(caller, id).await,
+            (false, ["reviews"]) => self.reviews_page(caller, query).await,
+            (true, ["reviews", id, "keep"]) => {
+                self.decide_review(caller, id, ReviewVerdict::Keep, form)
+                    .await
+            }
+            (true, ["reviews", id, "remove"]) => {
+                self.decide_review(caller, id, ReviewVerdict::Remove, form)
+                    .await
+            }
             (false, ["audit"]) => self.audit_page(caller, query).await,
             (false, ["simulator"]) => self.simulator_page(caller, query).await,
             (false, ["policy"]) => self.policy_page(caller, query).await,

@@ -63,7 +63,7 @@ pub struct BreakGlassCheck {
 
 /// What a reviewer decided about a use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ReviewVerdict {
+pub enum BreakGlassVerdict {
     /// The use was justified.
     #[serde(rename = "confirmed")]
     Confirmed,
@@ -72,12 +72,12 @@ pub enum ReviewVerdict {
     Flagged,
 }
 
-impl ReviewVerdict {
+impl BreakGlassVerdict {
     /// The stable name: `confirmed`, `flagged`.
     pub fn as_str(self) -> &'static str {
         match self {
-            ReviewVerdict::Confirmed => "confirmed",
-            ReviewVerdict::Flagged => "flagged",
+            BreakGlassVerdict::Confirmed => "confirmed",
+            BreakGlassVerdict::Flagged => "flagged",
         }
     }
 }
@@ -86,7 +86,7 @@ impl ReviewVerdict {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BreakGlassReview {
     /// Confirmed or flagged.
-    pub verdict: ReviewVerdict,
+    pub verdict: BreakGlassVerdict,
     /// The reviewer.
     pub by: Subject,
     /// When.
@@ -180,7 +180,9 @@ impl BreakGlassUse {
     /// Where its review stands at `now`.
     pub fn review_state(&self, now: DateTime<Utc>) -> ReviewState {
         match &self.review {
-            Some(review) if review.verdict == ReviewVerdict::Confirmed => ReviewState::Confirmed,
+            Some(review) if review.verdict == BreakGlassVerdict::Confirmed => {
+                ReviewState::Confirmed
+            }
             Some(_) => ReviewState::Flagged,
             None if now >= self.review_due_at => ReviewState::Overdue,
             None => ReviewState::Pending,
@@ -203,7 +205,7 @@ impl BreakGlassUse {
     pub fn reviewed(
         &self,
         who: &Identity,
-        verdict: ReviewVerdict,
+        verdict: BreakGlassVerdict,
         comment: &str,
         now: DateTime<Utc>,
     ) -> Result<BreakGlassUse, TransitionError> {
@@ -278,7 +280,7 @@ mod tests {
         let fatma = identity("fatma", &["security"]);
         assert!(!used.may_review(&fatma));
         assert_eq!(
-            used.reviewed(&fatma, ReviewVerdict::Confirmed, "fine", now),
+            used.reviewed(&fatma, BreakGlassVerdict::Confirmed, "fine", now),
             Err(TransitionError::SelfReview)
         );
     }
@@ -289,17 +291,17 @@ mod tests {
         let used = used_by("fatma", now);
         let outsider = identity("mallory", &["sales"]);
         assert!(matches!(
-            used.reviewed(&outsider, ReviewVerdict::Confirmed, "", now),
+            used.reviewed(&outsider, BreakGlassVerdict::Confirmed, "", now),
             Err(TransitionError::NotAllowed(_))
         ));
         let by_group = identity("sam", &["security"]);
         let flagged = used
-            .reviewed(&by_group, ReviewVerdict::Flagged, "why prod?", now)
+            .reviewed(&by_group, BreakGlassVerdict::Flagged, "why prod?", now)
             .unwrap();
         assert_eq!(flagged.review_state(now), ReviewState::Flagged);
         let lena = identity("lena", &[]);
         assert!(matches!(
-            flagged.reviewed(&lena, ReviewVerdict::Confirmed, "", now),
+            flagged.reviewed(&lena, BreakGlassVerdict::Confirmed, "", now),
             Err(TransitionError::WrongState { .. })
         ));
     }
@@ -314,7 +316,7 @@ mod tests {
         let confirmed = used
             .reviewed(
                 &identity("lena", &[]),
-                ReviewVerdict::Confirmed,
+                BreakGlassVerdict::Confirmed,
                 "ok",
                 later,
             )

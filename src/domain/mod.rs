@@ -21,6 +21,8 @@ mod identity;
 mod ids;
 mod moment;
 pub(crate) mod names;
+pub(crate) mod review;
+pub(crate) mod review_evidence;
 pub(crate) mod risk;
 pub(crate) mod scope;
 
@@ -32,8 +34,8 @@ pub use attributes::{Properties, Value};
 pub use audit::{AuditAction, AuditEvent};
 pub use audit_log::{Checkpoint, StoredAuditEvent};
 pub use break_glass::{
-    BreakGlassCheck, BreakGlassId, BreakGlassReview, BreakGlassUse, MAX_BREAK_GLASS_CHECKS,
-    ReviewState, ReviewVerdict, Reviewers,
+    BreakGlassCheck, BreakGlassId, BreakGlassReview, BreakGlassUse, BreakGlassVerdict,
+    MAX_BREAK_GLASS_CHECKS, ReviewState, Reviewers,
 };
 pub use check::{CheckQuery, SubjectRef};
 pub use decision::{Decision, DecisionReason};
@@ -55,6 +57,11 @@ pub use identity::{Identity, StandingRole};
 pub use ids::{ElevationId, GrantId};
 pub use moment::{NotAMoment, Toward, parse_moment};
 pub use names::{GroupName, InvalidValue, Permission, RoleName, SessionId, Subject};
+pub use review::{
+    Campaign, CampaignId, DeadlineDefault, DeadlineRule, ReviewChoice, ReviewDecision, ReviewItem,
+    ReviewItemId, ReviewKind, ReviewTarget, ReviewVerdict, Reviewer,
+};
+pub use review_evidence::{EvidenceCheck, ReviewEvidence};
 pub use risk::RiskSignal;
 pub use scope::{Scope, ScopePattern};
 

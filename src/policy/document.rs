@@ -43,6 +43,9 @@ pub(super) struct PolicyDocument {
     /// Emergency access without approval, reviewed afterwards.
     #[serde(default)]
     pub(super) break_glass: Vec<BreakGlassDocument>,
+    /// Access review campaigns.
+    #[serde(default)]
+    pub(super) reviews: super::review_document::ReviewsDocument,
 }
 
 /// One break-glass entry.

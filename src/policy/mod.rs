@@ -11,6 +11,8 @@ mod document;
 mod entries;
 mod model;
 mod problems;
+mod review_campaigns;
+mod review_document;
 pub mod rules;
 
 pub use access_model::{AccessModel, ScopeTemplate};
@@ -20,6 +22,7 @@ pub use entries::{
 };
 pub use model::{Holding, Ineligible, NotDelegable, Policy, SeparationConflict};
 pub use problems::{PolicyProblem, PolicyProblems};
+pub use review_campaigns::{CampaignDefinition, ReviewPolicy, ReviewerRule};
 
 /// Largest policy document accepted, in bytes.
 pub const MAX_POLICY_BYTES: usize = 1024 * 1024;

@@ -13,6 +13,7 @@ use super::entries::{
     Webhook,
 };
 use super::problems::PolicyProblems;
+use super::review_campaigns::ReviewPolicy;
 use super::rules::Rule;
 use super::{DEMO_POLICY, compile};
 use crate::domain::{
@@ -108,6 +109,8 @@ pub struct Policy {
     pub(super) access: AccessModel,
     /// Emergency access, reviewed afterwards.
     pub(super) break_glass: Vec<BreakGlassEntry>,
+    /// Access review campaign definitions and role owners.
+    pub(super) reviews: ReviewPolicy,
 }
 
 impl Policy {
@@ -120,6 +123,11 @@ impl Policy {
     pub fn demo() -> Policy {
         // The demo document ships inside the binary and a unit test parses it, so it is valid.
         Policy::parse(DEMO_POLICY, 1).expect("the built-in demo policy is valid")
+    }
+
+    /// The access review campaigns and role owners (the `reviews` section).
+    pub fn reviews(&self) -> &ReviewPolicy {
+        &self.reviews
     }
 
     /// The version number.

@@ -51,7 +51,7 @@ pub(super) fn spawn_refresher(
         let mut last_ready = None;
         loop {
             ticks.tick().await;
-            refresh_from_store(store.as_ref(), &metrics, &readiness).await;
+            refresh_from_store(store.as_ref(), &metrics, &readiness, clock.now()).await;
             match store.overdue_break_glass(clock.now()).await {
                 Ok(count) => (metrics.backlogs())
                     .overdue_break_glass_reviews
@@ -74,7 +74,12 @@ pub(super) fn spawn_refresher(
 
 /// One look at the database: whether its schema is current (readiness), and the backlogs
 /// the gauges show.
-async fn refresh_from_store(store: &dyn Store, metrics: &Metrics, readiness: &Readiness) {
+async fn refresh_from_store(
+    store: &dyn Store,
+    metrics: &Metrics,
+    readiness: &Readiness,
+    now: chrono::DateTime<chrono::Utc>,
+) {
     match store.missing_migrations().await {
         Ok(missing) => {
             if !missing.is_empty() {
@@ -95,6 +100,15 @@ async fn refresh_from_store(store: &dyn Store, metrics: &Metrics, readiness: &Re
     match store.pending_deliveries().await {
         Ok(count) => backlogs.webhook_outbox.store(count, Ordering::Relaxed),
         Err(error) => tracing::warn!(%error, "cannot count the webhook outbox"),
+    }
+    match store.count_open_review_items(now).await {
+        Ok((open, overdue)) => {
+            backlogs.review_items_open.store(open, Ordering::Relaxed);
+            backlogs
+                .review_items_overdue
+                .store(overdue, Ordering::Relaxed);
+        }
+        Err(error) => tracing::warn!(%error, "cannot count open review items"),
     }
 }
 

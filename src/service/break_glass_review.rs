@@ -13,8 +13,8 @@ use super::break_glass::with_security_contacts;
 use super::{Elevator, MAX_PAGE_SIZE, MAX_REASON_BYTES, Page, ServiceError, check_text, page_size};
 use crate::decision::CheckQuery;
 use crate::domain::{
-    AuditAction, AuditEvent, BreakGlassCheck, BreakGlassId, BreakGlassUse, Decision,
-    DecisionReason, Grant, Identity, MAX_BREAK_GLASS_CHECKS, ReviewState, ReviewVerdict, Revision,
+    AuditAction, AuditEvent, BreakGlassCheck, BreakGlassId, BreakGlassUse, BreakGlassVerdict,
+    Decision, DecisionReason, Grant, Identity, MAX_BREAK_GLASS_CHECKS, ReviewState, Revision,
     StoredAuditEvent,
 };
 use crate::store::{AuditFilter, BreakGlassFilter, Change};
@@ -161,11 +161,11 @@ impl Elevator {
         &self,
         caller: &Identity,
         id: BreakGlassId,
-        verdict: ReviewVerdict,
+        verdict: BreakGlassVerdict,
         comment: &str,
     ) -> Result<(BreakGlassView, Revision), ServiceError> {
         check_text("comment", comment, MAX_REASON_BYTES)?;
-        if verdict == ReviewVerdict::Flagged && comment.trim().is_empty() {
+        if verdict == BreakGlassVerdict::Flagged && comment.trim().is_empty() {
             return Err(ServiceError::invalid(
                 "comment",
                 "say why the use is flagged: the alert carries it",
@@ -178,8 +178,8 @@ impl Elevator {
         let decide = |used: BreakGlassUse| {
             let reviewed = used.reviewed(caller, verdict, comment, now)?;
             let action = match verdict {
-                ReviewVerdict::Confirmed => AuditAction::BreakGlassConfirmed,
-                ReviewVerdict::Flagged => AuditAction::BreakGlassFlagged,
+                BreakGlassVerdict::Confirmed => AuditAction::BreakGlassConfirmed,
+                BreakGlassVerdict::Flagged => AuditAction::BreakGlassFlagged,
             };
             let event = review_event(action, caller, &reviewed, policy.version(), now);
             let change = self.ready_to_commit(Change {
@@ -188,7 +188,7 @@ impl Elevator {
                 ..Change::default()
             });
             Ok(match policy.break_glass_entry(&used.entry) {
-                Some(entry) if verdict == ReviewVerdict::Flagged => {
+                Some(entry) if verdict == BreakGlassVerdict::Flagged => {
                     with_security_contacts(change, entry, action)
                 }
                 _ => change,
@@ -197,7 +197,7 @@ impl Elevator {
         let committed = self.store.update_break_glass(id, &decide).await?;
         self.after_commit(&committed).await;
         self.metrics
-            .record_break_glass_review(verdict == ReviewVerdict::Flagged);
+            .record_break_glass_review(verdict == BreakGlassVerdict::Flagged);
         let reviewed = committed
             .change
             .break_glass

@@ -18,6 +18,7 @@
 //! | [`policies`]    | read, validate and replace the policy |
 //! | [`directory`]   | put, delete, get, list and import directory entities |
 //! | [`sweep`]       | what time alone moves on |
+//! | [`reviews`]     | access review campaigns: start, list, decide, export signed evidence |
 //! | [`watch`]       | streams of approval updates, tailing the audit log |
 //! | [`break_glass`] | break glass: an emergency grant at once, under a policy entry |
 //! | [`break_glass_review`] | list break-glass uses, their evidence, confirm or flag them |
@@ -38,6 +39,10 @@ mod entitlements;
 mod error;
 mod grants;
 mod policies;
+mod reviews;
+mod reviews_build;
+mod reviews_removal;
+mod reviews_sweep;
 mod search;
 mod sweep;
 mod vocabulary;
@@ -71,6 +76,7 @@ pub use directory::{EntityPut, MAX_IMPORT_ENTITIES};
 pub use error::ServiceError;
 // What a resource search takes and gives, named through the use cases for the edge.
 pub use crate::decision::{ResourcePage, SearchWindow};
+pub use reviews::{CampaignProgress, ItemSelection};
 // What the edge needs of the policy, named through the use cases so that `api` and `console`
 // never import `policy` (the architecture test in `src/architecture.rs` holds them to that).
 pub use crate::policy::rules::RuleOutcome;

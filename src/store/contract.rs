@@ -270,6 +270,7 @@ pub trait Store:
     + ChangeFeed
     + Operations
     + BreakGlassUses
+    + super::Reviews
     + 'static
 {
 }
@@ -285,6 +286,7 @@ impl<T> Store for T where
         + ChangeFeed
         + Operations
         + BreakGlassUses
+        + super::Reviews
         + 'static
 {
 }

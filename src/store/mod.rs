@@ -8,7 +8,7 @@
 //! a function that returns an empty change commits nothing (a replay).
 //!
 //! The contract is [`Store`], made of narrow traits ([`Writes`], [`Elevations`], [`Snapshots`],
-//! [`Policies`], [`DirectoryEntries`], [`AuditLog`], [`Outbox`], [`ChangeFeed`], [`Operations`]) so that a consumer
+//! [`Policies`], [`DirectoryEntries`], [`AuditLog`], [`Outbox`], [`ChangeFeed`], [`Operations`], [`Reviews`]) so that a consumer
 //! can take only the part it uses.
 
 mod break_glass;
@@ -23,6 +23,7 @@ pub mod memory;
 mod outbox;
 pub mod postgres;
 mod reads;
+mod reviews;
 
 pub use crate::domain::audit_log::{Checkpoint, StoredAuditEvent};
 pub use break_glass::{BreakGlassFilter, BreakGlassUses};
@@ -44,3 +45,4 @@ pub(crate) use outbox::with_revision;
 pub use outbox::{DeliveryOutcome, OutboxMessage, PendingDelivery};
 pub(crate) use reads::whole_revisions;
 pub use reads::{AuditFilter, DelegationFilter, ElevationFilter, PoolStatus, Snapshot};
+pub use reviews::{MAX_CAMPAIGN_ITEMS, ReviewDecide, Reviews};

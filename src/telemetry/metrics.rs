@@ -92,6 +92,10 @@ pub(crate) struct Backlogs {
     pub(crate) webhook_outbox: AtomicU64,
     /// Break-glass uses unreviewed past their deadline.
     pub(crate) overdue_break_glass_reviews: AtomicU64,
+    /// Access review items not yet decided.
+    pub(crate) review_items_open: AtomicU64,
+    /// Access review items past their deadline and not yet decided.
+    pub(crate) review_items_overdue: AtomicU64,
 }
 
 /// The instruments of one server.
@@ -353,6 +357,20 @@ fn register_backlog_gauges(meter: &Meter, backlogs: &Arc<Backlogs>) {
         "Break-glass uses unreviewed past their review deadline (refreshed every second).",
         backlogs,
         |backlogs| backlogs.overdue_break_glass_reviews.load(Ordering::Relaxed),
+    );
+    weak_gauge(
+        meter,
+        "elevator_review_items_open",
+        "Access review items not yet decided (refreshed every second).",
+        backlogs,
+        |backlogs| backlogs.review_items_open.load(Ordering::Relaxed),
+    );
+    weak_gauge(
+        meter,
+        "elevator_review_items_overdue",
+        "Access review items past their deadline, waiting for the sweeper's default (refreshed every second).",
+        backlogs,
+        |backlogs| backlogs.review_items_overdue.load(Ordering::Relaxed),
     );
 }
 

@@ -994,3 +994,99 @@ fn encode(text: &str) -> String {
         })
         .collect()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ali_reviews_access_in_the_browser_and_the_admin_sees_the_campaign_progress() {
+    let driver = Driver::start().await;
+    let app = spawn_app_with(
+        Backend::Memory,
+        AppOptions {
+            policy: Some(crate::reviews::review_policy("")),
+            configure: Some(Box::new(|config| {
+                config.console.token_login = Some(true);
+            })),
+            ..Default::default()
+        },
+    )
+    .await;
+    let base = format!("http://{}", app.admin_address);
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", app.address))
+        .unwrap()
+        .connect_lazy();
+    let mut reviews = elevator::proto::v1::review_service_client::ReviewServiceClient::new(channel);
+    let campaign = reviews
+        .start_campaign(authed(
+            &app.admin(),
+            elevator::proto::v1::StartCampaignRequest {
+                name: "quarterly-admin-approver".into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .campaign
+        .unwrap();
+    let items = reviews
+        .list_review_items(authed(
+            &app.admin(),
+            elevator::proto::v1::ListReviewItemsRequest {
+                campaign_id: campaign.id.clone(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .items;
+    let eve_item = items.iter().find(|item| item.subject == "eve").unwrap();
+
+    let ali = driver.browser("ali").await;
+    ali.sign_in(&base, &app.ali(), None).await;
+    ali.goto(&format!("{base}/console/reviews")).await;
+    assert_eq!(ali.count("#reviews tr[data-id]").await, 2);
+    let row = ali.text(&format!("#item-{}", eve_item.id)).await;
+    assert!(
+        row.contains("standing_role admin_approver for eve") && row.contains("no recorded write"),
+        "{row}"
+    );
+    ali.screenshot("20-reviews-mine").await;
+    ali.fill(
+        &format!("#item-{} form.remove input[name=comment]", eve_item.id),
+        "left the procurement team",
+    )
+    .await;
+    ali.click(&format!("#remove-{}", eve_item.id)).await;
+    ali.wait_for_text("#notice", "taken off the directory")
+        .await;
+    assert_eq!(
+        ali.count("#reviews tr[data-id]").await,
+        1,
+        "a decided item leaves the list"
+    );
+    // Ali is no admin: no campaign progress for him.
+    assert_eq!(ali.count("#campaigns").await, 0);
+
+    // Eve is in the reviewing group, yet her own item is not hers to review.
+    let eve = driver.browser("eve").await;
+    eve.sign_in(
+        &base,
+        &app.token("eve", &["security"], &[], None, Some("s6")),
+        None,
+    )
+    .await;
+    eve.goto(&format!("{base}/console/reviews")).await;
+    let mine = eve.text("#reviews").await;
+    assert!(!mine.contains("for eve"), "{mine}");
+
+    let root = driver.browser("root").await;
+    root.sign_in(&base, &app.admin(), None).await;
+    root.goto(&format!("{base}/console/reviews")).await;
+    root.wait_for_text(
+        &format!("#campaign-{} .progress", campaign.id),
+        "1 of 2 decided, 1 removed, 0 overdue",
+    )
+    .await;
+    root.screenshot("21-reviews-campaigns").await;
+    ali.quit().await;
+    eve.quit().await;
+    root.quit().await;
+}

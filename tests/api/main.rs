@@ -43,6 +43,7 @@ mod privileges;
 mod python;
 mod repeated_votes;
 mod replicas;
+mod reviews;
 mod rules;
 mod security;
 mod store_contract;

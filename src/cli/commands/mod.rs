@@ -10,6 +10,7 @@ mod directory;
 mod elevations;
 mod grants;
 mod policy;
+mod reviews;
 mod simulate;
 
 use std::process::ExitCode;
@@ -79,6 +80,7 @@ pub(super) async fn execute(
         ClientCommand::Audit(command) => audit::run(client, printer, command).await,
         ClientCommand::Directory(command) => directory::run(client, printer, command).await,
         ClientCommand::BreakGlass(command) => break_glass::run(client, printer, command).await,
+        ClientCommand::Reviews(command) => reviews::run(client, printer, command).await,
     }
 }
 

@@ -5,6 +5,7 @@ mod directory;
 mod json;
 mod names;
 mod printer;
+mod reviews;
 mod status;
 
 pub(super) use json::{audit_event_json, signed_head_from_json, signed_head_json};

@@ -57,11 +57,12 @@ pub(crate) struct Viewer<'a> {
     pub(crate) via_proxy: bool,
 }
 
-const NAVIGATION: [(&str, &str); 9] = [
+const NAVIGATION: [(&str, &str); 10] = [
     ("/console/request", "Request"),
     ("/console/elevations", "My elevations"),
     ("/console/approvals", "Approvals"),
     ("/console/grants", "Grants"),
+    ("/console/reviews", "Reviews"),
     ("/console/audit", "Audit"),
     ("/console/simulator", "Simulator"),
     ("/console/policy", "Policy"),

@@ -16,6 +16,7 @@ pub(crate) mod login;
 pub(crate) mod policy;
 pub(crate) mod refusal;
 pub(crate) mod request;
+pub(crate) mod reviews;
 pub(crate) mod simulator;
 
 pub use common::Page;

@@ -6,7 +6,7 @@ use crate::console::forms::{Fields, encode};
 use crate::console::html::{self, see_other};
 use crate::console::input::{field, required};
 use crate::console::{Caller, Console};
-use crate::domain::{BreakGlassId, ReviewVerdict, RoleName, Scope};
+use crate::domain::{BreakGlassId, BreakGlassVerdict, RoleName, Scope};
 use crate::service::{BreakGlassListing, NewBreakGlass, ServiceError};
 
 impl Console {
@@ -79,8 +79,8 @@ impl Console {
     ) -> Handled {
         let id = field("id", BreakGlassId::parse(id))?;
         let verdict = match form.get("verdict") {
-            "confirm" => ReviewVerdict::Confirmed,
-            "flag" => ReviewVerdict::Flagged,
+            "confirm" => BreakGlassVerdict::Confirmed,
+            "flag" => BreakGlassVerdict::Flagged,
             _ => return Err(ServiceError::invalid("verdict", "use confirm or flag")),
         };
         let (view, _) = self
@@ -92,8 +92,8 @@ impl Console {
             encode(&format!(
                 "{} break-glass {} by {}",
                 match verdict {
-                    ReviewVerdict::Confirmed => "Confirmed",
-                    ReviewVerdict::Flagged => "Flagged",
+                    BreakGlassVerdict::Confirmed => "Confirmed",
+                    BreakGlassVerdict::Flagged => "Flagged",
                 },
                 view.used.id,
                 view.used.subject

@@ -13,6 +13,7 @@ mod grants;
 mod policy;
 mod refused;
 mod request;
+mod reviews;
 mod simulator;
 
 pub(crate) use directory::entity_link;

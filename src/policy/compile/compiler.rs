@@ -112,6 +112,7 @@ impl<'s> Compiler<'s> {
             .collect();
         let access = self.access_model(document);
         let break_glass = self.break_glass_entries(&document.break_glass);
+        let reviews = self.reviews(&document.reviews);
         if let Some(problems) = self.problems.into_problems() {
             return Err(problems);
         }
@@ -132,6 +133,7 @@ impl<'s> Compiler<'s> {
             ruled_roles,
             access,
             break_glass,
+            reviews,
         })
     }
 

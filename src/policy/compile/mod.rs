@@ -6,6 +6,7 @@ mod access;
 mod break_glass;
 mod compiler;
 mod directory;
+mod reviews;
 mod sections;
 
 use compiler::Compiler;

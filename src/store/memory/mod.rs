@@ -8,6 +8,7 @@ mod directory;
 mod operations;
 mod outbox;
 mod reads;
+mod reviews;
 mod state;
 mod writes;
 

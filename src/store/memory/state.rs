@@ -31,6 +31,7 @@ pub(super) struct State {
     pub(super) outbox: Vec<OutboxRow>,
     pub(super) break_glass: BTreeMap<BreakGlassId, BreakGlassUse>,
     pub(super) break_glass_checks: HashMap<GrantId, Vec<BreakGlassCheck>>,
+    pub(super) reviews: super::reviews::StoredReviews,
 }
 
 /// A webhook delivery kept in memory.

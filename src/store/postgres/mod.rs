@@ -17,6 +17,7 @@ mod operations;
 mod outbox;
 mod queries;
 mod reads;
+mod reviews;
 mod rows;
 mod transaction;
 mod writes;
