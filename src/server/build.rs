@@ -299,12 +299,15 @@ async fn bind_http_port(config: &Config, core: &Core) -> anyhow::Result<Option<H
         .local_addr()
         .context("reading the HTTP port's address")?;
     let key_ring = Arc::new(key_ring::key_ring(config, bound, core.clock.clone())?);
+    core.authenticator
+        .trust_own_tokens(key_ring.clone(), config.tokens.audiences.clone());
     let edge = HttpEdge::new(
         core.app.clone(),
         core.authenticator.clone(),
         config.authzen.clone(),
         config.limits.max_concurrent_calls,
         key_ring,
+        config.tokens.clone(),
     );
     Ok(Some(HttpPort {
         listener,

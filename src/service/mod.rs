@@ -24,6 +24,7 @@ mod acceptance;
 mod approvals;
 mod assessment;
 mod audit;
+mod carried_grants;
 mod checks;
 mod completion;
 pub mod context;
