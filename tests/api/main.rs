@@ -44,5 +44,6 @@ mod security;
 mod store_contract;
 mod store_contract_directory;
 mod tls;
+mod tokens;
 mod webhooks;
 mod workflows;
