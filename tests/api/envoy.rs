@@ -38,11 +38,11 @@ fn envoy_binary() -> PathBuf {
 }
 
 /// A running Envoy, killed (and its scratch directory removed) on drop.
-struct Envoy {
+pub(crate) struct Envoy {
     child: Child,
     dir: PathBuf,
     /// Where the `ingress` listener took a port.
-    port: u16,
+    pub(crate) port: u16,
 }
 
 impl Drop for Envoy {
@@ -54,7 +54,7 @@ impl Drop for Envoy {
 }
 
 impl Envoy {
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("envoy.log")).unwrap_or_default()
     }
 }
@@ -88,7 +88,7 @@ fn example_config(elevator_port: u16, upstream_port: u16, pep_token: &str) -> St
     text
 }
 
-async fn start_envoy(config: &str) -> Envoy {
+pub(crate) async fn start_envoy(config: &str) -> Envoy {
     let dir =
         std::env::temp_dir().join(format!("elevator-envoy-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -36,10 +36,10 @@ async fn token_app(backend: Backend) -> TestApp {
 }
 
 /// An answer: status, content type and the body as JSON.
-struct Answer {
-    status: u16,
-    cache_control: String,
-    body: Json,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) cache_control: String,
+    pub(crate) body: Json,
 }
 
 async fn send(app: &TestApp, request: Request<Full<Bytes>>) -> Answer {
@@ -92,7 +92,7 @@ fn form_encoded(parameters: &[(&str, &str)]) -> String {
 }
 
 /// POSTs a form to `path` as `client` (a bearer token), when given.
-async fn post_form(
+pub(crate) async fn post_form(
     app: &TestApp,
     path: &str,
     client: Option<&str>,
