@@ -12,6 +12,7 @@ use jsonwebtoken::{DecodingKey, Validation};
 use serde_json::Value as Json;
 use tokio::net::TcpStream;
 
+use crate::envoy::{APPROVE_ROUTE, ask, denied_reason, envoy_request, outcome};
 use crate::harness::*;
 use crate::on_both_backends;
 use elevator::auth::Claims;
@@ -222,6 +223,17 @@ async fn a_token_carries_a_live_grant_and_dies_with_it(backend: Backend) {
     assert_eq!(active["sub"], "fatma");
     assert_eq!(active["grant_id"], grant.id.as_str());
     assert!(check_with_token(&app, &token).await.allowed);
+    let through_envoy = || {
+        envoy_request(
+            "POST",
+            "/purchase-orders/4711/approve",
+            &[("authorization", &format!("Bearer {token}"))],
+            APPROVE_ROUTE,
+            None,
+        )
+    };
+    let pep = app.pep();
+    assert_eq!(outcome(&ask(&app, &pep, through_envoy()).await).0, 200);
 
     app.elevations()
         .revoke_grant(authed(
@@ -240,6 +252,9 @@ async fn a_token_carries_a_live_grant_and_dies_with_it(backend: Backend) {
     let denied = check_with_token(&app, &token).await;
     assert!(!denied.allowed);
     assert_eq!(reason(&denied), pb::DecisionReason::Revoked);
+    let refused = ask(&app, &pep, through_envoy()).await;
+    assert_eq!(outcome(&refused).0, 403);
+    assert_eq!(denied_reason(&refused), "revoked");
     let again = exchange(&app, SCOPE, "orders").await;
     assert_eq!(again.status, 400);
     assert_eq!(again.body["error"], "invalid_scope");
