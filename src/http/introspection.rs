@@ -14,6 +14,7 @@ use serde_json::{Value as Json, json};
 
 use super::oauth_form::{Form, OAuthError, form_content_type, no_store_json};
 use super::router::{Connection, HttpEdge, read_body};
+use super::token_exchange::server_error;
 use crate::domain::GrantId;
 
 /// The claims of a minted token that introspection answers with.
@@ -77,7 +78,7 @@ impl HttpEdge {
             .app
             .grant_in_force(&client, grant_id)
             .await
-            .map_err(|error| OAuthError::invalid_request(error.to_string()))?;
+            .map_err(server_error)?;
         if grant.is_none() {
             return Ok(inactive);
         }

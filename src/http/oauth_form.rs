@@ -41,12 +41,13 @@ impl OAuthError {
         OAuthError::new("invalid_request", description)
     }
 
-    /// The answer: `401` with a challenge for `invalid_client`, `400` for the rest.
+    /// The answer: `401` with a challenge for `invalid_client`, `500` for `server_error`,
+    /// `400` for the rest.
     pub(super) fn response(&self) -> Response<Full<Bytes>> {
-        let status = if self.code == "invalid_client" {
-            StatusCode::UNAUTHORIZED
-        } else {
-            StatusCode::BAD_REQUEST
+        let status = match self.code {
+            "invalid_client" => StatusCode::UNAUTHORIZED,
+            "server_error" => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
         };
         let body = json!({
             "error": self.code,

@@ -77,7 +77,7 @@ impl HttpEdge {
             .app
             .grant_to_carry(&client, &exchange.holder, &exchange.role, &exchange.scope)
             .await
-            .map_err(|error| OAuthError::new("invalid_request", error.to_string()))?
+            .map_err(server_error)?
             .ok_or_else(|| {
                 OAuthError::new(
                     "invalid_scope",
@@ -215,6 +215,15 @@ impl HttpEdge {
             .await
             .map_err(|error| OAuthError::invalid_request(format!("{name}: {error}")))
     }
+}
+
+/// A failure of elevator's own (the store), said without its details.
+pub(super) fn server_error(error: crate::service::ServiceError) -> OAuthError {
+    tracing::error!(%error, "oauth: reading grants failed");
+    OAuthError::new(
+        "server_error",
+        "the grants could not be read: retry shortly",
+    )
 }
 
 /// `role@Scope`, one of each.

@@ -234,6 +234,28 @@ async fn a_token_carries_a_live_grant_and_dies_with_it(backend: Backend) {
     };
     let pep = app.pep();
     assert_eq!(outcome(&ask(&app, &pep, through_envoy()).await).0, 200);
+    // It speaks for fatma to its audience, never to elevator's own API, nor in a new exchange.
+    let as_caller = app
+        .elevations()
+        .list_grants(authed(&token, pb::ListGrantsRequest::default()))
+        .await
+        .unwrap_err();
+    assert_eq!(as_caller.code(), tonic::Code::Unauthenticated);
+    assert!(as_caller.message().contains("send the user's own token"));
+    let re_exchanged = post_form(
+        &app,
+        "/oauth2/token",
+        Some(&pep),
+        &[
+            ("grant_type", EXCHANGE),
+            ("subject_token", &token),
+            ("subject_token_type", JWT),
+            ("scope", SCOPE),
+            ("audience", "orders"),
+        ],
+    )
+    .await;
+    assert_eq!(re_exchanged.body["error"], "invalid_request");
 
     app.elevations()
         .revoke_grant(authed(
