@@ -7,6 +7,9 @@
 //! | `POST /access/v1/evaluations` | `evaluations.rs` |
 //! | `POST /access/v1/search/subject`, `/resource`, `/action` | `search/` |
 //! | `GET /.well-known/authzen-configuration` | `discovery.rs` |
+//! | `GET /.well-known/jwks.json`, `/.well-known/oauth-authorization-server` | `oauth_metadata.rs` |
+//! | `POST /oauth2/token` (RFC 8693 token exchange) | `token_exchange.rs` |
+//! | `POST /oauth2/introspect` (RFC 7662) | `introspection.rs` |
 //!
 //! Handlers are thin: the router (`router.rs`) gives each request its request id, checks the
 //! method, the content type and the body size, and knows the caller (`caller.rs`: a bearer
@@ -21,15 +24,21 @@ mod config;
 mod discovery;
 mod evaluation;
 mod evaluations;
+mod introspection;
 mod json;
 mod listener;
+mod oauth_form;
+mod oauth_metadata;
 mod problem;
 mod router;
 mod search;
+mod token_config;
+mod token_exchange;
 
 pub use config::AuthzenConfig;
 pub use listener::serve;
 pub use router::HttpEdge;
+pub use token_config::TokenConfig;
 
 /// Largest request body, in bytes; a larger one is answered `413 Payload Too Large` before it
 /// is read further. A batch of [`MAX_EVALUATIONS`] questions with a few properties each fits

@@ -14,8 +14,9 @@ use tracing::Instrument;
 
 use super::config::AuthzenConfig;
 use super::problem::HttpError;
-use super::{MAX_BODY_BYTES, caller, discovery};
-use crate::auth::Authenticator;
+use super::token_config::TokenConfig;
+use super::{MAX_BODY_BYTES, caller, discovery, oauth_metadata};
+use crate::auth::{Authenticator, SigningKeyRing};
 use crate::domain::Identity;
 use crate::service::Elevator;
 use crate::service::context::{RequestContext, serving};
@@ -38,17 +39,29 @@ pub(super) enum Route {
     SearchAction,
     /// `GET /.well-known/authzen-configuration`.
     Discovery,
+    /// `GET /.well-known/jwks.json`: elevator's public signing keys.
+    Jwks,
+    /// `GET /.well-known/oauth-authorization-server`: the token issuer's metadata.
+    AuthorizationServerMetadata,
+    /// `POST /oauth2/token`: token exchange.
+    Token,
+    /// `POST /oauth2/introspect`: token introspection.
+    Introspection,
 }
 
 impl Route {
     /// Every route, for discovery.
-    pub(super) const ALL: [Route; 6] = [
+    pub(super) const ALL: [Route; 10] = [
         Route::Evaluation,
         Route::Evaluations,
         Route::SearchSubject,
         Route::SearchResource,
         Route::SearchAction,
         Route::Discovery,
+        Route::Jwks,
+        Route::AuthorizationServerMetadata,
+        Route::Token,
+        Route::Introspection,
     ];
 
     /// The path.
@@ -60,12 +73,16 @@ impl Route {
             Route::SearchResource => "/access/v1/search/resource",
             Route::SearchAction => "/access/v1/search/action",
             Route::Discovery => "/.well-known/authzen-configuration",
+            Route::Jwks => "/.well-known/jwks.json",
+            Route::AuthorizationServerMetadata => "/.well-known/oauth-authorization-server",
+            Route::Token => "/oauth2/token",
+            Route::Introspection => "/oauth2/introspect",
         }
     }
 
     fn method(self) -> Method {
         match self {
-            Route::Discovery => Method::GET,
+            Route::Discovery | Route::Jwks | Route::AuthorizationServerMetadata => Method::GET,
             _ => Method::POST,
         }
     }
@@ -87,25 +104,33 @@ pub(crate) struct Connection {
 /// The HTTP port's handlers and what they share.
 pub struct HttpEdge {
     pub(super) app: Arc<Elevator>,
-    auth: Arc<Authenticator>,
+    pub(super) auth: Arc<Authenticator>,
     pub(super) authzen: AuthzenConfig,
     in_flight: Arc<Semaphore>,
+    /// The keys elevator signs its tokens with.
+    pub(super) key_ring: Arc<SigningKeyRing>,
+    /// The token settings.
+    pub(super) tokens: TokenConfig,
 }
 
 impl HttpEdge {
     /// Handlers over `app`, authenticating with `auth`; at most `max_concurrent_calls`
-    /// requests are worked on at once (past it, `503`).
+    /// requests are worked on at once (past it, `503`); tokens are signed with `key_ring`.
     pub fn new(
         app: Arc<Elevator>,
         auth: Arc<Authenticator>,
         authzen: AuthzenConfig,
         max_concurrent_calls: usize,
+        key_ring: Arc<SigningKeyRing>,
+        tokens: TokenConfig,
     ) -> Self {
         HttpEdge {
             app,
             auth,
             authzen,
             in_flight: Arc::new(Semaphore::new(max_concurrent_calls.max(1))),
+            key_ring,
+            tokens,
         }
     }
 
@@ -176,6 +201,21 @@ impl HttpEdge {
         })?;
         let answer = match route {
             Route::Discovery => discovery::metadata(self, &request, connection)?,
+            Route::Jwks => {
+                let mut answer = json_response(StatusCode::OK, &oauth_metadata::jwks(self));
+                answer.headers_mut().insert(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_str(&format!(
+                        "public, max-age={}",
+                        oauth_metadata::JWKS_MAX_AGE_SECONDS
+                    ))
+                    .expect("a number makes a valid header value"),
+                );
+                return Ok(answer);
+            }
+            Route::AuthorizationServerMetadata => oauth_metadata::authorization_server(self),
+            Route::Token => return Ok(self.token_exchange(request, connection).await),
+            Route::Introspection => return Ok(self.introspection(request, connection).await),
             _ => self.question(route, request, connection).await?,
         };
         Ok(json_response(StatusCode::OK, &answer))
@@ -202,8 +242,13 @@ impl HttpEdge {
             Route::SearchSubject => self.search_subject(&caller, &body).await,
             Route::SearchResource => self.search_resource(&caller, &body).await,
             Route::SearchAction => self.search_action(&caller, &body).await,
-            // Discovery is answered before the caller is known and never gets here.
-            Route::Evaluation | Route::Discovery => self.evaluation(&caller, &body).await,
+            // Metadata is answered before the caller is known and never gets here.
+            Route::Evaluation
+            | Route::Discovery
+            | Route::Jwks
+            | Route::AuthorizationServerMetadata
+            | Route::Token
+            | Route::Introspection => self.evaluation(&caller, &body).await,
         }
     }
 }
@@ -227,7 +272,7 @@ fn json_content_type(headers: &HeaderMap) -> Result<(), HttpError> {
 }
 
 /// The body, at most [`MAX_BODY_BYTES`]; a larger one (declared or sent) is a `413`.
-async fn read_body(request: Request<Incoming>) -> Result<Bytes, HttpError> {
+pub(super) async fn read_body(request: Request<Incoming>) -> Result<Bytes, HttpError> {
     let too_large = || {
         HttpError::new(
             StatusCode::PAYLOAD_TOO_LARGE,

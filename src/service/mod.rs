@@ -29,6 +29,7 @@ mod assessment;
 mod audit;
 mod break_glass;
 mod break_glass_review;
+mod carried_grants;
 mod checks;
 mod completion;
 pub mod context;

@@ -49,5 +49,7 @@ mod security;
 mod store_contract;
 mod store_contract_directory;
 mod tls;
+mod token_consumers;
+mod tokens;
 mod webhooks;
 mod workflows;
