@@ -33,6 +33,7 @@ mod elevations;
 mod entitlements;
 mod error;
 mod grants;
+mod login_sessions;
 mod policies;
 mod sweep;
 mod vocabulary;
