@@ -206,3 +206,234 @@ fn audiences(claims: &Map<String, Value>) -> Vec<&str> {
         _ => Vec::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::jwks_keys;
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+    use serde_json::json;
+
+    const JWKS: &str = include_str!("../../../tests/fixtures/jwks.json");
+    const ES256_KEY: &[u8] = include_bytes!("../../../tests/fixtures/es256-private.pem");
+    const RS256_KEY: &[u8] = include_bytes!("../../../tests/fixtures/rs256-private.pem");
+    const ISSUER: &str = "https://login.example.com";
+
+    fn expected(now: DateTime<Utc>) -> Expected<'static> {
+        Expected {
+            issuer: ISSUER,
+            client_id: "elevator",
+            now,
+            leeway: TimeDelta::seconds(5),
+        }
+    }
+
+    fn id_claims(now: DateTime<Utc>) -> Value {
+        json!({
+            "iss": ISSUER, "aud": "elevator", "sub": "fatma", "sid": "s-1",
+            "nonce": "n-1", "iat": now.timestamp(), "exp": (now + TimeDelta::minutes(10)).timestamp(),
+            "groups": ["procurement-staff"], "manager": "ali",
+        })
+    }
+
+    fn signed(
+        algorithm: Algorithm,
+        kid: Option<&str>,
+        key: &EncodingKey,
+        claims: &Value,
+    ) -> String {
+        let mut header = Header::new(algorithm);
+        header.kid = kid.map(Into::into);
+        jsonwebtoken::encode(&header, claims, key).unwrap()
+    }
+
+    fn es256(claims: &Value) -> String {
+        signed(
+            Algorithm::ES256,
+            Some("ec-1"),
+            &EncodingKey::from_ec_pem(ES256_KEY).unwrap(),
+            claims,
+        )
+    }
+
+    fn refused(result: Result<impl std::fmt::Debug, TokenRefused>, needle: &str) {
+        match result {
+            Err(TokenRefused::Invalid(message)) => {
+                assert!(message.contains(needle), "{message:?} lacks {needle:?}")
+            }
+            other => panic!("expected a refusal saying {needle:?}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_genuine_id_token_gives_its_claims_with_either_key() {
+        let keys = jwks_keys(JWKS).unwrap();
+        let now = Utc::now();
+        let claims =
+            verify_id_token(&es256(&id_claims(now)), &keys, &expected(now), "n-1").unwrap();
+        assert_eq!(claims["sub"], "fatma");
+        let rsa = signed(
+            Algorithm::RS256,
+            Some("rsa-1"),
+            &EncodingKey::from_rsa_pem(RS256_KEY).unwrap(),
+            &id_claims(now),
+        );
+        assert!(verify_id_token(&rsa, &keys, &expected(now), "n-1").is_ok());
+    }
+
+    #[test]
+    fn an_id_token_of_another_sign_in_issuer_or_audience_is_refused() {
+        let keys = jwks_keys(JWKS).unwrap();
+        let now = Utc::now();
+        let token = es256(&id_claims(now));
+        refused(
+            verify_id_token(&token, &keys, &expected(now), "n-2"),
+            "nonce",
+        );
+        let mut claims = id_claims(now);
+        claims.as_object_mut().unwrap().remove("nonce");
+        refused(
+            verify_id_token(&es256(&claims), &keys, &expected(now), "n-1"),
+            "nonce",
+        );
+        let mut claims = id_claims(now);
+        claims["iss"] = json!("https://evil.example.com");
+        refused(
+            verify_id_token(&es256(&claims), &keys, &expected(now), "n-1"),
+            "Issuer",
+        );
+        let mut claims = id_claims(now);
+        claims["aud"] = json!("another-client");
+        refused(
+            verify_id_token(&es256(&claims), &keys, &expected(now), "n-1"),
+            "Audience",
+        );
+        let mut claims = id_claims(now);
+        claims["aud"] = json!(["elevator", "another-client"]);
+        refused(
+            verify_id_token(&es256(&claims), &keys, &expected(now), "n-1"),
+            "azp",
+        );
+        claims["azp"] = json!("another-client");
+        refused(
+            verify_id_token(&es256(&claims), &keys, &expected(now), "n-1"),
+            "azp",
+        );
+    }
+
+    #[test]
+    fn an_expired_or_future_id_token_is_refused() {
+        let keys = jwks_keys(JWKS).unwrap();
+        let now = Utc::now();
+        let token = es256(&id_claims(now));
+        let later = now + TimeDelta::minutes(11);
+        refused(
+            verify_id_token(&token, &keys, &expected(later), "n-1"),
+            "expired",
+        );
+        let earlier = now - TimeDelta::minutes(1);
+        refused(
+            verify_id_token(&token, &keys, &expected(earlier), "n-1"),
+            "future",
+        );
+    }
+
+    #[test]
+    fn algorithm_confusion_and_unsigned_tokens_are_refused() {
+        let keys = jwks_keys(JWKS).unwrap();
+        let now = Utc::now();
+        // HS256 "signed" with the provider's public key, as an attacker who knows it would.
+        let public = JWKS.to_owned();
+        let confused = signed(
+            Algorithm::HS256,
+            Some("rsa-1"),
+            &EncodingKey::from_secret(public.as_bytes()),
+            &id_claims(now),
+        );
+        refused(
+            verify_id_token(&confused, &keys, &expected(now), "n-1"),
+            "no key",
+        );
+        let confused_without_kid = signed(
+            Algorithm::HS256,
+            None,
+            &EncodingKey::from_secret(public.as_bytes()),
+            &id_claims(now),
+        );
+        refused(
+            verify_id_token(&confused_without_kid, &keys, &expected(now), "n-1"),
+            "no key",
+        );
+        let body = base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            id_claims(now).to_string(),
+        );
+        let unsigned = format!("eyJhbGciOiJub25lIn0.{body}.");
+        refused(
+            verify_id_token(&unsigned, &keys, &expected(now), "n-1"),
+            "header",
+        );
+        // A key the provider does not publish.
+        let unknown = signed(
+            Algorithm::ES256,
+            Some("ec-9"),
+            &EncodingKey::from_ec_pem(ES256_KEY).unwrap(),
+            &id_claims(now),
+        );
+        assert!(matches!(
+            verify_id_token(&unknown, &keys, &expected(now), "n-1"),
+            Err(TokenRefused::UnknownKey(_))
+        ));
+    }
+
+    fn logout_claims(now: DateTime<Utc>) -> Value {
+        json!({
+            "iss": ISSUER, "aud": "elevator", "sub": "fatma", "sid": "s-1", "jti": "j-1",
+            "iat": now.timestamp(), "exp": (now + TimeDelta::minutes(2)).timestamp(),
+            "events": {BACKCHANNEL_LOGOUT_EVENT: {}},
+        })
+    }
+
+    #[test]
+    fn a_genuine_logout_token_names_the_session_it_ends() {
+        let keys = jwks_keys(JWKS).unwrap();
+        let now = Utc::now();
+        let logged_out =
+            verify_logout_token(&es256(&logout_claims(now)), &keys, &expected(now)).unwrap();
+        assert_eq!(
+            logged_out,
+            LoggedOut {
+                subject: Some("fatma".into()),
+                session: Some("s-1".into())
+            }
+        );
+    }
+
+    #[test]
+    fn logout_tokens_that_break_the_rules_are_refused() {
+        let keys = jwks_keys(JWKS).unwrap();
+        let now = Utc::now();
+        let check = |claims: &Value| verify_logout_token(&es256(claims), &keys, &expected(now));
+        let mut claims = logout_claims(now);
+        claims["nonce"] = json!("n-1");
+        refused(check(&claims), "nonce");
+        let mut claims = logout_claims(now);
+        claims.as_object_mut().unwrap().remove("events");
+        refused(check(&claims), "events");
+        let mut claims = logout_claims(now);
+        claims.as_object_mut().unwrap().remove("jti");
+        refused(check(&claims), "jti");
+        let mut claims = logout_claims(now);
+        claims.as_object_mut().unwrap().remove("sub");
+        claims.as_object_mut().unwrap().remove("sid");
+        refused(check(&claims), "neither");
+        let mut claims = logout_claims(now - TimeDelta::minutes(10));
+        claims["exp"] = json!((now + TimeDelta::minutes(1)).timestamp());
+        refused(check(&claims), "5 minutes");
+        let mut claims = logout_claims(now);
+        claims["aud"] = json!("another-client");
+        refused(check(&claims), "Audience");
+        // An ID token is not a logout token.
+        refused(check(&id_claims(now)), "events");
+    }
+}
