@@ -71,6 +71,7 @@ impl Provider {
             tools.display()
         );
         let port = free_port();
+        let log = tools.join(format!("provider-{port}.log"));
         let fixtures = root().join("tests/fixtures/tls");
         let mut process = Command::new("node")
             .arg(root().join("tests/oidc-provider/provider.mjs"))
@@ -81,7 +82,7 @@ impl Provider {
             .arg(fixtures.join("server.key"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("create the provider's log"))
             .spawn()
             .unwrap_or_else(|error| {
                 panic!("the OpenID Connect tests need node on the PATH (apt-get install nodejs npm): {error}")

@@ -47,6 +47,12 @@ const provider = new Provider(issuer, {
     rpInitiatedLogout: { enabled: true },
   },
   pkce: { required: () => true },
+  // oidc-provider refuses to call loopback addresses (SSRF protection); here the console's
+  // back-channel logout URI is on loopback by design, so its outgoing calls go out plainly.
+  fetch: (url, options) => {
+    delete options.dispatcher;
+    return globalThis.fetch(url, options);
+  },
   cookies: { keys: ['oidc-provider-test-cookie-key'] },
   async findAccount(ctx, id) {
     const person = people[id];
@@ -75,3 +81,12 @@ const server = createServer(
 server.listen(Number(port), '127.0.0.1', () => console.log(`listening ${issuer}`));
 process.stdin.on('end', () => process.exit(0));
 process.stdin.resume();
+
+// What happened to each back-channel logout, for a failing test to show.
+provider.on('backchannel.success', (ctx, client, accountId, sid) => {
+  console.error(`backchannel.success ${client.clientId} ${accountId} ${sid}`);
+});
+provider.on('backchannel.error', (ctx, error, client, accountId, sid) => {
+  console.error(`backchannel.error ${client.clientId} ${accountId} ${sid}: ${error}`);
+});
+provider.on('server_error', (ctx, error) => console.error(`server_error: ${error}`));
