@@ -333,3 +333,192 @@ async fn answers_no_sign_in_here_asked_for_are_refused() {
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("invalid_request"), "{body}");
 }
+
+/// An HTTPS exchange with the provider (trusting the test CA), one request per connection:
+/// status, headers, body.
+async fn provider_exchange(
+    url: &str,
+    method: &str,
+    cookies: &str,
+    form: Option<&str>,
+) -> (u16, http::HeaderMap, String) {
+    use http_body_util::BodyExt;
+    use tokio_rustls::rustls::{ClientConfig, RootCertStore, pki_types::ServerName};
+    let uri: http::Uri = url.parse().unwrap();
+    let mut roots = RootCertStore::empty();
+    let pem = std::fs::read(root().join("tests/fixtures/tls/ca.pem")).unwrap();
+    for certificate in rustls_pemfile_certs(&pem) {
+        roots.add(certificate).unwrap();
+    }
+    let config = ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect((uri.host().unwrap(), uri.port_u16().unwrap()))
+        .await
+        .unwrap();
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(ServerName::try_from("127.0.0.1").unwrap(), tcp)
+        .await
+        .unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let mut request = http::Request::builder()
+        .method(method)
+        .uri(uri.path_and_query().unwrap().as_str())
+        .header("host", uri.authority().unwrap().as_str())
+        .header("cookie", cookies);
+    if form.is_some() {
+        request = request.header("content-type", "application/x-www-form-urlencoded");
+    }
+    let body = http_body_util::Full::new(bytes::Bytes::from(form.unwrap_or("").to_owned()));
+    let response = sender
+        .send_request(request.body(body).unwrap())
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, headers, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// The certificates of a PEM file.
+fn rustls_pemfile_certs(
+    pem: &[u8],
+) -> Vec<tokio_rustls::rustls::pki_types::CertificateDer<'static>> {
+    use tokio_rustls::rustls::pki_types::{CertificateDer, pem::PemObject};
+    CertificateDer::pem_slice_iter(pem)
+        .map(|certificate| certificate.unwrap())
+        .collect()
+}
+
+/// A cookie jar: `Set-Cookie`s taken in, sent back as one `Cookie` header (paths ignored).
+#[derive(Default)]
+struct Jar(std::collections::BTreeMap<String, String>);
+
+impl Jar {
+    fn take(&mut self, headers: &http::HeaderMap) {
+        for value in headers.get_all("set-cookie") {
+            let pair = value.to_str().unwrap().split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            self.0.insert(name.to_owned(), value.to_owned());
+        }
+    }
+
+    fn header(&self) -> String {
+        self.0
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+/// Signs in at the provider as `person` without a browser, following the flow that
+/// `/console/oidc/login` starts; returns the console's attempt cookie and the provider's
+/// answer (the callback URL with its code and state).
+async fn code_from_provider(base: &str, issuer: &str, person: &str) -> (String, String) {
+    let client = http_client();
+    let (_, headers, _) = exchange(
+        &client,
+        "GET",
+        &format!("{base}/console/oidc/login"),
+        &[],
+        Vec::new(),
+    )
+    .await;
+    let attempt = headers["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let mut next = headers["location"].to_str().unwrap().to_owned();
+    let mut jar = Jar::default();
+    for _ in 0..8 {
+        if next.starts_with(base) {
+            return (attempt, next);
+        }
+        let url = if next.starts_with('/') {
+            format!("{issuer}{next}")
+        } else {
+            next.clone()
+        };
+        let (status, headers, _) = if url.contains("/interaction/") {
+            let (_, headers, _) = provider_exchange(&url, "GET", &jar.header(), None).await;
+            jar.take(&headers);
+            let form = format!("prompt=login&login={person}&password=any");
+            provider_exchange(&url, "POST", &jar.header(), Some(&form)).await
+        } else {
+            provider_exchange(&url, "GET", &jar.header(), None).await
+        };
+        assert!((300..400).contains(&status), "{url} answered {status}");
+        jar.take(&headers);
+        next = headers["location"].to_str().unwrap().to_owned();
+    }
+    panic!("the provider never answered the console");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_code_is_good_for_one_sign_in_only() {
+    let admin_port = free_port();
+    let base = format!("http://127.0.0.1:{admin_port}");
+    let provider = Provider::start(&base);
+    let _app = console_with_provider(admin_port, &provider.issuer).await;
+    let client = http_client();
+
+    let (attempt, answer) = code_from_provider(&base, &provider.issuer, "fatma").await;
+    let (status, headers, body) =
+        exchange(&client, "GET", &answer, &[("cookie", &attempt)], Vec::new()).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("Signed in as fatma"), "{body}");
+    let session = headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|value| value.to_str().unwrap())
+        .find(|value| value.starts_with("elevator_console=oidc."))
+        .expect("a sealed session cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let (status, _, page) = exchange(
+        &client,
+        "GET",
+        &format!("{base}/console/grants"),
+        &[("cookie", &session)],
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(page.contains("id=\"whoami\">fatma<"), "{page}");
+
+    // The same answer again (a replayed code, even with the attempt's cookie) signs no one in.
+    let (status, headers, body) =
+        exchange(&client, "GET", &answer, &[("cookie", &attempt)], Vec::new()).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("refused the code"), "{body}");
+    assert!(
+        headers.get_all("set-cookie").iter().all(|value| !value
+            .to_str()
+            .unwrap()
+            .starts_with("elevator_console=oidc.")),
+        "a replayed code made a session"
+    );
+
+    // A session cookie changed by its holder (another subject) is not accepted.
+    let forged = session.replacen("elevator_console=oidc.", "elevator_console=oidc.e", 1);
+    let (status, headers, _) = exchange(
+        &client,
+        "GET",
+        &format!("{base}/console/grants"),
+        &[("cookie", &forged)],
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(status, 303);
+    assert_eq!(headers["location"], "/console/oidc/login");
+}
