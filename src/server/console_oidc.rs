@@ -93,3 +93,37 @@ pub(super) fn oidc_options(config: &Config) -> anyhow::Result<Option<OidcOptions
         leeway: Duration::from_secs(config.auth.leeway_seconds.min(30)),
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(issuer: &str, redirect: Option<&str>) -> Config {
+        let mut config = Config::default();
+        config.console.oidc.issuer = Some(issuer.into());
+        config.console.oidc.redirect_url = redirect.map(Into::into);
+        config
+    }
+
+    #[test]
+    fn settings_that_cannot_work_stop_the_server_and_say_what_to_fix() {
+        let callback = Some("https://elevator.example.com/console/oidc/callback");
+        let plain = oidc_options(&config("http://idp.example.com", callback)).unwrap_err();
+        assert!(plain.to_string().contains("https"), "{plain}");
+        let no_redirect = oidc_options(&config("https://idp.example.com", None)).unwrap_err();
+        assert!(
+            no_redirect.to_string().contains("redirect_url"),
+            "{no_redirect}"
+        );
+        let wrong = oidc_options(&config(
+            "https://idp.example.com",
+            Some("https://elevator.example.com/console/login"),
+        ))
+        .unwrap_err();
+        assert!(
+            wrong.to_string().contains("/console/oidc/callback"),
+            "{wrong}"
+        );
+        assert!(oidc_options(&Config::default()).unwrap().is_none());
+    }
+}

@@ -169,3 +169,72 @@ impl SignedIn {
         self.identity().map(Arc::new)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn names() -> ClaimNames {
+        ClaimNames {
+            subject: "preferred_username".into(),
+            groups: "groups".into(),
+            manager: "manager".into(),
+            roles: "app_roles".into(),
+        }
+    }
+
+    fn claims() -> Map<String, Value> {
+        json!({
+            "sub": "00u1x", "preferred_username": "fatma", "sid": "s-1",
+            "groups": ["procurement-staff"], "manager": "ali", "app_roles": "po_creator@Org:Procurement",
+            "exp": 2_000_000_000,
+        })
+        .as_object()
+        .unwrap()
+        .clone()
+    }
+
+    #[test]
+    fn claims_map_to_the_identity_by_the_configured_names() {
+        let now = Utc::now();
+        let signed_in = SignedIn::from_claims(&claims(), &names(), "https://idp", now).unwrap();
+        let identity = signed_in.identity().unwrap();
+        assert_eq!(identity.subject.as_str(), "fatma");
+        assert_eq!(identity.session.unwrap().as_str(), "s-1");
+        assert_eq!(identity.groups[0].as_str(), "procurement-staff");
+        assert_eq!(identity.manager.unwrap().as_str(), "ali");
+        assert_eq!(identity.standing_roles.len(), 1);
+        assert_eq!(identity.issuer.as_deref(), Some("https://idp"));
+    }
+
+    #[test]
+    fn claims_that_cannot_be_an_identity_are_refused_naming_the_claim() {
+        let now = Utc::now();
+        let mut missing = claims();
+        missing.remove("preferred_username");
+        let error = SignedIn::from_claims(&missing, &names(), "https://idp", now).unwrap_err();
+        assert!(error.contains("preferred_username"), "{error}");
+        let mut wrong = claims();
+        wrong.insert("groups".into(), json!([1, 2]));
+        let error = SignedIn::from_claims(&wrong, &names(), "https://idp", now).unwrap_err();
+        assert!(error.contains("groups"), "{error}");
+    }
+
+    #[test]
+    fn a_sealed_session_opens_only_unchanged_and_under_its_key() {
+        let now = Utc::now();
+        let signed_in = SignedIn::from_claims(&claims(), &names(), "https://idp", now).unwrap();
+        let seal = |body: &str| format!("mac-of-{}", body.len());
+        let sealed = signed_in.sealed(seal).unwrap();
+        assert!(sealed.starts_with(SEALED_PREFIX));
+        assert_eq!(SignedIn::unsealed(&sealed, seal), Some(signed_in.clone()));
+        let other_key = |body: &str| format!("other-{}", body.len());
+        assert_eq!(SignedIn::unsealed(&sealed, other_key), None);
+        let changed = sealed.replacen(SEALED_PREFIX, "oidc.e", 1);
+        assert_eq!(SignedIn::unsealed(&changed, seal), None);
+        let mut crowded = signed_in;
+        crowded.groups = vec!["g".repeat(60); 100];
+        assert!(crowded.sealed(seal).unwrap_err().contains("too large"));
+    }
+}
