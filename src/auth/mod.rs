@@ -37,7 +37,7 @@ use crate::clock::SharedClock;
 use crate::domain::{GroupName, Identity, SessionId, StandingRole, Subject};
 use chrono::{DateTime, TimeDelta, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use keys::{VerificationKey, jwks_keys};
+pub(crate) use keys::{VerificationKey, jwks_keys};
 
 /// The issuer dev tokens carry; refused whenever dev mode is off.
 pub const DEV_ISSUER: &str = "elevator-dev";

@@ -21,6 +21,7 @@
 //! | module    | what lives there |
 //! | --------- | ---------------- |
 //! | `session` | who is calling: bearer token or login cookie, CSRF tokens, sign in and out |
+//! | `oidc`    | sign-in through an OpenID provider: code flow, ID tokens, logout (RP-initiated, back-channel) |
 //! | `forms`   | form, query-string and cookie parsing |
 //! | `input`   | form fields turned into domain values, errors naming the field |
 //! | `entity_input` | the directory's entity form turned into an entity, within the API's bounds |
@@ -31,10 +32,12 @@ mod entity_input;
 mod forms;
 mod html;
 mod input;
+mod oidc;
 mod pages;
 mod session;
 
 pub use html::Page;
+pub use oidc::{ClaimNames, OidcOptions};
 
 use std::sync::Arc;
 
@@ -48,7 +51,7 @@ use crate::service::Elevator;
 use crate::service::context::{self, RequestContext};
 use forms::Fields;
 use html::{Viewer, plain, respond, see_other};
-use session::{constant_time_equal, logout};
+use session::constant_time_equal;
 
 /// The cookie holding a console session's token.
 const SESSION_COOKIE: &str = "elevator_console";
@@ -63,6 +66,8 @@ pub struct ConsoleOptions {
     pub token_login: bool,
     /// The key CSRF tokens are derived with; replicas behind one address must share it.
     pub csrf_key: Vec<u8>,
+    /// Sign-in through an OpenID provider, when configured.
+    pub oidc: Option<OidcOptions>,
 }
 
 /// The console: the use cases, the authenticator, and its keys.
@@ -71,6 +76,7 @@ pub struct Console {
     auth: Arc<Authenticator>,
     clock: SharedClock,
     options: ConsoleOptions,
+    oidc: Option<oidc::Oidc>,
 }
 
 /// The verified caller of a console request.
@@ -105,6 +111,7 @@ impl Console {
             app,
             auth,
             clock,
+            oidc: options.oidc.clone().map(oidc::Oidc::new),
             options,
         }
     }
@@ -148,9 +155,14 @@ impl Console {
         match (&method, path.as_str()) {
             (&Method::POST, "/console/login") => return self.login(&parts.headers, &form),
             (_, "/console/login") => return self.login_page(&parts.headers, None),
+            (_, path) if path.starts_with("/console/oidc/") => {
+                return self
+                    .oidc_route(&method, path, &parts.headers, &query, &form)
+                    .await;
+            }
             _ => {}
         }
-        let caller = match self.identify(&parts.headers, &method) {
+        let caller = match self.identify(&parts.headers, &method).await {
             Ok(caller) => caller,
             Err(response) => return *response,
         };
@@ -166,10 +178,37 @@ impl Console {
                 );
             }
             if path == "/console/logout" {
-                return logout();
+                return self.sign_out(&parts.headers, &caller).await;
             }
         }
         self.dispatch(&caller, &method, &path, &query, &form).await
+    }
+
+    /// The sign-in through the identity provider: its steps need no signed-in caller.
+    async fn oidc_route(
+        &self,
+        method: &Method,
+        path: &str,
+        headers: &HeaderMap,
+        query: &Fields,
+        form: &Fields,
+    ) -> Page {
+        let Some(oidc) = &self.oidc else {
+            return plain(
+                StatusCode::NOT_FOUND,
+                "sign-in through an identity provider is not configured (console.oidc.issuer)",
+            );
+        };
+        match (method, path) {
+            (&Method::GET, "/console/oidc/login") => self.oidc_sign_in(oidc).await,
+            (&Method::GET, "/console/oidc/callback") => {
+                self.oidc_callback(oidc, headers, query).await
+            }
+            (&Method::POST, "/console/oidc/backchannel-logout") => {
+                self.oidc_backchannel_logout(oidc, form).await
+            }
+            _ => plain(StatusCode::NOT_FOUND, "no such console page"),
+        }
     }
 
     /// Routes a signed-in request (the CSRF token of a POST is already checked) to its page.

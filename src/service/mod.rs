@@ -39,6 +39,7 @@ mod elevations;
 mod entitlements;
 mod error;
 mod grants;
+mod login_sessions;
 mod policies;
 mod reviews;
 mod reviews_build;

@@ -40,14 +40,14 @@ fn element_id(element: &Value) -> String {
 /// How long to wait for something to appear on a page (a liveness bound, not a speed claim).
 const PATIENCE: Duration = Duration::from_secs(20);
 
-type HttpClient = Client<HttpConnector, Full<Bytes>>;
+pub(crate) type HttpClient = Client<HttpConnector, Full<Bytes>>;
 
-fn http_client() -> HttpClient {
+pub(crate) fn http_client() -> HttpClient {
     Client::builder(TokioExecutor::new()).build_http()
 }
 
 /// One HTTP exchange: status, headers, body.
-async fn exchange(
+pub(crate) async fn exchange(
     client: &HttpClient,
     method: &str,
     url: &str,
@@ -210,6 +210,8 @@ impl Driver {
                 "/session",
                 Some(json!({"capabilities": {"alwaysMatch": {
                     "browserName": "chrome",
+                    // The OpenID provider of tests/api/oidc.rs serves the test CA's certificate.
+                    "acceptInsecureCerts": true,
                     "goog:chromeOptions": {
                         "binary": CHROMIUM,
                         "args": [

@@ -37,6 +37,7 @@ mod jwks;
 mod limits;
 mod loadtest;
 mod logs;
+mod oidc;
 mod operability;
 mod policy_fuzz;
 mod privileges;
