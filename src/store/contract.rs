@@ -265,6 +265,7 @@ pub trait Store:
     + Outbox
     + ChangeFeed
     + Operations
+    + super::AccessRequests
     + 'static
 {
 }
@@ -279,6 +280,7 @@ impl<T> Store for T where
         + Outbox
         + ChangeFeed
         + Operations
+        + super::AccessRequests
         + 'static
 {
 }

@@ -11,6 +11,7 @@
 //! [`Policies`], [`DirectoryEntries`], [`AuditLog`], [`Outbox`], [`ChangeFeed`], [`Operations`]) so that a consumer
 //! can take only the part it uses.
 
+mod access_requests;
 mod change;
 mod contract;
 mod delivery_ids;
@@ -24,6 +25,7 @@ pub mod postgres;
 mod reads;
 
 pub use crate::domain::audit_log::{Checkpoint, StoredAuditEvent};
+pub use access_requests::{AccessRequests, DENIAL_RETENTION_AFTER_EXPIRY};
 pub use change::{
     Change, Committed, Created, Decide, ElevationContext, GrantContext, PolicyVersion,
 };

@@ -44,6 +44,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "0006_directory",
         include_str!("../../../migrations/0006_directory.sql"),
     ),
+    (
+        7,
+        "0007_access_requests",
+        include_str!("../../../migrations/0007_access_requests.sql"),
+    ),
 ];
 
 /// Settings of the PostgreSQL store.
