@@ -14,7 +14,7 @@ use tracing::Instrument;
 
 use super::config::AuthzenConfig;
 use super::problem::HttpError;
-use super::{MAX_BODY_BYTES, caller, discovery};
+use super::{MAX_BODY_BYTES, access_request, caller, discovery};
 use crate::auth::Authenticator;
 use crate::domain::Identity;
 use crate::service::Elevator;
@@ -87,7 +87,7 @@ pub(crate) struct Connection {
 /// The HTTP port's handlers and what they share.
 pub struct HttpEdge {
     pub(super) app: Arc<Elevator>,
-    auth: Arc<Authenticator>,
+    pub(super) auth: Arc<Authenticator>,
     pub(super) authzen: AuthzenConfig,
     in_flight: Arc<Semaphore>,
 }
@@ -147,6 +147,10 @@ impl HttpEdge {
         request: Request<Incoming>,
         connection: &Connection,
     ) -> Result<Response<Full<Bytes>>, HttpError> {
+        if access_request::serves(request.uri().path()) {
+            let _permit = self.permit()?;
+            return self.access_request(request, connection).await;
+        }
         let Some(route) = Route::of(request.uri().path()) else {
             return Err(HttpError::new(
                 StatusCode::NOT_FOUND,
@@ -167,18 +171,23 @@ impl HttpEdge {
             }
             return Ok(refused);
         }
-        let _permit = self.in_flight.try_acquire().map_err(|_| {
-            HttpError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "IN_FLIGHT_LIMIT",
-                "this replica is at its limit of requests in flight: retry shortly or elsewhere",
-            )
-        })?;
+        let _permit = self.permit()?;
         let answer = match route {
             Route::Discovery => discovery::metadata(self, &request, connection)?,
             _ => self.question(route, request, connection).await?,
         };
         Ok(json_response(StatusCode::OK, &answer))
+    }
+
+    /// A place among the requests worked on at once, or `503` when there is none.
+    fn permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, HttpError> {
+        self.in_flight.try_acquire().map_err(|_| {
+            HttpError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "IN_FLIGHT_LIMIT",
+                "this replica is at its limit of requests in flight: retry shortly or elsewhere",
+            )
+        })
     }
 
     /// A question to the decision point: the caller, the body, then the handler.
@@ -196,6 +205,8 @@ impl HttpEdge {
         )
         .await?;
         json_content_type(request.headers())?;
+        // Where the access request profile's URLs point (none when the host is unusable).
+        let base = discovery::identifier(self, &request, connection).ok();
         let body = read_body(request).await?;
         match route {
             Route::Evaluations => self.evaluations(&caller, &body).await,
@@ -203,14 +214,16 @@ impl HttpEdge {
             Route::SearchResource => self.search_resource(&caller, &body).await,
             Route::SearchAction => self.search_action(&caller, &body).await,
             // Discovery is answered before the caller is known and never gets here.
-            Route::Evaluation | Route::Discovery => self.evaluation(&caller, &body).await,
+            Route::Evaluation | Route::Discovery => {
+                self.evaluation(&caller, &body, base.as_deref()).await
+            }
         }
     }
 }
 
 /// Refuses a body that is not declared `application/json` (parameters such as
 /// `charset=utf-8` are fine).
-fn json_content_type(headers: &HeaderMap) -> Result<(), HttpError> {
+pub(super) fn json_content_type(headers: &HeaderMap) -> Result<(), HttpError> {
     let declared = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
@@ -227,7 +240,7 @@ fn json_content_type(headers: &HeaderMap) -> Result<(), HttpError> {
 }
 
 /// The body, at most [`MAX_BODY_BYTES`]; a larger one (declared or sent) is a `413`.
-async fn read_body(request: Request<Incoming>) -> Result<Bytes, HttpError> {
+pub(super) async fn read_body(request: Request<Incoming>) -> Result<Bytes, HttpError> {
     let too_large = || {
         HttpError::new(
             StatusCode::PAYLOAD_TOO_LARGE,

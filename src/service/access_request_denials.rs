@@ -127,6 +127,11 @@ impl Elevator {
         }))
     }
 
+    /// Eligibility entry `index` of the policy in force (for its request schema).
+    pub fn eligibility_entry(&self, index: usize) -> Option<Eligibility> {
+        self.decider.policy().eligibility().get(index).cloned()
+    }
+
     /// What approval `approval_id`, presented with `question` (as in
     /// [`Elevator::requestable_denial`]), is worth now.
     #[tracing::instrument(skip_all)]

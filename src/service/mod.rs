@@ -61,6 +61,7 @@ use crate::store::{
 use crate::telemetry::metrics::Metrics;
 
 pub use access_request_denials::{ApprovalStanding, DENIAL_LIFETIME, DenialOffer};
+pub(crate) use access_requests::profile_refusal;
 pub use access_requests::{
     AccessRequestSubmission, AccessRequestTask, CLOCK_SKEW_TOLERANCE, DenialBinding,
     MAX_ACCESS_REQUEST_ITEMS, SubmittedItem, TaskItem, TaskStatus,
