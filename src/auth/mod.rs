@@ -20,6 +20,7 @@ pub mod jwks;
 mod keys;
 mod options;
 mod secret_file;
+mod signing;
 mod weight;
 
 pub use claims::Claims;
@@ -27,6 +28,7 @@ pub use error::AuthError;
 pub use options::AuthOptions;
 pub(crate) use options::read_jwks_file;
 pub use secret_file::read_secret_file;
+pub use signing::SigningKeyRing;
 
 use std::sync::Arc;
 use std::time::Duration;

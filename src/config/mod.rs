@@ -35,6 +35,8 @@ pub struct Config {
     pub http_listen: Option<SocketAddr>,
     /// AuthZEN on the HTTP port.
     pub authzen: crate::http::AuthzenConfig,
+    /// Tokens elevator mints (token exchange) and the keys it signs them with.
+    pub tokens: crate::http::TokenConfig,
     /// After a shutdown signal, how long in-flight calls may take before the server stops
     /// anyway, in ms.
     pub shutdown_grace_ms: u64,
@@ -79,6 +81,7 @@ impl Default for Config {
             admin_listen: "127.0.0.1:9090".parse().expect("valid default address"),
             http_listen: None,
             authzen: Default::default(),
+            tokens: Default::default(),
             shutdown_grace_ms: 20_000,
             database_url: None,
             policy_file: None,

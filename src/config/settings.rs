@@ -45,6 +45,10 @@ settings! {
     "admin_listen", "ELEVATOR_ADMIN_LISTEN", Text, false, "admin HTTP address for /metrics, /healthz, /readyz (127.0.0.1:9090)";
     "http_listen", "ELEVATOR_HTTP_LISTEN", Text, false, "PEP-facing HTTP address for AuthZEN, HTTP/1.1 and h2 (unset: no HTTP port)";
     "authzen.policy_decision_point", "ELEVATOR_AUTHZEN_POLICY_DECISION_POINT", Text, false, "the https URL published as policy_decision_point in AuthZEN metadata (unset: the port's scheme and the Host asked for)";
+    "tokens.issuer", "ELEVATOR_TOKENS_ISSUER", Text, false, "issuer (iss) of minted tokens, an http(s) URL (authzen.policy_decision_point, else the HTTP port's URL)";
+    "tokens.signing_key_files", "ELEVATOR_TOKENS_SIGNING_KEY_FILES", List, false, "PKCS#8 PEM files with Ed25519 or P-256 keys, oldest first: the last signs, all are published (a key made at start-up)";
+    "tokens.audiences", "ELEVATOR_TOKENS_AUDIENCES", List, false, "audiences a token may be minted for (comma-separated)";
+    "tokens.max_lifetime_minutes", "ELEVATOR_TOKENS_MAX_LIFETIME_MINUTES", Number, false, "longest life of a minted token, never past its grant (15)";
     "shutdown_grace_ms", "ELEVATOR_SHUTDOWN_GRACE_MS", Number, false, "how long in-flight calls may finish after SIGTERM (20000)";
     "database.migrate_on_start", "ELEVATOR_DATABASE_MIGRATE_ON_START", Flag, false, "apply pending migrations at start-up (true; serve --no-migrate turns it off)";
     "database_url", "ELEVATOR_DATABASE_URL", Text, true, "PostgreSQL URL; unset means dev mode (in-memory)";

@@ -8,6 +8,7 @@
 //! | `POST /access/v1/search/subject`, `/resource`, `/action` | `search/` |
 //! | `POST /access/v1/requests`, `GET /access/v1/requests/{task}`, `POST …/{task}/cancel` | `access_request/` |
 //! | `GET /.well-known/authzen-configuration` | `discovery.rs` |
+//! | `GET /.well-known/jwks.json`, `/.well-known/oauth-authorization-server` | `oauth_metadata.rs` |
 //!
 //! Handlers are thin: the router (`router.rs`) gives each request its request id, checks the
 //! method, the content type and the body size, and knows the caller (`caller.rs`: a bearer
@@ -25,13 +26,16 @@ mod evaluation;
 mod evaluations;
 mod json;
 mod listener;
+mod oauth_metadata;
 mod problem;
 mod router;
 mod search;
+mod token_config;
 
 pub use config::AuthzenConfig;
 pub use listener::serve;
 pub use router::HttpEdge;
+pub use token_config::TokenConfig;
 
 /// Largest request body, in bytes; a larger one is answered `413 Payload Too Large` before it
 /// is read further. A batch of [`MAX_EVALUATIONS`] questions with a few properties each fits

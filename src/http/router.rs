@@ -14,8 +14,8 @@ use tracing::Instrument;
 
 use super::config::AuthzenConfig;
 use super::problem::HttpError;
-use super::{MAX_BODY_BYTES, access_request, caller, discovery};
-use crate::auth::Authenticator;
+use super::{MAX_BODY_BYTES, access_request, caller, discovery, oauth_metadata};
+use crate::auth::{Authenticator, SigningKeyRing};
 use crate::domain::Identity;
 use crate::service::Elevator;
 use crate::service::context::{RequestContext, serving};
@@ -38,17 +38,23 @@ pub(super) enum Route {
     SearchAction,
     /// `GET /.well-known/authzen-configuration`.
     Discovery,
+    /// `GET /.well-known/jwks.json`: elevator's public signing keys.
+    Jwks,
+    /// `GET /.well-known/oauth-authorization-server`: the token issuer's metadata.
+    AuthorizationServerMetadata,
 }
 
 impl Route {
     /// Every route, for discovery.
-    pub(super) const ALL: [Route; 6] = [
+    pub(super) const ALL: [Route; 8] = [
         Route::Evaluation,
         Route::Evaluations,
         Route::SearchSubject,
         Route::SearchResource,
         Route::SearchAction,
         Route::Discovery,
+        Route::Jwks,
+        Route::AuthorizationServerMetadata,
     ];
 
     /// The path.
@@ -60,12 +66,14 @@ impl Route {
             Route::SearchResource => "/access/v1/search/resource",
             Route::SearchAction => "/access/v1/search/action",
             Route::Discovery => "/.well-known/authzen-configuration",
+            Route::Jwks => "/.well-known/jwks.json",
+            Route::AuthorizationServerMetadata => "/.well-known/oauth-authorization-server",
         }
     }
 
     fn method(self) -> Method {
         match self {
-            Route::Discovery => Method::GET,
+            Route::Discovery | Route::Jwks | Route::AuthorizationServerMetadata => Method::GET,
             _ => Method::POST,
         }
     }
@@ -90,22 +98,26 @@ pub struct HttpEdge {
     pub(super) auth: Arc<Authenticator>,
     pub(super) authzen: AuthzenConfig,
     in_flight: Arc<Semaphore>,
+    /// The keys elevator signs its tokens with.
+    pub(super) key_ring: Arc<SigningKeyRing>,
 }
 
 impl HttpEdge {
     /// Handlers over `app`, authenticating with `auth`; at most `max_concurrent_calls`
-    /// requests are worked on at once (past it, `503`).
+    /// requests are worked on at once (past it, `503`); tokens are signed with `key_ring`.
     pub fn new(
         app: Arc<Elevator>,
         auth: Arc<Authenticator>,
         authzen: AuthzenConfig,
         max_concurrent_calls: usize,
+        key_ring: Arc<SigningKeyRing>,
     ) -> Self {
         HttpEdge {
             app,
             auth,
             authzen,
             in_flight: Arc::new(Semaphore::new(max_concurrent_calls.max(1))),
+            key_ring,
         }
     }
 
@@ -174,6 +186,19 @@ impl HttpEdge {
         let _permit = self.permit()?;
         let answer = match route {
             Route::Discovery => discovery::metadata(self, &request, connection)?,
+            Route::Jwks => {
+                let mut answer = json_response(StatusCode::OK, &oauth_metadata::jwks(self));
+                answer.headers_mut().insert(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_str(&format!(
+                        "public, max-age={}",
+                        oauth_metadata::JWKS_MAX_AGE_SECONDS
+                    ))
+                    .expect("a number makes a valid header value"),
+                );
+                return Ok(answer);
+            }
+            Route::AuthorizationServerMetadata => oauth_metadata::authorization_server(self),
             _ => self.question(route, request, connection).await?,
         };
         Ok(json_response(StatusCode::OK, &answer))
@@ -213,8 +238,11 @@ impl HttpEdge {
             Route::SearchSubject => self.search_subject(&caller, &body).await,
             Route::SearchResource => self.search_resource(&caller, &body).await,
             Route::SearchAction => self.search_action(&caller, &body).await,
-            // Discovery is answered before the caller is known and never gets here.
-            Route::Evaluation | Route::Discovery => {
+            // Metadata is answered before the caller is known and never gets here.
+            Route::Evaluation
+            | Route::Discovery
+            | Route::Jwks
+            | Route::AuthorizationServerMetadata => {
                 self.evaluation(&caller, &body, base.as_deref()).await
             }
         }

@@ -16,8 +16,8 @@ use super::background::{
     Background, spawn_change_feed, spawn_checkpoints, spawn_refresher, spawn_sweeper,
 };
 use super::database::open_store;
-use super::options;
 use super::{HttpPort, Server};
+use super::{key_ring, options};
 use crate::admin::{READINESS_SERVICE, Readiness};
 use crate::api::Api;
 use crate::api::ext_authz::EnvoyAuthorization;
@@ -46,6 +46,7 @@ impl Server {
         let ext_authz = config.ext_authz.compile().map_err(anyhow::Error::msg)?;
         config.limits.validate().map_err(anyhow::Error::msg)?;
         config.authzen.validate().map_err(anyhow::Error::msg)?;
+        config.tokens.validate().map_err(anyhow::Error::msg)?;
         let tls = ServerTls::load(&config.tls).map_err(anyhow::Error::msg)?;
         let instance_id = new_instance_id();
         let (core, decision_log_writer) = build_core(&config, &instance_id, clock).await?;
@@ -294,11 +295,16 @@ async fn bind_http_port(config: &Config, core: &Core) -> anyhow::Result<Option<H
     let listener = TcpListener::bind(address)
         .await
         .with_context(|| format!("binding the HTTP port {address} (http_listen)"))?;
+    let bound = listener
+        .local_addr()
+        .context("reading the HTTP port's address")?;
+    let key_ring = Arc::new(key_ring::key_ring(config, bound, core.clock.clone())?);
     let edge = HttpEdge::new(
         core.app.clone(),
         core.authenticator.clone(),
         config.authzen.clone(),
         config.limits.max_concurrent_calls,
+        key_ring,
     );
     Ok(Some(HttpPort {
         listener,

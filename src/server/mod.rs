@@ -34,6 +34,7 @@ mod background;
 mod build;
 mod database;
 mod grpc;
+mod key_ring;
 mod options;
 mod run;
 
