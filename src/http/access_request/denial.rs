@@ -15,7 +15,8 @@ use super::super::evaluation::access_query;
 use super::super::json::{Object, Question, member};
 use super::super::problem::HttpError;
 use super::super::router::{HttpEdge, json_response};
-use super::REQUESTS_PATH;
+use super::{REQUESTS_PATH, signed};
+use crate::auth::SigningKeyRing;
 use crate::domain::{Decision, Identity, format_duration};
 use crate::service::{ApprovalStanding, DenialOffer, Eligibility, ServiceError};
 
@@ -107,7 +108,19 @@ impl HttpEdge {
         let mut profile = Map::new();
         if let Some(approval) = approval {
             let id = approval_id(approval)?;
-            let standing = self.app.approval_standing(id, &bound).await?;
+            let state = approval.get("state").filter(|state| !state.is_null());
+            let signed_state_holds = match state {
+                None => true,
+                Some(Json::String(state)) => {
+                    signed::approval_state_holds(&self.key_ring, state, id)
+                }
+                Some(_) => false,
+            };
+            let standing = if signed_state_holds {
+                self.app.approval_standing(id, &bound).await?
+            } else {
+                ApprovalStanding::Unverifiable
+            };
             if decision.allowed {
                 if let ApprovalStanding::Valid { approved_until } = standing {
                     profile.insert(
@@ -127,7 +140,7 @@ impl HttpEdge {
             let Some(offer) = self.offer(caller, question, decision, bound).await? else {
                 return Ok(None);
             };
-            requestable(&offer, base, &mut profile);
+            requestable(&offer, base, &self.key_ring, &mut profile);
         }
         if profile.is_empty() {
             return Ok(Some(answer));
@@ -160,7 +173,7 @@ impl HttpEdge {
                 {
                     Some(offer) => {
                         let reason = standing.denial_reason();
-                        requestable(&offer, base, &mut profile);
+                        requestable(&offer, base, &self.key_ring, &mut profile);
                         profile.insert("reason".into(), json!(reason));
                         "request"
                     }
@@ -224,13 +237,21 @@ fn approval_id(approval: &Json) -> Result<&str, HttpError> {
 }
 
 /// Adds a requestable denial's members to the decision context.
-fn requestable(offer: &DenialOffer, base: Option<&str>, profile: &mut Map<String, Json>) {
+fn requestable(
+    offer: &DenialOffer,
+    base: Option<&str>,
+    ring: &SigningKeyRing,
+    profile: &mut Map<String, Json>,
+) {
     let denial = &offer.denial;
     let mut access_request = json!({
         "template": denial.template,
         "expires_at": rfc3339(denial.expires_at),
         "display": display(&offer.entry),
     });
+    if let Some(token) = signed::binding_token(ring, denial) {
+        access_request["binding_token"] = json!(token);
+    }
     if let Some(base) = base {
         access_request["endpoint"] = json!(format!("{base}{REQUESTS_PATH}"));
         access_request["request_schema_url"] = json!(format!(

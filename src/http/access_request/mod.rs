@@ -13,6 +13,7 @@
 //! (`urn:openid:authzen:access-request:error:*`); the rest are the port's usual problems.
 
 mod denial;
+mod signed;
 mod submission;
 mod task;
 
@@ -49,6 +50,9 @@ pub(super) fn serves(path: &str) -> bool {
 
 /// Adds the profile's metadata: the endpoint and the capability.
 pub(super) fn metadata(identifier: &str, document: &mut Map<String, Json>) {
+    document
+        .entry("jwks_uri")
+        .or_insert_with(|| json!(format!("{identifier}/.well-known/jwks.json")));
     document.insert(
         "access_request_endpoint".into(),
         json!(format!("{identifier}{REQUESTS_PATH}")),

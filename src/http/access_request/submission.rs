@@ -17,7 +17,7 @@ use super::super::json::{self, Object, member};
 use super::super::problem::HttpError;
 use super::super::router::{HttpEdge, json_content_type, read_body};
 use super::denial::question_json;
-use super::task;
+use super::{signed, task};
 use crate::domain::{Identity, session_from_context};
 use crate::service::{
     AccessRequestSubmission, DenialBinding, MAX_ACCESS_REQUEST_ITEMS, ServiceError, SubmittedItem,
@@ -41,7 +41,16 @@ impl HttpEdge {
         let idempotency_key = idempotency_key(request.headers())?;
         let body = read_body(request).await?;
         let object = json::body_object(&body)?;
-        let submission = read_submission(&object, idempotency_key)?;
+        let mut submission = read_submission(&object, idempotency_key)?;
+        for (index, item) in submission.items.iter_mut().enumerate() {
+            if let Some(binding) = item.denial.as_mut() {
+                signed::resolve_binding(
+                    &self.key_ring,
+                    binding,
+                    &format!("items[{index}].denial"),
+                )?;
+            }
+        }
         verify_actor_chain(caller, &submission.client, self.app.roles().pep.as_str())?;
         let task = self
             .app
@@ -53,7 +62,7 @@ impl HttpEdge {
         } else {
             StatusCode::CREATED
         };
-        Ok(task::answer(status, &task, base, true))
+        Ok(task::answer(status, &task, base, &self.key_ring, true))
     }
 }
 

@@ -14,6 +14,8 @@ use super::super::problem::HttpError;
 use super::super::router::{HttpEdge, json_response, read_body};
 use super::REQUESTS_PATH;
 use super::denial::rfc3339;
+use super::signed;
+use crate::auth::SigningKeyRing;
 use crate::domain::{Elevation, Identity};
 use crate::service::{AccessRequestTask, TaskItem, TaskStatus};
 
@@ -26,7 +28,7 @@ impl HttpEdge {
         base: &str,
     ) -> Result<Response<Full<Bytes>>, HttpError> {
         let task = self.app.access_request_task(caller, task_id).await?;
-        Ok(answer(StatusCode::OK, &task, base, false))
+        Ok(answer(StatusCode::OK, &task, base, &self.key_ring, false))
     }
 
     /// Cancels a task's pending items; the body (optional) may say `reason` and `comment`.
@@ -58,7 +60,7 @@ impl HttpEdge {
             .app
             .cancel_access_request(caller, task_id, &why)
             .await?;
-        Ok(answer(StatusCode::OK, &task, base, false))
+        Ok(answer(StatusCode::OK, &task, base, &self.key_ring, false))
     }
 }
 
@@ -67,10 +69,11 @@ pub(super) fn answer(
     status: StatusCode,
     task: &AccessRequestTask,
     base: &str,
+    ring: &SigningKeyRing,
     located: bool,
 ) -> Response<Full<Bytes>> {
     let status_endpoint = format!("{base}{REQUESTS_PATH}/{}", task.record.task_id);
-    let mut response = json_response(status, &document(task, &status_endpoint));
+    let mut response = json_response(status, &document(task, &status_endpoint, ring));
     if located && let Ok(value) = HeaderValue::from_str(&status_endpoint) {
         response.headers_mut().insert(header::LOCATION, value);
     }
@@ -78,7 +81,7 @@ pub(super) fn answer(
 }
 
 /// The profile's `{"task": …, "result": …}` for `task`.
-fn document(task: &AccessRequestTask, status_endpoint: &str) -> Json {
+fn document(task: &AccessRequestTask, status_endpoint: &str, ring: &SigningKeyRing) -> Json {
     let mut handle = json!({
         "id": task.record.task_id,
         "status": task.status.as_str(),
@@ -102,8 +105,17 @@ fn document(task: &AccessRequestTask, status_endpoint: &str) -> Json {
     }
     let mut answer = json!({});
     if task.record.bundled {
-        handle["items"] = Json::Array(task.items.iter().map(item).collect());
-    } else if let Some(result) = task.items.first().and_then(result) {
+        handle["items"] = Json::Array(
+            task.items
+                .iter()
+                .map(|entry| item(task, entry, ring))
+                .collect(),
+        );
+    } else if let Some(result) = task
+        .items
+        .first()
+        .and_then(|first| result(task, first, ring))
+    {
         answer["result"] = result;
     }
     answer["task"] = handle;
@@ -111,13 +123,13 @@ fn document(task: &AccessRequestTask, status_endpoint: &str) -> Json {
 }
 
 /// One item of a bundled task.
-fn item(item: &TaskItem) -> Json {
+fn item(task: &AccessRequestTask, item: &TaskItem, ring: &SigningKeyRing) -> Json {
     let mut entry = json!({
         "resource": item.item.bound["resource"],
         "action": item.item.bound["action"],
         "status": item.status.as_str(),
     });
-    if let Some(result) = result(item) {
+    if let Some(result) = result(task, item, ring) {
         entry["result"] = result;
     }
     if let Some(refusal) = &item.item.refusal {
@@ -127,14 +139,24 @@ fn item(item: &TaskItem) -> Json {
 }
 
 /// An approved item's `reevaluate` result: the approval a PEP presents at `context.approval`.
-fn result(item: &TaskItem) -> Option<Json> {
+fn result(task: &AccessRequestTask, item: &TaskItem, ring: &SigningKeyRing) -> Option<Json> {
     let approved_until = item.approved_until()?;
+    let state = signed::approval_state(
+        ring,
+        &item.item.approval_id,
+        &task.record.task_id,
+        task.record.requester.as_str(),
+        approved_until,
+    );
     let mut approval = json!({
         "id": item.item.approval_id,
         "approved_until": rfc3339(approved_until),
     });
     if let Some(approved_at) = item.approved_at() {
         approval["approved_at"] = json!(rfc3339(approved_at));
+    }
+    if let Some(state) = state {
+        approval["state"] = json!(state);
     }
     Some(json!({ "mode": "reevaluate", "approval": approval }))
 }

@@ -553,3 +553,77 @@ async fn a_bundle_of_items_from_separate_denials_becomes_one_elevation_each() {
     assert!(statuses.contains(&"approved") && statuses.contains(&"denied"));
     assert!(done.get("result").is_none());
 }
+
+#[tokio::test]
+async fn signed_binding_tokens_and_approval_states_bind_and_altered_ones_are_refused() {
+    let app = jit_app(Backend::Memory).await;
+    let metadata = get(&app, &app.pep(), "/.well-known/authzen-configuration")
+        .await
+        .json();
+    assert!(
+        metadata["jwks_uri"]
+            .as_str()
+            .unwrap()
+            .ends_with("/.well-known/jwks.json")
+    );
+    let question = jerry_asks("todo-7");
+    let denial = post(&app, EVALUATION, &question).await.json();
+    let token = denial["context"]["access_request"]["binding_token"]
+        .as_str()
+        .expect("a signed binding token")
+        .to_owned();
+    // The token alone binds the request (the PEP echoes it, not the evaluation id).
+    let mut body = submission(&question, &denial, Some("why"));
+    body["denial"] = json!({
+        "binding_token": token,
+        "expires_at": denial["context"]["access_request"]["expires_at"],
+    });
+    // Altered by one character, it binds nothing.
+    let mut altered = body.clone();
+    let mut forged_token = token.clone();
+    let last = forged_token.pop().unwrap();
+    forged_token.push(if last == 'A' { 'B' } else { 'A' });
+    altered["denial"]["binding_token"] = json!(forged_token);
+    let refused = submit(&app, &app.pep(), "s1", &altered).await;
+    assert_eq!(refused.status, 400);
+    assert_eq!(
+        refused.json()["type"],
+        "urn:openid:authzen:access-request:error:invalid_denial_binding"
+    );
+    // Beside another evaluation's id, it binds nothing either.
+    let other = post(&app, EVALUATION, &jerry_asks("todo-8")).await.json();
+    let mut mixed = body.clone();
+    mixed["denial"]["evaluation_id"] = other["context"]["evaluation_id"].clone();
+    assert_eq!(submit(&app, &app.pep(), "s2", &mixed).await.status, 400);
+    let submitted = submit(&app, &app.pep(), "s3", &body).await;
+    assert_eq!(
+        submitted.status,
+        202,
+        "{}",
+        String::from_utf8_lossy(&submitted.body)
+    );
+    let status_path = path_of(&submitted.json()["task"]["status_endpoint"]);
+    let pending = beths_inbox(&app).await;
+    approve(&app, &beth(&app), &pending[0].id).await.unwrap();
+    let approval = get(&app, &app.pep(), &status_path).await.json()["result"]["approval"].clone();
+    assert!(approval["state"].as_str().is_some(), "{approval}");
+    let allowed = post(&app, EVALUATION, &with_approval("todo-7", &approval))
+        .await
+        .json();
+    assert_eq!(allowed["decision"], true);
+    // A state altered, or paired with another approval's id, makes the approval count for nothing.
+    let mut tampered = approval.clone();
+    tampered["state"] = json!(format!("{}x", approval["state"].as_str().unwrap()));
+    let answer = post(&app, EVALUATION, &with_approval("todo-7", &tampered))
+        .await
+        .json();
+    assert_eq!(answer["decision"], true, "the grant itself still allows");
+    assert!(answer["context"].get("approval").is_none(), "{answer}");
+    let mut swapped = approval.clone();
+    swapped["id"] = json!("apr_00000000000000000000000000000000");
+    let answer = post(&app, EVALUATION, &with_approval("todo-9", &swapped))
+        .await
+        .json();
+    assert_eq!(answer["decision"], false);
+    assert_eq!(answer["context"]["reason"], "approval_unverifiable");
+}
