@@ -7,7 +7,7 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value as Json;
 
-use super::access_requests::{TaskStatus, question_matches};
+use super::access_requests::TaskStatus;
 use super::{Elevator, ServiceError};
 use crate::domain::{AccessQuery, Decision, DecisionReason, Identity, RequestableDenial};
 use crate::policy::Eligibility;
@@ -176,4 +176,21 @@ impl Elevator {
             approved_until: grant.not_after,
         })
     }
+}
+
+/// Whether a submitted (or re-evaluated) question is the bound one: subject, resource and
+/// action equal member by member, and each authorization-relevant context member the denial
+/// recorded equal too (members the submission adds are augmentations, not compared).
+pub(crate) fn question_matches(bound: &Json, asked: &Json) -> bool {
+    let same = |member: &str| bound.get(member) == asked.get(member);
+    if !(same("subject") && same("resource") && same("action")) {
+        return false;
+    }
+    let Some(bound_context) = bound.get("context").and_then(Json::as_object) else {
+        return true;
+    };
+    let asked_context = asked.get("context").and_then(Json::as_object);
+    bound_context
+        .iter()
+        .all(|(name, value)| asked_context.and_then(|context| context.get(name)) == Some(value))
 }

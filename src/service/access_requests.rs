@@ -11,6 +11,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 
+use super::access_request_denials::question_matches;
 use super::{Elevator, NewElevation, ServiceError};
 use crate::domain::{
     AccessRequestItem, AccessRequestRecord, Elevation, ElevationState, Grant, Identity,
@@ -566,23 +567,6 @@ impl Elevator {
     }
 }
 
-/// Whether a submitted (or re-evaluated) question is the bound one: subject, resource and
-/// action equal member by member, and each authorization-relevant context member the denial
-/// recorded equal too (members the submission adds are augmentations, not compared).
-pub(crate) fn question_matches(bound: &Json, asked: &Json) -> bool {
-    let same = |member: &str| bound.get(member) == asked.get(member);
-    if !(same("subject") && same("resource") && same("action")) {
-        return false;
-    }
-    let Some(bound_context) = bound.get("context").and_then(Json::as_object) else {
-        return true;
-    };
-    let asked_context = asked.get("context").and_then(Json::as_object);
-    bound_context
-        .iter()
-        .all(|(name, value)| asked_context.and_then(|context| context.get(name)) == Some(value))
-}
-
 /// The elevation's idempotency key for item `index`: derived from the submission's key (so a
 /// retry that races the first submission makes no second elevation), else from the new task.
 fn elevation_key(caller: &Identity, key: Option<&str>, task_id: &str, index: usize) -> String {
@@ -606,6 +590,7 @@ fn standing_role_text(role: &crate::domain::StandingRole) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::access_request_denials::question_matches;
     use super::*;
     use serde_json::json;
 

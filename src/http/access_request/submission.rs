@@ -126,49 +126,22 @@ fn read_submission(
         .map(|value| json::as_object(value, "requested_access"))
         .transpose()?;
     let top_until = requested_until(top_access, "requested_access")?;
-    let mut items = Vec::new();
     let bundled = member(object, "items").is_some();
-    if let Some(listed) = member(object, "items") {
-        for field in ["resource", "action"] {
-            if member(object, field).is_some() {
-                return Err(ServiceError::invalid(
-                    field,
-                    "must be omitted when items is present: put it in each item",
-                ));
-            }
-        }
-        let listed = listed
-            .as_array()
-            .ok_or_else(|| ServiceError::invalid("items", "must be an array"))?;
-        if listed.is_empty() || listed.len() > MAX_ACCESS_REQUEST_ITEMS {
-            return Err(ServiceError::invalid(
-                "items",
-                format!("must hold 1 to {MAX_ACCESS_REQUEST_ITEMS} items"),
-            ));
-        }
-        for (index, entry) in listed.iter().enumerate() {
-            let path = format!("items[{index}]");
-            let entry = json::as_object(entry, &path)?;
-            let own_denial = member(entry, "denial")
-                .map(|value| denial(value, &format!("{path}.denial")))
-                .transpose()?;
-            let access = member(entry, "requested_access")
-                .map(|value| json::as_object(value, &format!("{path}.requested_access")))
-                .transpose()?;
-            let until = requested_until(access, &format!("{path}.requested_access"))?;
-            items.push(SubmittedItem {
-                question: item_question(entry, subject_json, &context_json, &path)?,
-                denial: own_denial.or_else(|| top_denial.clone()),
-                requested_until: until.or(top_until),
-            });
-        }
-    } else {
-        items.push(SubmittedItem {
+    let items = match member(object, "items") {
+        Some(listed) => listed_items(
+            object,
+            listed,
+            subject_json,
+            &context_json,
+            &top_denial,
+            top_until,
+        )?,
+        None => vec![SubmittedItem {
             question: item_question(object, subject_json, &context_json, "")?,
             denial: top_denial,
             requested_until: top_until,
-        });
-    }
+        }],
+    };
     let context_object = context_json.as_object();
     let text = |name: &str| -> Result<Option<String>, ServiceError> {
         match context_object.and_then(|context| context.get(name)) {
@@ -196,6 +169,52 @@ fn read_submission(
         body: Json::Object(object.clone()),
         client,
     })
+}
+
+/// The items of a bundled submission, each with its own denial or the top-level one.
+fn listed_items(
+    object: &Object,
+    listed: &Json,
+    subject_json: &Json,
+    context_json: &Json,
+    top_denial: &Option<DenialBinding>,
+    top_until: Option<DateTime<Utc>>,
+) -> Result<Vec<SubmittedItem>, ServiceError> {
+    let mut items = Vec::new();
+    for field in ["resource", "action"] {
+        if member(object, field).is_some() {
+            return Err(ServiceError::invalid(
+                field,
+                "must be omitted when items is present: put it in each item",
+            ));
+        }
+    }
+    let listed = listed
+        .as_array()
+        .ok_or_else(|| ServiceError::invalid("items", "must be an array"))?;
+    if listed.is_empty() || listed.len() > MAX_ACCESS_REQUEST_ITEMS {
+        return Err(ServiceError::invalid(
+            "items",
+            format!("must hold 1 to {MAX_ACCESS_REQUEST_ITEMS} items"),
+        ));
+    }
+    for (index, entry) in listed.iter().enumerate() {
+        let path = format!("items[{index}]");
+        let entry = json::as_object(entry, &path)?;
+        let own_denial = member(entry, "denial")
+            .map(|value| denial(value, &format!("{path}.denial")))
+            .transpose()?;
+        let access = member(entry, "requested_access")
+            .map(|value| json::as_object(value, &format!("{path}.requested_access")))
+            .transpose()?;
+        let until = requested_until(access, &format!("{path}.requested_access"))?;
+        items.push(SubmittedItem {
+            question: item_question(entry, subject_json, context_json, &path)?,
+            denial: own_denial.or_else(|| top_denial.clone()),
+            requested_until: until.or(top_until),
+        });
+    }
+    Ok(items)
 }
 
 /// The question of one item: the subject, the item's resource and action (validated), and the
