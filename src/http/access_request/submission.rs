@@ -153,6 +153,12 @@ fn read_submission(
             )),
         }
     };
+    if member(object, "callback").is_some() {
+        return Err(ServiceError::invalid(
+            "callback",
+            "this decision point does not deliver callbacks yet: omit it and poll task.status_endpoint",
+        ));
+    }
     let client = member(object, "client").cloned().unwrap_or(Json::Null);
     if !client.is_null() {
         json::as_object(&client, "client")?;
