@@ -37,6 +37,7 @@ mod operability;
 mod policy_fuzz;
 mod privileges;
 mod python;
+mod python_access_request;
 mod repeated_votes;
 mod replicas;
 mod rules;
