@@ -102,7 +102,7 @@ fn screenshot_dir() -> PathBuf {
 }
 
 /// A running chromedriver; stopped (with its browsers) when dropped.
-struct Driver {
+pub(crate) struct Driver {
     process: Child,
     base: String,
     client: HttpClient,
@@ -118,7 +118,7 @@ impl Drop for Driver {
 }
 
 impl Driver {
-    async fn start() -> Driver {
+    pub(crate) async fn start() -> Driver {
         for (path, package) in [(CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")] {
             assert!(
                 Path::new(path).exists(),
@@ -174,7 +174,7 @@ impl Driver {
     }
 
     /// One WebDriver command; its `value`, or a panic naming the WebDriver error.
-    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+    pub(crate) async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
         let payload = body
             .map(|body| body.to_string().into_bytes())
             .unwrap_or_default();
@@ -198,7 +198,7 @@ impl Driver {
     }
 
     /// A fresh headless Chromium with its own profile (its own cookies).
-    async fn browser(&self, person: &str) -> Browser<'_> {
+    pub(crate) async fn browser(&self, person: &str) -> Browser<'_> {
         let profile = self.profiles.join(person);
         std::fs::create_dir_all(&profile).unwrap();
         let session = self
@@ -232,24 +232,24 @@ impl Driver {
 }
 
 /// One person's browser.
-struct Browser<'d> {
+pub(crate) struct Browser<'d> {
     driver: &'d Driver,
     session: String,
     person: String,
 }
 
 impl Browser<'_> {
-    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+    pub(crate) async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
         self.driver
             .call(method, &format!("/session/{}{path}", self.session), body)
             .await
     }
 
-    async fn goto(&self, url: &str) {
+    pub(crate) async fn goto(&self, url: &str) {
         self.call("POST", "/url", Some(json!({ "url": url }))).await;
     }
 
-    async fn url(&self) -> String {
+    pub(crate) async fn url(&self) -> String {
         self.call("GET", "/url", None)
             .await
             .as_str()
@@ -258,7 +258,7 @@ impl Browser<'_> {
     }
 
     /// The first element matching `css`, waiting for it to appear.
-    async fn find(&self, css: &str) -> String {
+    pub(crate) async fn find(&self, css: &str) -> String {
         let deadline = tokio::time::Instant::now() + PATIENCE;
         loop {
             let found = self
@@ -283,7 +283,7 @@ impl Browser<'_> {
         }
     }
 
-    async fn count(&self, css: &str) -> usize {
+    pub(crate) async fn count(&self, css: &str) -> usize {
         self.call(
             "POST",
             "/elements",
@@ -294,7 +294,7 @@ impl Browser<'_> {
         .map_or(0, Vec::len)
     }
 
-    async fn text(&self, css: &str) -> String {
+    pub(crate) async fn text(&self, css: &str) -> String {
         let found = self
             .call(
                 "POST",
@@ -313,7 +313,7 @@ impl Browser<'_> {
             .to_owned()
     }
 
-    async fn attribute(&self, css: &str, name: &str) -> String {
+    pub(crate) async fn attribute(&self, css: &str, name: &str) -> String {
         let element = self.find(css).await;
         self.call("GET", &format!("/element/{element}/attribute/{name}"), None)
             .await
@@ -323,7 +323,7 @@ impl Browser<'_> {
     }
 
     /// Waits until the element matching `css` shows `needle`.
-    async fn wait_for_text(&self, css: &str, needle: &str) -> String {
+    pub(crate) async fn wait_for_text(&self, css: &str, needle: &str) -> String {
         let deadline = tokio::time::Instant::now() + PATIENCE;
         loop {
             let text = self.text(css).await;
@@ -342,7 +342,7 @@ impl Browser<'_> {
         }
     }
 
-    async fn fill(&self, css: &str, value: &str) {
+    pub(crate) async fn fill(&self, css: &str, value: &str) {
         let element = self.find(css).await;
         self.call(
             "POST",
@@ -358,7 +358,7 @@ impl Browser<'_> {
         .await;
     }
 
-    async fn click(&self, css: &str) {
+    pub(crate) async fn click(&self, css: &str) {
         let element = self.find(css).await;
         self.call(
             "POST",
@@ -368,7 +368,7 @@ impl Browser<'_> {
         .await;
     }
 
-    async fn screenshot(&self, name: &str) {
+    pub(crate) async fn screenshot(&self, name: &str) {
         let encoded = self.call("GET", "/screenshot", None).await;
         let path = screenshot_dir().join(format!("{name}.png"));
         std::fs::write(&path, decode_base64(encoded.as_str().unwrap()))
@@ -376,7 +376,7 @@ impl Browser<'_> {
     }
 
     /// Signs in on the login page with `token`; lands on the request page.
-    async fn sign_in(&self, base: &str, token: &str, screenshot: Option<&str>) {
+    pub(crate) async fn sign_in(&self, base: &str, token: &str, screenshot: Option<&str>) {
         self.goto(&format!("{base}/console/login")).await;
         self.fill("#token", token).await;
         if let Some(name) = screenshot {
@@ -386,7 +386,7 @@ impl Browser<'_> {
         self.wait_for_text("#whoami", &self.person).await;
     }
 
-    async fn quit(self) {
+    pub(crate) async fn quit(self) {
         self.call("DELETE", "", None).await;
     }
 }
@@ -398,7 +398,7 @@ fn console_policy() -> String {
 }
 
 /// A console test server: PostgreSQL, with the login page on (as in dev mode).
-async fn console_app() -> TestApp {
+pub(crate) async fn console_app() -> TestApp {
     spawn_app_with(
         Backend::Postgres,
         AppOptions {

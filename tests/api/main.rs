@@ -16,6 +16,7 @@ mod authzen;
 mod checks;
 mod concurrency;
 mod console;
+mod console_access_request;
 mod delegation;
 mod delegation_sessions;
 mod delegation_standing;
