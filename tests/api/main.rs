@@ -39,6 +39,7 @@ mod policy_fuzz;
 mod privileges;
 mod python;
 mod python_access_request;
+mod readme_access_request;
 mod repeated_votes;
 mod replicas;
 mod rules;
