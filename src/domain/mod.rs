@@ -4,6 +4,7 @@
 //! every other layer builds on these types.
 
 mod access;
+mod access_request;
 mod attributes;
 pub(crate) mod audit;
 pub(crate) mod audit_log;
@@ -30,6 +31,7 @@ pub use access::{
     AccessAction, AccessEntity, AccessQuery, SESSION_CONTEXT_KEY, default_resource_scope,
     escape_scope_name, session_from_context,
 };
+pub use access_request::{AccessRequestItem, AccessRequestRecord, RequestableDenial};
 pub use attributes::{Properties, Value};
 pub use audit::{AuditAction, AuditEvent};
 pub use audit_log::{Checkpoint, StoredAuditEvent};

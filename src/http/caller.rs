@@ -21,6 +21,24 @@ pub(super) async fn enforcement_point(
     certificate: Option<&Arc<Identity>>,
     pep_role: &str,
 ) -> Result<Arc<Identity>, HttpError> {
+    let caller = authenticated(auth, headers, certificate).await?;
+    if !caller.has_role(pep_role) {
+        return Err(ServiceError::denied(
+            "ROLE_REQUIRED",
+            format!("AuthZEN evaluations need the {pep_role:?} role in the caller's token"),
+        )
+        .into());
+    }
+    Ok(caller)
+}
+
+/// Who is behind a request, whatever its roles: its bearer token when it sends one, else its
+/// client certificate's identity; refused with `401` without either.
+pub(super) async fn authenticated(
+    auth: &Authenticator,
+    headers: &HeaderMap,
+    certificate: Option<&Arc<Identity>>,
+) -> Result<Arc<Identity>, HttpError> {
     let caller = match (headers.get(http::header::AUTHORIZATION), certificate) {
         (None, Some(identity)) => identity.clone(),
         (None, None) => return Err(ServiceError::Unauthenticated(AuthError::Missing).into()),
@@ -37,12 +55,5 @@ pub(super) async fn enforcement_point(
                 .map_err(ServiceError::Unauthenticated)?
         }
     };
-    if !caller.has_role(pep_role) {
-        return Err(ServiceError::denied(
-            "ROLE_REQUIRED",
-            format!("AuthZEN evaluations need the {pep_role:?} role in the caller's token"),
-        )
-        .into());
-    }
     Ok(caller)
 }

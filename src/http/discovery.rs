@@ -35,13 +35,7 @@ pub(super) fn metadata<B>(
     request: &Request<B>,
     connection: &Connection,
 ) -> Result<Json, HttpError> {
-    let identifier = match &edge.authzen.policy_decision_point {
-        Some(configured) => configured.clone(),
-        None => {
-            let scheme = if connection.secure { "https" } else { "http" };
-            format!("{scheme}://{}", requested_host(request)?)
-        }
-    };
+    let identifier = identifier(edge, request, connection)?;
     let mut document = Map::new();
     document.insert("policy_decision_point".into(), json!(identifier));
     for route in Route::ALL {
@@ -49,7 +43,24 @@ pub(super) fn metadata<B>(
             document.insert(name.into(), json!(format!("{identifier}{}", route.path())));
         }
     }
+    super::access_request::metadata(&identifier, &mut document);
     Ok(Json::Object(document))
+}
+
+/// The decision point's identifier: the configured `authzen.policy_decision_point`, else the
+/// port's scheme and the host the PEP asked for. Endpoint URLs are it followed by their path.
+pub(super) fn identifier<B>(
+    edge: &HttpEdge,
+    request: &Request<B>,
+    connection: &Connection,
+) -> Result<String, HttpError> {
+    Ok(match &edge.authzen.policy_decision_point {
+        Some(configured) => configured.clone(),
+        None => {
+            let scheme = if connection.secure { "https" } else { "http" };
+            format!("{scheme}://{}", requested_host(request)?)
+        }
+    })
 }
 
 /// The host (and port) the PEP asked for: the `Host` header, or the h2 `:authority`.

@@ -20,11 +20,18 @@ impl HttpEdge {
         &self,
         caller: &Identity,
         body: &[u8],
+        base: Option<&str>,
     ) -> Result<Json, HttpError> {
         let object = json::body_object(body)?;
         let detail = Detail::from_request(&object)?;
         let question = json::question(&object)?;
         let decision = self.decide(caller, &question, "").await?;
+        if let Some(profiled) = self
+            .access_request_answer(caller, &object, &question, &decision, detail, base)
+            .await?
+        {
+            return Ok(profiled);
+        }
         Ok(answer::decision(&decision, detail))
     }
 

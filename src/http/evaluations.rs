@@ -174,7 +174,7 @@ impl HttpEdge {
             }
         };
         if items.is_empty() {
-            return self.evaluation(caller, body).await;
+            return self.evaluation(caller, body, None).await;
         }
         if items.len() > MAX_EVALUATIONS {
             return Err(HttpError::invalid(

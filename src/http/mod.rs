@@ -6,6 +6,7 @@
 //! | `POST /access/v1/evaluation` | `evaluation.rs` |
 //! | `POST /access/v1/evaluations` | `evaluations.rs` |
 //! | `POST /access/v1/search/subject`, `/resource`, `/action` | `search/` |
+//! | `POST /access/v1/requests`, `GET /access/v1/requests/{task}`, `POST …/{task}/cancel` | `access_request/` |
 //! | `GET /.well-known/authzen-configuration` | `discovery.rs` |
 //! | `GET /.well-known/jwks.json`, `/.well-known/oauth-authorization-server` | `oauth_metadata.rs` |
 //! | `POST /oauth2/token` (RFC 8693 token exchange) | `token_exchange.rs` |
@@ -18,6 +19,7 @@
 //! (`answer.rs`). Every error becomes its HTTP answer through one `From<ServiceError>`
 //! (`problem.rs`), so handlers use `?`. Connections, TLS and shutdown are in `listener.rs`.
 
+mod access_request;
 mod answer;
 mod caller;
 mod config;

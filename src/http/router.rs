@@ -15,7 +15,7 @@ use tracing::Instrument;
 use super::config::AuthzenConfig;
 use super::problem::HttpError;
 use super::token_config::TokenConfig;
-use super::{MAX_BODY_BYTES, caller, discovery, oauth_metadata};
+use super::{MAX_BODY_BYTES, access_request, caller, discovery, oauth_metadata};
 use crate::auth::{Authenticator, SigningKeyRing};
 use crate::domain::Identity;
 use crate::service::Elevator;
@@ -172,6 +172,10 @@ impl HttpEdge {
         request: Request<Incoming>,
         connection: &Connection,
     ) -> Result<Response<Full<Bytes>>, HttpError> {
+        if access_request::serves(request.uri().path()) {
+            let _permit = self.permit()?;
+            return self.access_request(request, connection).await;
+        }
         let Some(route) = Route::of(request.uri().path()) else {
             return Err(HttpError::new(
                 StatusCode::NOT_FOUND,
@@ -192,13 +196,7 @@ impl HttpEdge {
             }
             return Ok(refused);
         }
-        let _permit = self.in_flight.try_acquire().map_err(|_| {
-            HttpError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "IN_FLIGHT_LIMIT",
-                "this replica is at its limit of requests in flight: retry shortly or elsewhere",
-            )
-        })?;
+        let _permit = self.permit()?;
         let answer = match route {
             Route::Discovery => discovery::metadata(self, &request, connection)?,
             Route::Jwks => {
@@ -221,6 +219,17 @@ impl HttpEdge {
         Ok(json_response(StatusCode::OK, &answer))
     }
 
+    /// A place among the requests worked on at once, or `503` when there is none.
+    fn permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, HttpError> {
+        self.in_flight.try_acquire().map_err(|_| {
+            HttpError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "IN_FLIGHT_LIMIT",
+                "this replica is at its limit of requests in flight: retry shortly or elsewhere",
+            )
+        })
+    }
+
     /// A question to the decision point: the caller, the body, then the handler.
     async fn question(
         &self,
@@ -236,6 +245,8 @@ impl HttpEdge {
         )
         .await?;
         json_content_type(request.headers())?;
+        // Where the access request profile's URLs point (none when the host is unusable).
+        let base = discovery::identifier(self, &request, connection).ok();
         let body = read_body(request).await?;
         match route {
             Route::Evaluations => self.evaluations(&caller, &body).await,
@@ -248,14 +259,14 @@ impl HttpEdge {
             | Route::Jwks
             | Route::AuthorizationServerMetadata
             | Route::Token
-            | Route::Introspection => self.evaluation(&caller, &body).await,
+            | Route::Introspection => self.evaluation(&caller, &body, base.as_deref()).await,
         }
     }
 }
 
 /// Refuses a body that is not declared `application/json` (parameters such as
 /// `charset=utf-8` are fine).
-fn json_content_type(headers: &HeaderMap) -> Result<(), HttpError> {
+pub(super) fn json_content_type(headers: &HeaderMap) -> Result<(), HttpError> {
     let declared = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())

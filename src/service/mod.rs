@@ -8,6 +8,9 @@
 //! | --------------- | --------- |
 //! | [`assessment`]  | what policy says of a request, for a real request and the simulator |
 //! | [`elevations`]  | request, extend, get, list, cancel |
+//! | [`access_requests`] | AuthZEN access requests (tasks) as elevations: submit, read, cancel |
+//! | [`access_request_denials`] | requestable denials, approvals presented at re-evaluation |
+//! | [`access_request_views`] | which elevations came through the profile, from which client and actors |
 //! | [`audit`]       | list, stream and verify the audit log, signed heads, a grant's story |
 //! | [`approvals`]   | the inbox, approve and deny, and what policy approves by itself |
 //! | [`completion`]  | what completing a chain does: activation, extension, delegation, or denial |
@@ -24,6 +27,9 @@
 //! | [`break_glass_review`] | list break-glass uses, their evidence, confirm or flag them |
 
 mod acceptance;
+mod access_request_denials;
+mod access_request_views;
+mod access_requests;
 mod approvals;
 mod assessment;
 mod audit;
@@ -68,6 +74,13 @@ use crate::store::{
 };
 use crate::telemetry::metrics::Metrics;
 
+pub use access_request_denials::{ApprovalStanding, DENIAL_LIFETIME, DenialOffer};
+pub use access_request_views::ProfileOrigin;
+pub(crate) use access_requests::profile_refusal;
+pub use access_requests::{
+    AccessRequestSubmission, AccessRequestTask, CLOCK_SKEW_TOLERANCE, DenialBinding,
+    MAX_ACCESS_REQUEST_ITEMS, SubmittedItem, TaskItem, TaskStatus,
+};
 pub use assessment::{RequestAssessment, SimulatedRequester};
 pub use audit::{AuditQuery, AuditSigner, ChainVerification, GrantTrail};
 pub use break_glass::{BreakGlassOutcome, NewBreakGlass};

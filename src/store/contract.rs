@@ -271,6 +271,7 @@ pub trait Store:
     + Operations
     + BreakGlassUses
     + super::Reviews
+    + super::AccessRequests
     + 'static
 {
 }
@@ -287,6 +288,7 @@ impl<T> Store for T where
         + Operations
         + BreakGlassUses
         + super::Reviews
+        + super::AccessRequests
         + 'static
 {
 }

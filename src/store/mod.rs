@@ -11,6 +11,7 @@
 //! [`Policies`], [`DirectoryEntries`], [`AuditLog`], [`Outbox`], [`ChangeFeed`], [`Operations`], [`Reviews`]) so that a consumer
 //! can take only the part it uses.
 
+mod access_requests;
 mod break_glass;
 mod change;
 mod contract;
@@ -26,6 +27,7 @@ mod reads;
 mod reviews;
 
 pub use crate::domain::audit_log::{Checkpoint, StoredAuditEvent};
+pub use access_requests::{AccessRequests, DENIAL_RETENTION_AFTER_EXPIRY};
 pub use break_glass::{BreakGlassFilter, BreakGlassUses};
 pub use change::{
     Change, Committed, Created, Decide, ElevationContext, GrantContext, PolicyVersion,

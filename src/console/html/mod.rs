@@ -5,6 +5,7 @@
 
 mod common;
 mod fragments;
+mod profile_origin;
 
 pub(crate) mod approvals;
 pub(crate) mod audit;

@@ -3,6 +3,7 @@
 //! write is atomic and serialized exactly as the PostgreSQL store's transactions are. This file
 //! holds the store and its change feed; the contract's parts are implemented beside it.
 
+mod access_requests;
 mod break_glass;
 mod directory;
 mod operations;
@@ -27,6 +28,8 @@ pub struct MemoryStore {
     events: broadcast::Sender<StoreEvent>,
     /// Webhook delivery ids unique across restarts (see [`DeliveryIds`]).
     delivery_ids: DeliveryIds,
+    /// The access request profile's denials and requests (`access_requests.rs`).
+    profile: Mutex<access_requests::ProfileState>,
 }
 
 impl Default for MemoryStore {
@@ -43,6 +46,7 @@ impl MemoryStore {
             state: Mutex::new(State::default()),
             events,
             delivery_ids: DeliveryIds::random(),
+            profile: Mutex::default(),
         }
     }
 

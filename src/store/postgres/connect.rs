@@ -45,6 +45,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         include_str!("../../../migrations/0006_directory.sql"),
     ),
     (
+        7,
+        "0007_access_requests",
+        include_str!("../../../migrations/0007_access_requests.sql"),
+    ),
+    (
         10,
         "0010_breakglass",
         include_str!("../../../migrations/0010_breakglass.sql"),

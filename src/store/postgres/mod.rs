@@ -8,6 +8,7 @@
 //! unit of work under the head row's lock, `writes` and `reads` implement the contract,
 //! with the outbox and operations beside them.
 
+mod access_requests;
 mod break_glass;
 mod connect;
 mod directory;

@@ -32,6 +32,9 @@ async fn metadata_lists_what_is_served_under_the_configured_identifier() {
                 "search_subject_endpoint": "https://pdp.example.com/access/v1/search/subject",
                 "search_resource_endpoint": "https://pdp.example.com/access/v1/search/resource",
                 "search_action_endpoint": "https://pdp.example.com/access/v1/search/action",
+                "access_request_endpoint": "https://pdp.example.com/access/v1/requests",
+                "jwks_uri": "https://pdp.example.com/.well-known/jwks.json",
+                "capabilities": ["urn:openid:authzen:capability:access-request"],
             })
         );
     }

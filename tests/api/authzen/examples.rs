@@ -6,6 +6,7 @@
 use super::questions::Pdp;
 
 const TODO_POLICY: &str = include_str!("../../../examples/authzen/todo.yaml");
+const TODO_JIT_POLICY: &str = include_str!("../../../examples/authzen/todo-jit.yaml");
 const GATEWAY_POLICY: &str = include_str!("../../../examples/authzen/gateway.yaml");
 const TODO_VECTORS: &str = include_str!("vectors/todo-decisions.json");
 const GATEWAY_VECTORS: &str = include_str!("vectors/gateway-decisions.json");
@@ -46,6 +47,18 @@ async fn failures(policy: &str, vectors: &str) -> (usize, Vec<String>) {
 #[tokio::test]
 async fn the_todo_example_answers_all_43_todo_vectors() {
     let (ran, failed) = failures(TODO_POLICY, TODO_VECTORS).await;
+    assert_eq!(ran, 43);
+    assert!(
+        failed.is_empty(),
+        "{} failed:\n{}",
+        failed.len(),
+        failed.join("\n")
+    );
+}
+
+#[tokio::test]
+async fn the_todo_example_with_access_requests_answers_all_43_todo_vectors_too() {
+    let (ran, failed) = failures(TODO_JIT_POLICY, TODO_VECTORS).await;
     assert_eq!(ran, 43);
     assert!(
         failed.is_empty(),

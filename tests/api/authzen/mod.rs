@@ -10,6 +10,7 @@ mod examples;
 mod model;
 pub(crate) mod questions;
 
+mod access_request;
 mod batch;
 mod certification;
 mod client;
