@@ -68,12 +68,8 @@ impl HttpEdge {
         request: Request<Incoming>,
         connection: &Connection,
     ) -> Result<Json, OAuthError> {
-        let client = self.oauth_client(&request, connection).await?;
-        form_content_type(request.headers())?;
-        let body = read_body(request)
-            .await
-            .map_err(|error| OAuthError::invalid_request(error.detail))?;
-        let exchange = self.read_exchange(&Form::parse(&body)?).await?;
+        let (client, form) = self.oauth_request(request, connection).await?;
+        let exchange = self.read_exchange(&form).await?;
         let grant = self
             .app
             .grant_to_carry(&client, &exchange.holder, &exchange.role, &exchange.scope)
@@ -123,8 +119,23 @@ impl HttpEdge {
         }))
     }
 
+    /// What every OAuth endpoint reads first: the enforcement point calling it, then its form
+    /// body (`application/x-www-form-urlencoded`, within the body limit).
+    pub(super) async fn oauth_request(
+        &self,
+        request: Request<Incoming>,
+        connection: &Connection,
+    ) -> Result<(std::sync::Arc<Identity>, Form), OAuthError> {
+        let client = self.oauth_client(&request, connection).await?;
+        form_content_type(request.headers())?;
+        let body = read_body(request)
+            .await
+            .map_err(|error| OAuthError::invalid_request(error.detail))?;
+        Ok((client, Form::parse(&body)?))
+    }
+
     /// The enforcement point calling an OAuth endpoint, refused as `invalid_client`.
-    pub(super) async fn oauth_client(
+    async fn oauth_client(
         &self,
         request: &Request<Incoming>,
         connection: &Connection,

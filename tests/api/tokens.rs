@@ -236,7 +236,10 @@ async fn a_token_carries_a_live_grant_and_dies_with_it(backend: Backend) {
     let event = &minted_events[0];
     assert_eq!(event.actor, "gateway");
     assert_eq!(event.subject.as_ref().map(|s| s.as_str()), Some("fatma"));
-    assert_eq!(event.grant_id.map(|id| id.to_string()), Some(grant.id.clone()));
+    assert_eq!(
+        event.grant_id.map(|id| id.to_string()),
+        Some(grant.id.clone())
+    );
     assert_eq!(event.details["jti"], claims["jti"]);
     assert_eq!(event.details["audience"], "orders");
 
