@@ -178,6 +178,20 @@ impl Driver {
 
     /// One WebDriver command; its `value`, or a panic naming the WebDriver error.
     pub(crate) async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        self.try_call(method, path, body)
+            .await
+            .unwrap_or_else(|(status, error)| {
+                panic!("WebDriver {method} {path} failed ({status}): {error}")
+            })
+    }
+
+    /// One WebDriver command; its `value`, or the status and WebDriver error it failed with.
+    pub(crate) async fn try_call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, (u16, Value)> {
         let payload = body
             .map(|body| body.to_string().into_bytes())
             .unwrap_or_default();
@@ -192,12 +206,9 @@ impl Driver {
         let answer: Value = serde_json::from_str(&text)
             .unwrap_or_else(|_| panic!("WebDriver {method} {path}: not JSON ({status}): {text}"));
         if status != 200 {
-            panic!(
-                "WebDriver {method} {path} failed ({status}): {}",
-                answer["value"]
-            );
+            return Err((status, answer["value"].clone()));
         }
-        answer["value"].clone()
+        Ok(answer["value"].clone())
     }
 
     /// A fresh headless Chromium with its own profile (its own cookies).
@@ -299,23 +310,31 @@ impl Browser<'_> {
         .map_or(0, Vec::len)
     }
 
+    /// The text of the first element matching `css` (empty when none). A page that replaces
+    /// the element between finding and reading it (the live preview does) is read again.
     pub(crate) async fn text(&self, css: &str) -> String {
-        let found = self
-            .call(
-                "POST",
-                "/elements",
-                Some(json!({"using": "css selector", "value": css})),
-            )
-            .await;
-        let Some(element) = found.as_array().and_then(|all| all.first()) else {
-            return String::new();
-        };
-        let id = element_id(element);
-        self.call("GET", &format!("/element/{id}/text"), None)
-            .await
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let found = self
+                .call(
+                    "POST",
+                    "/elements",
+                    Some(json!({"using": "css selector", "value": css})),
+                )
+                .await;
+            let Some(element) = found.as_array().and_then(|all| all.first()) else {
+                return String::new();
+            };
+            let id = element_id(element);
+            let path = format!("/session/{}/element/{id}/text", self.session);
+            match self.driver.try_call("GET", &path, None).await {
+                Ok(text) => return text.as_str().unwrap_or_default().to_owned(),
+                Err((_, error))
+                    if error["error"] == "stale element reference"
+                        && tokio::time::Instant::now() < deadline => {}
+                Err((status, error)) => panic!("WebDriver GET {path} failed ({status}): {error}"),
+            }
+        }
     }
 
     pub(crate) async fn attribute(&self, css: &str, name: &str) -> String {
