@@ -231,7 +231,8 @@ fn build_use_cases(
         options::service_roles(config),
         options::audit_signer(config)?,
         metrics.clone(),
-    );
+    )
+    .with_callback_rules(options::callback_rules(config));
     let mut decision_log_writer = None;
     let mut logged: Option<Arc<DecisionLog>> = None;
     if let Some(log_options) = options::decision_log_options(config) {

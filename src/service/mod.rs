@@ -9,6 +9,7 @@
 //! | [`assessment`]  | what policy says of a request, for a real request and the simulator |
 //! | [`elevations`]  | request, extend, get, list, cancel |
 //! | [`access_requests`] | AuthZEN access requests (tasks) as elevations: submit, read, cancel |
+//! | [`access_request_callbacks`] | a task's callback: checked at submission, posted through the outbox when the task ends |
 //! | [`access_request_denials`] | requestable denials, approvals presented at re-evaluation |
 //! | [`audit`]       | list, stream and verify the audit log, signed heads, a grant's story |
 //! | [`approvals`]   | the inbox, approve and deny, and what policy approves by itself |
@@ -23,6 +24,7 @@
 //! | [`watch`]       | streams of approval updates, tailing the audit log |
 
 mod acceptance;
+mod access_request_callbacks;
 mod access_request_denials;
 mod access_requests;
 mod approvals;
@@ -60,6 +62,7 @@ use crate::store::{
 };
 use crate::telemetry::metrics::Metrics;
 
+pub use access_request_callbacks::{CALLBACK_EVENTS, MAX_CALLBACK_STATE_BYTES, SubmittedCallback};
 pub use access_request_denials::{ApprovalStanding, DENIAL_LIFETIME, DenialOffer};
 pub(crate) use access_requests::profile_refusal;
 pub use access_requests::{
@@ -187,6 +190,7 @@ pub struct Elevator {
     signer: AuditSigner,
     decision_log: Option<Arc<DecisionLog>>,
     metrics: Arc<Metrics>,
+    callback_rules: crate::domain::CallbackRules,
 }
 
 fn check_text(field: &str, value: &str, max_bytes: usize) -> Result<(), ServiceError> {
@@ -228,6 +232,7 @@ impl Elevator {
             signer,
             metrics,
             decision_log: None,
+            callback_rules: crate::domain::CallbackRules::default(),
         }
     }
 
@@ -330,9 +335,11 @@ impl Elevator {
         now: DateTime<Utc>,
         decide: Decide<'_, ElevationContext>,
     ) -> Result<Committed, StoreError> {
+        let watches = self.callback_watches(id).await?;
+        let decide = access_request_callbacks::announcing_task_ends(&watches, id, now, decide);
         let committed = self
             .store
-            .update_elevation(id, now, &self.ready_to_commit_when_decided(decide))
+            .update_elevation(id, now, &self.ready_to_commit_when_decided(&decide))
             .await?;
         self.after_commit(&committed).await;
         Ok(committed)

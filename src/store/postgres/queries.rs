@@ -256,8 +256,8 @@ pub(super) const DELIVERED: &str = "\
 
 pub(super) const DELIVERY_FAILED: &str = "\
     UPDATE webhook_outbox SET attempts = attempts + 1, locked_until = NULL, last_error = $2, \
-        next_attempt_at = COALESCE($3, next_attempt_at), \
-        abandoned_at = CASE WHEN $3 IS NULL THEN $4 ELSE NULL END \
+        next_attempt_at = COALESCE($3::timestamptz, next_attempt_at), \
+        abandoned_at = CASE WHEN $3::timestamptz IS NULL THEN $4::timestamptz ELSE NULL END \
     WHERE id = $1";
 
 pub(super) const PENDING_DELIVERIES: &str = "\
