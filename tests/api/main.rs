@@ -42,6 +42,7 @@ mod replicas;
 mod rules;
 mod security;
 mod store_contract;
+mod store_contract_access_requests;
 mod store_contract_directory;
 mod tls;
 mod webhooks;
