@@ -21,7 +21,7 @@ use crate::domain::{Decision, Identity, format_duration};
 use crate::service::{ApprovalStanding, DenialOffer, Eligibility, ServiceError};
 
 /// The request context member by which a PEP opts in to requestable denials.
-pub(super) const OPT_IN_MEMBER: &str = "access_request_profile";
+pub(in crate::http) const OPT_IN_MEMBER: &str = "access_request_profile";
 
 /// Context members that are the profile's machinery or submission-time input, never part of
 /// the authorization-relevant context bound to a denial or an approval. `time` is volatile.

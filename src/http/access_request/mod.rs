@@ -13,6 +13,7 @@
 //! (`urn:openid:authzen:access-request:error:*`); the rest are the port's usual problems.
 
 mod denial;
+pub(super) use denial::OPT_IN_MEMBER;
 mod signed;
 mod submission;
 mod task;

@@ -11,6 +11,7 @@ mod model;
 pub(crate) mod questions;
 
 mod access_request;
+mod access_request_batch;
 mod access_request_callbacks;
 mod batch;
 mod certification;
