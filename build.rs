@@ -16,6 +16,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/elevator/v1/check_service.proto",
         "proto/elevator/v1/policy_service.proto",
         "proto/elevator/v1/directory_service.proto",
+        "proto/elevator/v1/break_glass_service.proto",
+        "proto/elevator/v1/review_service.proto",
     ];
     tonic_prost_build::configure()
         .file_descriptor_set_path(out_dir.join("elevator_descriptor.bin"))

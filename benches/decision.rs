@@ -47,6 +47,7 @@ fn grant(subject: &str, scope: &str, clock: &ManualClock) -> Grant {
         delegation_trail: Vec::new(),
         revocation: None,
         awaiting_acceptance: false,
+        break_glass: false,
     }
 }
 

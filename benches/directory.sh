@@ -66,17 +66,17 @@ PY
 admin=$(token root elevator:admin)
 pep=$(token gateway elevator:check)
 
-serve() { # name, grpc port
+serve() { # name, grpc port, admin port
   ELEVATOR_LIMITS_WRITES_PER_MINUTE_PER_CALLER=100000000 ELEVATOR_LIMITS_WRITE_BURST_PER_CALLER=1000000 \
-  ELEVATOR_AUTH_HS256_SECRET_FILE=$secret ELEVATOR_ADMIN_LISTEN=127.0.0.1:$(free_port) RUST_LOG=warn \
+  ELEVATOR_AUTH_HS256_SECRET_FILE=$secret ELEVATOR_ADMIN_LISTEN=127.0.0.1:$3 RUST_LOG=warn \
     "$ELEVATOR_BIN" serve --database-url "$url" --policy src/policy/demo.yaml \
     --listen "127.0.0.1:$2" >"$work/$1.log" 2>&1 &
   pids+=($!)
 }
-a_port=$(free_port); b_port=$(free_port)
-serve a "$a_port"
+a_port=$(free_port); b_port=$(free_port); b_admin=$(free_port)
+serve a "$a_port" "$(free_port)"
 sleep 1
-serve b "$b_port"
+serve b "$b_port" "$b_admin"
 a=http://127.0.0.1:$a_port; b=http://127.0.0.1:$b_port
 cli() { ELEVATOR_SERVER=$1 ELEVATOR_TOKEN=$2 "$ELEVATOR_BIN" "${@:3}"; }
 for server in "$a" "$b"; do
@@ -116,3 +116,5 @@ for i in $(seq 1 "$SAMPLES"); do
   until b_allows "$subject"; do sleep 0.005; done
   echo "sample $i: $(( $(now_ms) - start )) ms from the put until B allowed"
 done
+# How B kept its directory current: whole reloads and refreshes by key.
+curl -s "http://127.0.0.1:$b_admin/metrics" | grep '^elevator_directory_refreshes' || true

@@ -29,7 +29,7 @@ impl Api {
             return Ok(None);
         }
         self.auth
-            .verify(token)
+            .verify_end_user_now(token)
             .map(Some)
             .map_err(|error| ServiceError::invalid("subject_token", error.to_string()))
     }

@@ -13,10 +13,12 @@ use crate::clock::SharedClock;
 use crate::domain::Identity;
 use crate::proto::v1::approval_service_server::ApprovalServiceServer;
 use crate::proto::v1::audit_service_server::AuditServiceServer;
+use crate::proto::v1::break_glass_service_server::BreakGlassServiceServer;
 use crate::proto::v1::check_service_server::CheckServiceServer;
 use crate::proto::v1::directory_service_server::DirectoryServiceServer;
 use crate::proto::v1::elevation_service_server::ElevationServiceServer;
 use crate::proto::v1::policy_service_server::PolicyServiceServer;
+use crate::proto::v1::review_service_server::ReviewServiceServer;
 use crate::service::{Elevator, ServiceError};
 
 /// Every `elevator.v1` service, ready to add to a server.
@@ -33,6 +35,10 @@ pub struct Services {
     pub audit: AuditServiceServer<Api>,
     /// `DirectoryService`.
     pub directory: DirectoryServiceServer<Api>,
+    /// `BreakGlassService`.
+    pub break_glass: BreakGlassServiceServer<Api>,
+    /// `ReviewService`.
+    pub review: ReviewServiceServer<Api>,
 }
 
 /// The handlers of every `elevator.v1` service.
@@ -127,8 +133,11 @@ impl Api {
                 .max_decoding_message_size(MAX_POLICY_MESSAGE_BYTES),
             audit: AuditServiceServer::new(self.clone())
                 .max_decoding_message_size(MAX_MESSAGE_BYTES),
-            directory: DirectoryServiceServer::new(self)
+            break_glass: BreakGlassServiceServer::new(self.clone())
                 .max_decoding_message_size(MAX_MESSAGE_BYTES),
+            directory: DirectoryServiceServer::new(self.clone())
+                .max_decoding_message_size(MAX_MESSAGE_BYTES),
+            review: ReviewServiceServer::new(self).max_decoding_message_size(MAX_MESSAGE_BYTES),
         }
     }
 

@@ -6,6 +6,7 @@
 
 mod approval_service;
 mod audit_service;
+mod break_glass_service;
 mod check_service;
 pub mod context;
 pub mod convert;
@@ -15,6 +16,7 @@ pub mod ext_authz;
 mod handlers;
 pub mod limits;
 mod policy_service;
+mod review_service;
 mod status;
 pub(crate) mod too_large;
 

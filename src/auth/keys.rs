@@ -4,15 +4,15 @@ use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey};
 
 /// A key and the one algorithm it verifies.
-pub(super) struct VerificationKey {
-    pub(super) id: Option<String>,
-    pub(super) algorithm: Algorithm,
-    pub(super) key: DecodingKey,
+pub(crate) struct VerificationKey {
+    pub(crate) id: Option<String>,
+    pub(crate) algorithm: Algorithm,
+    pub(crate) key: DecodingKey,
 }
 
 /// The keys of a JWKS document, each pinned to the one algorithm it verifies; only RS256
 /// and ES256 keys are accepted.
-pub(super) fn jwks_keys(document: &str) -> Result<Vec<VerificationKey>, String> {
+pub(crate) fn jwks_keys(document: &str) -> Result<Vec<VerificationKey>, String> {
     let set: JwkSet = serde_json::from_str(document)
         .map_err(|error| format!("the JWKS is not valid: {error}"))?;
     let mut keys = Vec::new();

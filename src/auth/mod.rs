@@ -37,7 +37,7 @@ use crate::clock::SharedClock;
 use crate::domain::{GroupName, Identity, SessionId, StandingRole, Subject};
 use chrono::{DateTime, TimeDelta, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use keys::{VerificationKey, jwks_keys};
+pub(crate) use keys::{VerificationKey, jwks_keys};
 
 /// The issuer dev tokens carry; refused whenever dev mode is off.
 pub const DEV_ISSUER: &str = "elevator-dev";
@@ -101,6 +101,9 @@ pub struct Authenticator {
     dev_mode: bool,
     clock: SharedClock,
     cache: moka::sync::Cache<Box<str>, Arc<Identity>, TokenHasher>,
+    /// elevator's own key ring and the audiences its minted tokens are accepted for, once the
+    /// HTTP port (which mints them) is built.
+    own_tokens: std::sync::OnceLock<(Arc<SigningKeyRing>, Vec<String>)>,
 }
 
 /// The verified-token cache's hasher: foldhash (seeded per process) instead of SipHash, which
@@ -161,7 +164,19 @@ impl Authenticator {
                     clock: clock.clone(),
                 })
                 .build_with_hasher(TokenHasher::default()),
+            own_tokens: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Accepts the tokens `ring` signs for one of `audiences` (elevator's own, minted by token
+    /// exchange) as end-user tokens ([`Authenticator::verify_end_user`]), never as a caller's:
+    /// a service that received one cannot call elevator's API as its user. They carry no
+    /// roles: whatever they allow comes from the live grants a Check reads, so a revoked grant
+    /// allows nothing at once. Set once; a second call changes nothing.
+    pub fn trust_own_tokens(&self, ring: Arc<SigningKeyRing>, audiences: Vec<String>) {
+        if self.own_tokens.set((ring, audiences)).is_err() {
+            tracing::warn!("the key ring of minted tokens was already set; the first one stays");
+        }
     }
 
     /// Verifies the bearer token in `authorization` metadata.
@@ -244,6 +259,39 @@ impl Authenticator {
         }))
     }
 
+    /// Verifies the end-user token a PEP passes along with a question (Check's
+    /// `subject_token`, the request's bearer token in ext_authz): one elevator minted
+    /// (verified by its key ring, uncached, so nothing minted ever sits in the cache callers
+    /// are found in), else as [`Authenticator::verify_refreshing`].
+    pub(crate) async fn verify_end_user(&self, token: &str) -> Result<Arc<Identity>, AuthError> {
+        match self.verify_own(token) {
+            Some(verified) => verified,
+            None => self.verify_refreshing(token).await,
+        }
+    }
+
+    /// As [`Authenticator::verify_end_user`], without fetching keys for an unknown key id.
+    pub(crate) fn verify_end_user_now(&self, token: &str) -> Result<Arc<Identity>, AuthError> {
+        self.verify_own(token).unwrap_or_else(|| self.verify(token))
+    }
+
+    /// `Some` verdict when `token` names one of elevator's own keys.
+    fn verify_own(&self, token: &str) -> Option<Result<Arc<Identity>, AuthError>> {
+        let (ring, audiences) = self.own_tokens.get()?;
+        if !ring.names_own_key(token) {
+            return None;
+        }
+        Some(
+            ring.verify_for_any::<Claims>(token, audiences)
+                .and_then(|mut claims| {
+                    claims.roles.clear();
+                    claims.groups.clear();
+                    self.identity_from(claims, self.clock.now())
+                })
+                .map(Arc::new),
+        )
+    }
+
     /// Verifies `token`.
     pub fn verify(&self, token: &str) -> Result<Arc<Identity>, AuthError> {
         if token.len() > MAX_TOKEN_BYTES {
@@ -301,6 +349,13 @@ impl Authenticator {
     }
 
     fn verify_uncached(&self, token: &str, now: DateTime<Utc>) -> Result<Identity, AuthError> {
+        if let Some((ring, _)) = self.own_tokens.get()
+            && ring.names_own_key(token)
+        {
+            return Err(AuthError::Invalid(
+                "a token elevator minted speaks for its audience, not to elevator's API: send the user's own token".into(),
+            ));
+        }
         let header = jsonwebtoken::decode_header(token)
             .map_err(|error| AuthError::Invalid(format!("unreadable header: {error}")))?;
         let fetched = self

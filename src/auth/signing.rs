@@ -145,7 +145,19 @@ impl SigningKeyRing {
     /// its `aud` is or contains `audience`, and `exp` (required) and `nbf` have not been
     /// passed by the injected clock (no leeway: elevator checks what elevator signed).
     pub fn verify<C: DeserializeOwned>(&self, jws: &str, audience: &str) -> Result<C, AuthError> {
-        let claims = self.verify_signature(jws, audience)?;
+        self.verify_for_any(jws, &[audience.to_owned()])
+    }
+
+    /// As [`SigningKeyRing::verify`], for a token whose `aud` is one of `audiences`.
+    pub fn verify_for_any<C: DeserializeOwned>(
+        &self,
+        jws: &str,
+        audiences: &[String],
+    ) -> Result<C, AuthError> {
+        if audiences.is_empty() {
+            return Err(AuthError::Invalid("no audience is accepted".into()));
+        }
+        let claims = self.verify_signature(jws, audiences)?;
         let now = self.clock.now().timestamp();
         let time = |name: &str| claims.get(name).and_then(Json::as_i64);
         let expires =
@@ -178,7 +190,7 @@ impl SigningKeyRing {
             .is_some_and(|kid| keys.keys.iter().any(|key| key.id == kid))
     }
 
-    fn verify_signature(&self, jws: &str, audience: &str) -> Result<Json, AuthError> {
+    fn verify_signature(&self, jws: &str, audiences: &[String]) -> Result<Json, AuthError> {
         if jws.len() > MAX_TOKEN_BYTES {
             return Err(AuthError::TooLarge(jws.len()));
         }
@@ -205,7 +217,7 @@ impl SigningKeyRing {
         validation.leeway = 0;
         validation.set_required_spec_claims(&["exp", "iss", "aud"]);
         validation.set_issuer(&[&self.issuer]);
-        validation.set_audience(&[audience]);
+        validation.set_audience(audiences);
         jsonwebtoken::decode::<Json>(jws, &key.public, &validation)
             .map(|data| data.claims)
             .map_err(|error| AuthError::Invalid(error.to_string()))

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub(crate) use super::oversight_args::{BreakGlassCommand, ReviewsCommand};
+
 /// Just-in-time role elevation and delegation: a gRPC authorization decision point.
 #[derive(Debug, Parser)]
 #[command(name = "elevator", version, about, propagate_version = true)]
@@ -175,6 +177,12 @@ pub(crate) enum ClientCommand {
     /// Read, export and verify the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Emergency access without approval, and the review each use owes afterwards.
+    #[command(subcommand)]
+    BreakGlass(BreakGlassCommand),
+    /// Access review campaigns: start, list, review, export signed evidence.
+    #[command(subcommand)]
+    Reviews(ReviewsCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -209,6 +217,13 @@ pub(crate) enum AuditCommand {
         /// A signed head saved by `elevator audit head`.
         #[arg(long)]
         head: Option<PathBuf>,
+        /// Signed review evidence written by `elevator reviews export`: checks its signature
+        /// and the audit head it was taken at (and, with --csv, the CSV it came with).
+        #[arg(long, conflicts_with = "head")]
+        evidence: Option<PathBuf>,
+        /// The CSV exported with --evidence.
+        #[arg(long, requires = "evidence")]
+        csv: Option<PathBuf>,
     },
     /// Sign the chain head now and print it (JSON) for safekeeping elsewhere.
     Head,

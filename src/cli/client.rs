@@ -99,8 +99,19 @@ impl Client {
         PolicyServiceClient::new(self.channel.clone())
     }
 
+    /// The channel, for clients of services a command module builds itself.
+    pub(super) fn channel(&self) -> Channel {
+        self.channel.clone()
+    }
+
     pub(super) fn audit(&self) -> AuditServiceClient<Channel> {
         AuditServiceClient::new(self.channel.clone())
+    }
+
+    pub(super) fn reviews(
+        &self,
+    ) -> crate::proto::v1::review_service_client::ReviewServiceClient<Channel> {
+        crate::proto::v1::review_service_client::ReviewServiceClient::new(self.channel.clone())
     }
 
     pub(super) fn directory(

@@ -9,6 +9,7 @@ mod client;
 mod commands;
 mod dev_token;
 mod output;
+mod oversight_args;
 mod serve;
 
 use std::process::ExitCode;

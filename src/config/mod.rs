@@ -13,10 +13,12 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 mod load;
+mod oidc;
 mod redact;
 mod sections;
 mod settings;
 
+pub use oidc::OidcConfig;
 pub use sections::{
     AuditConfig, AuthConfig, CacheConfig, ConsoleConfig, DatabaseConfig, DecisionLogConfig,
     LogConfig, RolesConfig, WebhooksConfig,

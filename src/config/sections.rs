@@ -26,6 +26,8 @@ pub struct ConsoleConfig {
     /// A file holding the key CSRF tokens are derived with; replicas behind one address must
     /// share it. Unset: a key made at start-up.
     pub csrf_secret_file: Option<PathBuf>,
+    /// OpenID Connect sign-in (on when `console.oidc.issuer` is set).
+    pub oidc: super::OidcConfig,
 }
 
 impl Default for ConsoleConfig {
@@ -34,6 +36,7 @@ impl Default for ConsoleConfig {
             enabled: true,
             token_login: None,
             csrf_secret_file: None,
+            oidc: super::OidcConfig::default(),
         }
     }
 }

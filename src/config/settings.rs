@@ -100,6 +100,17 @@ settings! {
     "console.enabled", "ELEVATOR_CONSOLE_ENABLED", Flag, false, "serve the web console under /console on the admin port (true)";
     "console.token_login", "ELEVATOR_CONSOLE_TOKEN_LOGIN", Flag, false, "let the console's login page take a pasted token (dev mode only unless set)";
     "console.csrf_secret_file", "ELEVATOR_CONSOLE_CSRF_SECRET_FILE", Text, false, "file holding the key console CSRF tokens are derived with (a key made at start-up)";
+    "console.oidc.issuer", "ELEVATOR_CONSOLE_OIDC_ISSUER", Text, false, "OpenID provider (https issuer URL) the console signs people in with (unset: no OpenID Connect sign-in)";
+    "console.oidc.client_id", "ELEVATOR_CONSOLE_OIDC_CLIENT_ID", Text, false, "the console's client id at the OpenID provider (elevator)";
+    "console.oidc.client_secret_file", "ELEVATOR_CONSOLE_OIDC_CLIENT_SECRET_FILE", Text, false, "file holding the console's client secret (unset: a public client, PKCE only)";
+    "console.oidc.redirect_url", "ELEVATOR_CONSOLE_OIDC_REDIRECT_URL", Text, false, "the console's callback URL as browsers reach it, ending in /console/oidc/callback";
+    "console.oidc.post_logout_redirect_url", "ELEVATOR_CONSOLE_OIDC_POST_LOGOUT_REDIRECT_URL", Text, false, "where the provider sends the browser after sign-out (unset: the provider's page)";
+    "console.oidc.ca_file", "ELEVATOR_CONSOLE_OIDC_CA_FILE", Text, false, "CA certificates to trust for the OpenID provider (the system's otherwise)";
+    "console.oidc.scopes", "ELEVATOR_CONSOLE_OIDC_SCOPES", List, false, "scopes asked for at sign-in, comma-separated (openid,profile)";
+    "console.oidc.subject_claim", "ELEVATOR_CONSOLE_OIDC_SUBJECT_CLAIM", Text, false, "ID token claim that is the subject (sub)";
+    "console.oidc.groups_claim", "ELEVATOR_CONSOLE_OIDC_GROUPS_CLAIM", Text, false, "ID token claim listing groups (groups)";
+    "console.oidc.manager_claim", "ELEVATOR_CONSOLE_OIDC_MANAGER_CLAIM", Text, false, "ID token claim naming the manager (manager)";
+    "console.oidc.roles_claim", "ELEVATOR_CONSOLE_OIDC_ROLES_CLAIM", Text, false, "ID token claim listing standing and service roles (roles)";
     "log.format", "ELEVATOR_LOG_FORMAT", Text, false, "log lines: text (coloured only on a terminal) or json (one object per line) (text)";
     "ext_authz.jwt_authn_payload_key", "ELEVATOR_EXT_AUTHZ_JWT_AUTHN_PAYLOAD_KEY", Text, false, "trust the payload Envoy's jwt_authn filter verified under this metadata key (unset: verify the authorization header)";
 }

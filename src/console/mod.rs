@@ -21,18 +21,23 @@
 //! | module    | what lives there |
 //! | --------- | ---------------- |
 //! | `session` | who is calling: bearer token or login cookie, CSRF tokens, sign in and out |
+//! | `oidc`    | sign-in through an OpenID provider: code flow, ID tokens, logout (RP-initiated, back-channel) |
 //! | `forms`   | form, query-string and cookie parsing |
 //! | `input`   | form fields turned into domain values, errors naming the field |
+//! | `entity_input` | the directory's entity form turned into an entity, within the API's bounds |
 //! | `pages`   | one file per page: its handlers (validate, convert, one use case, render) |
 //! | `html`    | one file per page: its HTML; and the HTML every page shares |
 
+mod entity_input;
 mod forms;
 mod html;
 mod input;
+mod oidc;
 mod pages;
 mod session;
 
 pub use html::Page;
+pub use oidc::{ClaimNames, OidcOptions};
 
 use std::sync::Arc;
 
@@ -41,12 +46,12 @@ use http_body_util::{BodyExt, Limited};
 
 use crate::auth::Authenticator;
 use crate::clock::SharedClock;
-use crate::domain::{Identity, Verdict};
+use crate::domain::{Identity, ReviewVerdict, Verdict};
 use crate::service::Elevator;
 use crate::service::context::{self, RequestContext};
 use forms::Fields;
 use html::{Viewer, plain, respond, see_other};
-use session::{constant_time_equal, logout};
+use session::constant_time_equal;
 
 /// The cookie holding a console session's token.
 const SESSION_COOKIE: &str = "elevator_console";
@@ -61,6 +66,8 @@ pub struct ConsoleOptions {
     pub token_login: bool,
     /// The key CSRF tokens are derived with; replicas behind one address must share it.
     pub csrf_key: Vec<u8>,
+    /// Sign-in through an OpenID provider, when configured.
+    pub oidc: Option<OidcOptions>,
 }
 
 /// The console: the use cases, the authenticator, and its keys.
@@ -69,6 +76,7 @@ pub struct Console {
     auth: Arc<Authenticator>,
     clock: SharedClock,
     options: ConsoleOptions,
+    oidc: Option<oidc::Oidc>,
 }
 
 /// The verified caller of a console request.
@@ -103,6 +111,7 @@ impl Console {
             app,
             auth,
             clock,
+            oidc: options.oidc.clone().map(oidc::Oidc::new),
             options,
         }
     }
@@ -146,9 +155,14 @@ impl Console {
         match (&method, path.as_str()) {
             (&Method::POST, "/console/login") => return self.login(&parts.headers, &form),
             (_, "/console/login") => return self.login_page(&parts.headers, None),
+            (_, path) if path.starts_with("/console/oidc/") => {
+                return self
+                    .oidc_route(&method, path, &parts.headers, &query, &form)
+                    .await;
+            }
             _ => {}
         }
-        let caller = match self.identify(&parts.headers, &method) {
+        let caller = match self.identify(&parts.headers, &method).await {
             Ok(caller) => caller,
             Err(response) => return *response,
         };
@@ -164,10 +178,37 @@ impl Console {
                 );
             }
             if path == "/console/logout" {
-                return logout();
+                return self.sign_out(&parts.headers, &caller).await;
             }
         }
         self.dispatch(&caller, &method, &path, &query, &form).await
+    }
+
+    /// The sign-in through the identity provider: its steps need no signed-in caller.
+    async fn oidc_route(
+        &self,
+        method: &Method,
+        path: &str,
+        headers: &HeaderMap,
+        query: &Fields,
+        form: &Fields,
+    ) -> Page {
+        let Some(oidc) = &self.oidc else {
+            return plain(
+                StatusCode::NOT_FOUND,
+                "sign-in through an identity provider is not configured (console.oidc.issuer)",
+            );
+        };
+        match (method, path) {
+            (&Method::GET, "/console/oidc/login") => self.oidc_sign_in(oidc).await,
+            (&Method::GET, "/console/oidc/callback") => {
+                self.oidc_callback(oidc, headers, query).await
+            }
+            (&Method::POST, "/console/oidc/backchannel-logout") => {
+                self.oidc_backchannel_logout(oidc, form).await
+            }
+            _ => plain(StatusCode::NOT_FOUND, "no such console page"),
+        }
     }
 
     /// Routes a signed-in request (the CSRF token of a POST is already checked) to its page.
@@ -202,11 +243,32 @@ impl Console {
             (true, ["grants", id, "revoke"]) => self.revoke(caller, id, form).await,
             (true, ["grants", id, "delegate"]) => self.delegate(caller, id, form).await,
             (true, ["grants", id, "accept"]) => self.accept(caller, id).await,
+            (false, ["reviews"]) => self.reviews_page(caller, query).await,
+            (true, ["reviews", id, "keep"]) => {
+                self.decide_review(caller, id, ReviewVerdict::Keep, form)
+                    .await
+            }
+            (true, ["reviews", id, "remove"]) => {
+                self.decide_review(caller, id, ReviewVerdict::Remove, form)
+                    .await
+            }
             (false, ["audit"]) => self.audit_page(caller, query).await,
             (false, ["simulator"]) => self.simulator_page(caller, query).await,
             (false, ["policy"]) => self.policy_page(caller, query).await,
             (true, ["policy", "validate"]) => self.validate_policy(caller, form).await,
             (true, ["policy", "put"]) => self.put_policy(caller, form).await,
+            (false, ["directory"]) => self.directory_page(caller, query).await,
+            (false, ["directory", "entity"]) => self.entity_page(caller, query).await,
+            (false, ["directory", "edit"]) => self.entity_form(caller, query).await,
+            (true, ["directory", "put"]) => self.put_entity_form(caller, form).await,
+            (false, ["directory", "delete"]) => self.delete_confirm(caller, query).await,
+            (true, ["directory", "delete"]) => self.delete_entity_form(caller, form).await,
+            (false, ["break-glass"]) => self.break_glass_page(caller, query).await,
+            (false, ["break-glass", "confirm"]) => self.break_glass_confirm(caller, query).await,
+            (true, ["break-glass"]) => self.use_break_glass(caller, form).await,
+            (true, ["break-glass", id, "review"]) => {
+                self.review_break_glass(caller, id, form).await
+            }
             _ => Ok(self.refusal(
                 caller,
                 StatusCode::NOT_FOUND,

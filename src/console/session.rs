@@ -1,7 +1,8 @@
 //! Who is calling, and the sign-in that says so: the proxy's bearer token or the login cookie,
 //! each verified by the same [`Authenticator`](crate::auth::Authenticator) as gRPC; the CSRF
 //! tokens derived from the caller's token; and the token login page (dev mode), which keeps a
-//! pasted token in an `HttpOnly`, `SameSite=Strict` cookie and signs out by forgetting it.
+//! pasted token in an `HttpOnly`, `SameSite=Strict` cookie and signs out by forgetting it. A
+//! sign-in through the identity provider (`oidc`) keeps a sealed session in the same cookie.
 
 use hmac::{Hmac, Mac};
 use http::{HeaderMap, Method, StatusCode, header};
@@ -9,6 +10,7 @@ use sha2::Sha256;
 
 use super::forms::{self, Fields};
 use super::html::{self, Page, plain, see_other};
+use super::oidc::SEALED_PREFIX;
 use super::{Caller, Console, LOGIN_COOKIE, SESSION_COOKIE};
 
 type HmacSha256 = Hmac<Sha256>;
@@ -28,7 +30,7 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     crate::auth::bearer_token(value)
 }
 
-fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(super) fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -45,14 +47,15 @@ fn cookie_safe(token: &str) -> bool {
 }
 
 /// The `Set-Cookie` that makes the browser forget cookie `name`.
-fn forget(name: &str) -> http::HeaderValue {
+pub(super) fn forget(name: &str) -> http::HeaderValue {
     format!("{name}=; Path=/console; Max-Age=0; HttpOnly; SameSite=Strict")
         .parse()
         .expect("an ASCII cookie")
 }
 
 impl Console {
-    fn keyed(&self, purpose: &str, value: &str) -> String {
+    /// The HMAC of `value` for `purpose` under the console's key, in hex.
+    pub(super) fn keyed(&self, purpose: &str, value: &str) -> String {
         let mut mac =
             HmacSha256::new_from_slice(&self.options.csrf_key).expect("HMAC takes any key length");
         mac.update(purpose.as_bytes());
@@ -70,8 +73,9 @@ impl Console {
         self.keyed("elevator-console-csrf", token)
     }
 
-    /// The caller: the proxy's bearer token, else the login cookie.
-    pub(super) fn identify(
+    /// The caller: the proxy's bearer token, else the session cookie (a pasted token, or a
+    /// sign-in through the identity provider, sealed).
+    pub(super) async fn identify(
         &self,
         headers: &HeaderMap,
         method: &Method,
@@ -92,20 +96,45 @@ impl Console {
         let Some(token) = cookie_value(headers, SESSION_COOKIE) else {
             return Err(Box::new(self.sign_in_first(method, None)));
         };
-        match self.auth.verify(token) {
+        let identity = if token.starts_with(SEALED_PREFIX) {
+            self.oidc_identity(token).await
+        } else {
+            self.auth.verify(token).map_err(|error| error.to_string())
+        };
+        match identity {
             Ok(identity) => Ok(Caller {
                 identity,
                 csrf: self.csrf_for_token(token),
                 via_proxy: false,
             }),
-            Err(error) => Err(Box::new(
-                self.sign_in_first(method, Some(error.to_string())),
-            )),
+            Err(problem) => Err(Box::new(self.sign_in_first(method, Some(problem)))),
+        }
+    }
+
+    /// `POST /console/logout` (its CSRF token checked): a sign-in through the identity
+    /// provider ends its login session and goes on to the provider; a pasted token is
+    /// forgotten.
+    pub(super) async fn sign_out(&self, headers: &HeaderMap, caller: &Caller) -> Page {
+        let sealed = cookie_value(headers, SESSION_COOKIE)
+            .is_some_and(|cookie| cookie.starts_with(SEALED_PREFIX));
+        match &self.oidc {
+            Some(oidc) if sealed && !caller.via_proxy => {
+                self.oidc_sign_out(oidc, &caller.identity).await
+            }
+            _ => logout(),
         }
     }
 
     fn sign_in_first(&self, method: &Method, problem: Option<String>) -> Page {
-        if !self.options.token_login {
+        if self.oidc.is_some() && !self.options.token_login && *method != Method::POST {
+            let mut page = see_other("/console/oidc/login");
+            if problem.is_some() {
+                page.headers_mut()
+                    .append(header::SET_COOKIE, forget(SESSION_COOKIE));
+            }
+            return page;
+        }
+        if !self.options.token_login && self.oidc.is_none() {
             return plain(
                 StatusCode::UNAUTHORIZED,
                 "sign in through the identity proxy in front of the console (it forwards an Authorization: Bearer token)",
@@ -129,6 +158,9 @@ impl Console {
     /// `GET /console/login`: the token login form, with `problem` when the last try failed.
     pub(super) fn login_page(&self, headers: &HeaderMap, problem: Option<&str>) -> Page {
         if !self.options.token_login {
+            if self.oidc.is_some() {
+                return see_other("/console/oidc/login");
+            }
             return plain(
                 StatusCode::NOT_FOUND,
                 "the token login is off (console.token_login); sign in through the identity proxy",
@@ -144,7 +176,10 @@ impl Console {
                 bytes.iter().map(|byte| format!("{byte:02x}")).collect()
             });
         let csrf = self.keyed("elevator-console-login", &nonce);
-        let body = html::login::form(&csrf, problem);
+        let mut body = html::login::form(&csrf, problem);
+        if self.oidc.is_some() {
+            body.insert_str(0, html::login::PROVIDER_SIGN_IN);
+        }
         let status = if problem.is_none() {
             StatusCode::OK
         } else {

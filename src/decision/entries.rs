@@ -209,6 +209,7 @@ mod tests {
             delegation_trail: Vec::new(),
             revocation: None,
             awaiting_acceptance: false,
+            break_glass: false,
         }
     }
 

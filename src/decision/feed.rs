@@ -22,13 +22,15 @@ impl Decider {
                 everyone,
                 policy_changed,
                 directory_changed,
+                directory_keys,
                 ..
             } => {
                 if *policy_changed {
                     self.reload_policy().await;
                 }
                 if *directory_changed {
-                    self.reload_stored_directory(*revision).await;
+                    self.refresh_stored_directory(*revision, directory_keys)
+                        .await;
                 } else {
                     self.stored_directory_unchanged_at(*revision);
                 }

@@ -25,6 +25,7 @@ mod feed;
 mod freshness;
 mod intern;
 pub mod log;
+mod search;
 mod stored_directory;
 
 pub use crate::domain::CheckQuery;
@@ -34,3 +35,5 @@ pub use decider::Decider;
 pub use entries::{SubjectGrants, SubjectRisk};
 pub use evaluate::GrantTrace;
 pub use freshness::Freshness;
+pub use search::{ResourcePage, SearchWindow};
+pub use stored_directory::DirectoryRefreshes;

@@ -74,11 +74,32 @@ pub enum AuditAction {
     /// Directory entities were imported in bulk.
     #[serde(rename = "directory.imported")]
     DirectoryImported,
+    /// Someone broke glass: an emergency grant was activated at once, without approval.
+    #[serde(rename = "break_glass.used")]
+    BreakGlassUsed,
+    /// A reviewer confirmed a break-glass use.
+    #[serde(rename = "break_glass.confirmed")]
+    BreakGlassConfirmed,
+    /// A reviewer flagged a break-glass use: an alert.
+    #[serde(rename = "break_glass.flagged")]
+    BreakGlassFlagged,
+    /// An access review campaign was started.
+    #[serde(rename = "review.campaign_started")]
+    ReviewCampaignStarted,
+    /// A review item was decided (by a reviewer, or by the deadline's default).
+    #[serde(rename = "review.item_decided")]
+    ReviewItemDecided,
+    /// A review item missed its deadline and went to the escalation reviewers.
+    #[serde(rename = "review.item_escalated")]
+    ReviewItemEscalated,
+    /// A campaign's result was exported as signed evidence.
+    #[serde(rename = "review.evidence_exported")]
+    ReviewEvidenceExported,
 }
 
 impl AuditAction {
     /// Every action.
-    pub(crate) const ALL: [AuditAction; 21] = [
+    pub(crate) const ALL: [AuditAction; 28] = [
         AuditAction::ElevationRequested,
         AuditAction::ApprovalApproved,
         AuditAction::ApprovalDenied,
@@ -100,6 +121,13 @@ impl AuditAction {
         AuditAction::DirectoryEntityPut,
         AuditAction::DirectoryEntityDeleted,
         AuditAction::DirectoryImported,
+        AuditAction::BreakGlassUsed,
+        AuditAction::BreakGlassConfirmed,
+        AuditAction::BreakGlassFlagged,
+        AuditAction::ReviewCampaignStarted,
+        AuditAction::ReviewItemDecided,
+        AuditAction::ReviewItemEscalated,
+        AuditAction::ReviewEvidenceExported,
     ];
 
     /// The stored name, e.g. `grant.revoked`.
@@ -126,6 +154,13 @@ impl AuditAction {
             AuditAction::DirectoryEntityPut => "directory.entity_put",
             AuditAction::DirectoryEntityDeleted => "directory.entity_deleted",
             AuditAction::DirectoryImported => "directory.imported",
+            AuditAction::BreakGlassUsed => "break_glass.used",
+            AuditAction::BreakGlassConfirmed => "break_glass.confirmed",
+            AuditAction::BreakGlassFlagged => "break_glass.flagged",
+            AuditAction::ReviewCampaignStarted => "review.campaign_started",
+            AuditAction::ReviewItemDecided => "review.item_decided",
+            AuditAction::ReviewItemEscalated => "review.item_escalated",
+            AuditAction::ReviewEvidenceExported => "review.evidence_exported",
         }
     }
 
@@ -175,7 +210,7 @@ pub(crate) const GENESIS_HASH: [u8; 32] = [0; 32];
 
 /// Writes `value` as JSON with every object's keys sorted, whatever order it was built or read
 /// back in (PostgreSQL's jsonb reorders keys).
-fn write_canonical(value: &serde_json::Value, out: &mut String) {
+pub(crate) fn write_canonical(value: &serde_json::Value, out: &mut String) {
     match value {
         serde_json::Value::Object(map) => {
             let mut keys: Vec<&String> = map.keys().collect();

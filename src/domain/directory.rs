@@ -165,12 +165,36 @@ pub struct Directory {
     /// Type -> id or alias -> entity. Nested, so that a lookup by borrowed text allocates
     /// nothing (a plain Check looks its subject up on every call).
     by_key: HashMap<EntityType, HashMap<EntityId, usize>>,
+    /// Type -> its entities, in the order given: a search lists the candidates of one type
+    /// without walking the others (built with the snapshot, never per search).
+    by_type: HashMap<EntityType, Vec<usize>>,
 }
 
 impl Directory {
     /// Builds a directory from `entities`, refusing the whole set when two entities share a
     /// key or an alias (naming every clash).
     pub fn new(entities: Vec<Entity>) -> Result<Directory, DirectoryProblems> {
+        Directory::from_shared(entities.into_iter().map(Arc::new).collect())
+    }
+
+    /// This directory with the entities whose canonical keys are `written` replaced by those
+    /// of `current` (what the store holds under those keys now; a key without an entity there
+    /// was deleted). Entities of `current` under other keys are ignored. Refused whole, like
+    /// [`Directory::new`], when a name would end up naming two entities.
+    pub fn with_changes(
+        &self,
+        written: &[EntityKey],
+        current: Vec<Entity>,
+    ) -> Result<Directory, DirectoryProblems> {
+        let written: std::collections::HashSet<&EntityKey> = written.iter().collect();
+        let kept = (self.entities.iter()).filter(|entity| !written.contains(&entity.key));
+        let changed = (current.into_iter())
+            .filter(|entity| written.contains(&entity.key))
+            .map(Arc::new);
+        Directory::from_shared(kept.cloned().chain(changed).collect())
+    }
+
+    fn from_shared(entities: Vec<Arc<Entity>>) -> Result<Directory, DirectoryProblems> {
         let mut directory = Directory::default();
         let mut problems = Vec::new();
         for entity in entities {
@@ -191,7 +215,12 @@ impl Directory {
                 }
                 of_type.insert(key.id, index);
             }
-            directory.entities.push(Arc::new(entity));
+            directory
+                .by_type
+                .entry(entity.key.entity_type.clone())
+                .or_default()
+                .push(index);
+            directory.entities.push(entity);
         }
         if problems.is_empty() {
             Ok(directory)
@@ -211,6 +240,15 @@ impl Directory {
     /// Every entity, in the order given.
     pub fn entities(&self) -> &[Arc<Entity>] {
         &self.entities
+    }
+
+    /// Every entity of type `entity_type`, in the order given.
+    pub fn of_type(&self, entity_type: &str) -> impl Iterator<Item = &Arc<Entity>> {
+        self.by_type
+            .get(entity_type)
+            .map_or(&[][..], Vec::as_slice)
+            .iter()
+            .map(|&index| &self.entities[index])
     }
 
     /// How many entities there are.
@@ -258,11 +296,82 @@ mod tests {
     }
 
     #[test]
+    fn the_entities_of_one_type_are_listed_in_the_order_given() {
+        let mut todo = user("t1", &[]);
+        todo.key.entity_type = EntityType::parse("todo").unwrap();
+        let directory =
+            Directory::new(vec![user("rick", &[]), todo, user("morty", &["pid-m"])]).unwrap();
+        let ids = |kind: &str| -> Vec<&str> {
+            directory.of_type(kind).map(|e| e.key.id.as_str()).collect()
+        };
+        assert_eq!(ids("user"), ["rick", "morty"]);
+        assert_eq!(ids("todo"), ["t1"]);
+        assert!(ids("route").is_empty());
+    }
+
+    #[test]
     fn two_entities_sharing_an_alias_are_refused_with_both_named() {
         let problems =
             Directory::new(vec![user("rick", &["pid-1"]), user("morty", &["pid-1"])]).unwrap_err();
         assert_eq!(problems.0.len(), 1);
         assert!(problems.0[0].contains("rick") && problems.0[0].contains("morty"));
+    }
+
+    #[test]
+    fn changes_replace_put_entities_drop_deleted_ones_and_keep_the_rest() {
+        let directory = Directory::new(vec![
+            user("rick", &["pid-1"]),
+            user("morty", &[]),
+            user("summer", &[]),
+        ])
+        .unwrap();
+        let written = [
+            user("rick", &[]).key,
+            user("morty", &[]).key,
+            user("beth", &[]).key,
+        ];
+        let changed = directory
+            .with_changes(
+                &written,
+                vec![
+                    user("rick", &["pid-2"]),
+                    user("beth", &[]),
+                    user("jerry", &["not-written"]),
+                ],
+            )
+            .unwrap();
+        assert_eq!(
+            changed.find("user", "pid-2").unwrap().key.id.as_str(),
+            "rick"
+        );
+        assert!(
+            changed.find("user", "pid-1").is_none(),
+            "rick's old alias is gone"
+        );
+        assert!(changed.find("user", "morty").is_none(), "morty was deleted");
+        assert!(
+            changed.find("user", "summer").is_some(),
+            "summer was not written"
+        );
+        assert!(changed.find("user", "beth").is_some());
+        assert!(
+            changed.find("user", "jerry").is_none(),
+            "jerry's key was not written"
+        );
+        assert_eq!(
+            directory.len(),
+            3,
+            "the directory changed from is left alone"
+        );
+    }
+
+    #[test]
+    fn a_change_that_would_make_a_name_name_two_entities_is_refused() {
+        let directory = Directory::new(vec![user("rick", &["pid-1"])]).unwrap();
+        let problems = directory
+            .with_changes(&[user("morty", &[]).key], vec![user("morty", &["pid-1"])])
+            .unwrap_err();
+        assert_eq!(problems.0.len(), 1);
     }
 
     #[test]

@@ -48,6 +48,21 @@ impl DirectoryView {
             }))
     }
 
+    /// The entities of type `entity_type` the view answers for, in the order of
+    /// [`DirectoryView::entities`] (so a search's place in the list stays valid from page to
+    /// page), read from each snapshot's index by type.
+    pub fn entities_of_type<'v>(
+        &'v self,
+        entity_type: &'v str,
+    ) -> impl Iterator<Item = &'v Arc<Entity>> + 'v {
+        let stored = &self.stored;
+        self.stored
+            .of_type(entity_type)
+            .chain(self.file.of_type(entity_type).filter(move |entity| {
+                stored.is_empty() || stored.find(entity_type, entity.key.id.as_str()).is_none()
+            }))
+    }
+
     /// Whether neither snapshot holds an entity.
     pub fn is_empty(&self) -> bool {
         self.stored.is_empty() && self.file.is_empty()
@@ -106,5 +121,11 @@ mod tests {
         assert_eq!(name("summer"), None);
         let listed: Vec<&str> = view.entities().map(|e| e.key.id.as_str()).collect();
         assert_eq!(listed, ["rick", "morty"]);
+        let of_type: Vec<&str> = view
+            .entities_of_type("user")
+            .map(|e| e.key.id.as_str())
+            .collect();
+        assert_eq!(of_type, listed);
+        assert_eq!(view.entities_of_type("todo").count(), 0);
     }
 }

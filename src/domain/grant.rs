@@ -83,6 +83,32 @@ pub struct Grant {
     /// `false` once `session` is set.
     #[serde(default)]
     pub awaiting_acceptance: bool,
+    /// Activated by breaking glass (no approval; a review is owed afterwards): its source, as
+    /// Check, the audit log and the console show it.
+    #[serde(default)]
+    pub break_glass: bool,
+}
+
+/// Where a grant came from, as Check, the audit log and the console show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantSource {
+    /// An elevation approved through its chain (or by policy).
+    Elevation,
+    /// A delegation from another holder.
+    Delegation,
+    /// Break-glass: activated at once by its user, reviewed afterwards.
+    BreakGlass,
+}
+
+impl GrantSource {
+    /// The stable name: `elevation`, `delegation`, `break_glass`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantSource::Elevation => "elevation",
+            GrantSource::Delegation => "delegation",
+            GrantSource::BreakGlass => "break_glass",
+        }
+    }
 }
 
 /// How a grant relates to login sessions.
@@ -208,6 +234,17 @@ impl Grant {
         }
     }
 
+    /// Where it came from.
+    pub fn source(&self) -> GrantSource {
+        if self.break_glass {
+            GrantSource::BreakGlass
+        } else if self.parent_grant_id.is_some() || !self.delegation_trail.is_empty() {
+            GrantSource::Delegation
+        } else {
+            GrantSource::Elevation
+        }
+    }
+
     /// The nearest delegator, if the grant came through a delegation.
     pub fn delegated_by(&self) -> Option<&Subject> {
         self.delegation_trail.last().map(|hop| &hop.delegator)
@@ -319,6 +356,7 @@ impl Grant {
             delegation_trail,
             revocation: None,
             awaiting_acceptance: terms.session_bound,
+            break_glass: false,
         }
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::grant::{DelegationHop, Grant, SessionBinding};
+use super::grant::{DelegationHop, Grant, GrantSource, SessionBinding};
 use super::ids::GrantId;
 use super::names::{RoleName, SessionId, Subject};
 use super::scope::Scope;
@@ -37,12 +37,25 @@ pub struct GrantTerms {
     pub revoked: bool,
     /// A delegation its delegatee has not yet taken up in a session: it allows nothing.
     pub awaiting_acceptance: bool,
+    /// Activated by breaking glass.
+    pub break_glass: bool,
 }
 
 impl GrantTerms {
     /// Who passed the role on, for a delegated grant.
     pub fn delegated_by(&self) -> Option<&Subject> {
         self.delegation_trail.last().map(|hop| &hop.delegator)
+    }
+
+    /// Where the grant came from.
+    pub fn source(&self) -> GrantSource {
+        if self.break_glass {
+            GrantSource::BreakGlass
+        } else if self.delegated {
+            GrantSource::Delegation
+        } else {
+            GrantSource::Elevation
+        }
     }
 
     /// How the grant relates to login sessions.
@@ -64,6 +77,7 @@ impl From<Grant> for GrantTerms {
             delegated: grant.parent_grant_id.is_some() || !grant.delegation_trail.is_empty(),
             revoked: grant.revocation.is_some(),
             awaiting_acceptance: grant.awaiting_acceptance,
+            break_glass: grant.break_glass,
             role: grant.role,
             scope: grant.scope,
             session: grant.session,
@@ -131,6 +145,7 @@ mod tests {
                 reason: "left the team".into(),
             }),
             awaiting_acceptance: true,
+            break_glass: false,
         };
         let terms = GrantTerms::from(grant.clone());
         assert_eq!(terms.id, grant.id);
@@ -156,6 +171,7 @@ mod tests {
             delegated: false,
             revoked: false,
             awaiting_acceptance: false,
+            break_glass: false,
         };
         let grants: Arc<[GrantTerms]> = Arc::from([terms("Org:A"), terms("Org:B")]);
         let second = GrantRef::new(grants.clone(), 1).expect("in range");

@@ -8,6 +8,7 @@ mod access_request;
 mod attributes;
 pub(crate) mod audit;
 pub(crate) mod audit_log;
+pub(crate) mod break_glass;
 mod callback_target;
 mod check;
 pub(crate) mod decision;
@@ -22,6 +23,8 @@ mod identity;
 mod ids;
 mod moment;
 pub(crate) mod names;
+pub(crate) mod review;
+pub(crate) mod review_evidence;
 pub(crate) mod risk;
 pub(crate) mod scope;
 
@@ -33,6 +36,10 @@ pub use access_request::{AccessRequestItem, AccessRequestRecord, RequestableDeni
 pub use attributes::{Properties, Value};
 pub use audit::{AuditAction, AuditEvent};
 pub use audit_log::{Checkpoint, StoredAuditEvent};
+pub use break_glass::{
+    BreakGlassCheck, BreakGlassId, BreakGlassReview, BreakGlassUse, BreakGlassVerdict,
+    MAX_BREAK_GLASS_CHECKS, ReviewState, Reviewers,
+};
 pub use callback_target::{
     CALLBACK_EVENT, CallbackRules, CallbackTarget, MAX_CALLBACK_URL_BYTES, is_internal,
 };
@@ -48,14 +55,19 @@ pub use elevation::{
     ElevationStatus, RequesterSnapshot, TransitionError, Verdict, Vote,
 };
 pub use grant::{
-    AcceptRefusal, AttenuationBreach, Delegation, DelegationHop, Grant, GrantStatus, Revocation,
-    SessionBinding,
+    AcceptRefusal, AttenuationBreach, Delegation, DelegationHop, Grant, GrantSource, GrantStatus,
+    Revocation, SessionBinding,
 };
 pub use grant_terms::{GrantRef, GrantTerms};
 pub use identity::{Identity, StandingRole};
 pub use ids::{ElevationId, GrantId};
 pub use moment::{NotAMoment, Toward, parse_moment};
 pub use names::{GroupName, InvalidValue, Permission, RoleName, SessionId, Subject};
+pub use review::{
+    Campaign, CampaignId, DeadlineDefault, DeadlineRule, ReviewChoice, ReviewDecision, ReviewItem,
+    ReviewItemId, ReviewKind, ReviewTarget, ReviewVerdict, Reviewer,
+};
+pub use review_evidence::{EvidenceCheck, ReviewEvidence};
 pub use risk::RiskSignal;
 pub use scope::{Scope, ScopePattern};
 

@@ -21,7 +21,11 @@ fn parameter(route: Route) -> Option<&'static str> {
         Route::SearchSubject => Some("search_subject_endpoint"),
         Route::SearchResource => Some("search_resource_endpoint"),
         Route::SearchAction => Some("search_action_endpoint"),
-        Route::Discovery | Route::Jwks | Route::AuthorizationServerMetadata => None,
+        Route::Discovery
+        | Route::Jwks
+        | Route::AuthorizationServerMetadata
+        | Route::Token
+        | Route::Introspection => None,
     }
 }
 

@@ -35,10 +35,8 @@ impl HttpEdge {
         Ok(answer::decision(&decision, detail))
     }
 
-    /// Decides `question` for `caller`: it becomes the domain's access question (validated
-    /// here, once; a refused field is named under `path`, the prefix of a batch item such as
-    /// `evaluations[2].`), which the same use case as gRPC Check decides. The session is the
-    /// context's `session_id`, when the PEP knows it.
+    /// Decides `question` for `caller`: it becomes the domain's access question
+    /// ([`access_query`]), which the same use case as gRPC Check decides.
     pub(super) async fn decide(
         &self,
         caller: &Identity,
@@ -51,7 +49,8 @@ impl HttpEdge {
 }
 
 /// `question` as the domain's access question, validated here, once; a refused field is named
-/// under `path`, the prefix of a batch item such as `evaluations[2].`.
+/// under `path`, the prefix of a batch item such as `evaluations[2].`. The session is the
+/// context's `session_id`, when the PEP knows it.
 pub(super) fn access_query<'q>(
     question: &'q Question,
     path: &str,

@@ -9,6 +9,8 @@
 //! | `POST /access/v1/requests`, `GET /access/v1/requests/{task}`, `POST …/{task}/cancel` | `access_request/` |
 //! | `GET /.well-known/authzen-configuration` | `discovery.rs` |
 //! | `GET /.well-known/jwks.json`, `/.well-known/oauth-authorization-server` | `oauth_metadata.rs` |
+//! | `POST /oauth2/token` (RFC 8693 token exchange) | `token_exchange.rs` |
+//! | `POST /oauth2/introspect` (RFC 7662) | `introspection.rs` |
 //!
 //! Handlers are thin: the router (`router.rs`) gives each request its request id, checks the
 //! method, the content type and the body size, and knows the caller (`caller.rs`: a bearer
@@ -24,13 +26,16 @@ mod config;
 mod discovery;
 mod evaluation;
 mod evaluations;
+mod introspection;
 mod json;
 mod listener;
+mod oauth_form;
 mod oauth_metadata;
 mod problem;
 mod router;
 mod search;
 mod token_config;
+mod token_exchange;
 
 pub use config::AuthzenConfig;
 pub use listener::serve;

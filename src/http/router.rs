@@ -14,6 +14,7 @@ use tracing::Instrument;
 
 use super::config::AuthzenConfig;
 use super::problem::HttpError;
+use super::token_config::TokenConfig;
 use super::{MAX_BODY_BYTES, access_request, caller, discovery, oauth_metadata};
 use crate::auth::{Authenticator, SigningKeyRing};
 use crate::domain::Identity;
@@ -42,11 +43,15 @@ pub(super) enum Route {
     Jwks,
     /// `GET /.well-known/oauth-authorization-server`: the token issuer's metadata.
     AuthorizationServerMetadata,
+    /// `POST /oauth2/token`: token exchange.
+    Token,
+    /// `POST /oauth2/introspect`: token introspection.
+    Introspection,
 }
 
 impl Route {
     /// Every route, for discovery.
-    pub(super) const ALL: [Route; 8] = [
+    pub(super) const ALL: [Route; 10] = [
         Route::Evaluation,
         Route::Evaluations,
         Route::SearchSubject,
@@ -55,6 +60,8 @@ impl Route {
         Route::Discovery,
         Route::Jwks,
         Route::AuthorizationServerMetadata,
+        Route::Token,
+        Route::Introspection,
     ];
 
     /// The path.
@@ -68,6 +75,8 @@ impl Route {
             Route::Discovery => "/.well-known/authzen-configuration",
             Route::Jwks => "/.well-known/jwks.json",
             Route::AuthorizationServerMetadata => "/.well-known/oauth-authorization-server",
+            Route::Token => "/oauth2/token",
+            Route::Introspection => "/oauth2/introspect",
         }
     }
 
@@ -100,6 +109,8 @@ pub struct HttpEdge {
     in_flight: Arc<Semaphore>,
     /// The keys elevator signs its tokens with.
     pub(super) key_ring: Arc<SigningKeyRing>,
+    /// The token settings.
+    pub(super) tokens: TokenConfig,
 }
 
 impl HttpEdge {
@@ -111,6 +122,7 @@ impl HttpEdge {
         authzen: AuthzenConfig,
         max_concurrent_calls: usize,
         key_ring: Arc<SigningKeyRing>,
+        tokens: TokenConfig,
     ) -> Self {
         HttpEdge {
             app,
@@ -118,6 +130,7 @@ impl HttpEdge {
             authzen,
             in_flight: Arc::new(Semaphore::new(max_concurrent_calls.max(1))),
             key_ring,
+            tokens,
         }
     }
 
@@ -199,6 +212,8 @@ impl HttpEdge {
                 return Ok(answer);
             }
             Route::AuthorizationServerMetadata => oauth_metadata::authorization_server(self),
+            Route::Token => return Ok(self.token_exchange(request, connection).await),
+            Route::Introspection => return Ok(self.introspection(request, connection).await),
             _ => self.question(route, request, connection).await?,
         };
         Ok(json_response(StatusCode::OK, &answer))
@@ -242,9 +257,9 @@ impl HttpEdge {
             Route::Evaluation
             | Route::Discovery
             | Route::Jwks
-            | Route::AuthorizationServerMetadata => {
-                self.evaluation(&caller, &body, base.as_deref()).await
-            }
+            | Route::AuthorizationServerMetadata
+            | Route::Token
+            | Route::Introspection => self.evaluation(&caller, &body, base.as_deref()).await,
         }
     }
 }

@@ -40,6 +40,42 @@ pub(super) struct PolicyDocument {
     /// The subjects and resources the decision point knows.
     #[serde(default)]
     pub(super) directory: DirectoryDocument,
+    /// Emergency access without approval, reviewed afterwards.
+    #[serde(default)]
+    pub(super) break_glass: Vec<BreakGlassDocument>,
+    /// Access review campaigns.
+    #[serde(default)]
+    pub(super) reviews: super::review_document::ReviewsDocument,
+}
+
+/// One break-glass entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct BreakGlassDocument {
+    /// A name users pick the entry by, unique in the document.
+    pub(super) name: String,
+    /// The roles it may activate.
+    pub(super) roles: Vec<String>,
+    /// Scope patterns they may be activated on.
+    pub(super) scopes: Vec<String>,
+    /// Who may use it: a CEL condition over `token`, `request`, `risk`, `context`.
+    pub(super) who: String,
+    /// Fields a use must carry: `incident`, `reason` (default: both).
+    pub(super) require: Option<Vec<String>>,
+    /// The longest window (default 1h).
+    pub(super) max_duration: Option<String>,
+    /// Who reviews each use afterwards.
+    #[serde(default)]
+    pub(super) reviewers: WhoDocument,
+    /// How long a use may stay unreviewed before it is overdue (default 24h).
+    pub(super) review_within: Option<String>,
+    /// Security contacts' webhook URLs, told of every use and flag at once.
+    #[serde(default)]
+    pub(super) notify: Vec<String>,
+    /// Whether a use may proceed although a request rule denies it (default false; the audit
+    /// names every rule overridden).
+    #[serde(default)]
+    pub(super) override_deny_rules: bool,
 }
 
 /// Where the resources of one type live.

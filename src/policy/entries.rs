@@ -8,7 +8,8 @@ use chrono::TimeDelta;
 
 use super::rules::Rule;
 use crate::domain::{
-    ApprovalStep, GroupName, Identity, Permission, RoleName, Scope, ScopePattern, Subject,
+    ApprovalStep, GroupName, Identity, Permission, Reviewers, RoleName, Scope, ScopePattern,
+    Subject,
 };
 
 /// A role's definition.
@@ -130,4 +131,41 @@ pub struct Separation {
     pub roles: Vec<RoleName>,
     /// How they conflict.
     pub mode: SeparationMode,
+}
+
+/// A break-glass entry: who may activate which roles where at once, without approval, what a
+/// use must say, how long it lasts, and who reviews it afterwards.
+#[derive(Debug, Clone)]
+pub struct BreakGlassEntry {
+    /// Its position under `break_glass`.
+    pub index: usize,
+    /// Its name.
+    pub name: String,
+    /// The roles it may activate.
+    pub roles: Vec<RoleName>,
+    /// Where.
+    pub scopes: Vec<ScopePattern>,
+    /// Who may use it (a condition at request time).
+    pub condition: Arc<Rule>,
+    /// Whether an incident reference is required.
+    pub require_incident: bool,
+    /// Whether a reason is required.
+    pub require_reason: bool,
+    /// The longest window.
+    pub max_duration: TimeDelta,
+    /// Who reviews each use.
+    pub reviewers: Reviewers,
+    /// How long a use may stay unreviewed.
+    pub review_within: TimeDelta,
+    /// Webhook URLs told of every use and flag.
+    pub notify: Vec<String>,
+    /// Whether a use proceeds although a request rule denies it.
+    pub override_deny_rules: bool,
+}
+
+impl BreakGlassEntry {
+    /// Whether the entry covers `role` on `scope`.
+    pub fn covers(&self, role: &RoleName, scope: &Scope) -> bool {
+        self.roles.contains(role) && self.scopes.iter().any(|pattern| pattern.matches(scope))
+    }
 }

@@ -11,14 +11,18 @@ mod document;
 mod entries;
 mod model;
 mod problems;
+mod review_campaigns;
+mod review_document;
 pub mod rules;
 
 pub use access_model::{AccessModel, ScopeTemplate};
 pub use entries::{
-    DelegationEntry, Eligibility, RoleDefinition, Separation, SeparationMode, Webhook,
+    BreakGlassEntry, DelegationEntry, Eligibility, RoleDefinition, Separation, SeparationMode,
+    Webhook,
 };
 pub use model::{Holding, Ineligible, NotDelegable, Policy, SeparationConflict};
 pub use problems::{PolicyProblem, PolicyProblems};
+pub use review_campaigns::{CampaignDefinition, ReviewPolicy, ReviewerRule};
 
 /// Largest policy document accepted, in bytes.
 pub const MAX_POLICY_BYTES: usize = 1024 * 1024;

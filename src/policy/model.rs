@@ -9,9 +9,11 @@ use chrono::TimeDelta;
 
 use super::access_model::AccessModel;
 use super::entries::{
-    DelegationEntry, Eligibility, RoleDefinition, Separation, SeparationMode, Webhook,
+    BreakGlassEntry, DelegationEntry, Eligibility, RoleDefinition, Separation, SeparationMode,
+    Webhook,
 };
 use super::problems::PolicyProblems;
+use super::review_campaigns::ReviewPolicy;
 use super::rules::Rule;
 use super::{DEMO_POLICY, compile};
 use crate::domain::{
@@ -105,6 +107,10 @@ pub struct Policy {
     pub(super) any_rule_reads_risk: bool,
     /// The directory, resource scopes and permission conditions.
     pub(super) access: AccessModel,
+    /// Emergency access, reviewed afterwards.
+    pub(super) break_glass: Vec<BreakGlassEntry>,
+    /// Access review campaign definitions and role owners.
+    pub(super) reviews: ReviewPolicy,
 }
 
 impl Policy {
@@ -117,6 +123,11 @@ impl Policy {
     pub fn demo() -> Policy {
         // The demo document ships inside the binary and a unit test parses it, so it is valid.
         Policy::parse(DEMO_POLICY, 1).expect("the built-in demo policy is valid")
+    }
+
+    /// The access review campaigns and role owners (the `reviews` section).
+    pub fn reviews(&self) -> &ReviewPolicy {
+        &self.reviews
     }
 
     /// The version number.
@@ -246,6 +257,16 @@ impl Policy {
                     .flat_map(|entry| entry.scopes.iter().map(|p| p.as_str().to_owned()))
                     .collect(),
             })
+    }
+
+    /// Every break-glass entry.
+    pub fn break_glass_entries(&self) -> &[BreakGlassEntry] {
+        &self.break_glass
+    }
+
+    /// The break-glass entry called `name`.
+    pub fn break_glass_entry(&self, name: &str) -> Option<&BreakGlassEntry> {
+        self.break_glass.iter().find(|entry| entry.name == name)
     }
 
     /// Where audit actions are announced.

@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 use tonic_health::server::HealthReporter;
 
 use crate::admin::{READINESS_SERVICE, Readiness};
+use crate::clock::SharedClock;
 use crate::decision::Decider;
 use crate::service::Elevator;
 use crate::store::{Store, StoreEvent};
@@ -42,6 +43,7 @@ pub(super) fn spawn_refresher(
     metrics: Arc<Metrics>,
     readiness: Arc<Readiness>,
     health: HealthReporter,
+    clock: SharedClock,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(Duration::from_secs(1));
@@ -49,7 +51,13 @@ pub(super) fn spawn_refresher(
         let mut last_ready = None;
         loop {
             ticks.tick().await;
-            refresh_from_store(store.as_ref(), &metrics, &readiness).await;
+            refresh_from_store(store.as_ref(), &metrics, &readiness, clock.now()).await;
+            match store.overdue_break_glass(clock.now()).await {
+                Ok(count) => (metrics.backlogs())
+                    .overdue_break_glass_reviews
+                    .store(count, Ordering::Relaxed),
+                Err(error) => tracing::warn!(%error, "cannot count overdue break-glass reviews"),
+            }
             let ready = readiness.report().ready;
             if last_ready != Some(ready) && !readiness.is_shutting_down() {
                 let status = if ready {
@@ -66,7 +74,12 @@ pub(super) fn spawn_refresher(
 
 /// One look at the database: whether its schema is current (readiness), and the backlogs
 /// the gauges show.
-async fn refresh_from_store(store: &dyn Store, metrics: &Metrics, readiness: &Readiness) {
+async fn refresh_from_store(
+    store: &dyn Store,
+    metrics: &Metrics,
+    readiness: &Readiness,
+    now: chrono::DateTime<chrono::Utc>,
+) {
     match store.missing_migrations().await {
         Ok(missing) => {
             if !missing.is_empty() {
@@ -87,6 +100,15 @@ async fn refresh_from_store(store: &dyn Store, metrics: &Metrics, readiness: &Re
     match store.pending_deliveries().await {
         Ok(count) => backlogs.webhook_outbox.store(count, Ordering::Relaxed),
         Err(error) => tracing::warn!(%error, "cannot count the webhook outbox"),
+    }
+    match store.count_open_review_items(now).await {
+        Ok((open, overdue)) => {
+            backlogs.review_items_open.store(open, Ordering::Relaxed);
+            backlogs
+                .review_items_overdue
+                .store(overdue, Ordering::Relaxed);
+        }
+        Err(error) => tracing::warn!(%error, "cannot count open review items"),
     }
 }
 

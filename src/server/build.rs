@@ -58,6 +58,7 @@ impl Server {
             core.metrics.clone(),
             readiness.clone(),
             health.clone(),
+            core.clock.clone(),
         ));
         let (listener, admin_listener) = bind_listeners(&config).await?;
         let console = build_console(&config, &core)?;
@@ -300,12 +301,15 @@ async fn bind_http_port(config: &Config, core: &Core) -> anyhow::Result<Option<H
         .local_addr()
         .context("reading the HTTP port's address")?;
     let key_ring = Arc::new(key_ring::key_ring(config, bound, core.clock.clone())?);
+    core.authenticator
+        .trust_own_tokens(key_ring.clone(), config.tokens.audiences.clone());
     let edge = HttpEdge::new(
         core.app.clone(),
         core.authenticator.clone(),
         config.authzen.clone(),
         config.limits.max_concurrent_calls,
         key_ring,
+        config.tokens.clone(),
     );
     Ok(Some(HttpPort {
         listener,

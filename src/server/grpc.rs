@@ -54,6 +54,8 @@ pub(super) fn router(
         .add_service(services.policy)
         .add_service(services.audit)
         .add_service(services.directory)
+        .add_service(services.break_glass)
+        .add_service(services.review)
         .add_service(envoy.into_service()))
 }
 
@@ -97,9 +99,10 @@ fn accepted(listener: TcpListener) -> tonic::transport::server::TcpIncoming {
 pub(super) async fn set_serving(health: &HealthReporter) {
     use crate::proto::v1::{
         approval_service_server::ApprovalServiceServer, audit_service_server::AuditServiceServer,
+        break_glass_service_server::BreakGlassServiceServer,
         check_service_server::CheckServiceServer, directory_service_server::DirectoryServiceServer,
         elevation_service_server::ElevationServiceServer,
-        policy_service_server::PolicyServiceServer,
+        policy_service_server::PolicyServiceServer, review_service_server::ReviewServiceServer,
     };
     health.set_serving::<ElevationServiceServer<Api>>().await;
     health.set_serving::<ApprovalServiceServer<Api>>().await;
@@ -107,6 +110,8 @@ pub(super) async fn set_serving(health: &HealthReporter) {
     health.set_serving::<PolicyServiceServer<Api>>().await;
     health.set_serving::<AuditServiceServer<Api>>().await;
     health.set_serving::<DirectoryServiceServer<Api>>().await;
+    health.set_serving::<BreakGlassServiceServer<Api>>().await;
+    health.set_serving::<ReviewServiceServer<Api>>().await;
     health
         .set_serving::<envoy_types::ext_authz::v3::pb::AuthorizationServer<EnvoyAuthorization>>()
         .await;

@@ -32,6 +32,7 @@ use crate::tls::ServerTls;
 
 mod background;
 mod build;
+mod console_oidc;
 mod database;
 mod grpc;
 mod key_ring;

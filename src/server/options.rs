@@ -181,6 +181,7 @@ pub(super) fn console_options(config: &Config) -> anyhow::Result<ConsoleOptions>
     Ok(ConsoleOptions {
         token_login,
         csrf_key,
+        oidc: super::console_oidc::oidc_options(config)?,
     })
 }
 

@@ -35,6 +35,11 @@ impl AuditSigner {
         self.key.verifying_key().to_bytes()
     }
 
+    /// Signs `message` with the audit chain's key (signed review evidence).
+    pub(super) fn sign_bytes(&self, message: &[u8]) -> Vec<u8> {
+        self.key.sign(message).to_bytes().to_vec()
+    }
+
     fn sign(
         &self,
         seq: u64,

@@ -47,6 +47,7 @@ impl Elevator {
         self.require_role(caller, &self.roles.pep, "Check")?;
         let started = std::time::Instant::now();
         let decision = self.decider.check(query).await;
+        let decision = self.witness(query, decision).await;
         self.record_decision(query, &decision, started);
         Ok(decision)
     }
@@ -73,6 +74,17 @@ impl Elevator {
         caller: &Identity,
         query: &AccessQuery<'_>,
     ) -> Result<Decision, ServiceError> {
+        self.decide_access(caller, query, true).await
+    }
+
+    /// [`Elevator::evaluate_access`]'s steps; the decision is counted and logged when
+    /// `record` says so (a search records one line for all its candidates instead).
+    pub(super) async fn decide_access(
+        &self,
+        caller: &Identity,
+        query: &AccessQuery<'_>,
+        record: bool,
+    ) -> Result<Decision, ServiceError> {
         self.require_role(caller, &self.roles.pep, "Evaluate")?;
         let subject = SubjectRef::parse(query.subject.id())
             .map_err(|error| ServiceError::invalid("subject.id", error.0))?;
@@ -95,6 +107,12 @@ impl Elevator {
         subject_token_matches(&check)?;
         let started = std::time::Instant::now();
         let decision = self.decider.check_access(&check, query, &resolved).await;
+        // A search decides candidates without recording them; only a recorded Check is
+        // witnessed for a break-glass grant's evidence.
+        if !record {
+            return Ok(decision);
+        }
+        let decision = self.witness(&check, decision).await;
         self.record_decision(&check, &decision, started);
         Ok(decision)
     }
@@ -106,7 +124,7 @@ impl Elevator {
     }
 
     /// Counts a decision, writes it to the decision log and onto the call's span.
-    fn record_decision(
+    pub(super) fn record_decision(
         &self,
         query: &CheckQuery<'_>,
         decision: &Decision,
@@ -222,7 +240,7 @@ impl Elevator {
 
 /// Checks that the end-user token a PEP passed along with the question belongs to the subject
 /// (and session) asked about; only then do its standing roles and groups count.
-fn subject_token_matches(query: &CheckQuery<'_>) -> Result<(), ServiceError> {
+pub(super) fn subject_token_matches(query: &CheckQuery<'_>) -> Result<(), ServiceError> {
     let Some(token) = query.token else {
         return Ok(());
     };

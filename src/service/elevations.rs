@@ -26,6 +26,12 @@ impl Elevator {
         request: NewElevation,
     ) -> Result<ElevationOutcome, ServiceError> {
         let now = self.clock.now();
+        if self.eligibility_withdrawn(&caller.subject, &request.role) {
+            return Err(super::reviews_removal::refuse_withdrawn(
+                caller,
+                &request.role,
+            ));
+        }
         let assessment = self.assess(caller, &request, now, None, None).await?;
         self.create(caller, request, assessment, now, None).await
     }

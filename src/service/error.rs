@@ -135,6 +135,7 @@ impl From<TransitionError> for ServiceError {
                 ServiceError::denied("NOT_AN_APPROVER", message)
             }
             TransitionError::NotAllowed(_) => ServiceError::denied("NOT_ALLOWED", message),
+            TransitionError::SelfReview => ServiceError::denied("SELF_REVIEW", message),
             TransitionError::NotAccepted(refusal) => match refusal {
                 AcceptRefusal::NotDelegatee(_) => ServiceError::denied(refusal.code(), message),
                 _ => ServiceError::precondition(refusal.code(), message),

@@ -11,6 +11,7 @@
 //! | [`access_requests`] | AuthZEN access requests (tasks) as elevations: submit, read, cancel |
 //! | [`access_request_callbacks`] | a task's callback: checked at submission, posted through the outbox when the task ends |
 //! | [`access_request_denials`] | requestable denials, approvals presented at re-evaluation |
+//! | [`access_request_views`] | which elevations came through the profile, from which client and actors |
 //! | [`audit`]       | list, stream and verify the audit log, signed heads, a grant's story |
 //! | [`approvals`]   | the inbox, approve and deny, and what policy approves by itself |
 //! | [`completion`]  | what completing a chain does: activation, extension, delegation, or denial |
@@ -21,15 +22,22 @@
 //! | [`policies`]    | read, validate and replace the policy |
 //! | [`directory`]   | put, delete, get, list and import directory entities |
 //! | [`sweep`]       | what time alone moves on |
+//! | [`reviews`]     | access review campaigns: start, list, decide, export signed evidence |
 //! | [`watch`]       | streams of approval updates, tailing the audit log |
+//! | [`break_glass`] | break glass: an emergency grant at once, under a policy entry |
+//! | [`break_glass_review`] | list break-glass uses, their evidence, confirm or flag them |
 
 mod acceptance;
 mod access_request_callbacks;
 mod access_request_denials;
+mod access_request_views;
 mod access_requests;
 mod approvals;
 mod assessment;
 mod audit;
+mod break_glass;
+mod break_glass_review;
+mod carried_grants;
 mod checks;
 mod completion;
 pub mod context;
@@ -39,7 +47,13 @@ mod elevations;
 mod entitlements;
 mod error;
 mod grants;
+mod login_sessions;
 mod policies;
+mod reviews;
+mod reviews_build;
+mod reviews_removal;
+mod reviews_sweep;
+mod search;
 mod sweep;
 mod vocabulary;
 mod watch;
@@ -64,6 +78,7 @@ use crate::telemetry::metrics::Metrics;
 
 pub use access_request_callbacks::{CALLBACK_EVENTS, MAX_CALLBACK_STATE_BYTES, SubmittedCallback};
 pub use access_request_denials::{ApprovalStanding, DENIAL_LIFETIME, DenialOffer};
+pub use access_request_views::ProfileOrigin;
 pub(crate) use access_requests::profile_refusal;
 pub use access_requests::{
     AccessRequestSubmission, AccessRequestTask, CLOCK_SKEW_TOLERANCE, DenialBinding,
@@ -71,15 +86,20 @@ pub use access_requests::{
 };
 pub use assessment::{RequestAssessment, SimulatedRequester};
 pub use audit::{AuditQuery, AuditSigner, ChainVerification, GrantTrail};
+pub use break_glass::{BreakGlassOutcome, NewBreakGlass};
+pub use break_glass_review::{BreakGlassEvidence, BreakGlassListing, BreakGlassView};
 pub use checks::CheckSimulation;
 pub use delegations::{DelegationView, NewDelegation};
 pub use directory::{EntityPut, MAX_IMPORT_ENTITIES};
 pub use error::ServiceError;
+// What a resource search takes and gives, named through the use cases for the edge.
+pub use crate::decision::{ResourcePage, SearchWindow};
+pub use reviews::{CampaignProgress, ItemSelection};
 // What the edge needs of the policy, named through the use cases so that `api` and `console`
 // never import `policy` (the architecture test in `src/architecture.rs` holds them to that).
 pub use crate::policy::rules::RuleOutcome;
 pub use crate::policy::{
-    DelegationEntry, Eligibility, MAX_POLICY_BYTES, NotDelegable, PolicyProblems,
+    BreakGlassEntry, DelegationEntry, Eligibility, MAX_POLICY_BYTES, NotDelegable, PolicyProblems,
 };
 pub use watch::{ApprovalBatch, ApprovalUpdate, UpdateKind};
 
@@ -370,12 +390,14 @@ impl Elevator {
             .forget(&committed.change.affected_subjects(), committed.revision)
             .await;
         if !committed.change.directory.is_empty() {
-            // A reload reads the whole directory: the write's caller does not wait for it.
-            // A Check demanding this revision does (the feed advances the known revision only
-            // after the reload its announcement starts).
+            // A refresh reads the store (the whole directory when this replica's snapshot is
+            // behind): the write's caller does not wait for it. A Check demanding this
+            // revision does (the feed advances the known revision only after the refresh its
+            // announcement starts).
             let decider = self.decider.clone();
             let revision = committed.revision;
-            tokio::spawn(async move { decider.reload_stored_directory(revision).await });
+            let keys = committed.change.directory_keys();
+            tokio::spawn(async move { decider.refresh_stored_directory(revision, &keys).await });
         }
     }
 }

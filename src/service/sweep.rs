@@ -46,6 +46,7 @@ impl Elevator {
                 }
             }
         }
+        moved += self.sweep_reviews(now).await?;
         Ok(moved)
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::{broadcast, mpsc};
 
 use super::{Elevator, ServiceError};
-use crate::domain::{AuditAction, Elevation, ElevationId, Identity, Revision};
+use crate::domain::{AuditAction, BreakGlassId, Elevation, ElevationId, Identity, Revision};
 use crate::store::{StoreEvent, StoredAuditEvent};
 
 /// How many audit events one read of the log takes.
@@ -27,6 +27,10 @@ pub enum UpdateKind {
     AwaitingYou,
     /// It is the watcher's own (requested, or delegated to it), and something was decided.
     YourElevation,
+    /// Someone broke glass on a role the watcher approves, or reviews under the entry used.
+    BreakGlassUsed,
+    /// A break-glass use the watcher approves or reviews was flagged: an alert.
+    BreakGlassFlagged,
 }
 
 /// One elevation in a batch.
@@ -142,17 +146,24 @@ impl Elevator {
         events: &[StoredAuditEvent],
     ) -> Result<Vec<ApprovalUpdate>, ServiceError> {
         let mut last_action: Vec<(ElevationId, AuditAction)> = Vec::new();
+        let mut alerts: Vec<(ElevationId, UpdateKind, Option<BreakGlassId>)> = Vec::new();
         for stored in events {
             let Some(id) = stored.event.elevation_id else {
                 continue;
             };
+            if let Some(kind) = break_glass_alert(stored.event.action) {
+                alerts.push((id, kind, break_glass_id(&stored.event.details)));
+            }
             match last_action.iter_mut().find(|(seen, _)| *seen == id) {
                 Some(entry) => entry.1 = stored.event.action,
                 None => last_action.push((id, stored.event.action)),
             }
         }
-        let mut updates = Vec::new();
+        let mut updates = self.break_glass_alerts(caller, alerts).await?;
         for (id, action) in last_action {
+            if break_glass_alert(action).is_some() && updates.iter().any(|u| u.elevation.id == id) {
+                continue;
+            }
             let Some(elevation) = self.store.get_elevation(id).await? else {
                 continue;
             };
@@ -176,6 +187,72 @@ impl Elevator {
         }
         Ok(updates)
     }
+}
+
+impl Elevator {
+    /// The break-glass alerts of one revision `caller` is told of: uses and flags on a role the
+    /// caller approves (an eligibility entry for it on the scope names the caller in a step),
+    /// or under an entry the caller reviews. Never the user's own.
+    async fn break_glass_alerts(
+        &self,
+        caller: &Identity,
+        alerts: Vec<(ElevationId, UpdateKind, Option<BreakGlassId>)>,
+    ) -> Result<Vec<ApprovalUpdate>, ServiceError> {
+        let mut updates = Vec::new();
+        let policy = self.decider.policy();
+        for (id, kind, used) in alerts {
+            let Some(elevation) = self.store.get_elevation(id).await? else {
+                continue;
+            };
+            if elevation.requester == caller.subject {
+                continue;
+            }
+            let reviews = match used {
+                Some(used) => self
+                    .store
+                    .get_break_glass(used)
+                    .await?
+                    .is_some_and(|used| used.reviewers.include(caller)),
+                None => false,
+            };
+            let approves = policy
+                .eligibility()
+                .iter()
+                .filter(|entry| entry.role == elevation.role && entry.covers(&elevation.scope))
+                .flat_map(|entry| entry.steps.iter())
+                .any(|step| {
+                    step.approvers
+                        .admits(caller, &elevation.requester_claims, &elevation.scope)
+                });
+            if reviews || approves {
+                let action = match kind {
+                    UpdateKind::BreakGlassFlagged => AuditAction::BreakGlassFlagged,
+                    _ => AuditAction::BreakGlassUsed,
+                };
+                updates.push(ApprovalUpdate {
+                    kind,
+                    action,
+                    elevation,
+                });
+            }
+        }
+        Ok(updates)
+    }
+}
+
+/// The alert a break-glass audit action raises, if it is one.
+fn break_glass_alert(action: AuditAction) -> Option<UpdateKind> {
+    match action {
+        AuditAction::BreakGlassUsed => Some(UpdateKind::BreakGlassUsed),
+        AuditAction::BreakGlassFlagged => Some(UpdateKind::BreakGlassFlagged),
+        _ => None,
+    }
+}
+
+/// The break-glass use an event's details name.
+fn break_glass_id(details: &serde_json::Value) -> Option<BreakGlassId> {
+    let text = details.get("break_glass_id")?.as_str()?;
+    BreakGlassId::parse(text).ok()
 }
 
 /// Splits events (ordered by sequence) into runs of one revision each.

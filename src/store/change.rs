@@ -4,7 +4,10 @@
 use chrono::{DateTime, Utc};
 
 use super::{DirectoryWrite, OutboxMessage, StoreError};
-use crate::domain::{AuditEvent, Elevation, Grant, Revision, RiskSignal, Subject, TransitionError};
+use crate::domain::{
+    AuditEvent, BreakGlassUse, Elevation, EntityKey, Grant, Revision, RiskSignal, Subject,
+    TransitionError,
+};
 
 /// Everything one write changes. Rows are written whole (inserted or replaced).
 #[derive(Debug, Clone, Default)]
@@ -23,6 +26,8 @@ pub struct Change {
     pub events: Vec<AuditEvent>,
     /// Webhook deliveries announcing the change, written with it and delivered later.
     pub outbox: Vec<OutboxMessage>,
+    /// Break-glass uses to insert or replace (their review).
+    pub break_glass: Vec<BreakGlassUse>,
 }
 
 impl Change {
@@ -35,6 +40,7 @@ impl Change {
             && self.directory.is_empty()
             && self.events.is_empty()
             && self.outbox.is_empty()
+            && self.break_glass.is_empty()
     }
 
     /// The subjects whose cached grants or risk signals the change makes stale.
@@ -54,6 +60,16 @@ impl Change {
         subjects
     }
 
+    /// The canonical keys of the directory entities the change puts or deletes, each once.
+    pub fn directory_keys(&self) -> Vec<EntityKey> {
+        let mut keys: Vec<EntityKey> = (self.directory.iter())
+            .map(|write| write.key().clone())
+            .collect();
+        keys.sort();
+        keys.dedup();
+        keys
+    }
+
     /// Appends `other` to this change.
     pub fn merge(&mut self, other: Change) {
         self.elevations.extend(other.elevations);
@@ -65,6 +81,7 @@ impl Change {
         self.directory.extend(other.directory);
         self.events.extend(other.events);
         self.outbox.extend(other.outbox);
+        self.break_glass.extend(other.break_glass);
     }
 }
 

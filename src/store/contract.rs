@@ -7,9 +7,9 @@ use chrono::{DateTime, Utc};
 use tokio::sync::broadcast;
 
 use super::{
-    AuditFilter, Change, Checkpoint, Committed, Created, Decide, DelegationFilter, DeliveryOutcome,
-    ElevationContext, ElevationFilter, EntityFilter, GrantContext, Lease, PendingDelivery,
-    PolicyVersion, PoolStatus, Snapshot, StoreError, StoreEvent, StoredAuditEvent,
+    AuditFilter, BreakGlassUses, Change, Checkpoint, Committed, Created, Decide, DelegationFilter,
+    DeliveryOutcome, ElevationContext, ElevationFilter, EntityFilter, GrantContext, Lease,
+    PendingDelivery, PolicyVersion, PoolStatus, Snapshot, StoreError, StoreEvent, StoredAuditEvent,
 };
 use crate::domain::{
     Elevation, ElevationId, Entity, EntityKey, Grant, GrantId, Revision, RiskSignal, SessionId,
@@ -150,6 +150,10 @@ pub trait DirectoryEntries: Send + Sync {
     /// The entity `name` names: its canonical key or one of its aliases.
     async fn get_entity(&self, name: &EntityKey) -> Result<Option<Entity>, StoreError>;
 
+    /// The stored entities whose canonical keys are among `keys` (a key with none is left
+    /// out): what a replica reads when the change feed names the entities a write changed.
+    async fn entities_with_keys(&self, keys: &[EntityKey]) -> Result<Vec<Entity>, StoreError>;
+
     /// Entities matching `filter`, by type, then canonical id.
     async fn list_entities(&self, filter: &EntityFilter) -> Result<Vec<Entity>, StoreError>;
 
@@ -265,6 +269,8 @@ pub trait Store:
     + Outbox
     + ChangeFeed
     + Operations
+    + BreakGlassUses
+    + super::Reviews
     + super::AccessRequests
     + 'static
 {
@@ -280,6 +286,8 @@ impl<T> Store for T where
         + Outbox
         + ChangeFeed
         + Operations
+        + BreakGlassUses
+        + super::Reviews
         + super::AccessRequests
         + 'static
 {

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::{Revision, Subject};
+use crate::domain::{EntityKey, Revision, Subject};
 
 /// What replicas learn about each other's writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +19,10 @@ pub enum StoreEvent {
         policy_changed: bool,
         /// Whether the stored directory changed.
         directory_changed: bool,
+        /// The canonical keys of the directory entities the write put or deleted, so that a
+        /// replica reads only those; empty when the directory changed in more places than a
+        /// notification can list (then the whole directory is reloaded).
+        directory_keys: Vec<EntityKey>,
         /// When it committed, by the store's clock (for the invalidation-lag metric).
         committed_at: Option<DateTime<Utc>>,
     },

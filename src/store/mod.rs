@@ -8,10 +8,11 @@
 //! a function that returns an empty change commits nothing (a replay).
 //!
 //! The contract is [`Store`], made of narrow traits ([`Writes`], [`Elevations`], [`Snapshots`],
-//! [`Policies`], [`DirectoryEntries`], [`AuditLog`], [`Outbox`], [`ChangeFeed`], [`Operations`]) so that a consumer
+//! [`Policies`], [`DirectoryEntries`], [`AuditLog`], [`Outbox`], [`ChangeFeed`], [`Operations`], [`Reviews`]) so that a consumer
 //! can take only the part it uses.
 
 mod access_requests;
+mod break_glass;
 mod change;
 mod contract;
 mod delivery_ids;
@@ -23,9 +24,11 @@ pub mod memory;
 mod outbox;
 pub mod postgres;
 mod reads;
+mod reviews;
 
 pub use crate::domain::audit_log::{Checkpoint, StoredAuditEvent};
 pub use access_requests::{AccessRequests, DENIAL_RETENTION_AFTER_EXPIRY};
+pub use break_glass::{BreakGlassFilter, BreakGlassUses};
 pub use change::{
     Change, Committed, Created, Decide, ElevationContext, GrantContext, PolicyVersion,
 };
@@ -44,3 +47,4 @@ pub(crate) use outbox::with_revision;
 pub use outbox::{DeliveryOutcome, OutboxMessage, PendingDelivery};
 pub(crate) use reads::whole_revisions;
 pub use reads::{AuditFilter, DelegationFilter, ElevationFilter, PoolStatus, Snapshot};
+pub use reviews::{MAX_CAMPAIGN_ITEMS, ReviewDecide, Reviews};

@@ -90,6 +90,12 @@ pub(crate) struct Backlogs {
     pub(crate) pending_approvals: AtomicU64,
     /// Webhook deliveries not yet made.
     pub(crate) webhook_outbox: AtomicU64,
+    /// Break-glass uses unreviewed past their deadline.
+    pub(crate) overdue_break_glass_reviews: AtomicU64,
+    /// Access review items not yet decided.
+    pub(crate) review_items_open: AtomicU64,
+    /// Access review items past their deadline and not yet decided.
+    pub(crate) review_items_overdue: AtomicU64,
 }
 
 /// The instruments of one server.
@@ -102,6 +108,8 @@ pub struct Metrics {
     invalidations: BoundCounter<u64>,
     invalidation_lag: BoundHistogram<f64>,
     webhook_deliveries: [BoundCounter<u64>; 3],
+    /// Break-glass uses, then reviews by verdict (confirmed, flagged).
+    break_glass: [BoundCounter<u64>; 3],
     backlogs: Arc<Backlogs>,
 }
 
@@ -147,6 +155,7 @@ impl Metrics {
             .build();
         let webhook_deliveries = ["delivered", "retrying", "given_up"]
             .map(|outcome| deliveries.bind(&[KeyValue::new("outcome", outcome)]));
+        let break_glass = break_glass_counters(&meter);
         register_process_gauges(&meter);
         let backlogs = Arc::new(Backlogs::default());
         register_backlog_gauges(&meter, &backlogs);
@@ -159,6 +168,7 @@ impl Metrics {
             invalidations,
             invalidation_lag,
             webhook_deliveries,
+            break_glass,
             backlogs,
         })
     }
@@ -180,6 +190,16 @@ impl Metrics {
     /// Records a webhook delivery attempt.
     pub(crate) fn record_delivery(&self, result: DeliveryResult) {
         self.webhook_deliveries[result as usize].add(1);
+    }
+
+    /// Records a use of break-glass.
+    pub(crate) fn record_break_glass_use(&self) {
+        self.break_glass[0].add(1);
+    }
+
+    /// Records a review of a break-glass use: confirmed, or flagged.
+    pub(crate) fn record_break_glass_review(&self, flagged: bool) {
+        self.break_glass[if flagged { 2 } else { 1 }].add(1);
     }
 
     /// The gauges background work refreshes.
@@ -245,6 +265,24 @@ impl CheckInstruments {
             decisions,
         }
     }
+}
+
+/// The break-glass counters: uses, and reviews by verdict.
+fn break_glass_counters(meter: &Meter) -> [BoundCounter<u64>; 3] {
+    let uses = meter
+        .u64_counter("elevator_break_glass_uses")
+        .with_description("Break-glass uses: grants activated at once, without approval.")
+        .build()
+        .bind(&[]);
+    let reviews = meter
+        .u64_counter("elevator_break_glass_reviews")
+        .with_description("Reviews of break-glass uses, by verdict (confirmed, flagged).")
+        .build();
+    [
+        uses,
+        reviews.bind(&[KeyValue::new("verdict", "confirmed")]),
+        reviews.bind(&[KeyValue::new("verdict", "flagged")]),
+    ]
 }
 
 /// Gauges about the process itself: which build runs, and its memory.
@@ -313,6 +351,27 @@ fn register_backlog_gauges(meter: &Meter, backlogs: &Arc<Backlogs>) {
         backlogs,
         |backlogs| backlogs.webhook_outbox.load(Ordering::Relaxed),
     );
+    weak_gauge(
+        meter,
+        "elevator_break_glass_overdue_reviews",
+        "Break-glass uses unreviewed past their review deadline (refreshed every second).",
+        backlogs,
+        |backlogs| backlogs.overdue_break_glass_reviews.load(Ordering::Relaxed),
+    );
+    weak_gauge(
+        meter,
+        "elevator_review_items_open",
+        "Access review items not yet decided (refreshed every second).",
+        backlogs,
+        |backlogs| backlogs.review_items_open.load(Ordering::Relaxed),
+    );
+    weak_gauge(
+        meter,
+        "elevator_review_items_overdue",
+        "Access review items past their deadline, waiting for the sweeper's default (refreshed every second).",
+        backlogs,
+        |backlogs| backlogs.review_items_overdue.load(Ordering::Relaxed),
+    );
 }
 
 /// The decision caches' counters and sizes, labelled by cache.
@@ -369,7 +428,8 @@ fn observe_caches(meter: &Meter, decider: &Arc<Decider>) {
         .build();
 }
 
-/// Whether the change feed is connected (and the caches trusted).
+/// Whether the change feed is connected (and the caches trusted), and how the stored
+/// directory was kept current.
 fn observe_change_feed(meter: &Meter, decider: &Arc<Decider>) {
     weak_gauge(
         meter,
@@ -378,6 +438,20 @@ fn observe_change_feed(meter: &Meter, decider: &Arc<Decider>) {
         decider,
         |decider| u64::from(decider.freshness().is_listening()),
     );
+    let weak = Arc::downgrade(decider);
+    let _ = meter
+        .u64_observable_counter("elevator_directory_refreshes")
+        .with_description(
+            "Refreshes of the stored directory: whole reloads, and incremental ones reading only the entities a write named.",
+        )
+        .with_callback(move |observer| {
+            if let Some(decider) = weak.upgrade() {
+                let refreshes = decider.directory_refreshes();
+                observer.observe(refreshes.full, &[KeyValue::new("kind", "full")]);
+                observer.observe(refreshes.incremental, &[KeyValue::new("kind", "incremental")]);
+            }
+        })
+        .build();
 }
 
 /// The PostgreSQL pool's connections (nothing for a store without a pool).

@@ -22,6 +22,9 @@ use serde_json::{Value, json};
 
 use crate::harness::*;
 
+#[path = "console_break_glass.rs"]
+mod break_glass;
+
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// The W3C key under which an element reference travels.
@@ -37,14 +40,14 @@ fn element_id(element: &Value) -> String {
 /// How long to wait for something to appear on a page (a liveness bound, not a speed claim).
 const PATIENCE: Duration = Duration::from_secs(20);
 
-type HttpClient = Client<HttpConnector, Full<Bytes>>;
+pub(crate) type HttpClient = Client<HttpConnector, Full<Bytes>>;
 
-fn http_client() -> HttpClient {
+pub(crate) fn http_client() -> HttpClient {
     Client::builder(TokioExecutor::new()).build_http()
 }
 
 /// One HTTP exchange: status, headers, body.
-async fn exchange(
+pub(crate) async fn exchange(
     client: &HttpClient,
     method: &str,
     url: &str,
@@ -102,7 +105,7 @@ fn screenshot_dir() -> PathBuf {
 }
 
 /// A running chromedriver; stopped (with its browsers) when dropped.
-struct Driver {
+pub(crate) struct Driver {
     process: Child,
     base: String,
     client: HttpClient,
@@ -118,7 +121,7 @@ impl Drop for Driver {
 }
 
 impl Driver {
-    async fn start() -> Driver {
+    pub(crate) async fn start() -> Driver {
         for (path, package) in [(CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")] {
             assert!(
                 Path::new(path).exists(),
@@ -174,7 +177,7 @@ impl Driver {
     }
 
     /// One WebDriver command; its `value`, or a panic naming the WebDriver error.
-    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+    pub(crate) async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
         let payload = body
             .map(|body| body.to_string().into_bytes())
             .unwrap_or_default();
@@ -198,7 +201,7 @@ impl Driver {
     }
 
     /// A fresh headless Chromium with its own profile (its own cookies).
-    async fn browser(&self, person: &str) -> Browser<'_> {
+    pub(crate) async fn browser(&self, person: &str) -> Browser<'_> {
         let profile = self.profiles.join(person);
         std::fs::create_dir_all(&profile).unwrap();
         let session = self
@@ -207,6 +210,8 @@ impl Driver {
                 "/session",
                 Some(json!({"capabilities": {"alwaysMatch": {
                     "browserName": "chrome",
+                    // The OpenID provider of tests/api/oidc.rs serves the test CA's certificate.
+                    "acceptInsecureCerts": true,
                     "goog:chromeOptions": {
                         "binary": CHROMIUM,
                         "args": [
@@ -232,24 +237,24 @@ impl Driver {
 }
 
 /// One person's browser.
-struct Browser<'d> {
+pub(crate) struct Browser<'d> {
     driver: &'d Driver,
     session: String,
     person: String,
 }
 
 impl Browser<'_> {
-    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+    pub(crate) async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
         self.driver
             .call(method, &format!("/session/{}{path}", self.session), body)
             .await
     }
 
-    async fn goto(&self, url: &str) {
+    pub(crate) async fn goto(&self, url: &str) {
         self.call("POST", "/url", Some(json!({ "url": url }))).await;
     }
 
-    async fn url(&self) -> String {
+    pub(crate) async fn url(&self) -> String {
         self.call("GET", "/url", None)
             .await
             .as_str()
@@ -258,7 +263,7 @@ impl Browser<'_> {
     }
 
     /// The first element matching `css`, waiting for it to appear.
-    async fn find(&self, css: &str) -> String {
+    pub(crate) async fn find(&self, css: &str) -> String {
         let deadline = tokio::time::Instant::now() + PATIENCE;
         loop {
             let found = self
@@ -283,7 +288,7 @@ impl Browser<'_> {
         }
     }
 
-    async fn count(&self, css: &str) -> usize {
+    pub(crate) async fn count(&self, css: &str) -> usize {
         self.call(
             "POST",
             "/elements",
@@ -294,7 +299,7 @@ impl Browser<'_> {
         .map_or(0, Vec::len)
     }
 
-    async fn text(&self, css: &str) -> String {
+    pub(crate) async fn text(&self, css: &str) -> String {
         let found = self
             .call(
                 "POST",
@@ -313,7 +318,7 @@ impl Browser<'_> {
             .to_owned()
     }
 
-    async fn attribute(&self, css: &str, name: &str) -> String {
+    pub(crate) async fn attribute(&self, css: &str, name: &str) -> String {
         let element = self.find(css).await;
         self.call("GET", &format!("/element/{element}/attribute/{name}"), None)
             .await
@@ -323,7 +328,7 @@ impl Browser<'_> {
     }
 
     /// Waits until the element matching `css` shows `needle`.
-    async fn wait_for_text(&self, css: &str, needle: &str) -> String {
+    pub(crate) async fn wait_for_text(&self, css: &str, needle: &str) -> String {
         let deadline = tokio::time::Instant::now() + PATIENCE;
         loop {
             let text = self.text(css).await;
@@ -342,7 +347,7 @@ impl Browser<'_> {
         }
     }
 
-    async fn fill(&self, css: &str, value: &str) {
+    pub(crate) async fn fill(&self, css: &str, value: &str) {
         let element = self.find(css).await;
         self.call(
             "POST",
@@ -358,7 +363,7 @@ impl Browser<'_> {
         .await;
     }
 
-    async fn click(&self, css: &str) {
+    pub(crate) async fn click(&self, css: &str) {
         let element = self.find(css).await;
         self.call(
             "POST",
@@ -368,7 +373,7 @@ impl Browser<'_> {
         .await;
     }
 
-    async fn screenshot(&self, name: &str) {
+    pub(crate) async fn screenshot(&self, name: &str) {
         let encoded = self.call("GET", "/screenshot", None).await;
         let path = screenshot_dir().join(format!("{name}.png"));
         std::fs::write(&path, decode_base64(encoded.as_str().unwrap()))
@@ -376,7 +381,7 @@ impl Browser<'_> {
     }
 
     /// Signs in on the login page with `token`; lands on the request page.
-    async fn sign_in(&self, base: &str, token: &str, screenshot: Option<&str>) {
+    pub(crate) async fn sign_in(&self, base: &str, token: &str, screenshot: Option<&str>) {
         self.goto(&format!("{base}/console/login")).await;
         self.fill("#token", token).await;
         if let Some(name) = screenshot {
@@ -386,7 +391,7 @@ impl Browser<'_> {
         self.wait_for_text("#whoami", &self.person).await;
     }
 
-    async fn quit(self) {
+    pub(crate) async fn quit(self) {
         self.call("DELETE", "", None).await;
     }
 }
@@ -398,7 +403,7 @@ fn console_policy() -> String {
 }
 
 /// A console test server: PostgreSQL, with the login page on (as in dev mode).
-async fn console_app() -> TestApp {
+pub(crate) async fn console_app() -> TestApp {
     spawn_app_with(
         Backend::Postgres,
         AppOptions {
@@ -990,4 +995,100 @@ fn encode(text: &str) -> String {
             _ => format!("%{byte:02X}"),
         })
         .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ali_reviews_access_in_the_browser_and_the_admin_sees_the_campaign_progress() {
+    let driver = Driver::start().await;
+    let app = spawn_app_with(
+        Backend::Memory,
+        AppOptions {
+            policy: Some(crate::reviews::review_policy("")),
+            configure: Some(Box::new(|config| {
+                config.console.token_login = Some(true);
+            })),
+            ..Default::default()
+        },
+    )
+    .await;
+    let base = format!("http://{}", app.admin_address);
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", app.address))
+        .unwrap()
+        .connect_lazy();
+    let mut reviews = elevator::proto::v1::review_service_client::ReviewServiceClient::new(channel);
+    let campaign = reviews
+        .start_campaign(authed(
+            &app.admin(),
+            elevator::proto::v1::StartCampaignRequest {
+                name: "quarterly-admin-approver".into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .campaign
+        .unwrap();
+    let items = reviews
+        .list_review_items(authed(
+            &app.admin(),
+            elevator::proto::v1::ListReviewItemsRequest {
+                campaign_id: campaign.id.clone(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .items;
+    let eve_item = items.iter().find(|item| item.subject == "eve").unwrap();
+
+    let ali = driver.browser("ali").await;
+    ali.sign_in(&base, &app.ali(), None).await;
+    ali.goto(&format!("{base}/console/reviews")).await;
+    assert_eq!(ali.count("#reviews tr[data-id]").await, 2);
+    let row = ali.text(&format!("#item-{}", eve_item.id)).await;
+    assert!(
+        row.contains("standing_role admin_approver for eve") && row.contains("no recorded write"),
+        "{row}"
+    );
+    ali.screenshot("20-reviews-mine").await;
+    ali.fill(
+        &format!("#item-{} form.remove input[name=comment]", eve_item.id),
+        "left the procurement team",
+    )
+    .await;
+    ali.click(&format!("#remove-{}", eve_item.id)).await;
+    ali.wait_for_text("#notice", "taken off the directory")
+        .await;
+    assert_eq!(
+        ali.count("#reviews tr[data-id]").await,
+        1,
+        "a decided item leaves the list"
+    );
+    // Ali is no admin: no campaign progress for him.
+    assert_eq!(ali.count("#campaigns").await, 0);
+
+    // Eve is in the reviewing group, yet her own item is not hers to review.
+    let eve = driver.browser("eve").await;
+    eve.sign_in(
+        &base,
+        &app.token("eve", &["security"], &[], None, Some("s6")),
+        None,
+    )
+    .await;
+    eve.goto(&format!("{base}/console/reviews")).await;
+    let mine = eve.text("#reviews").await;
+    assert!(!mine.contains("for eve"), "{mine}");
+
+    let root = driver.browser("root").await;
+    root.sign_in(&base, &app.admin(), None).await;
+    root.goto(&format!("{base}/console/reviews")).await;
+    root.wait_for_text(
+        &format!("#campaign-{} .progress", campaign.id),
+        "1 of 2 decided, 1 removed, 0 overdue",
+    )
+    .await;
+    root.screenshot("21-reviews-campaigns").await;
+    ali.quit().await;
+    eve.quit().await;
+    root.quit().await;
 }

@@ -585,6 +585,71 @@ async fn a_directory_change_through_one_replica_reaches_the_other_replicas_decis
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_put_reaches_the_other_replica_by_its_key_without_a_whole_reload() {
+    let a = spawn_app(Backend::Postgres).await;
+    let b = spawn_replica(&a, None).await;
+    until("B listens and has read the directory", async || {
+        b.app.decider().freshness().is_listening() && b.app.decider().directory_refreshes().full > 0
+    })
+    .await;
+    put(&a, user("morty", &[])).await.unwrap();
+    until("B sees morty", async || {
+        b.app.decider().directory().find("user", "morty").is_some()
+    })
+    .await;
+    let before = b.app.decider().directory_refreshes();
+    put(&a, rick()).await.unwrap();
+    until("B sees rick by his alias", async || {
+        b.app
+            .decider()
+            .directory()
+            .find("user", "CiRmZDA2")
+            .is_some()
+    })
+    .await;
+    let after = b.app.decider().directory_refreshes();
+    assert_eq!(
+        after.full, before.full,
+        "B did not reload the whole directory"
+    );
+    assert_eq!(
+        after.incremental,
+        before.incremental + 1,
+        "B read only rick"
+    );
+    assert!(rick_may_approve(&b, 0).await);
+    assert!(
+        b.app.decider().directory().find("user", "morty").is_some(),
+        "what the put did not name stays"
+    );
+    // A delete travels the same way.
+    let deleted = directory(&a)
+        .delete_entity(authed(
+            &a.admin(),
+            pb::DeleteEntityRequest {
+                r#type: "user".into(),
+                id: "CiRmZDA2".into(),
+            },
+        ))
+        .await;
+    assert!(deleted.is_ok(), "{deleted:?}");
+    until("B forgets rick", async || {
+        b.app
+            .decider()
+            .directory()
+            .find("user", "rick@the-citadel.com")
+            .is_none()
+    })
+    .await;
+    let last = b.app.decider().directory_refreshes();
+    assert_eq!(
+        (last.full, last.incremental),
+        (before.full, before.incremental + 2)
+    );
+    assert!(!rick_may_approve(&b, 0).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_that_lost_its_feed_reloads_the_directory_when_it_listens_again() {
     let a = spawn_app(Backend::Postgres).await;
     let b = spawn_replica(&a, None).await;

@@ -38,11 +38,11 @@ fn envoy_binary() -> PathBuf {
 }
 
 /// A running Envoy, killed (and its scratch directory removed) on drop.
-struct Envoy {
+pub(crate) struct Envoy {
     child: Child,
     dir: PathBuf,
     /// Where the `ingress` listener took a port.
-    port: u16,
+    pub(crate) port: u16,
 }
 
 impl Drop for Envoy {
@@ -54,7 +54,7 @@ impl Drop for Envoy {
 }
 
 impl Envoy {
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("envoy.log")).unwrap_or_default()
     }
 }
@@ -88,7 +88,7 @@ fn example_config(elevator_port: u16, upstream_port: u16, pep_token: &str) -> St
     text
 }
 
-async fn start_envoy(config: &str) -> Envoy {
+pub(crate) async fn start_envoy(config: &str) -> Envoy {
     let dir =
         std::env::temp_dir().join(format!("elevator-envoy-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -381,7 +381,7 @@ fn strings(values: &[&str]) -> Value {
 
 /// What Envoy sends for `method path` with `headers`, the route's `extensions` and, when
 /// given, the payload `jwt_authn` verified under key `jwt_payload`.
-fn envoy_request(
+pub(crate) fn envoy_request(
     method: &str,
     path: &str,
     headers: &[(&str, &str)],
@@ -426,13 +426,13 @@ fn envoy_request(
     }
 }
 
-const APPROVE_ROUTE: &[(&str, &str)] = &[
+pub(crate) const APPROVE_ROUTE: &[(&str, &str)] = &[
     ("path_template", "/purchase-orders/{po}/approve"),
     ("permission", "purchase_orders.approve"),
     ("resource", "Org:Procurement/PO:{po}"),
 ];
 
-async fn ask(app: &TestApp, caller: &str, request: CheckRequest) -> CheckResponse {
+pub(crate) async fn ask(app: &TestApp, caller: &str, request: CheckRequest) -> CheckResponse {
     app.envoy_authorization()
         .check(authed(caller, request))
         .await
@@ -441,7 +441,7 @@ async fn ask(app: &TestApp, caller: &str, request: CheckRequest) -> CheckRespons
 }
 
 /// The HTTP status and the headers set for upstream (empty when refused).
-fn outcome(response: &CheckResponse) -> (u32, HashMap<String, String>, Vec<String>) {
+pub(crate) fn outcome(response: &CheckResponse) -> (u32, HashMap<String, String>, Vec<String>) {
     match response.http_response.as_ref().expect("an http response") {
         HttpResponse::OkResponse(ok) => (
             200,
@@ -461,7 +461,7 @@ fn outcome(response: &CheckResponse) -> (u32, HashMap<String, String>, Vec<Strin
     }
 }
 
-fn denied_reason(response: &CheckResponse) -> String {
+pub(crate) fn denied_reason(response: &CheckResponse) -> String {
     match response.http_response.as_ref() {
         Some(HttpResponse::DeniedResponse(denied)) => {
             let body: serde_json::Value = serde_json::from_str(&denied.body).unwrap();

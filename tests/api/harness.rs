@@ -588,6 +588,11 @@ impl TestApp {
         )
     }
 
+    /// The gRPC channel to the server, for clients a test module builds itself.
+    pub(crate) fn channel(&self) -> Channel {
+        self.channel.clone()
+    }
+
     /// ElevationService client.
     pub(crate) fn elevations(&self) -> ElevationServiceClient<Channel> {
         ElevationServiceClient::new(self.channel.clone())

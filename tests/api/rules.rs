@@ -147,6 +147,7 @@ async fn the_seed_rule_counts_only_delegated_grants_for_two_hours(backend: Backe
         }],
         revocation: None,
         awaiting_acceptance: false,
+        break_glass: false,
     };
     let committed = app
         .store

@@ -530,6 +530,7 @@ async fn a_delegation_taken_up_is_bound_to_its_session_in_every_read(store: Arc<
     let expected = Grant {
         session: Some(b1.clone()),
         awaiting_acceptance: false,
+        break_glass: false,
         ..delegated.clone()
     };
     assert_eq!(

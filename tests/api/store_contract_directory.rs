@@ -41,6 +41,7 @@ contract!(
     properties_roles_groups_and_scope_are_kept_exactly,
     entities_list_by_type_then_id_in_pages,
     directory_writes_are_announced_on_the_change_feed,
+    entities_are_read_by_canonical_key_only,
 );
 
 fn key(entity_type: &str, id: &str) -> EntityKey {
@@ -360,14 +361,50 @@ async fn directory_writes_are_announced_on_the_change_feed(store: Arc<dyn Store>
         if let StoreEvent::Changed {
             revision,
             directory_changed,
+            directory_keys,
             policy_changed,
             ..
         } = event
         {
             assert_eq!(revision, committed.revision);
             assert!(directory_changed);
+            assert_eq!(
+                directory_keys
+                    .iter()
+                    .map(|key| format!("{}/{}", key.entity_type.as_str(), key.id.as_str()))
+                    .collect::<Vec<_>>(),
+                vec!["user/rick"],
+                "the feed names the entity written"
+            );
             assert!(!policy_changed);
             break;
         }
     }
+}
+
+async fn entities_are_read_by_canonical_key_only(store: Arc<dyn Store>) {
+    put(&store, &entity("user", "rick", &["pid-1"]))
+        .await
+        .unwrap();
+    put(&store, &entity("user", "morty", &[])).await.unwrap();
+    let mut found: Vec<String> = store
+        .entities_with_keys(&[
+            key("user", "rick"),
+            key("user", "morty"),
+            key("user", "pid-1"),
+            key("user", "summer"),
+            key("todo", "rick"),
+        ])
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|entity| entity.key.id.to_string())
+        .collect();
+    found.sort();
+    assert_eq!(
+        found,
+        vec!["morty", "rick"],
+        "an alias or a missing key finds nothing"
+    );
+    assert!(store.entities_with_keys(&[]).await.unwrap().is_empty());
 }

@@ -12,7 +12,8 @@ pub(crate) use access::asks_in_access_form;
 pub(crate) use directory::{directory_entity, entity, entity_name};
 pub(crate) use requests::{
     audit_query, checkpoint, delegation_view, elevation_id, grant_id, non_empty, optional,
-    optional_timestamp, required_duration, risk_override, simulated_requester, state_filter,
+    optional_timestamp, required, required_duration, risk_override, simulated_requester,
+    state_filter,
 };
 pub(crate) use responses::{
     approval_batch, audit_event, check_response, check_simulation, elevation, elevation_reply,

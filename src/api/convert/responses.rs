@@ -5,7 +5,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use crate::domain::Revision;
 use crate::domain::{
     ApprovalStep, Checkpoint, Decision, DecisionReason, DelegationHop, Elevation, ElevationState,
-    Grant, GrantStatus, SessionBinding, StoredAuditEvent, Verdict,
+    Grant, GrantSource, GrantStatus, SessionBinding, StoredAuditEvent, Verdict,
 };
 use crate::proto::v1 as pb;
 use crate::service::{
@@ -216,6 +216,7 @@ pub(crate) fn grant(grant: &Grant, now: DateTime<Utc>) -> pb::Grant {
         delegation_trail: grant.delegation_trail.iter().map(hop).collect(),
         status: status as i32,
         session_binding: session_binding(grant.binding()) as i32,
+        source: grant_source(grant.source()) as i32,
         revoked_at: grant.revocation.as_ref().map(|r| timestamp(r.at)),
         revoked_by: grant
             .revocation
@@ -294,6 +295,8 @@ pub(crate) fn approval_batch(batch: &ApprovalBatch) -> pb::WatchApprovalsRespons
                 kind: match update.kind {
                     UpdateKind::AwaitingYou => pb::ApprovalUpdateKind::AwaitingYou,
                     UpdateKind::YourElevation => pb::ApprovalUpdateKind::YourElevation,
+                    UpdateKind::BreakGlassUsed => pb::ApprovalUpdateKind::BreakGlassUsed,
+                    UpdateKind::BreakGlassFlagged => pb::ApprovalUpdateKind::BreakGlassFlagged,
                 } as i32,
                 action: update.action.as_str().to_owned(),
                 elevation: Some(elevation(&update.elevation)),
@@ -404,5 +407,19 @@ pub(crate) fn check_response(decision: &Decision) -> pb::CheckResponse {
             .map_or(pb::SessionBinding::Unspecified, |g| {
                 session_binding(g.binding())
             }) as i32,
+        grant_source: decision
+            .grant
+            .as_ref()
+            .map_or(pb::GrantSource::Unspecified, |g| grant_source(g.source()))
+            as i32,
+    }
+}
+
+/// Where a grant came from, in the proto's terms.
+pub(crate) fn grant_source(source: GrantSource) -> pb::GrantSource {
+    match source {
+        GrantSource::Elevation => pb::GrantSource::Elevation,
+        GrantSource::Delegation => pb::GrantSource::Delegation,
+        GrantSource::BreakGlass => pb::GrantSource::BreakGlass,
     }
 }

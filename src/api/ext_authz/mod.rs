@@ -76,7 +76,7 @@ impl EnvoyAuthorization {
         }
         let header = header(http, "authorization").ok_or(AuthError::Missing)?;
         let token = bearer_token(header).ok_or(AuthError::Missing)?;
-        self.api.auth.verify_refreshing(token).await
+        self.api.auth.verify_end_user(token).await
     }
 
     fn jwt_authn_payload<'a>(&self, request: &'a CheckRequest) -> Option<&'a Struct> {

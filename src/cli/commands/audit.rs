@@ -45,7 +45,12 @@ pub(super) async fn run(
             };
             list(client, printer, query).await
         }
-        AuditCommand::Verify { head } => verify(client, printer, head.as_deref()).await,
+        AuditCommand::Verify {
+            evidence: Some(evidence),
+            csv,
+            ..
+        } => super::reviews::verify_evidence(client, printer, &evidence, csv.as_deref()).await,
+        AuditCommand::Verify { head, .. } => verify(client, printer, head.as_deref()).await,
         AuditCommand::Head => print_head(client).await,
         AuditCommand::Export { after, follow, .. } if follow => follow_events(client, after).await,
         AuditCommand::Export { after, .. } => export_pages(client, after).await,

@@ -3,12 +3,14 @@
 
 mod approvals;
 mod audit;
+mod break_glass;
 mod check;
 mod delegations;
 mod directory;
 mod elevations;
 mod grants;
 mod policy;
+mod reviews;
 mod simulate;
 
 use std::process::ExitCode;
@@ -77,6 +79,8 @@ pub(super) async fn execute(
         }) => policy::put(client, printer, &file, expected_version).await,
         ClientCommand::Audit(command) => audit::run(client, printer, command).await,
         ClientCommand::Directory(command) => directory::run(client, printer, command).await,
+        ClientCommand::BreakGlass(command) => break_glass::run(client, printer, command).await,
+        ClientCommand::Reviews(command) => reviews::run(client, printer, command).await,
     }
 }
 

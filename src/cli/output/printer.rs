@@ -262,6 +262,7 @@ impl Printer {
                 "grant_id": response.grant_id,
                 "role": response.role,
                 "grant_session_binding": binding_name(response.grant_session_binding),
+                "grant_source": grant_source_name(response.grant_source),
                 "delegation_trail": response.delegation_trail.iter().map(hop_json).collect::<Vec<_>>(),
                 "revision": response.revision,
                 "message": response.message,
@@ -281,8 +282,13 @@ impl Printer {
                     } else {
                         ""
                     };
+                    let source = if response.grant_source == pb::GrantSource::BreakGlass as i32 {
+                        ", source break_glass: reviewed afterwards"
+                    } else {
+                        ""
+                    };
                     println!(
-                        "  grant {} ({}{unbound})",
+                        "  grant {} ({}{unbound}{source})",
                         response.grant_id, response.role
                     );
                 }
@@ -532,4 +538,18 @@ impl Printer {
             ),
         }
     }
+}
+
+/// A grant's source as a word (`elevation`, `delegation`, `break_glass`); empty when unnamed.
+fn grant_source_name(source: i32) -> String {
+    pb::GrantSource::try_from(source)
+        .ok()
+        .filter(|source| *source != pb::GrantSource::Unspecified)
+        .map(|source| {
+            source
+                .as_str_name()
+                .trim_start_matches("GRANT_SOURCE_")
+                .to_lowercase()
+        })
+        .unwrap_or_default()
 }

@@ -1,11 +1,13 @@
 //! The approvals inbox's HTML: the page, and its rows (also served alone for the script's
 //! poll), one per elevation waiting for the caller's decision.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use super::common::{csrf_field, esc, notice, table_head, when};
 use crate::domain::risk::RiskPicture;
-use crate::domain::{Elevation, format_duration};
+use crate::domain::{Elevation, ElevationId, format_duration};
+use crate::service::ProfileOrigin;
 
 /// The page body around the rows.
 pub(crate) fn page(rows: &str, notice_text: &str) -> String {
@@ -29,8 +31,13 @@ pub(crate) fn page(rows: &str, notice_text: &str) -> String {
     )
 }
 
-/// One row per waiting elevation, beside its requester's risk (`None`: it could not be read).
-pub(crate) fn rows(pending: &[(Elevation, Option<RiskPicture>)], csrf: &str) -> String {
+/// One row per waiting elevation, beside its requester's risk (`None`: it could not be read)
+/// and, for those that came through the Access Request profile, how they came (`origins`).
+pub(crate) fn rows(
+    pending: &[(Elevation, Option<RiskPicture>)],
+    origins: &HashMap<ElevationId, ProfileOrigin>,
+    csrf: &str,
+) -> String {
     if pending.is_empty() {
         return "<tr id=\"inbox-empty\"><td colspan=\"7\" class=\"muted\">Nothing waits for you.</td></tr>".into();
     }
@@ -38,7 +45,7 @@ pub(crate) fn rows(pending: &[(Elevation, Option<RiskPicture>)], csrf: &str) -> 
     for (elevation, risk) in pending {
         let _ = write!(
             rows,
-            "<tr data-id=\"{id}\" id=\"pending-{id}\"><td><b>{requester}</b>{session}<br><span class=\"muted\">{asked}</span></td>\
+            "<tr data-id=\"{id}\" id=\"pending-{id}\"><td><b>{requester}</b>{session}<br><span class=\"muted\">{asked}</span>{via}</td>\
              <td><code>{role}</code>{kind} on <code>{scope}</code></td><td>{duration}</td>\
              <td>{reason}{ticket}</td><td>{risk}</td><td>{step}<br><span class=\"muted\">answer by {expires}</span></td>\
              <td><form method=\"post\" action=\"/console/approvals/{id}/approve\">{csrf}\
@@ -53,6 +60,10 @@ pub(crate) fn rows(pending: &[(Elevation, Option<RiskPicture>)], csrf: &str) -> 
                 .map(|session| format!(" <span class=\"muted\">session {}</span>", esc(session)))
                 .unwrap_or_default(),
             asked = when(elevation.created_at),
+            via = origins
+                .get(&elevation.id)
+                .map(|origin| super::profile_origin::line(elevation.id, origin))
+                .unwrap_or_default(),
             role = esc(&elevation.role),
             kind = kind(elevation),
             scope = esc(&elevation.scope),

@@ -57,14 +57,17 @@ pub(crate) struct Viewer<'a> {
     pub(crate) via_proxy: bool,
 }
 
-const NAVIGATION: [(&str, &str); 7] = [
+const NAVIGATION: [(&str, &str); 10] = [
     ("/console/request", "Request"),
     ("/console/elevations", "My elevations"),
     ("/console/approvals", "Approvals"),
     ("/console/grants", "Grants"),
+    ("/console/reviews", "Reviews"),
     ("/console/audit", "Audit"),
     ("/console/simulator", "Simulator"),
     ("/console/policy", "Policy"),
+    ("/console/directory", "Directory"),
+    ("/console/break-glass", "Break-glass"),
 ];
 
 /// A whole page: frame, navigation, who is signed in, `body`.

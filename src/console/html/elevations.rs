@@ -8,12 +8,17 @@ use chrono::{DateTime, Utc};
 
 use super::common::{csrf_field, esc, notice, table_head, when};
 use super::fragments::countdown;
-use crate::domain::{Elevation, ElevationState, Grant, GrantId, Verdict, format_duration};
+use crate::domain::{
+    Elevation, ElevationId, ElevationState, Grant, GrantId, Verdict, format_duration,
+};
+use crate::service::ProfileOrigin;
 
-/// The page body: `elevations`, each beside the grant it produced (found in `grants`).
+/// The page body: `elevations`, each beside the grant it produced (found in `grants`) and,
+/// when it came through the Access Request profile, how (found in `origins`).
 pub(crate) fn page(
     elevations: &[Elevation],
     grants: &HashMap<GrantId, Grant>,
+    origins: &HashMap<ElevationId, ProfileOrigin>,
     csrf: &str,
     now: DateTime<Utc>,
     notice_text: &str,
@@ -31,12 +36,16 @@ pub(crate) fn page(
         let grant = elevation.grant_id.and_then(|id| grants.get(&id));
         let _ = write!(
             body,
-            "<tr id=\"e-{id}\" data-id=\"{id}\"><td><code>{role}</code> on <code>{scope}</code><br><span class=\"muted\">for {duration} · {id}</span></td>\
+            "<tr id=\"e-{id}\" data-id=\"{id}\"><td><code>{role}</code> on <code>{scope}</code><br><span class=\"muted\">for {duration} · {id}</span>{via}</td>\
              <td>{state}<div class=\"muted\">{state_reason}</div></td><td>{timeline}</td><td>{actions}</td></tr>",
             id = elevation.id,
             role = esc(&elevation.role),
             scope = esc(&elevation.scope),
             duration = esc(format_duration(elevation.duration)),
+            via = origins
+                .get(&elevation.id)
+                .map(|origin| super::profile_origin::line(elevation.id, origin))
+                .unwrap_or_default(),
             state = state_badge(elevation.state()),
             state_reason = esc(elevation.state_reason()),
             timeline = timeline(elevation, grant, now),

@@ -18,3 +18,6 @@ pub(crate) fn form(csrf: &str, problem: Option<&str>) -> String {
         csrf_field(csrf)
     )
 }
+
+/// The link to sign in through the identity provider, above the token form when both are on.
+pub(crate) const PROVIDER_SIGN_IN: &str = "<p class=\"card\"><a id=\"oidc-sign-in\" href=\"/console/oidc/login\">Sign in with your identity provider</a></p>";

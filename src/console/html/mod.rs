@@ -5,15 +5,19 @@
 
 mod common;
 mod fragments;
+mod profile_origin;
 
 pub(crate) mod approvals;
 pub(crate) mod audit;
+pub(crate) mod break_glass;
+pub(crate) mod directory;
 pub(crate) mod elevations;
 pub(crate) mod grants;
 pub(crate) mod login;
 pub(crate) mod policy;
 pub(crate) mod refusal;
 pub(crate) mod request;
+pub(crate) mod reviews;
 pub(crate) mod simulator;
 
 pub use common::Page;

@@ -11,11 +11,16 @@ use crate::domain::{ElevationId, Verdict};
 use crate::service::ServiceError;
 
 impl Console {
-    /// The inbox rows: what waits for the caller, each with its requester's risk.
+    /// The inbox rows: what waits for the caller, each with its requester's risk and, when it
+    /// came through the Access Request profile, its client and actor chain.
     async fn inbox_rows(&self, caller: &Caller) -> Result<String, ServiceError> {
         let page = self
             .app
             .list_pending_approvals(&caller.identity, 100, "")
+            .await?;
+        let origins = self
+            .app
+            .access_request_origins(&caller.identity, &page.items)
             .await?;
         let mut pending = Vec::with_capacity(page.items.len());
         for elevation in page.items {
@@ -28,7 +33,7 @@ impl Console {
             };
             pending.push((elevation, risk));
         }
-        Ok(html::approvals::rows(&pending, &caller.csrf))
+        Ok(html::approvals::rows(&pending, &origins, &caller.csrf))
     }
 
     /// `GET /console/approvals`.

@@ -33,8 +33,18 @@ impl Console {
             .into_iter()
             .map(|grant| (grant.id, grant))
             .collect();
-        let body =
-            html::elevations::page(&page.items, &grants, &caller.csrf, now, query.get("notice"));
+        let origins = self
+            .app
+            .access_request_origins(identity, &page.items)
+            .await?;
+        let body = html::elevations::page(
+            &page.items,
+            &grants,
+            &origins,
+            &caller.csrf,
+            now,
+            query.get("notice"),
+        );
         Ok(self.page(caller, "My elevations", "/console/elevations", &body))
     }
 

@@ -6,12 +6,17 @@
 
 mod approvals;
 mod audit;
+mod break_glass;
+mod directory;
 mod elevations;
 mod grants;
 mod policy;
 mod refused;
 mod request;
+mod reviews;
 mod simulator;
+
+pub(crate) use directory::entity_link;
 
 use http::StatusCode;
 

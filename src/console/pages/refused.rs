@@ -8,7 +8,7 @@ use crate::console::{Caller, Console};
 use crate::service::ServiceError;
 
 /// The HTTP status a refused use case answers with.
-fn http_status(error: &ServiceError) -> StatusCode {
+pub(crate) fn http_status(error: &ServiceError) -> StatusCode {
     match error {
         ServiceError::InvalidArgument { .. } | ServiceError::InvalidPolicy(_) => {
             StatusCode::BAD_REQUEST

@@ -64,6 +64,9 @@ pub enum TransitionError {
     /// The caller may not act on this object.
     #[error("{0}")]
     NotAllowed(String),
+    /// The user who broke glass tried to review that use.
+    #[error("whoever broke glass can never review that use; one of its other reviewers must")]
+    SelfReview,
     /// A delegated grant cannot be taken up.
     #[error(transparent)]
     NotAccepted(#[from] AcceptRefusal),

@@ -58,6 +58,7 @@ impl Elevation {
             delegation_trail: Vec::new(),
             revocation: None,
             awaiting_acceptance: false,
+            break_glass: false,
         };
         let next = if not_before > now {
             let reason = format!("scheduled to start at {}", rfc3339(not_before));

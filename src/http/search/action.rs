@@ -3,11 +3,14 @@
 
 use serde_json::{Value as Json, json};
 
+use super::super::evaluation::access_query;
 use super::super::json::{self, ActionInput, Question};
 use super::super::problem::HttpError;
 use super::super::router::HttpEdge;
-use super::{context, required, search};
-use crate::domain::{Identity, Properties};
+use super::page::PageRequest;
+use super::{answer, context, required, search};
+use crate::domain::{CheckQuery, Identity, Properties, SubjectRef};
+use crate::service::ServiceError;
 
 impl HttpEdge {
     /// Answers an action search.
@@ -20,6 +23,7 @@ impl HttpEdge {
         let subject = json::entity(required(&object, "subject")?, "subject", true)?;
         let resource = json::entity(required(&object, "resource")?, "resource", true)?;
         let context = context(&object)?;
+        let request = PageRequest::from_request(&object)?;
         let candidates = self.app.known_permissions();
         let permitted = |name: &String| {
             let question = Question {
@@ -32,11 +36,26 @@ impl HttpEdge {
                 context: context.clone(),
             };
             async move {
-                let decided = self.decide(caller, &question, "").await;
+                let Ok(query) = access_query(&question, "") else {
+                    return false;
+                };
+                let decided = self.app.evaluate_search_candidate(caller, &query).await;
                 decided.is_ok_and(|decision| decision.allowed)
             }
         };
         let result = |name: &String| json!({"name": name});
-        Ok(search(&object, candidates, permitted, result).await?)
+        let (results, next) = search(&request, candidates.into_iter(), permitted, result).await;
+        let subject_id = subject.id.as_deref().unwrap_or_default();
+        let check = CheckQuery {
+            subject: SubjectRef::parse(subject_id)
+                .map_err(|error| ServiceError::invalid("subject.id", error.0))?,
+            session: None,
+            permission: "*",
+            resource: resource.id.as_deref().unwrap_or_default(),
+            token: None,
+            min_revision: 0,
+        };
+        self.app.record_search(&check, results.len());
+        Ok(answer(&request, results, next))
     }
 }

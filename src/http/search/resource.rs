@@ -3,11 +3,18 @@
 
 use serde_json::{Value as Json, json};
 
+use super::super::evaluation::access_query;
 use super::super::json::{self, EntityInput, Question};
 use super::super::problem::HttpError;
 use super::super::router::HttpEdge;
-use super::{context, required, search};
+use super::page::PageRequest;
+use super::{answer, context, required};
 use crate::domain::Identity;
+use crate::service::SearchWindow;
+
+/// The resource id the question carries while its candidates are searched (a valid id that
+/// nothing reads: each candidate's own id is decided).
+const ANY_RESOURCE: &str = "*";
 
 impl HttpEdge {
     /// Answers a resource search.
@@ -21,28 +28,28 @@ impl HttpEdge {
         let action = json::action(required(&object, "action")?, "action")?;
         let resource = json::entity(required(&object, "resource")?, "resource", false)?;
         let context = context(&object)?;
-        let directory = self.app.directory();
-        let candidates: Vec<String> = directory
-            .entities()
-            .filter(|entity| entity.key.entity_type.as_str() == resource.entity_type)
-            .map(|entity| entity.key.id.as_str().to_owned())
-            .collect();
-        let permitted = |id: &String| {
-            let question = Question {
-                subject: subject.clone(),
-                action: action.clone(),
-                resource: EntityInput {
-                    id: Some(id.clone()),
-                    ..resource.clone()
-                },
-                context: context.clone(),
-            };
-            async move {
-                let decided = self.decide(caller, &question, "").await;
-                decided.is_ok_and(|decision| decision.allowed)
-            }
+        let request = PageRequest::from_request(&object)?;
+        let question = Question {
+            subject,
+            action,
+            resource: EntityInput {
+                id: Some(ANY_RESOURCE.to_owned()),
+                ..resource
+            },
+            context,
         };
-        let result = |id: &String| json!({"type": resource.entity_type, "id": id});
-        Ok(search(&object, candidates, permitted, result).await?)
+        let query = access_query(&question, "")?;
+        let window = SearchWindow {
+            offset: request.offset,
+            limit: request.limit,
+        };
+        let page = self.app.search_resources(caller, &query, window).await?;
+        let entity_type = &question.resource.entity_type;
+        let results = page
+            .found
+            .iter()
+            .map(|id| json!({"type": entity_type, "id": id.as_str()}))
+            .collect();
+        Ok(answer(&request, results, page.next_offset))
     }
 }

@@ -3,11 +3,14 @@
 
 use serde_json::{Value as Json, json};
 
+use super::super::evaluation::access_query;
 use super::super::json::{self, EntityInput, Question};
 use super::super::problem::HttpError;
 use super::super::router::HttpEdge;
-use super::{context, required, search};
-use crate::domain::Identity;
+use super::page::PageRequest;
+use super::{answer, context, required, search};
+use crate::domain::{CheckQuery, Identity, SubjectRef};
+use crate::service::ServiceError;
 
 impl HttpEdge {
     /// Answers a subject search.
@@ -21,16 +24,15 @@ impl HttpEdge {
         let action = json::action(required(&object, "action")?, "action")?;
         let resource = json::entity(required(&object, "resource")?, "resource", true)?;
         let context = context(&object)?;
+        let request = PageRequest::from_request(&object)?;
         let directory = self.app.directory();
-        let candidates: Vec<String> = directory
-            .entities()
-            .filter(|entity| entity.key.entity_type.as_str() == subject.entity_type)
-            .map(|entity| entity.key.id.as_str().to_owned())
-            .collect();
-        let permitted = |id: &String| {
+        let candidates = directory
+            .entities_of_type(&subject.entity_type)
+            .map(|entity| entity.key.id.as_str());
+        let permitted = |id: &&str| {
             let question = Question {
                 subject: EntityInput {
-                    id: Some(id.clone()),
+                    id: Some((*id).to_owned()),
                     ..subject.clone()
                 },
                 action: action.clone(),
@@ -38,11 +40,27 @@ impl HttpEdge {
                 context: context.clone(),
             };
             async move {
-                let decided = self.decide(caller, &question, "").await;
+                let Ok(query) = access_query(&question, "") else {
+                    return false;
+                };
+                let decided = self.app.evaluate_search_candidate(caller, &query).await;
                 decided.is_ok_and(|decision| decision.allowed)
             }
         };
-        let result = |id: &String| json!({"type": subject.entity_type, "id": id});
-        Ok(search(&object, candidates, permitted, result).await?)
+        let result = |id: &&str| json!({"type": subject.entity_type, "id": id});
+        let (results, next) = search(&request, candidates, permitted, result).await;
+        let searched = format!("{}:*", subject.entity_type);
+        let resource_id = resource.id.as_deref().unwrap_or_default();
+        let check = CheckQuery {
+            subject: SubjectRef::parse(&searched)
+                .map_err(|error| ServiceError::invalid("subject.type", error.0))?,
+            session: None,
+            permission: &action.name,
+            resource: resource_id,
+            token: None,
+            min_revision: 0,
+        };
+        self.app.record_search(&check, results.len());
+        Ok(answer(&request, results, next))
     }
 }

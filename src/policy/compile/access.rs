@@ -135,7 +135,7 @@ impl Compiler<'_> {
     }
 
     /// `<path>.scopes`: at least one pattern, each valid.
-    fn scope_patterns(&mut self, path: &str, patterns: &[String]) -> Vec<ScopePattern> {
+    pub(super) fn scope_patterns(&mut self, path: &str, patterns: &[String]) -> Vec<ScopePattern> {
         if patterns.is_empty() {
             self.problems
                 .add(format!("{path}.scopes"), "list at least one scope pattern");
@@ -373,7 +373,7 @@ impl Compiler<'_> {
 
     /// Each value of a list at `path`, parsed; invalid ones are reported (`<path>[i]`) and
     /// left out.
-    fn parse_all<T>(
+    pub(super) fn parse_all<T>(
         &mut self,
         values: &[String],
         path: &str,

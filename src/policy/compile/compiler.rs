@@ -111,6 +111,8 @@ impl<'s> Compiler<'s> {
             })
             .collect();
         let access = self.access_model(document);
+        let break_glass = self.break_glass_entries(&document.break_glass);
+        let reviews = self.reviews(&document.reviews);
         if let Some(problems) = self.problems.into_problems() {
             return Err(problems);
         }
@@ -130,6 +132,8 @@ impl<'s> Compiler<'s> {
             any_rule_reads_risk: ruled_roles.values().any(|reads_risk| *reads_risk),
             ruled_roles,
             access,
+            break_glass,
+            reviews,
         })
     }
 

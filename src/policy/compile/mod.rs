@@ -3,8 +3,10 @@
 //! collecting every problem with its place; a document with any problem yields no policy.
 
 mod access;
+mod break_glass;
 mod compiler;
 mod directory;
+mod reviews;
 mod sections;
 
 use compiler::Compiler;

@@ -59,22 +59,22 @@ impl Compiler<'_> {
         })
     }
 
+    /// Reports at `path` a URL that is not a webhook's: http or https, bounded, no spaces.
+    pub(super) fn webhook_url(&mut self, path: &str, url: &str) {
+        let scheme_ok = url.starts_with("http://") || url.starts_with("https://");
+        if !scheme_ok
+            || url.len() > MAX_WEBHOOK_URL_BYTES
+            || url.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            self.problems
+                .add(path, "must be an http:// or https:// URL without spaces");
+        }
+    }
+
     /// One webhook subscription at `path`; `None` when it has any problem.
     pub(super) fn webhook(&mut self, hook: &WebhookDocument, path: &str) -> Option<Webhook> {
         let problems_before = self.problems.count();
-        let scheme_ok = hook.url.starts_with("http://") || hook.url.starts_with("https://");
-        if !scheme_ok
-            || hook.url.len() > MAX_WEBHOOK_URL_BYTES
-            || hook
-                .url
-                .chars()
-                .any(|c| c.is_whitespace() || c.is_control())
-        {
-            self.problems.add(
-                format!("{path}.url"),
-                "must be an http:// or https:// URL without spaces",
-            );
-        }
+        self.webhook_url(&format!("{path}.url"), &hook.url);
         if hook.events.is_empty() {
             self.problems.add(
                 format!("{path}.events"),

@@ -6,9 +6,17 @@
 //! interpreter. Both give the same answer for every input, errors included (an ordering of a
 //! null, for instance, is an error either way, and an error refuses): a property test in this
 //! module holds them to it.
+//!
+//! A permission's condition reads the access question too (`access`): its fixed fields, and
+//! properties whose type only the running condition knows; a value the native form does not
+//! judge leaves that one evaluation to the interpreter.
+
+mod access;
 
 use cel::common::ast::{Expr, IdedExpr, LiteralValue, operators};
 use chrono::{DateTime, TimeDelta, Utc};
+
+use access::AccessOperand;
 
 use super::input::RuleInput;
 use super::rule::Moment;
@@ -160,6 +168,8 @@ enum Kind {
     Duration,
     Timestamp,
     StringList,
+    /// A property: its type is known when the condition runs.
+    Dynamic,
     Other,
 }
 
@@ -173,6 +183,7 @@ enum Operand {
     Duration(TimeDelta),
     Timestamp(DateTime<Utc>),
     Strings(Vec<String>),
+    Access(AccessOperand),
 }
 
 impl Operand {
@@ -185,6 +196,8 @@ impl Operand {
             Operand::Duration(_) => Kind::Duration,
             Operand::Timestamp(_) => Kind::Timestamp,
             Operand::Strings(_) => Kind::StringList,
+            Operand::Access(access) if access.is_dynamic() => Kind::Dynamic,
+            Operand::Access(_) => Kind::String,
         }
     }
 
@@ -197,6 +210,7 @@ impl Operand {
             Operand::Duration(value) => NativeValue::Duration(*value),
             Operand::Timestamp(value) => NativeValue::Timestamp(*value),
             Operand::Strings(values) => NativeValue::List(StringList::Strings(values)),
+            Operand::Access(access) => access.read(input),
         }
     }
 }
@@ -229,6 +243,10 @@ enum NativeValue<'a> {
     Duration(TimeDelta),
     Timestamp(DateTime<Utc>),
     List(StringList<'a>),
+    /// A property's list.
+    Values(&'a [crate::domain::Value]),
+    /// A value the native form does not judge: the interpreter decides.
+    Undecided,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -253,8 +271,9 @@ enum StringTest {
 pub(super) struct NativeCondition(Node);
 
 impl NativeCondition {
-    /// Evaluates the condition on `input`, as CEL would.
-    pub(super) fn holds(&self, input: &RuleInput<'_>) -> Result<bool, String> {
+    /// Evaluates the condition on `input`, as CEL would; `None` when a value it read is one
+    /// the native form does not judge (the interpreter then decides).
+    pub(super) fn holds(&self, input: &RuleInput<'_>) -> Option<Result<bool, String>> {
         self.0.holds(input)
     }
 }
@@ -295,8 +314,9 @@ fn node(expression: &IdedExpr, moment: Moment) -> Option<Node> {
                 }
                 (operators::IN, None, [element, list]) => {
                     let (element, list) = (operand(element, moment)?, operand(list, moment)?);
-                    (element.kind() == Kind::String && list.kind() == Kind::StringList)
-                        .then_some(Node::In(element, list))
+                    (matches!(element.kind(), Kind::String | Kind::Dynamic)
+                        && matches!(list.kind(), Kind::StringList | Kind::Dynamic))
+                    .then_some(Node::In(element, list))
                 }
                 ("startsWith" | "endsWith" | "contains", Some(receiver), [argument]) => {
                     let test = match name {
@@ -306,7 +326,8 @@ fn node(expression: &IdedExpr, moment: Moment) -> Option<Node> {
                     };
                     let (receiver, argument) =
                         (operand(receiver, moment)?, operand(argument, moment)?);
-                    (receiver.kind() == Kind::String && argument.kind() == Kind::String)
+                    let stringy = |kind| matches!(kind, Kind::String | Kind::Dynamic);
+                    (stringy(receiver.kind()) && stringy(argument.kind()))
                         .then_some(Node::Test(test, receiver, argument))
                 }
                 (_, None, [left, right]) => {
@@ -332,6 +353,11 @@ fn node(expression: &IdedExpr, moment: Moment) -> Option<Node> {
 
 /// Whether the native comparison of these kinds is defined the way CEL defines it.
 fn comparable(comparison: Comparison, left: Kind, right: Kind) -> bool {
+    if left == Kind::Dynamic || right == Kind::Dynamic {
+        // Decided when the condition runs, and only for values of one plain kind.
+        let plain = |kind| matches!(kind, Kind::String | Kind::Int | Kind::Bool | Kind::Dynamic);
+        return plain(left) && plain(right);
+    }
     let scalar = |kind| {
         matches!(
             kind,
@@ -363,12 +389,15 @@ fn operand(expression: &IdedExpr, moment: Moment) -> Option<Operand> {
         Expr::Literal(LiteralValue::Boolean(value)) => Some(Operand::Bool(**value)),
         Expr::Select(select) if !select.test => {
             let Expr::Ident(variable) = &select.operand.expr else {
-                return None;
+                return AccessOperand::property(select, moment).map(Operand::Access);
             };
             if !moment.variables().contains(&variable.as_str()) {
                 return None;
             }
-            Field::of(variable, &select.field).map(Operand::Field)
+            match AccessOperand::of(variable, &select.field, moment) {
+                Some(access) => Some(Operand::Access(access)),
+                None => Field::of(variable, &select.field).map(Operand::Field),
+            }
         }
         Expr::Call(call) if call.target.is_none() && call.args.len() == 1 => {
             let Expr::Literal(LiteralValue::String(text)) = &call.args[0].expr else {
@@ -413,31 +442,53 @@ fn digits(text: &str) -> Option<i64> {
 }
 
 impl Node {
-    fn holds(&self, input: &RuleInput<'_>) -> Result<bool, String> {
-        match self {
+    fn holds(&self, input: &RuleInput<'_>) -> Option<Result<bool, String>> {
+        Some(match self {
             Node::Constant(value) => Ok(*value),
-            // CEL's logical operators absorb an error when the other side decides.
+            // CEL's logical operators absorb an error (or anything) when the other side
+            // decides; otherwise an undecided side leaves the whole to the interpreter.
             Node::And(left, right) => match (left.holds(input), right.holds(input)) {
-                (Ok(false), _) | (_, Ok(false)) => Ok(false),
-                (Err(error), _) | (_, Err(error)) => Err(error),
-                (Ok(true), Ok(true)) => Ok(true),
+                (Some(Ok(false)), _) | (_, Some(Ok(false))) => Ok(false),
+                (None, _) | (_, None) => return None,
+                (Some(Err(error)), _) | (_, Some(Err(error))) => Err(error),
+                (Some(Ok(true)), Some(Ok(true))) => Ok(true),
             },
             Node::Or(left, right) => match (left.holds(input), right.holds(input)) {
-                (Ok(true), _) | (_, Ok(true)) => Ok(true),
-                (Err(error), _) | (_, Err(error)) => Err(error),
-                (Ok(false), Ok(false)) => Ok(false),
+                (Some(Ok(true)), _) | (_, Some(Ok(true))) => Ok(true),
+                (None, _) | (_, None) => return None,
+                (Some(Err(error)), _) | (_, Some(Err(error))) => Err(error),
+                (Some(Ok(false)), Some(Ok(false))) => Ok(false),
             },
-            Node::Not(inner) => inner.holds(input).map(|held| !held),
+            Node::Not(inner) => inner.holds(input)?.map(|held| !held),
             Node::Compare(comparison, left, right) => {
-                compare(*comparison, left.read(input), right.read(input))
-            }
-            Node::In(element, list) => match (element.read(input), list.read(input)) {
-                (NativeValue::String(element), NativeValue::List(list)) => {
-                    Ok(list.contains(element))
+                let dynamic = left.kind() == Kind::Dynamic || right.kind() == Kind::Dynamic;
+                let (left, right) = (left.read(input), right.read(input));
+                if dynamic && !plainly_comparable(*comparison, left, right) {
+                    return None;
                 }
-                (NativeValue::Null, NativeValue::List(_)) => Ok(false),
-                _ => Err("no such overload for `in`".into()),
-            },
+                compare(*comparison, left, right)
+            }
+            Node::In(element, list) => {
+                let dynamic = element.kind() == Kind::Dynamic || list.kind() == Kind::Dynamic;
+                match (element.read(input), list.read(input)) {
+                    (NativeValue::String(element), NativeValue::List(list)) => {
+                        Ok(list.contains(element))
+                    }
+                    (NativeValue::String(element), NativeValue::Values(values)) => {
+                        let mut found = false;
+                        for value in values {
+                            match value {
+                                crate::domain::Value::String(text) => found |= **text == *element,
+                                _ => return None,
+                            }
+                        }
+                        Ok(found)
+                    }
+                    _ if dynamic => return None,
+                    (NativeValue::Null, NativeValue::List(_)) => Ok(false),
+                    _ => Err("no such overload for `in`".into()),
+                }
+            }
             Node::Test(test, receiver, argument) => {
                 match (receiver.read(input), argument.read(input)) {
                     (NativeValue::String(receiver), NativeValue::String(argument)) => {
@@ -447,10 +498,30 @@ impl Node {
                             StringTest::Contains => receiver.contains(argument),
                         })
                     }
+                    _ if receiver.kind() == Kind::Dynamic || argument.kind() == Kind::Dynamic => {
+                        return None;
+                    }
                     _ => Err("no such overload for a string test on null".into()),
                 }
             }
+        })
+    }
+}
+
+/// Whether a comparison with a property is one the native form judges as CEL does: two
+/// strings, two whole numbers, or two booleans compared for (in)equality.
+fn plainly_comparable(
+    comparison: Comparison,
+    left: NativeValue<'_>,
+    right: NativeValue<'_>,
+) -> bool {
+    match (left, right) {
+        (NativeValue::String(_), NativeValue::String(_))
+        | (NativeValue::Int(_), NativeValue::Int(_)) => true,
+        (NativeValue::Bool(_), NativeValue::Bool(_)) => {
+            matches!(comparison, Comparison::Equal | Comparison::NotEqual)
         }
+        _ => false,
     }
 }
 
@@ -659,7 +730,7 @@ mod tests {
                 time: TimeDelta::minutes(facts.minutes),
                 access: None,
             };
-            let native = rule.native.as_ref().unwrap().holds(&input);
+            let native = rule.native.as_ref().unwrap().holds(&input).expect("no property: decided natively");
             let interpreted = rule.holds_interpreted(&input);
             match (&native, &interpreted) {
                 (Ok(a), Ok(b)) => prop_assert_eq!(a, b, "{}", text),
@@ -698,7 +769,7 @@ mod tests {
         ] {
             let given = input(duration, ticket);
             assert_eq!(
-                rule.native.as_ref().unwrap().holds(&given),
+                rule.native.as_ref().unwrap().holds(&given).unwrap(),
                 rule.holds_interpreted(&given),
                 "{duration} {ticket:?}"
             );

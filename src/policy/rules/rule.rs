@@ -102,7 +102,9 @@ impl Rule {
     /// caller's accident.
     pub fn holds(&self, input: &RuleInput<'_>) -> Result<bool, String> {
         match &self.native {
-            Some(native) => native.holds(input),
+            Some(native) => native
+                .holds(input)
+                .unwrap_or_else(|| self.holds_interpreted(input)),
             None => self.holds_interpreted(input),
         }
     }

@@ -82,6 +82,13 @@ impl DirectoryEntries for MemoryStore {
         Ok(self.lock().directory.named(name).cloned())
     }
 
+    async fn entities_with_keys(&self, keys: &[EntityKey]) -> Result<Vec<Entity>, StoreError> {
+        let state = self.lock();
+        Ok((keys.iter())
+            .filter_map(|key| state.directory.entities.get(key).cloned())
+            .collect())
+    }
+
     async fn list_entities(&self, filter: &EntityFilter) -> Result<Vec<Entity>, StoreError> {
         let state = self.lock();
         let lower = match &filter.after {

@@ -4,10 +4,12 @@
 //! holds the store and its change feed; the contract's parts are implemented beside it.
 
 mod access_requests;
+mod break_glass;
 mod directory;
 mod operations;
 mod outbox;
 mod reads;
+mod reviews;
 mod state;
 mod writes;
 
@@ -67,6 +69,7 @@ impl MemoryStore {
             everyone: false,
             policy_changed: committed.change.policy.is_some(),
             directory_changed: !committed.change.directory.is_empty(),
+            directory_keys: committed.change.directory_keys(),
             committed_at: Some(Utc::now()),
         });
     }

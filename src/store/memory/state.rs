@@ -6,7 +6,10 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Utc};
 
 use crate::domain::audit::{GENESIS_HASH, chain_hash};
-use crate::domain::{Elevation, ElevationId, Grant, GrantId, Revision, RiskSignal, Subject};
+use crate::domain::{
+    BreakGlassCheck, BreakGlassId, BreakGlassUse, Elevation, ElevationId, Grant, GrantId, Revision,
+    RiskSignal, Subject,
+};
 use crate::store::{
     Change, Checkpoint, Committed, ElevationContext, GrantContext, OutboxMessage, PolicyVersion,
     Snapshot, StoredAuditEvent,
@@ -26,6 +29,9 @@ pub(super) struct State {
     pub(super) audit_hash: Option<[u8; 32]>,
     pub(super) checkpoints: Vec<Checkpoint>,
     pub(super) outbox: Vec<OutboxRow>,
+    pub(super) break_glass: BTreeMap<BreakGlassId, BreakGlassUse>,
+    pub(super) break_glass_checks: HashMap<GrantId, Vec<BreakGlassCheck>>,
+    pub(super) reviews: super::reviews::StoredReviews,
 }
 
 /// A webhook delivery kept in memory.
@@ -145,6 +151,9 @@ impl State {
         }
         if let Some(policy) = &change.policy {
             self.policies.push(policy.clone());
+        }
+        for used in &change.break_glass {
+            self.break_glass.insert(used.id, used.clone());
         }
         for write in &change.directory {
             self.directory.apply(write);

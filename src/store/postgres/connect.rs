@@ -49,6 +49,16 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "0007_access_requests",
         include_str!("../../../migrations/0007_access_requests.sql"),
     ),
+    (
+        10,
+        "0010_breakglass",
+        include_str!("../../../migrations/0010_breakglass.sql"),
+    ),
+    (
+        11,
+        "0011_reviews",
+        include_str!("../../../migrations/0011_reviews.sql"),
+    ),
 ];
 
 /// Settings of the PostgreSQL store.

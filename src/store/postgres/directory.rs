@@ -272,6 +272,22 @@ impl DirectoryEntries for PostgresStore {
             .transpose()
     }
 
+    #[tracing::instrument(name = "postgres.entities_with_keys", skip_all, fields(db.system = "postgresql"))]
+    async fn entities_with_keys(&self, keys: &[EntityKey]) -> Result<Vec<Entity>, StoreError> {
+        let client = self.client().await?;
+        let types: Vec<&str> = keys.iter().map(|k| k.entity_type.as_str()).collect();
+        let ids: Vec<&str> = keys.iter().map(|k| k.id.as_str()).collect();
+        client
+            .query(
+                &cached!(client, queries::ENTITIES_WITH_KEYS),
+                &[&types, &ids],
+            )
+            .await?
+            .iter()
+            .map(|row| entity(row, 0))
+            .collect()
+    }
+
     #[tracing::instrument(name = "postgres.list_entities", skip_all, fields(db.system = "postgresql"))]
     async fn list_entities(&self, filter: &EntityFilter) -> Result<Vec<Entity>, StoreError> {
         let client = self.client().await?;

@@ -22,7 +22,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_postgres::{AsyncMessage, NoTls};
 
 use super::queries;
-use crate::domain::Subject;
+use crate::domain::{EntityId, EntityKey, EntityType, Subject};
 use crate::store::StoreEvent;
 
 /// How often the listener proves its connection alive, and how long the proof may take: a
@@ -45,6 +45,9 @@ struct Payload {
     /// Whether the directory changed (absent from notifications of older builds).
     #[serde(default)]
     d: bool,
+    /// The directory keys written, as `type/id` (empty: anywhere; absent from older builds).
+    #[serde(default)]
+    k: Vec<String>,
     /// The database's clock when the write committed, in seconds since the epoch.
     #[serde(default)]
     t: Option<f64>,
@@ -167,11 +170,27 @@ fn forward(payload: &str, events: &broadcast::Sender<StoreEvent>) -> Option<u64>
         everyone: payload.a,
         policy_changed: payload.p,
         directory_changed: payload.d,
+        directory_keys: directory_keys(&payload.k),
         committed_at: payload
             .t
             .and_then(|seconds| DateTime::from_timestamp_micros((seconds * 1_000_000.0) as i64)),
     });
     Some(revision)
+}
+
+/// The directory keys a notification names; none (reload everything) if one does not parse.
+fn directory_keys(keys: &[String]) -> Vec<EntityKey> {
+    let parse = |key: &String| {
+        let (entity_type, id) = key.split_once('/')?;
+        Some(EntityKey {
+            entity_type: EntityType::parse(entity_type).ok()?,
+            id: EntityId::parse(id).ok()?,
+        })
+    };
+    keys.iter()
+        .map(parse)
+        .collect::<Option<_>>()
+        .unwrap_or_default()
 }
 
 struct AbortOnDrop(tokio::task::JoinHandle<()>);

@@ -9,6 +9,7 @@
 //! with the outbox and operations beside them.
 
 mod access_requests;
+mod break_glass;
 mod connect;
 mod directory;
 mod errors;
@@ -17,6 +18,7 @@ mod operations;
 mod outbox;
 mod queries;
 mod reads;
+mod reviews;
 mod rows;
 mod transaction;
 mod writes;

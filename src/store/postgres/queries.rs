@@ -15,7 +15,7 @@ macro_rules! grant_columns {
     () => {
         "id, subject, session_id, role, scope, not_before, not_after, elevation_id, \
          parent_grant_id, delegation_trail, revoked_at, revoked_by, revoke_reason, delegated_by, \
-         awaiting_acceptance"
+         awaiting_acceptance, break_glass"
     };
 }
 
@@ -28,7 +28,7 @@ macro_rules! risk_columns {
 
 /// Bumps the revision and reserves `$1` audit sequence numbers, and notifies the other replicas
 /// that the subjects `$4` (or, when `$3`, everyone), when `$2` the policy and when `$5` the
-/// directory changed. The
+/// directory changed (the entities `$6`, as `type/id`, or anywhere when `$6` is empty). The
 /// notification is delivered when (and only if) the transaction commits; the row lock is held to
 /// commit, which orders commits by revision.
 pub(super) const BUMP_REVISION_AND_NOTIFY: &str = "\
@@ -38,7 +38,7 @@ pub(super) const BUMP_REVISION_AND_NOTIFY: &str = "\
     ) \
     SELECT head.revision, head.audit_seq, head.audit_hash, pg_notify('elevator_changes', json_build_object( \
         'r', head.revision, 'p', $2::bool, 'a', $3::bool, 's', $4::text[], 'd', $5::bool, \
-        't', extract(epoch from clock_timestamp()))::text) \
+        'k', $6::text[], 't', extract(epoch from clock_timestamp()))::text) \
     FROM head";
 
 pub(super) const CURRENT_REVISION: &str = "SELECT revision FROM elevator_head";
@@ -59,7 +59,7 @@ pub(super) const UPSERT_GRANT: &str = concat!(
     "INSERT INTO grants (",
     grant_columns!(),
     ", revision) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-     $16) \
+     $16, $17) \
      ON CONFLICT (id) DO UPDATE SET not_after = EXCLUDED.not_after, \
      session_id = EXCLUDED.session_id, awaiting_acceptance = EXCLUDED.awaiting_acceptance, \
      revoked_at = EXCLUDED.revoked_at, revoked_by = EXCLUDED.revoked_by, \
@@ -205,7 +205,7 @@ pub(super) const LIST_GRANTS: &str = concat!(
 pub(super) const LOAD_GRANTS: &str = "\
     SELECT h.revision, g.id, g.subject, g.session_id, g.role, g.scope, g.not_before, \
            g.not_after, g.elevation_id, g.parent_grant_id, g.delegation_trail, g.revoked_at, \
-           g.revoked_by, g.revoke_reason, g.delegated_by, g.awaiting_acceptance \
+           g.revoked_by, g.revoke_reason, g.delegated_by, g.awaiting_acceptance, g.break_glass \
     FROM elevator_head h LEFT JOIN LATERAL ( \
         (SELECT * FROM grants WHERE subject = $1 AND not_after > $2 AND revoked_at IS NULL) \
         UNION ALL \
@@ -337,6 +337,15 @@ pub(super) const ENTITIES_NAMED: &str = concat!(
     " FROM unnest($1::text[], $2::text[]) AS wanted(entity_type, name) \
      JOIN directory_names n ON n.entity_type = wanted.entity_type AND n.name = wanted.name \
      JOIN directory_entities e ON e.entity_type = n.entity_type AND e.entity_id = n.entity_id"
+);
+
+/// The entities whose canonical keys are among `$1` (types) and `$2` (ids).
+pub(super) const ENTITIES_WITH_KEYS: &str = concat!(
+    "SELECT ",
+    entity_columns!(),
+    " FROM unnest($1::text[], $2::text[]) AS wanted(entity_type, entity_id) \
+     JOIN directory_entities e \
+       ON e.entity_type = wanted.entity_type AND e.entity_id = wanted.entity_id"
 );
 
 /// The entity the name `$1`/`$2` names.

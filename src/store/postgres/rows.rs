@@ -184,7 +184,7 @@ impl ElevationParams {
     }
 }
 
-/// Reads a grant from columns `offset..offset + 15` in `grant_columns!()` order; `None` when
+/// Reads a grant from columns `offset..offset + 16` in `grant_columns!()` order; `None` when
 /// the columns are NULL (the outer join of a cache load that found no grant).
 pub(super) fn grant_at(row: &Row, offset: usize) -> Result<Option<Grant>, StoreError> {
     let Some(id) = get::<Option<Uuid>>(row, offset)? else {
@@ -213,6 +213,7 @@ pub(super) fn grant_at(row: &Row, offset: usize) -> Result<Option<Grant>, StoreE
         delegation_trail,
         revocation,
         awaiting_acceptance: get(row, offset + 14)?,
+        break_glass: get(row, offset + 15)?,
     }))
 }
 
@@ -238,6 +239,7 @@ pub(super) struct GrantParams {
     revoke_reason: Option<String>,
     delegated_by: Option<String>,
     awaiting_acceptance: bool,
+    break_glass: bool,
     revision: i64,
 }
 
@@ -261,12 +263,13 @@ impl GrantParams {
             revoke_reason: grant.revocation.as_ref().map(|r| r.reason.clone()),
             delegated_by: grant.delegated_by().map(ToString::to_string),
             awaiting_acceptance: grant.awaiting_acceptance,
+            break_glass: grant.break_glass,
             revision: revision as i64,
         })
     }
 
     /// As statement parameters.
-    pub(super) fn as_params(&self) -> [&(dyn ToSql + Sync); 16] {
+    pub(super) fn as_params(&self) -> [&(dyn ToSql + Sync); 17] {
         [
             &self.id,
             &self.subject,
@@ -283,6 +286,7 @@ impl GrantParams {
             &self.revoke_reason,
             &self.delegated_by,
             &self.awaiting_acceptance,
+            &self.break_glass,
             &self.revision,
         ]
     }

@@ -19,6 +19,11 @@ use crate::store::{Change, Committed, StoreError};
 /// A notification payload must stay under PostgreSQL's 8000-byte limit; past this many bytes of
 /// subject names a write tells replicas to drop everything instead.
 const MAX_NOTIFIED_SUBJECT_BYTES: usize = 6000;
+/// Past this many bytes of directory keys (counted as JSON writes them, at worst) a directory
+/// write tells replicas to reload the whole directory instead of naming the keys. Beside the
+/// subjects' budget the payload stays under the limit; one entity's key (at most 577 bytes of
+/// text) always fits.
+const MAX_NOTIFIED_DIRECTORY_KEY_BYTES: usize = 1500;
 
 /// The connection's prepared statement for `$sql`, prepared on first use: a statement sent as
 /// text costs a second round trip (parse, then execute) every time.
@@ -83,6 +88,7 @@ pub(super) async fn apply(tx: &Transaction<'_>, change: Change) -> Result<Commit
     let rows = ChangeRows::new(&change, &head)?;
     write_pipelined(tx, &statements, &rows).await?;
     super::directory::write_directory(tx, &change.directory, head.revision).await?;
+    super::break_glass::write_break_glass(tx, &change.break_glass, head.revision).await?;
     Ok(Committed {
         revision: head.revision,
         change,
@@ -112,6 +118,7 @@ async fn bump_revision(tx: &Transaction<'_>, change: &Change) -> Result<Head, St
     } else {
         subjects
     };
+    let directory_keys = notified_directory_keys(change);
     let event_count = change.events.len() as i64;
     let head = tx
         .query_one(
@@ -122,6 +129,7 @@ async fn bump_revision(tx: &Transaction<'_>, change: &Change) -> Result<Head, St
                 &notify_everyone,
                 &notified_subjects,
                 &!change.directory.is_empty(),
+                &directory_keys,
             ],
         )
         .await?;
@@ -134,6 +142,21 @@ async fn bump_revision(tx: &Transaction<'_>, change: &Change) -> Result<Head, St
             StoreError::Corrupt("the audit chain head is not a SHA-256 hash".into())
         })?,
     })
+}
+
+/// The directory keys a write's notification names, as `type/id` (a type has no `/`): all of
+/// them, or none when they would not fit (replicas then reload the whole directory).
+fn notified_directory_keys(change: &Change) -> Vec<String> {
+    let keys: Vec<String> = (change.directory_keys().iter())
+        .map(|key| format!("{}/{}", key.entity_type.as_str(), key.id.as_str()))
+        .collect();
+    // A quote or backslash doubles in JSON; each key adds its quotes and a comma.
+    let bytes: usize = keys.iter().map(|key| 2 * key.len() + 3).sum();
+    if bytes > MAX_NOTIFIED_DIRECTORY_KEY_BYTES {
+        Vec::new()
+    } else {
+        keys
+    }
 }
 
 /// The statements a write sends while it holds the head row.

@@ -212,6 +212,7 @@ fn grant(
         delegation_trail: Vec::new(),
         revocation: None,
         awaiting_acceptance: false,
+        break_glass: false,
     }
 }
 

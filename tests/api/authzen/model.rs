@@ -97,6 +97,7 @@ fn grant(subject: &str, role: &str, scope: &str, session: Option<&str>, app: &Te
         delegation_trail: Vec::new(),
         revocation: None,
         awaiting_acceptance: false,
+        break_glass: false,
     }
 }
 

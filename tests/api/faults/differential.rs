@@ -110,6 +110,7 @@ fn random_grant(rng: &mut StdRng, now: DateTime<Utc>) -> Grant {
         },
         revocation: None,
         awaiting_acceptance: false,
+        break_glass: false,
     }
 }
 

@@ -34,6 +34,7 @@ async fn a_decider_allows_nothing_until_its_feed_connected_and_reloaded_the_poli
                 delegation_trail: Vec::new(),
                 revocation: None,
                 awaiting_acceptance: false,
+                break_glass: false,
             }],
             ..Default::default()
         })
