@@ -9,6 +9,7 @@
 //! | [`assessment`]  | what policy says of a request, for a real request and the simulator |
 //! | [`elevations`]  | request, extend, get, list, cancel |
 //! | [`access_requests`] | AuthZEN access requests (tasks) as elevations: submit, read, cancel |
+//! | [`access_request_binding`] | the bound question and binding token every edge's requestable denial carries |
 //! | [`access_request_callbacks`] | a task's callback: checked at submission, posted through the outbox when the task ends |
 //! | [`access_request_denials`] | requestable denials, approvals presented at re-evaluation |
 //! | [`access_request_views`] | which elevations came through the profile, from which client and actors |
@@ -28,6 +29,7 @@
 //! | [`break_glass_review`] | list break-glass uses, their evidence, confirm or flag them |
 
 mod acceptance;
+mod access_request_binding;
 mod access_request_callbacks;
 mod access_request_denials;
 mod access_request_views;
@@ -76,6 +78,9 @@ use crate::store::{
 };
 use crate::telemetry::metrics::Metrics;
 
+pub use access_request_binding::{
+    ACCESS_REQUEST_OPT_IN, ACCESS_REQUEST_PATH, binding_audience, binding_token, bound_question,
+};
 pub use access_request_callbacks::{CALLBACK_EVENTS, MAX_CALLBACK_STATE_BYTES, SubmittedCallback};
 pub use access_request_denials::{ApprovalStanding, DENIAL_LIFETIME, DenialOffer};
 pub use access_request_views::ProfileOrigin;

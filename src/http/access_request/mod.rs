@@ -30,7 +30,7 @@ use super::{caller, discovery};
 use crate::domain::echo::bounded;
 
 /// Where access requests are submitted; tasks live below it.
-pub(super) const REQUESTS_PATH: &str = "/access/v1/requests";
+pub(super) const REQUESTS_PATH: &str = crate::service::ACCESS_REQUEST_PATH;
 
 /// Where request schemas live (below [`REQUESTS_PATH`]; task ids start with `arq_`).
 const SCHEMAS_SEGMENT: &str = "schemas";

@@ -13,6 +13,7 @@ pub(crate) mod questions;
 mod access_request;
 mod access_request_batch;
 mod access_request_callbacks;
+mod access_request_check;
 mod batch;
 mod certification;
 mod client;
