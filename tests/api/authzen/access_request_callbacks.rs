@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value as Json, json};
 
 use super::access_request::{
-    EVALUATION, POLICY, approve, beth, beths_inbox, get, jerry_asks, path_of, submission, submit,
+    EVALUATION, JERRY, POLICY, approve, beth, beths_inbox, get, jerry_asks, path_of, submission,
+    submit,
 };
 use super::client::{Protocol, post, request, send};
 use crate::harness::*;
@@ -284,4 +285,69 @@ async fn a_callback_target_no_longer_allowed_when_the_post_is_made_is_not_posted
         receiver.all().is_empty(),
         "nothing reached the internal target"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bundle_is_posted_once_when_its_last_pending_item_ends_partial() {
+    let receiver = start_recorder().await;
+    let app = app_allowing(
+        Backend::Memory,
+        Some(format!("127.0.0.1:{}", receiver.port)),
+        None,
+    )
+    .await;
+    let mut items = Vec::new();
+    for todo in ["todo-5", "todo-6"] {
+        let denial = post(&app, EVALUATION, &jerry_asks(todo)).await.json();
+        let bound = submission(&jerry_asks(todo), &denial, None);
+        items.push(
+            json!({"resource": bound["resource"], "action": bound["action"],
+            "denial": bound["denial"]}),
+        );
+    }
+    let body = json!({
+        "subject": {"type": "user", "id": JERRY},
+        "items": items,
+        "context": {"session_id": "jerry-laptop", "business_justification": "both"},
+        "callback": {"endpoint": receiver.url, "state": "bundle"},
+    });
+    let submitted = submit(&app, &app.pep(), "bundle", &body).await;
+    assert_eq!(
+        submitted.status,
+        202,
+        "{}",
+        String::from_utf8_lossy(&submitted.body)
+    );
+    let task_id = submitted.json()["task"]["id"].clone();
+    let pending = beths_inbox(&app).await;
+    assert_eq!(pending.len(), 2);
+    approve(&app, &beth(&app), &pending[0].id)
+        .await
+        .expect("beth approves one");
+    // One item still pends: the task has not ended, nothing is queued.
+    wait_until_no_delivery_is_pending(&app).await;
+    assert!(
+        receiver.all().is_empty(),
+        "nothing is posted while an item pends"
+    );
+    let denied = app
+        .approvals()
+        .deny(authed(
+            &beth(&app),
+            elevator::proto::v1::DenyRequest {
+                elevation_id: pending[1].id.clone(),
+                comment: "one is enough".into(),
+                ..Default::default()
+            },
+        ))
+        .await;
+    assert!(denied.is_ok(), "{denied:?}");
+    let posts = receiver.wait_for(1, None).await;
+    wait_until_no_delivery_is_pending(&app).await;
+    assert_eq!(receiver.all().len(), 1, "posted once");
+    assert_signed_callback(&posts[0]);
+    let notification = posts[0].json();
+    assert_eq!(notification["task"]["id"], task_id);
+    assert_eq!(notification["task"]["status"], "partial");
+    assert_eq!(notification["state"], "bundle");
 }
