@@ -5,11 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, Limited};
-use hyper_util::rt::TokioIo;
 use tokio_rustls::TlsConnector;
-use tokio_rustls::rustls::pki_types::ServerName;
 use tokio_rustls::rustls::{ClientConfig, RootCertStore};
 
 /// Largest JWKS document accepted.
@@ -21,8 +17,6 @@ const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Clone)]
 pub struct JwksSource {
     url: http::Uri,
-    host: String,
-    port: u16,
     tls: TlsConnector,
 }
 
@@ -46,13 +40,9 @@ impl JwksSource {
                 "auth.jwks_url {url:?}: must be https (keys fetched in the clear could be replaced on the way)"
             ));
         }
-        let host = uri
-            .host()
-            .ok_or_else(|| format!("auth.jwks_url {url:?}: no host"))?
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_owned();
-        let port = uri.port_u16().unwrap_or(443);
+        if uri.host().is_none() {
+            return Err(format!("auth.jwks_url {url:?}: no host"));
+        }
         let roots = match ca_pem {
             Some(pem) => crate::tls::root_store(pem, "auth.jwks_ca_file")?,
             None => {
@@ -74,8 +64,6 @@ impl JwksSource {
             .with_no_client_auth();
         Ok(JwksSource {
             url: uri,
-            host,
-            port,
             tls: TlsConnector::from(Arc::new(config)),
         })
     }
@@ -88,49 +76,17 @@ impl JwksSource {
     }
 
     async fn fetch_unbounded(&self) -> Result<String, String> {
-        let failed = |what: &str, error: &dyn std::fmt::Display| {
-            format!("fetching {}: {what}: {error}", self.url)
-        };
-        let tcp = tokio::net::TcpStream::connect((self.host.as_str(), self.port))
-            .await
-            .map_err(|error| failed("connect", &error))?;
-        let server_name =
-            ServerName::try_from(self.host.clone()).map_err(|error| failed("host", &error))?;
-        let tls = self
-            .tls
-            .connect(server_name, tcp)
-            .await
-            .map_err(|error| failed("tls", &error))?;
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
-            .await
-            .map_err(|error| failed("http", &error))?;
-        tokio::spawn(connection);
-        let authority = self
-            .url
-            .authority()
-            .map(|authority| authority.as_str().to_owned())
-            .unwrap_or_default();
-        let request = http::Request::get(self.url.path_and_query().map_or("/", |p| p.as_str()))
-            .header(http::header::HOST, authority)
+        let failed = |error: &dyn std::fmt::Display| format!("fetching {}: {error}", self.url);
+        let request = http::Request::get(self.url.clone())
             .header(http::header::ACCEPT, "application/json")
-            .body(Empty::<Bytes>::new())
-            .map_err(|error| failed("request", &error))?;
-        let response = sender
-            .send_request(request)
+            .body(Vec::new())
+            .map_err(|error| failed(&error))?;
+        let response = super::https_exchange::exchange_once(&self.tls, request, MAX_JWKS_BYTES)
             .await
-            .map_err(|error| failed("http", &error))?;
+            .map_err(|error| failed(&error))?;
         if !response.status().is_success() {
-            return Err(format!(
-                "fetching {}: answered {}",
-                self.url,
-                response.status()
-            ));
+            return Err(failed(&format!("answered {}", response.status())));
         }
-        let body = Limited::new(response.into_body(), MAX_JWKS_BYTES)
-            .collect()
-            .await
-            .map_err(|error| failed("body", &error))?
-            .to_bytes();
-        String::from_utf8(body.to_vec()).map_err(|error| failed("body", &error))
+        String::from_utf8(response.into_body().to_vec()).map_err(|error| failed(&error))
     }
 }

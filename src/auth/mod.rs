@@ -16,6 +16,7 @@
 mod claims;
 pub mod dev;
 mod error;
+mod https_exchange;
 pub mod jwks;
 mod keys;
 mod options;
@@ -25,6 +26,7 @@ mod weight;
 
 pub use claims::Claims;
 pub use error::AuthError;
+pub(crate) use https_exchange::exchange_once;
 pub use options::AuthOptions;
 pub(crate) use options::read_jwks_file;
 pub use secret_file::read_secret_file;

@@ -95,11 +95,14 @@ pub enum AuditAction {
     /// A campaign's result was exported as signed evidence.
     #[serde(rename = "review.evidence_exported")]
     ReviewEvidenceExported,
+    /// A token carrying a grant was minted by token exchange.
+    #[serde(rename = "token.minted")]
+    TokenMinted,
 }
 
 impl AuditAction {
     /// Every action.
-    pub(crate) const ALL: [AuditAction; 28] = [
+    pub(crate) const ALL: [AuditAction; 29] = [
         AuditAction::ElevationRequested,
         AuditAction::ApprovalApproved,
         AuditAction::ApprovalDenied,
@@ -128,6 +131,7 @@ impl AuditAction {
         AuditAction::ReviewItemDecided,
         AuditAction::ReviewItemEscalated,
         AuditAction::ReviewEvidenceExported,
+        AuditAction::TokenMinted,
     ];
 
     /// The stored name, e.g. `grant.revoked`.
@@ -161,6 +165,7 @@ impl AuditAction {
             AuditAction::ReviewItemDecided => "review.item_decided",
             AuditAction::ReviewItemEscalated => "review.item_escalated",
             AuditAction::ReviewEvidenceExported => "review.evidence_exported",
+            AuditAction::TokenMinted => "token.minted",
         }
     }
 

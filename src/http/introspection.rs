@@ -12,8 +12,8 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use serde_json::{Value as Json, json};
 
-use super::oauth_form::{Form, OAuthError, form_content_type, no_store_json};
-use super::router::{Connection, HttpEdge, read_body};
+use super::oauth_form::{OAuthError, no_store_json};
+use super::router::{Connection, HttpEdge};
 use super::token_exchange::server_error;
 use crate::domain::GrantId;
 
@@ -53,12 +53,7 @@ impl HttpEdge {
         request: Request<Incoming>,
         connection: &Connection,
     ) -> Result<Json, OAuthError> {
-        let client = self.oauth_client(&request, connection).await?;
-        form_content_type(request.headers())?;
-        let body = read_body(request)
-            .await
-            .map_err(|error| OAuthError::invalid_request(error.detail))?;
-        let form = Form::parse(&body)?;
+        let (client, form) = self.oauth_request(request, connection).await?;
         let token = form.required("token")?;
         let inactive = json!({ "active": false });
         let Ok(claims) = self

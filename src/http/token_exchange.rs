@@ -22,6 +22,7 @@ use super::caller;
 use super::oauth_form::{Form, OAuthError, form_content_type, no_store_json};
 use super::router::{Connection, HttpEdge, read_body};
 use crate::domain::{Grant, Identity, RoleName, Scope, shown};
+use crate::service::MintedToken;
 
 /// The grant type of RFC 8693.
 pub(super) const TOKEN_EXCHANGE_GRANT: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
@@ -67,12 +68,8 @@ impl HttpEdge {
         request: Request<Incoming>,
         connection: &Connection,
     ) -> Result<Json, OAuthError> {
-        let client = self.oauth_client(&request, connection).await?;
-        form_content_type(request.headers())?;
-        let body = read_body(request)
-            .await
-            .map_err(|error| OAuthError::invalid_request(error.detail))?;
-        let exchange = self.read_exchange(&Form::parse(&body)?).await?;
+        let (client, form) = self.oauth_request(request, connection).await?;
+        let exchange = self.read_exchange(&form).await?;
         let grant = self
             .app
             .grant_to_carry(&client, &exchange.holder, &exchange.role, &exchange.scope)
@@ -93,7 +90,8 @@ impl HttpEdge {
         let expires_at = grant
             .not_after
             .min(now + TimeDelta::minutes(self.tokens.max_lifetime_minutes as i64));
-        let claims = minted_claims(&exchange, &grant, &client, now, expires_at);
+        let token_id = uuid::Uuid::new_v4().to_string();
+        let claims = minted_claims(&exchange, &grant, &client, &token_id, now, expires_at);
         let token = self
             .key_ring
             .sign(MINTED_TOKEN_TYPE, &claims)
@@ -101,6 +99,17 @@ impl HttpEdge {
                 tracing::error!(%error, "token exchange: signing failed");
                 OAuthError::new("server_error", "the token could not be signed")
             })?;
+        let minted = MintedToken {
+            id: &token_id,
+            audience: &exchange.audience,
+            scope: &exchange.scope,
+            expires_at,
+            actor: exchange.actor.as_deref(),
+        };
+        (self.app)
+            .record_minted_token(&client, &exchange.holder, &grant, minted)
+            .await
+            .map_err(server_error)?;
         Ok(json!({
             "access_token": token,
             "issued_token_type": ISSUED_TOKEN_TYPE,
@@ -110,8 +119,23 @@ impl HttpEdge {
         }))
     }
 
+    /// What every OAuth endpoint reads first: the enforcement point calling it, then its form
+    /// body (`application/x-www-form-urlencoded`, within the body limit).
+    pub(super) async fn oauth_request(
+        &self,
+        request: Request<Incoming>,
+        connection: &Connection,
+    ) -> Result<(std::sync::Arc<Identity>, Form), OAuthError> {
+        let client = self.oauth_client(&request, connection).await?;
+        form_content_type(request.headers())?;
+        let body = read_body(request)
+            .await
+            .map_err(|error| OAuthError::invalid_request(error.detail))?;
+        Ok((client, Form::parse(&body)?))
+    }
+
     /// The enforcement point calling an OAuth endpoint, refused as `invalid_client`.
-    pub(super) async fn oauth_client(
+    async fn oauth_client(
         &self,
         request: &Request<Incoming>,
         connection: &Connection,
@@ -250,6 +274,7 @@ fn minted_claims(
     exchange: &Exchange,
     grant: &Grant,
     client: &Identity,
+    token_id: &str,
     now: DateTime<Utc>,
     expires_at: DateTime<Utc>,
 ) -> Json {
@@ -262,7 +287,7 @@ fn minted_claims(
     claims.insert("iat".into(), json!(now.timestamp()));
     claims.insert("nbf".into(), json!(now.timestamp()));
     claims.insert("exp".into(), json!(expires_at.timestamp()));
-    claims.insert("jti".into(), json!(uuid::Uuid::new_v4().to_string()));
+    claims.insert("jti".into(), json!(token_id));
     claims.insert("client_id".into(), json!(client.subject.as_str()));
     claims.insert("scope".into(), json!(exchange.requested));
     claims.insert("role".into(), json!(grant.role.as_str()));

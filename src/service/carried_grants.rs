@@ -2,8 +2,29 @@
 //! the grant a minted token carries still holds (introspection). Both read the store, so a
 //! revocation, an expiry or the end of the session is seen at the next call.
 
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
 use super::{Elevator, ServiceError};
-use crate::domain::{Grant, GrantId, GrantStatus, Identity, RoleName, Scope};
+use crate::domain::{
+    AuditAction, AuditEvent, Grant, GrantId, GrantStatus, Identity, RoleName, Scope,
+};
+use crate::store::Change;
+
+/// What a minted token says beyond the grant it carries, for the audit log.
+#[derive(Debug)]
+pub struct MintedToken<'a> {
+    /// The token's `jti`.
+    pub id: &'a str,
+    /// Its one audience.
+    pub audience: &'a str,
+    /// Its `scope` (`role@Scope`).
+    pub scope: &'a Scope,
+    /// Its `exp`.
+    pub expires_at: DateTime<Utc>,
+    /// Who acts now, from an actor token.
+    pub actor: Option<&'a Identity>,
+}
 
 impl Elevator {
     /// Now, by the injected clock: when a token minted over a grant starts and ends.
@@ -50,5 +71,43 @@ impl Elevator {
             .get_grant(id)
             .await?
             .filter(|grant| grant.status(now) == GrantStatus::Active && !grant.awaiting_acceptance))
+    }
+
+    /// Records in the audit log that the enforcement point `caller` was given a token carrying
+    /// `grant` for `holder`. The token is handed out only once this is written: no token
+    /// leaves elevator unaudited.
+    #[tracing::instrument(skip_all)]
+    pub async fn record_minted_token(
+        &self,
+        caller: &Identity,
+        holder: &Identity,
+        grant: &Grant,
+        token: MintedToken<'_>,
+    ) -> Result<(), ServiceError> {
+        let mut event = AuditEvent::new(
+            AuditAction::TokenMinted,
+            caller.subject.as_str(),
+            self.decider.policy().version(),
+            self.clock.now(),
+        )
+        .with_details(json!({
+            "jti": token.id,
+            "audience": token.audience,
+            "expires_at": token.expires_at,
+            "session": holder.session.as_ref().map(|session| session.as_str()),
+            "actor": token.actor.map(|actor| actor.subject.as_str()),
+        }));
+        event.subject = Some(holder.subject.clone());
+        event.role = Some(grant.role.clone());
+        event.scope = Some(token.scope.clone());
+        event.grant_id = Some(grant.id);
+        event.elevation_id = grant.elevation_id;
+        let change = Change {
+            events: vec![event],
+            ..Default::default()
+        };
+        let committed = self.store.append(self.ready_to_commit(change)).await?;
+        self.after_commit(&committed).await;
+        Ok(())
     }
 }

@@ -99,6 +99,7 @@ pub use directory::{EntityPut, MAX_IMPORT_ENTITIES};
 pub use error::ServiceError;
 // What a resource search takes and gives, named through the use cases for the edge.
 pub use crate::decision::{ResourcePage, SearchWindow};
+pub use carried_grants::MintedToken;
 pub use reviews::{CampaignProgress, ItemSelection};
 // What the edge needs of the policy, named through the use cases so that `api` and `console`
 // never import `policy` (the architecture test in `src/architecture.rs` holds them to that).

@@ -128,6 +128,18 @@ async fn exchange(app: &TestApp, scope: &str, audience: &str) -> Answer {
     .await
 }
 
+/// The `token.minted` audit events so far.
+async fn minted_token_events(app: &TestApp) -> Vec<elevator::domain::AuditEvent> {
+    app.store
+        .audit_events(0, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|stored| stored.event.action.as_str() == "token.minted")
+        .map(|stored| stored.event)
+        .collect()
+}
+
 async fn introspect(app: &TestApp, token: &str) -> Json {
     let answer = post_form(
         app,
@@ -217,6 +229,19 @@ async fn a_token_carries_a_live_grant_and_dies_with_it(backend: Backend) {
     assert!(claims["jti"].as_str().is_some_and(|jti| !jti.is_empty()));
     assert!(claims.get("roles").is_none() && claims.get("act").is_none());
     assert!(verified_by_jwks(&app, &token, "billing").await.is_err());
+
+    // The token left elevator only after the audit log recorded it, by its jti.
+    let minted_events = minted_token_events(&app).await;
+    assert_eq!(minted_events.len(), 1, "{minted_events:?}");
+    let event = &minted_events[0];
+    assert_eq!(event.actor, "gateway");
+    assert_eq!(event.subject.as_ref().map(|s| s.as_str()), Some("fatma"));
+    assert_eq!(
+        event.grant_id.map(|id| id.to_string()),
+        Some(grant.id.clone())
+    );
+    assert_eq!(event.details["jti"], claims["jti"]);
+    assert_eq!(event.details["audience"], "orders");
 
     let active = introspect(&app, &token).await;
     assert_eq!(active["active"], true);
@@ -402,6 +427,11 @@ async fn bad_exchanges_get_the_rfc_errors_and_mint_nothing() {
         .body(Full::new(Bytes::from("{}")))
         .unwrap();
     assert_eq!(send(&app, json).await.body["error"], "invalid_request");
+
+    assert!(
+        minted_token_events(&app).await.is_empty(),
+        "a refused exchange mints nothing, so nothing is recorded as minted"
+    );
 
     // A token another issuer signed is not ours to introspect.
     assert_eq!(

@@ -7,12 +7,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper_util::rt::TokioIo;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls::ClientConfig;
-use tokio_rustls::rustls::pki_types::ServerName;
 
 /// Largest answer read from the provider (a discovery document or a token response).
 const MAX_ANSWER_BYTES: usize = 256 * 1024;
@@ -72,62 +68,10 @@ impl ProviderClient {
         request: http::Request<Vec<u8>>,
     ) -> Result<http::Response<Vec<u8>>, FetchError> {
         let uri = request.uri().clone();
-        let failed = |what: &str, error: &dyn std::fmt::Display| {
-            FetchError(format!("{uri}: {what}: {error}"))
-        };
-        if uri.scheme_str() != Some("https") {
-            return Err(FetchError(format!(
-                "{uri}: the provider must be reached over https"
-            )));
-        }
-        let host = uri
-            .host()
-            .ok_or_else(|| FetchError(format!("{uri}: no host")))?
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_owned();
-        let port = uri.port_u16().unwrap_or(443);
-        let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
+        let answer = crate::auth::exchange_once(&self.tls, request, MAX_ANSWER_BYTES)
             .await
-            .map_err(|error| failed("connect", &error))?;
-        let server_name = ServerName::try_from(host).map_err(|error| failed("host", &error))?;
-        let tls = self
-            .tls
-            .connect(server_name, tcp)
-            .await
-            .map_err(|error| failed("tls", &error))?;
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
-            .await
-            .map_err(|error| failed("http", &error))?;
-        tokio::spawn(connection);
-        let authority = uri
-            .authority()
-            .map(|authority| authority.as_str().to_owned())
-            .unwrap_or_default();
-        let (mut parts, body) = request.into_parts();
-        parts.uri = uri
-            .path_and_query()
-            .map_or("/", |path| path.as_str())
-            .parse()
-            .map_err(|error| failed("path", &error))?;
-        parts.headers.insert(
-            http::header::HOST,
-            authority
-                .parse()
-                .map_err(|error| failed("host header", &error))?,
-        );
-        let request = http::Request::from_parts(parts, Full::new(Bytes::from(body)));
-        let response = sender
-            .send_request(request)
-            .await
-            .map_err(|error| failed("http", &error))?;
-        let (parts, body) = response.into_parts();
-        let body = Limited::new(body, MAX_ANSWER_BYTES)
-            .collect()
-            .await
-            .map_err(|error| failed("body", &error))?
-            .to_bytes();
-        Ok(http::Response::from_parts(parts, body.to_vec()))
+            .map_err(|error| FetchError(format!("{uri}: {error}")))?;
+        Ok(answer.map(|body| body.to_vec()))
     }
 }
 
