@@ -10,6 +10,10 @@
 //! id, never reused across restarts: see the stores' `claim_deliveries`),
 //! `X-Elevator-Timestamp` (Unix seconds) and `X-Elevator-Signature: sha256=<hex>`, the
 //! HMAC-SHA256 with the configured secret of `<timestamp>.<body>`.
+//!
+//! Access request callbacks (event `access_request.callback`) go through the same outbox, but
+//! to a URL a PEP gave: they are posted through [`callback::CallbackConnector`], which checks
+//! the addresses it connects to against the deployment's callback rules (and speaks https).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,7 +27,10 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use sha2::Sha256;
 
+mod callback;
+
 use crate::clock::SharedClock;
+use crate::domain::{CALLBACK_EVENT, CallbackRules};
 use crate::store::{DeliveryOutcome, Outbox, PendingDelivery};
 use crate::telemetry::metrics::{DeliveryResult, Metrics};
 
@@ -45,6 +52,8 @@ pub(crate) struct WebhookOptions {
     pub(crate) max_attempts: u32,
     /// How often the outbox is read.
     pub(crate) poll_interval: Duration,
+    /// Which access request callback targets may be posted to.
+    pub(crate) callback_rules: CallbackRules,
 }
 
 /// The signature header value for `body` sent at `timestamp`.
@@ -74,6 +83,7 @@ pub(crate) struct Deliverer {
     metrics: Arc<Metrics>,
     options: WebhookOptions,
     client: Client<HttpConnector, Full<Bytes>>,
+    callbacks: callback::CallbackConnector,
 }
 
 impl Deliverer {
@@ -92,6 +102,7 @@ impl Deliverer {
             clock,
             metrics,
             client: Client::builder(TokioExecutor::new()).build(connector),
+            callbacks: callback::CallbackConnector::new(options.callback_rules.clone()),
             options,
         }
     }
@@ -126,7 +137,8 @@ impl Deliverer {
             .await?;
         let mut delivered = 0;
         for delivery in claimed {
-            let outcome = match self.post(secret, &delivery).await {
+            let posted = self.post(secret, &delivery).await;
+            let outcome = match posted {
                 Ok(()) => {
                     delivered += 1;
                     self.metrics.record_delivery(DeliveryResult::Delivered);
@@ -153,12 +165,13 @@ impl Deliverer {
     }
 
     async fn post(&self, secret: &[u8], delivery: &PendingDelivery) -> Result<(), String> {
-        if !delivery.url.starts_with("http://") {
+        let callback = delivery.event_kind == CALLBACK_EVENT;
+        if !callback && !delivery.url.starts_with("http://") {
             return Err("only http:// webhook URLs can be delivered by this build".into());
         }
         let body = serde_json::to_vec(&delivery.payload).map_err(|error| error.to_string())?;
         let timestamp = self.clock.now().timestamp();
-        let request = hyper::Request::post(&delivery.url)
+        let signed = hyper::Request::post(&delivery.url)
             .header("content-type", "application/json")
             .header(
                 "user-agent",
@@ -167,21 +180,48 @@ impl Deliverer {
             .header("x-elevator-event", &delivery.event_kind)
             .header("x-elevator-delivery", delivery.id.to_string())
             .header("x-elevator-timestamp", timestamp.to_string())
-            .header("x-elevator-signature", signature(secret, timestamp, &body))
-            .body(Full::new(Bytes::from(body)))
-            .map_err(|error| format!("building the request: {error}"))?;
-        let response = tokio::time::timeout(self.options.timeout, self.client.request(request))
+            .header("x-elevator-signature", signature(secret, timestamp, &body));
+        let body = Full::new(Bytes::from(body));
+        let posting = async {
+            if callback {
+                let mut connection = self.callbacks.connect(&delivery.url).await?;
+                let request = signed
+                    .uri(connection.path_and_query.as_str())
+                    .header("host", connection.host.as_str())
+                    .body(body)
+                    .map_err(|error| format!("building the request: {error}"))?;
+                let response = connection
+                    .sender
+                    .send_request(request)
+                    .await
+                    .map_err(|error| error.to_string())?;
+                drained(response).await
+            } else {
+                let request = signed
+                    .body(body)
+                    .map_err(|error| format!("building the request: {error}"))?;
+                let response = self
+                    .client
+                    .request(request)
+                    .await
+                    .map_err(|error| error.to_string())?;
+                drained(response).await
+            }
+        };
+        tokio::time::timeout(self.options.timeout, posting)
             .await
             .map_err(|_| "timed out".to_owned())?
-            .map_err(|error| error.to_string())?;
-        let status = response.status();
-        // Drain the body so the connection can be reused.
-        let _ = response.into_body().collect().await;
-        if status.is_success() {
-            Ok(())
-        } else {
-            Err(format!("the receiver answered {status}"))
-        }
+    }
+}
+
+/// Whether the receiver accepted the post; the body is drained so the connection can be reused.
+async fn drained(response: hyper::Response<hyper::body::Incoming>) -> Result<(), String> {
+    let status = response.status();
+    let _ = response.into_body().collect().await;
+    if status.is_success() {
+        Ok(())
+    } else {
+        Err(format!("the receiver answered {status}"))
     }
 }
 

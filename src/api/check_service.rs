@@ -62,6 +62,35 @@ impl Api {
     }
 }
 
+impl Api {
+    /// The requestable denial of a Check that opted in to the AuthZEN Access Request profile
+    /// (`access_request_profile`), by the same use case as the HTTP edge's: only for a deny
+    /// the subject may request a role for, and only when the HTTP port serves the endpoint.
+    async fn access_request_hint(
+        &self,
+        caller: &Identity,
+        question: &pb::CheckRequest,
+        decision: &Decision,
+    ) -> Result<Option<pb::AccessRequestHint>, ServiceError> {
+        let Some(ring) = &self.access_requests else {
+            return Ok(None);
+        };
+        if !question.access_request_profile
+            || decision.allowed
+            || !convert::asks_in_access_form(question)
+        {
+            return Ok(None);
+        }
+        let query = AccessQuery::try_from(question)?;
+        let bound = convert::bound_check(question);
+        let offer = self
+            .app
+            .requestable_denial(caller, &query, decision, bound)
+            .await?;
+        Ok(offer.map(|offer| convert::access_request_hint(&offer, ring)))
+    }
+}
+
 /// An invalid argument of the `index`th question of a batch, named as `checks[index].field`.
 fn in_batch(index: usize) -> impl Fn(ServiceError) -> ServiceError {
     move |error| match error {
@@ -101,8 +130,13 @@ impl CheckService for Api {
         request: Request<pb::CheckRequest>,
     ) -> Result<Response<pb::CheckResponse>, Status> {
         let caller = self.enforcement_point(&request).await?;
-        let decision = self.decide(&caller, request.get_ref()).await?;
-        Ok(Response::new(convert::check_response(&decision)))
+        let question = request.get_ref();
+        let decision = self.decide(&caller, question).await?;
+        let mut response = convert::check_response(&decision);
+        response.access_request = self
+            .access_request_hint(&caller, question, &decision)
+            .await?;
+        Ok(Response::new(response))
     }
 
     async fn batch_check(
@@ -124,7 +158,12 @@ impl CheckService for Api {
                 .decide(&caller, question)
                 .await
                 .map_err(in_batch(index))?;
-            results.push(convert::check_response(&decision));
+            let mut result = convert::check_response(&decision);
+            result.access_request = self
+                .access_request_hint(&caller, question, &decision)
+                .await
+                .map_err(in_batch(index))?;
+            results.push(result);
         }
         Ok(Response::new(pb::BatchCheckResponse { results }))
     }

@@ -50,6 +50,9 @@ pub struct Api {
     stopping: watch::Receiver<bool>,
     write_rate: Arc<limits::WriteRate>,
     pep_certificates: Option<Arc<crate::tls::PepCertificates>>,
+    /// The HTTP port's signing key ring, when it serves the access request endpoint: Check
+    /// then answers requestable denials (AuthZEN Access Request profile) to PEPs that opt in.
+    pub(super) access_requests: Option<Arc<crate::auth::SigningKeyRing>>,
 }
 
 impl Api {
@@ -69,12 +72,20 @@ impl Api {
             stopping,
             write_rate: Arc::new(limits::WriteRate::new(limits)),
             pep_certificates: None,
+            access_requests: None,
         }
     }
 
     /// Callers without a bearer token may be known by their client certificate.
     pub fn with_pep_certificates(mut self, peps: Option<crate::tls::PepCertificates>) -> Self {
         self.pep_certificates = peps.map(Arc::new);
+        self
+    }
+
+    /// Lets Check answer requestable denials whose requests go to the access request endpoint
+    /// of the HTTP port `ring` signs for (none without an HTTP port).
+    pub fn with_access_requests(mut self, ring: Option<Arc<crate::auth::SigningKeyRing>>) -> Self {
+        self.access_requests = ring;
         self
     }
 

@@ -100,6 +100,11 @@ pub struct WebhooksConfig {
     pub max_attempts: u32,
     /// How often the outbox is read, in ms.
     pub poll_interval_ms: u64,
+    /// `host` or `host:port` access request callback targets that may be internal addresses
+    /// (loopback, private, link-local ...), which are refused otherwise.
+    pub callback_allow: Vec<String>,
+    /// Whether access request callbacks may be plain `http://` URLs (https only otherwise).
+    pub callback_allow_http: bool,
 }
 
 impl Default for WebhooksConfig {
@@ -110,6 +115,8 @@ impl Default for WebhooksConfig {
             timeout_ms: 5000,
             max_attempts: 12,
             poll_interval_ms: 1000,
+            callback_allow: Vec::new(),
+            callback_allow_http: false,
         }
     }
 }

@@ -87,6 +87,8 @@ settings! {
     "decision_log.sample_allows", "ELEVATOR_DECISION_LOG_SAMPLE_ALLOWS", Fraction, false, "share of allows logged, 0 to 1 (0); denies are always logged";
     "decision_log.queue_size", "ELEVATOR_DECISION_LOG_QUEUE_SIZE", Number, false, "decisions queued before new ones are dropped (10000)";
     "webhooks.poll_interval_ms", "ELEVATOR_WEBHOOKS_POLL_INTERVAL_MS", Number, false, "how often the webhook outbox is read (1000)";
+    "webhooks.callback_allow", "ELEVATOR_WEBHOOKS_CALLBACK_ALLOW", List, false, "host or host:port access request callback targets allowed although internal (comma-separated)";
+    "webhooks.callback_allow_http", "ELEVATOR_WEBHOOKS_CALLBACK_ALLOW_HTTP", Flag, false, "take http:// access request callbacks, not only https (false)";
     "tls.cert_file", "ELEVATOR_TLS_CERT_FILE", Text, false, "server certificate chain (PEM); unset means plaintext";
     "tls.key_file", "ELEVATOR_TLS_KEY_FILE", Text, false, "its private key (PEM)";
     "tls.client_ca_file", "ELEVATOR_TLS_CLIENT_CA_FILE", Text, false, "CA certificates client certificates must chain to";

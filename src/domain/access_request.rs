@@ -77,6 +77,25 @@ pub struct AccessRequestRecord {
     pub items: Vec<AccessRequestItem>,
     /// When it was submitted.
     pub created_at: DateTime<Utc>,
+    /// Where to post when the task ends, when the PEP asked for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback: Option<TaskCallback>,
+}
+
+/// A PEP's `callback`: where the task's end is posted (through the webhook outbox), with the
+/// opaque `state` it gets back and the statuses it wants to hear of (all when empty).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskCallback {
+    /// `callback.endpoint`, checked at submission (and again at delivery).
+    pub endpoint: String,
+    /// `callback.state`, returned unmodified.
+    #[serde(default)]
+    pub state: Option<String>,
+    /// `callback.events`: the terminal statuses to post (all when empty).
+    #[serde(default)]
+    pub events: Vec<String>,
+    /// The task's status endpoint, as the PEP was given it.
+    pub status_endpoint: String,
 }
 
 impl AccessRequestRecord {

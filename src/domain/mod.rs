@@ -9,6 +9,7 @@ mod attributes;
 pub(crate) mod audit;
 pub(crate) mod audit_log;
 pub(crate) mod break_glass;
+mod callback_target;
 mod check;
 pub(crate) mod decision;
 mod directory;
@@ -31,13 +32,16 @@ pub use access::{
     AccessAction, AccessEntity, AccessQuery, SESSION_CONTEXT_KEY, default_resource_scope,
     escape_scope_name, session_from_context,
 };
-pub use access_request::{AccessRequestItem, AccessRequestRecord, RequestableDenial};
+pub use access_request::{AccessRequestItem, AccessRequestRecord, RequestableDenial, TaskCallback};
 pub use attributes::{Properties, Value};
 pub use audit::{AuditAction, AuditEvent};
 pub use audit_log::{Checkpoint, StoredAuditEvent};
 pub use break_glass::{
     BreakGlassCheck, BreakGlassId, BreakGlassReview, BreakGlassUse, BreakGlassVerdict,
     MAX_BREAK_GLASS_CHECKS, ReviewState, Reviewers,
+};
+pub use callback_target::{
+    CALLBACK_EVENT, CallbackRules, CallbackTarget, MAX_CALLBACK_URL_BYTES, is_internal,
 };
 pub use check::{CheckQuery, SubjectRef};
 pub use decision::{Decision, DecisionReason};

@@ -17,7 +17,7 @@ use super::answer::{self, Detail};
 use super::json::{self, ActionInput, EntityInput, Object, Question, member};
 use super::problem::HttpError;
 use super::router::HttpEdge;
-use crate::domain::{Decision, Identity, Properties};
+use crate::domain::{Identity, Properties};
 use crate::service::ServiceError;
 
 /// How far a batch goes.
@@ -120,34 +120,26 @@ impl Defaults {
     }
 }
 
-/// Answers `questions` in order as `semantic` says, deciding each with `decide`: a question
+/// Answers `questions` in order as `semantic` says, answering each with `decide`: a question
 /// that could not be read or decided is a deny carrying its error.
 pub(super) async fn run_batch<F, Fut>(
     questions: Vec<Result<Question, ServiceError>>,
     semantic: Semantic,
-    detail: Detail,
     mut decide: F,
 ) -> Vec<Json>
 where
     F: FnMut(Question, usize) -> Fut,
-    Fut: Future<Output = Result<Decision, ServiceError>>,
+    Fut: Future<Output = Result<Json, HttpError>>,
 {
     let mut answers = Vec::with_capacity(questions.len());
     for (index, question) in questions.into_iter().enumerate() {
-        let decided = match question {
+        let answered = match question {
             Ok(question) => decide(question, index).await,
-            Err(error) => Err(error),
+            Err(error) => Err(HttpError::from(error)),
         };
-        let allowed = match decided {
-            Ok(decision) => {
-                answers.push(answer::decision(&decision, detail));
-                decision.allowed
-            }
-            Err(error) => {
-                answers.push(answer::failed(&HttpError::from(error)));
-                false
-            }
-        };
+        let answer = answered.unwrap_or_else(|error| answer::failed(&error));
+        let allowed = answer["decision"] == Json::Bool(true);
+        answers.push(answer);
         if semantic.stops_after(allowed) {
             break;
         }
@@ -161,6 +153,7 @@ impl HttpEdge {
         &self,
         caller: &Identity,
         body: &[u8],
+        base: Option<&str>,
     ) -> Result<Json, HttpError> {
         let object = json::body_object(body)?;
         let items = match member(&object, "evaluations") {
@@ -174,7 +167,7 @@ impl HttpEdge {
             }
         };
         if items.is_empty() {
-            return self.evaluation(caller, body, None).await;
+            return self.evaluation(caller, body, base).await;
         }
         if items.len() > MAX_EVALUATIONS {
             return Err(HttpError::invalid(
@@ -193,19 +186,54 @@ impl HttpEdge {
             .enumerate()
             .map(|(index, item)| defaults.question(item, index))
             .collect();
-        let answers = run_batch(questions, semantic, detail, |question, index| async move {
-            self.decide(caller, &question, &format!("evaluations[{index}]."))
-                .await
+        let answers = run_batch(questions, semantic, |question, index| {
+            let asked = as_asked(&object, &items[index]);
+            async move {
+                let decision = self
+                    .decide(caller, &question, &format!("evaluations[{index}]."))
+                    .await?;
+                let profiled = self
+                    .access_request_answer(caller, &asked, &question, &decision, detail, base)
+                    .await?;
+                Ok(profiled.unwrap_or_else(|| answer::decision(&decision, detail)))
+            }
         })
         .await;
         Ok(json!({ "evaluations": answers }))
     }
 }
 
+/// Evaluation `item` of a batch as if asked alone, for the access request profile: its own
+/// subject, action, resource and context, else the top level's (each whole). A top-level
+/// `context.access_request_profile: true` opts in every item.
+fn as_asked(object: &Object, item: &Json) -> Object {
+    let mut asked = Object::new();
+    for field in ["subject", "action", "resource", "context"] {
+        let value = item
+            .get(field)
+            .filter(|value| !value.is_null())
+            .or_else(|| member(object, field));
+        if let Some(value) = value {
+            asked.insert(field.into(), value.clone());
+        }
+    }
+    let opt_in = super::access_request::OPT_IN_MEMBER;
+    let batch_wide = member(object, "context")
+        .and_then(|context| context.get(opt_in))
+        .is_some_and(|flag| *flag == Json::Bool(true));
+    if batch_wide {
+        let context = asked.entry("context").or_insert_with(|| json!({}));
+        if let Some(context) = context.as_object_mut() {
+            context.insert(opt_in.into(), Json::Bool(true));
+        }
+    }
+    asked
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::DecisionReason;
+    use crate::domain::{Decision, DecisionReason};
 
     fn question(allowed: bool) -> Result<Question, ServiceError> {
         let entity = |id: &str| EntityInput {
@@ -225,11 +253,11 @@ mod tests {
     }
 
     /// Decides by the subject's id: `yes` is allowed, anything else denied.
-    async fn decide_by_id(question: Question, _index: usize) -> Result<Decision, ServiceError> {
+    async fn decide_by_id(question: Question, _index: usize) -> Result<Json, HttpError> {
         let allowed = question.subject.id.as_deref() == Some("yes");
         let mut decision = Decision::deny(DecisionReason::NoGrant, 1);
         decision.allowed = allowed;
-        Ok(decision)
+        Ok(answer::decision(&decision, Detail::default()))
     }
 
     fn verdicts(answers: &[Json]) -> Vec<bool> {
@@ -242,7 +270,7 @@ mod tests {
     #[tokio::test]
     async fn each_semantic_stops_where_it_says() {
         let batch = || vec![question(true), question(false), question(true)];
-        let run = |semantic| run_batch(batch(), semantic, Detail::default(), decide_by_id);
+        let run = |semantic| run_batch(batch(), semantic, decide_by_id);
         assert_eq!(
             verdicts(&run(Semantic::ExecuteAll).await),
             [true, false, true]
@@ -253,13 +281,7 @@ mod tests {
         );
         assert_eq!(verdicts(&run(Semantic::PermitOnFirstPermit).await), [true]);
         let denials = vec![question(false), question(false), question(true)];
-        let answers = run_batch(
-            denials,
-            Semantic::PermitOnFirstPermit,
-            Detail::default(),
-            decide_by_id,
-        )
-        .await;
+        let answers = run_batch(denials, Semantic::PermitOnFirstPermit, decide_by_id).await;
         assert_eq!(verdicts(&answers), [false, false, true]);
     }
 
@@ -270,13 +292,7 @@ mod tests {
             "is required",
         ));
         let batch = vec![question(true), failing, question(true)];
-        let answers = run_batch(
-            batch,
-            Semantic::DenyOnFirstDeny,
-            Detail::default(),
-            decide_by_id,
-        )
-        .await;
+        let answers = run_batch(batch, Semantic::DenyOnFirstDeny, decide_by_id).await;
         assert_eq!(answers.len(), 2);
         assert_eq!(answers[0], json!({"decision": true}));
         assert_eq!(answers[1]["decision"], false);

@@ -249,7 +249,7 @@ impl HttpEdge {
         let base = discovery::identifier(self, &request, connection).ok();
         let body = read_body(request).await?;
         match route {
-            Route::Evaluations => self.evaluations(&caller, &body).await,
+            Route::Evaluations => self.evaluations(&caller, &body, base.as_deref()).await,
             Route::SearchSubject => self.search_subject(&caller, &body).await,
             Route::SearchResource => self.search_resource(&caller, &body).await,
             Route::SearchAction => self.search_action(&caller, &body).await,

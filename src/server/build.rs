@@ -63,8 +63,9 @@ impl Server {
         let (listener, admin_listener) = bind_listeners(&config).await?;
         let console = build_console(&config, &core)?;
         let (stopping, stopping_seen) = watch::channel(false);
-        let api = build_api(&config, &core, stopping_seen);
         let http = bind_http_port(&config, &core).await?;
+        let api = build_api(&config, &core, stopping_seen)
+            .with_access_requests(http.as_ref().map(|port| port.key_ring.clone()));
         if let Some(tls) = &tls {
             background.push(tls.spawn_reloader());
         }
@@ -232,7 +233,8 @@ fn build_use_cases(
         options::service_roles(config),
         options::audit_signer(config)?,
         metrics.clone(),
-    );
+    )
+    .with_callback_rules(options::callback_rules(config));
     let mut decision_log_writer = None;
     let mut logged: Option<Arc<DecisionLog>> = None;
     if let Some(log_options) = options::decision_log_options(config) {
@@ -307,12 +309,13 @@ async fn bind_http_port(config: &Config, core: &Core) -> anyhow::Result<Option<H
         core.authenticator.clone(),
         config.authzen.clone(),
         config.limits.max_concurrent_calls,
-        key_ring,
+        key_ring.clone(),
         config.tokens.clone(),
     );
     Ok(Some(HttpPort {
         listener,
         edge: Arc::new(edge),
+        key_ring,
         peps: PepCertificates::new(&config.tls, &config.roles.pep).map(Arc::new),
     }))
 }

@@ -68,6 +68,8 @@ pub struct Server {
 struct HttpPort {
     listener: TcpListener,
     edge: Arc<HttpEdge>,
+    /// Its signing key ring (binding tokens of requestable denials, also those Check answers).
+    key_ring: Arc<crate::auth::SigningKeyRing>,
     peps: Option<Arc<crate::tls::PepCertificates>>,
 }
 

@@ -134,7 +134,22 @@ pub(super) fn webhook_options(config: &Config) -> anyhow::Result<WebhookOptions>
         timeout: Duration::from_millis(settings.timeout_ms.max(1)),
         max_attempts: settings.max_attempts.max(1),
         poll_interval: Duration::from_millis(settings.poll_interval_ms.max(10)),
+        callback_rules: callback_rules(config),
     })
+}
+
+/// Which access request callback targets the deployment allows (`webhooks.callback_*`).
+pub(super) fn callback_rules(config: &Config) -> crate::domain::CallbackRules {
+    crate::domain::CallbackRules {
+        allow: config
+            .webhooks
+            .callback_allow
+            .iter()
+            .map(|entry| entry.trim().to_ascii_lowercase())
+            .filter(|entry| !entry.is_empty())
+            .collect(),
+        allow_http: config.webhooks.callback_allow_http,
+    }
 }
 
 /// The console's options: whether its login page takes tokens, and its CSRF key (the

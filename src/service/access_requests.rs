@@ -11,6 +11,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 
+use super::access_request_callbacks::SubmittedCallback;
 use super::access_request_denials::question_matches;
 use super::{Elevator, NewElevation, ServiceError};
 use crate::domain::{
@@ -72,6 +73,8 @@ pub struct AccessRequestSubmission {
     pub body: Json,
     /// The `client` object, kept for audit (never authorization input).
     pub client: Json,
+    /// The `callback`, when the PEP wants the task's end posted to it.
+    pub callback: Option<SubmittedCallback>,
 }
 
 /// A task's status in the profile's terms.
@@ -106,7 +109,7 @@ impl TaskStatus {
 
     /// The status of an item whose elevation is in `state`: once approved, an elevation stays
     /// an approved task whatever happens to its grant later.
-    fn of(state: ElevationState) -> TaskStatus {
+    pub(super) fn of(state: ElevationState) -> TaskStatus {
         match state {
             ElevationState::Pending => TaskStatus::Pending,
             ElevationState::Approved
@@ -229,6 +232,10 @@ impl Elevator {
             denials.push(self.bound_denial(caller, item, index, now).await?);
         }
         let task_id = format!("arq_{}", uuid::Uuid::new_v4().simple());
+        let callback = match &submission.callback {
+            Some(submitted) => Some(self.checked_callback(submitted, &task_id).await?),
+            None => None,
+        };
         let mut items = Vec::with_capacity(denials.len());
         for (index, (item, denial)) in submission.items.iter().zip(&denials).enumerate() {
             let key = elevation_key(
@@ -262,6 +269,7 @@ impl Elevator {
             bundled: submission.bundled,
             items,
             created_at: now,
+            callback,
         };
         let kept = self.store.create_access_request(&record).await?;
         if kept.task_id != record.task_id {

@@ -9,6 +9,8 @@
 //! | [`assessment`]  | what policy says of a request, for a real request and the simulator |
 //! | [`elevations`]  | request, extend, get, list, cancel |
 //! | [`access_requests`] | AuthZEN access requests (tasks) as elevations: submit, read, cancel |
+//! | [`access_request_binding`] | the bound question and binding token every edge's requestable denial carries |
+//! | [`access_request_callbacks`] | a task's callback: checked at submission, posted through the outbox when the task ends |
 //! | [`access_request_denials`] | requestable denials, approvals presented at re-evaluation |
 //! | [`access_request_views`] | which elevations came through the profile, from which client and actors |
 //! | [`audit`]       | list, stream and verify the audit log, signed heads, a grant's story |
@@ -27,6 +29,8 @@
 //! | [`break_glass_review`] | list break-glass uses, their evidence, confirm or flag them |
 
 mod acceptance;
+mod access_request_binding;
+mod access_request_callbacks;
 mod access_request_denials;
 mod access_request_views;
 mod access_requests;
@@ -74,6 +78,10 @@ use crate::store::{
 };
 use crate::telemetry::metrics::Metrics;
 
+pub use access_request_binding::{
+    ACCESS_REQUEST_OPT_IN, ACCESS_REQUEST_PATH, binding_audience, binding_token, bound_question,
+};
+pub use access_request_callbacks::{CALLBACK_EVENTS, MAX_CALLBACK_STATE_BYTES, SubmittedCallback};
 pub use access_request_denials::{ApprovalStanding, DENIAL_LIFETIME, DenialOffer};
 pub use access_request_views::ProfileOrigin;
 pub(crate) use access_requests::profile_refusal;
@@ -208,6 +216,7 @@ pub struct Elevator {
     signer: AuditSigner,
     decision_log: Option<Arc<DecisionLog>>,
     metrics: Arc<Metrics>,
+    callback_rules: crate::domain::CallbackRules,
 }
 
 fn check_text(field: &str, value: &str, max_bytes: usize) -> Result<(), ServiceError> {
@@ -249,6 +258,7 @@ impl Elevator {
             signer,
             metrics,
             decision_log: None,
+            callback_rules: crate::domain::CallbackRules::default(),
         }
     }
 
@@ -351,9 +361,11 @@ impl Elevator {
         now: DateTime<Utc>,
         decide: Decide<'_, ElevationContext>,
     ) -> Result<Committed, StoreError> {
+        let watches = self.callback_watches(id).await?;
+        let decide = access_request_callbacks::announcing_task_ends(&watches, id, now, decide);
         let committed = self
             .store
-            .update_elevation(id, now, &self.ready_to_commit_when_decided(decide))
+            .update_elevation(id, now, &self.ready_to_commit_when_decided(&decide))
             .await?;
         self.after_commit(&committed).await;
         Ok(committed)

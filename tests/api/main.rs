@@ -51,6 +51,7 @@ mod reviews;
 mod rules;
 mod security;
 mod store_contract;
+mod store_contract_access_requests;
 mod store_contract_directory;
 mod tls;
 mod token_consumers;

@@ -58,6 +58,30 @@ async fn the_runtime_role_does_everything_the_server_needs_and_nothing_more() {
     let denied = app.check_fatma("s1").await;
     assert!(!denied.allowed, "{denied:?}");
     let events_before = app.audit_actions().await.len();
+    // The access request profile's tables: denials kept and pruned, requests kept and read.
+    let now = chrono::Utc::now();
+    let denial = elevator::domain::RequestableDenial {
+        evaluation_id: "eval_runtime".into(),
+        pep: elevator::domain::Subject::parse("pep").unwrap(),
+        bound: serde_json::json!({}),
+        role: elevator::domain::RoleName::parse("admin_approver").unwrap(),
+        scope: elevator::domain::Scope::parse("Org:Procurement").unwrap(),
+        template: "eligibility/0/admin_approver".into(),
+        evaluated_at: now,
+        expires_at: now,
+    };
+    app.store
+        .save_denial(&denial, now)
+        .await
+        .expect("keep a denial");
+    assert!(
+        app.store
+            .get_denial("eval_runtime")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(app.store.access_requests_for_elevations(&[]).await.is_ok());
 
     let runtime = connect(&runtime_url).await;
     for (what, statement) in [
@@ -72,6 +96,7 @@ async fn the_runtime_role_does_everything_the_server_needs_and_nothing_more() {
             "UPDATE audit_checkpoints SET hash = hash",
         ),
         ("delete a grant", "DELETE FROM grants"),
+        ("delete an access request", "DELETE FROM access_requests"),
         ("create a table", "CREATE TABLE smuggled (id int)"),
         ("drop a table", "DROP TABLE grants"),
         (

@@ -31,6 +31,7 @@ pub(crate) fn no_access_fields(request: &pb::CheckRequest) -> Result<(), Service
         ("resource_properties", request.resource_properties.is_some()),
         ("action_properties", request.action_properties.is_some()),
         ("context", request.context.is_some()),
+        ("access_request_profile", request.access_request_profile),
     ];
     match given.iter().find(|(_, set)| *set) {
         Some((name, _)) => Err(ServiceError::invalid(

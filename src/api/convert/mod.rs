@@ -4,11 +4,13 @@
 //! ways in [`directory`].
 
 mod access;
+mod access_request;
 mod directory;
 mod requests;
 mod responses;
 
 pub(crate) use access::asks_in_access_form;
+pub(crate) use access_request::{access_request_hint, bound_check};
 pub(crate) use directory::{directory_entity, entity, entity_name};
 pub(crate) use requests::{
     audit_query, checkpoint, delegation_view, elevation_id, grant_id, non_empty, optional,

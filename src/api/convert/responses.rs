@@ -412,6 +412,7 @@ pub(crate) fn check_response(decision: &Decision) -> pb::CheckResponse {
             .as_ref()
             .map_or(pb::GrantSource::Unspecified, |g| grant_source(g.source()))
             as i32,
+        access_request: None,
     }
 }
 

@@ -21,21 +21,7 @@ use crate::domain::{Decision, Identity, format_duration};
 use crate::service::{ApprovalStanding, DenialOffer, Eligibility, ServiceError};
 
 /// The request context member by which a PEP opts in to requestable denials.
-pub(super) const OPT_IN_MEMBER: &str = "access_request_profile";
-
-/// Context members that are the profile's machinery or submission-time input, never part of
-/// the authorization-relevant context bound to a denial or an approval. `time` is volatile.
-const NOT_AUTHORIZATION_RELEVANT: [&str; 9] = [
-    "access_request",
-    OPT_IN_MEMBER,
-    "evaluation_id",
-    "evaluated_at",
-    "reason",
-    "approval",
-    "time",
-    "business_justification",
-    "ticket",
-];
+pub(in crate::http) const OPT_IN_MEMBER: &str = crate::service::ACCESS_REQUEST_OPT_IN;
 
 /// An evaluation as asked and decided.
 struct Asked<'a> {
@@ -47,32 +33,7 @@ struct Asked<'a> {
 /// Longest `context.approval.id`, in bytes.
 const MAX_APPROVAL_ID_BYTES: usize = 128;
 
-/// The question as bound to a denial or an approval: subject (without `properties.act`),
-/// resource and action as sent, and the authorization-relevant context members.
-pub(super) fn question_json(
-    subject: &Json,
-    resource: &Json,
-    action: &Json,
-    context: &Json,
-) -> Json {
-    let mut subject = subject.clone();
-    if let Some(properties) = subject.get_mut("properties").and_then(Json::as_object_mut) {
-        properties.remove("act");
-    }
-    let relevant: Map<String, Json> = context
-        .as_object()
-        .map(|members| {
-            members
-                .iter()
-                .filter(|(name, value)| {
-                    !NOT_AUTHORIZATION_RELEVANT.contains(&name.as_str()) && !value.is_null()
-                })
-                .map(|(name, value)| (name.clone(), value.clone()))
-                .collect()
-        })
-        .unwrap_or_default();
-    json!({"subject": subject, "resource": resource, "action": action, "context": relevant})
-}
+pub(super) use crate::service::bound_question as question_json;
 
 /// An RFC 3339 timestamp, in seconds, UTC.
 pub(super) fn rfc3339(moment: DateTime<Utc>) -> String {

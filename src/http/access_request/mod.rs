@@ -13,6 +13,7 @@
 //! (`urn:openid:authzen:access-request:error:*`); the rest are the port's usual problems.
 
 mod denial;
+pub(super) use denial::OPT_IN_MEMBER;
 mod signed;
 mod submission;
 mod task;
@@ -29,7 +30,7 @@ use super::{caller, discovery};
 use crate::domain::echo::bounded;
 
 /// Where access requests are submitted; tasks live below it.
-pub(super) const REQUESTS_PATH: &str = "/access/v1/requests";
+pub(super) const REQUESTS_PATH: &str = crate::service::ACCESS_REQUEST_PATH;
 
 /// Where request schemas live (below [`REQUESTS_PATH`]; task ids start with `arq_`).
 const SCHEMAS_SEGMENT: &str = "schemas";

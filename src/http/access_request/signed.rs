@@ -12,46 +12,9 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Value as Json, json};
 
-use super::REQUESTS_PATH;
-use super::denial::rfc3339;
 use crate::auth::{AuthError, SigningKeyRing};
-use crate::domain::RequestableDenial;
-use crate::service::{DenialBinding, ServiceError, profile_refusal};
-
-/// The audience of binding tokens: the access request endpoint of this decision point.
-fn binding_audience(ring: &SigningKeyRing) -> String {
-    format!("{}{REQUESTS_PATH}", ring.issuer())
-}
-
-/// A binding token for `denial`, or `None` when the ring cannot sign (the evaluation id still
-/// binds it).
-pub(super) fn binding_token(ring: &SigningKeyRing, denial: &RequestableDenial) -> Option<String> {
-    let members: Vec<&String> = denial
-        .bound
-        .get("context")
-        .and_then(Json::as_object)
-        .map(|context| context.keys().collect())
-        .unwrap_or_default();
-    let claims = json!({
-        "aud": binding_audience(ring),
-        "exp": denial.expires_at.timestamp(),
-        "jti": denial.evaluation_id,
-        "evaluation_id": denial.evaluation_id,
-        "denial_expires_at": rfc3339(denial.expires_at),
-        "binding_context_members": members,
-        "subject": denial.bound["subject"],
-        "resource": denial.bound["resource"],
-        "action": denial.bound["action"],
-        "context": denial.bound["context"],
-    });
-    match ring.sign("JWT", &claims) {
-        Ok(token) => Some(token),
-        Err(error) => {
-            tracing::warn!(%error, "a binding token could not be signed");
-            None
-        }
-    }
-}
+pub(super) use crate::service::binding_token;
+use crate::service::{DenialBinding, ServiceError, binding_audience, profile_refusal};
 
 /// Verifies `binding`'s token when it carries one, and makes the evaluation id it names the
 /// one resolved (an evaluation id beside it must be the same).

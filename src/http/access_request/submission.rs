@@ -17,10 +17,11 @@ use super::super::json::{self, Object, member};
 use super::super::problem::HttpError;
 use super::super::router::{HttpEdge, json_content_type, read_body};
 use super::denial::question_json;
-use super::{signed, task};
+use super::{REQUESTS_PATH, signed, task};
 use crate::domain::{Identity, session_from_context};
 use crate::service::{
-    AccessRequestSubmission, DenialBinding, MAX_ACCESS_REQUEST_ITEMS, ServiceError, SubmittedItem,
+    AccessRequestSubmission, CALLBACK_EVENTS, DenialBinding, MAX_ACCESS_REQUEST_ITEMS,
+    MAX_CALLBACK_STATE_BYTES, ServiceError, SubmittedCallback, SubmittedItem,
 };
 
 /// Longest `Idempotency-Key`, in bytes.
@@ -52,6 +53,9 @@ impl HttpEdge {
             }
         }
         verify_actor_chain(caller, &submission.client, self.app.roles().pep.as_str())?;
+        if let Some(callback) = submission.callback.as_mut() {
+            callback.tasks_url = format!("{base}{REQUESTS_PATH}");
+        }
         let task = self
             .app
             .submit_access_request(caller, submission)
@@ -153,12 +157,6 @@ fn read_submission(
             )),
         }
     };
-    if member(object, "callback").is_some() {
-        return Err(ServiceError::invalid(
-            "callback",
-            "this decision point does not deliver callbacks yet: omit it and poll task.status_endpoint",
-        ));
-    }
     let client = member(object, "client").cloned().unwrap_or(Json::Null);
     if !client.is_null() {
         json::as_object(&client, "client")?;
@@ -174,6 +172,7 @@ fn read_submission(
         idempotency_key,
         body: Json::Object(object.clone()),
         client,
+        callback: member(object, "callback").map(callback).transpose()?,
     })
 }
 
@@ -245,6 +244,62 @@ fn item_question(
         member(item, "action").ok_or_else(|| ServiceError::invalid(at("action"), "is required"))?;
     json::action(action, &at("action"))?;
     Ok(question_json(subject, resource, action, context))
+}
+
+/// The `callback` object: `endpoint` (checked by the use case), `state`, `events`.
+fn callback(value: &Json) -> Result<SubmittedCallback, ServiceError> {
+    let object = json::as_object(value, "callback")?;
+    let endpoint = match member(object, "endpoint") {
+        Some(Json::String(text)) if !text.is_empty() => text.clone(),
+        _ => {
+            return Err(ServiceError::invalid(
+                "callback.endpoint",
+                "is required: the https URL to post the task's end to",
+            ));
+        }
+    };
+    let state = match member(object, "state") {
+        None | Some(Json::Null) => None,
+        Some(Json::String(text)) if text.len() <= MAX_CALLBACK_STATE_BYTES => Some(text.clone()),
+        Some(_) => {
+            return Err(ServiceError::invalid(
+                "callback.state",
+                format!("must be a string of at most {MAX_CALLBACK_STATE_BYTES} bytes"),
+            ));
+        }
+    };
+    let mut events = Vec::new();
+    match member(object, "events") {
+        None | Some(Json::Null) => {}
+        Some(Json::Array(listed)) if listed.len() <= CALLBACK_EVENTS.len() => {
+            for event in listed {
+                match event.as_str() {
+                    Some(name) if CALLBACK_EVENTS.contains(&name) => events.push(name.to_owned()),
+                    _ => {
+                        return Err(ServiceError::invalid(
+                            "callback.events",
+                            format!("may only name {}", CALLBACK_EVENTS.join(", ")),
+                        ));
+                    }
+                }
+            }
+        }
+        Some(_) => {
+            return Err(ServiceError::invalid(
+                "callback.events",
+                format!(
+                    "must be an array naming some of {}",
+                    CALLBACK_EVENTS.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(SubmittedCallback {
+        endpoint,
+        state,
+        events,
+        tasks_url: String::new(),
+    })
 }
 
 /// A `denial` object at `path`: the binding material and the echoed expiry.

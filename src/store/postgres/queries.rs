@@ -256,8 +256,8 @@ pub(super) const DELIVERED: &str = "\
 
 pub(super) const DELIVERY_FAILED: &str = "\
     UPDATE webhook_outbox SET attempts = attempts + 1, locked_until = NULL, last_error = $2, \
-        next_attempt_at = COALESCE($3, next_attempt_at), \
-        abandoned_at = CASE WHEN $3 IS NULL THEN $4 ELSE NULL END \
+        next_attempt_at = COALESCE($3::timestamptz, next_attempt_at), \
+        abandoned_at = CASE WHEN $3::timestamptz IS NULL THEN $4::timestamptz ELSE NULL END \
     WHERE id = $1";
 
 pub(super) const PENDING_DELIVERIES: &str = "\
@@ -304,7 +304,7 @@ pub(super) const UNLOCK_SWEEP: &str = "SELECT pg_advisory_unlock(7428510002)";
 /// tables, only read and append the audit log and its checkpoints, read the migration
 /// bookkeeping. It owns nothing, so it can neither change the schema nor lift these limits.
 /// `{role}` is replaced by the quoted role name.
-pub(super) const GRANT_RUNTIME_ROLE: &str = "    GRANT USAGE ON SCHEMA public TO {role};     REVOKE ALL ON elevator_head, policies, elevations, grants, risk_signals, webhook_outbox,         audit_events, audit_checkpoints, elevator_migrations, directory_entities,         directory_names FROM {role};     GRANT SELECT, INSERT, UPDATE ON elevator_head, policies, elevations, grants, risk_signals,         webhook_outbox TO {role};     GRANT SELECT, INSERT, UPDATE, DELETE ON directory_entities, directory_names TO {role};     GRANT SELECT, INSERT ON audit_events, audit_checkpoints TO {role};     GRANT SELECT ON elevator_migrations TO {role};     GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}";
+pub(super) const GRANT_RUNTIME_ROLE: &str = "    GRANT USAGE ON SCHEMA public TO {role};     REVOKE ALL ON elevator_head, policies, elevations, grants, risk_signals, webhook_outbox,         audit_events, audit_checkpoints, elevator_migrations, directory_entities,         directory_names, requestable_denials, access_requests FROM {role};     GRANT SELECT, INSERT, UPDATE ON elevator_head, policies, elevations, grants, risk_signals,         webhook_outbox TO {role};     GRANT SELECT, INSERT, UPDATE, DELETE ON directory_entities, directory_names TO {role};     GRANT SELECT, INSERT, DELETE ON requestable_denials TO {role};     GRANT SELECT, INSERT ON access_requests TO {role};    GRANT SELECT, INSERT ON audit_events, audit_checkpoints TO {role};     GRANT SELECT ON elevator_migrations TO {role};     GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}";
 
 /// The migration bookkeeping table, created before anything else.
 pub(super) const CREATE_MIGRATIONS_TABLE: &str = "\

@@ -12,10 +12,10 @@ use super::client::{Protocol, Reply, post, request, send};
 use crate::harness::*;
 use elevator::proto::v1 as pb;
 
-const POLICY: &str = include_str!("../../../examples/authzen/todo-jit.yaml");
-const EVALUATION: &str = "/access/v1/evaluation";
-const REQUESTS: &str = "/access/v1/requests";
-const JERRY: &str = "jerry@the-smiths.com";
+pub(super) const POLICY: &str = include_str!("../../../examples/authzen/todo-jit.yaml");
+pub(super) const EVALUATION: &str = "/access/v1/evaluation";
+pub(super) const REQUESTS: &str = "/access/v1/requests";
+pub(super) const JERRY: &str = "jerry@the-smiths.com";
 const BETH: &str = "beth@the-smiths.com";
 const SESSION: &str = "jerry-laptop";
 
@@ -31,7 +31,7 @@ async fn jit_app(backend: Backend) -> TestApp {
 }
 
 /// Jerry's PEP asks whether he may create todo `todo`, opting in to the profile.
-fn jerry_asks(todo: &str) -> Json {
+pub(super) fn jerry_asks(todo: &str) -> Json {
     json!({
         "subject": {"type": "user", "id": JERRY},
         "action": {"name": "can_create_todo"},
@@ -41,7 +41,7 @@ fn jerry_asks(todo: &str) -> Json {
 }
 
 /// The submission a PEP builds from `denial` (an evaluation's answer) for `question`.
-fn submission(question: &Json, denial: &Json, justification: Option<&str>) -> Json {
+pub(super) fn submission(question: &Json, denial: &Json, justification: Option<&str>) -> Json {
     let mut body = question.clone();
     if let Some(justification) = justification {
         body["context"]["business_justification"] = json!(justification);
@@ -58,7 +58,7 @@ fn submission(question: &Json, denial: &Json, justification: Option<&str>) -> Js
     body
 }
 
-async fn submit(app: &TestApp, token: &str, key: &str, body: &Json) -> Reply {
+pub(super) async fn submit(app: &TestApp, token: &str, key: &str, body: &Json) -> Reply {
     let request = request(
         "POST",
         REQUESTS,
@@ -72,20 +72,20 @@ async fn submit(app: &TestApp, token: &str, key: &str, body: &Json) -> Reply {
     send(app.http_address, Protocol::Http1, request).await
 }
 
-async fn get(app: &TestApp, token: &str, path: &str) -> Reply {
+pub(super) async fn get(app: &TestApp, token: &str, path: &str) -> Reply {
     let request = request("GET", path, Some(token), &[], "");
     send(app.http_address, Protocol::Http1, request).await
 }
 
 /// The path of an absolute URL the server gave.
-fn path_of(url: &Json) -> String {
+pub(super) fn path_of(url: &Json) -> String {
     let url = url.as_str().expect("a URL");
     let rest = url.split_once("://").expect("an absolute URL").1;
     rest[rest.find('/').expect("a path")..].to_owned()
 }
 
 /// A pending elevation of Jerry's, as Beth's inbox shows it.
-async fn beths_inbox(app: &TestApp) -> Vec<pb::Elevation> {
+pub(super) async fn beths_inbox(app: &TestApp) -> Vec<pb::Elevation> {
     app.approvals()
         .list_pending_approvals(authed(
             &beth(app),
@@ -97,11 +97,15 @@ async fn beths_inbox(app: &TestApp) -> Vec<pb::Elevation> {
         .elevations
 }
 
-fn beth(app: &TestApp) -> String {
+pub(super) fn beth(app: &TestApp) -> String {
     app.token(BETH, &[], &[], None, Some("beth-1"))
 }
 
-async fn approve(app: &TestApp, token: &str, elevation_id: &str) -> Result<(), tonic::Status> {
+pub(super) async fn approve(
+    app: &TestApp,
+    token: &str,
+    elevation_id: &str,
+) -> Result<(), tonic::Status> {
     app.approvals()
         .approve(authed(
             token,

@@ -11,6 +11,9 @@ mod model;
 pub(crate) mod questions;
 
 mod access_request;
+mod access_request_batch;
+mod access_request_callbacks;
+mod access_request_check;
 mod batch;
 mod certification;
 mod client;
