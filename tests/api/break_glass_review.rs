@@ -11,7 +11,11 @@ use crate::harness::*;
 use crate::http::start_recorder;
 use crate::on_both_backends;
 
-fn review(id: &str, verdict: pb::BreakGlassVerdict, comment: &str) -> pb::ReviewBreakGlassRequest {
+pub(crate) fn review(
+    id: &str,
+    verdict: pb::BreakGlassVerdict,
+    comment: &str,
+) -> pb::ReviewBreakGlassRequest {
     pb::ReviewBreakGlassRequest {
         id: id.into(),
         verdict: verdict as i32,

@@ -35,6 +35,7 @@ async fn the_runtime_role_does_everything_the_server_needs_and_nothing_more() {
         Backend::Postgres,
         AppOptions {
             database_url: Some(runtime_url.clone()),
+            policy: Some(crate::reviews::review_policy("")),
             configure: Some(Box::new(|config| config.database.migrate_on_start = false)),
             ..Default::default()
         },
@@ -57,6 +58,7 @@ async fn the_runtime_role_does_everything_the_server_needs_and_nothing_more() {
     assert!(revoked.is_ok(), "{revoked:?}");
     let denied = app.check_fatma("s1").await;
     assert!(!denied.allowed, "{denied:?}");
+    the_runtime_role_breaks_glass_and_reviews_access(&app).await;
     let events_before = app.audit_actions().await.len();
     // The access request profile's tables: denials kept and pruned, requests kept and read.
     let now = chrono::Utc::now();
@@ -119,4 +121,30 @@ async fn the_runtime_role_does_everything_the_server_needs_and_nothing_more() {
         );
     }
     assert_eq!(app.audit_actions().await.len(), events_before);
+}
+
+/// Break-glass and access reviews write their own tables: a use, the Checks it allowed, its
+/// review; a campaign, its items, a decision.
+async fn the_runtime_role_breaks_glass_and_reviews_access(app: &TestApp) {
+    let used = app
+        .fatma_breaks_glass(&app.fatma_on_call("night"))
+        .await
+        .expect("break glass as the runtime role")
+        .r#use
+        .expect("the use");
+    assert!(app.check_fatma("night").await.allowed);
+    app.break_glass()
+        .review_break_glass(authed(
+            &app.ali(),
+            crate::break_glass_review::review(&used.id, pb::BreakGlassVerdict::Confirm, "INC-7"),
+        ))
+        .await
+        .expect("review a break-glass use as the runtime role");
+
+    let campaign = crate::reviews::start(app, "quarterly-admin-approver").await;
+    let items = crate::reviews::campaign_items(app, &campaign.id).await;
+    let fatmas = crate::reviews::item(&items, "eligibility", "fatma");
+    crate::reviews::decide(app, &app.ali(), &fatmas.id, "keep", "")
+        .await
+        .expect("decide a review item as the runtime role");
 }

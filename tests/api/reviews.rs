@@ -67,7 +67,7 @@ fn eve(app: &TestApp) -> String {
     app.token("eve", &["security"], &[], None, Some("s6"))
 }
 
-async fn start(app: &TestApp, name: &str) -> pb::AccessReviewCampaign {
+pub(crate) async fn start(app: &TestApp, name: &str) -> pb::AccessReviewCampaign {
     reviews(app)
         .start_campaign(authed(
             &app.admin(),
@@ -80,7 +80,7 @@ async fn start(app: &TestApp, name: &str) -> pb::AccessReviewCampaign {
         .unwrap()
 }
 
-async fn campaign_items(app: &TestApp, campaign: &str) -> Vec<pb::AccessReviewItem> {
+pub(crate) async fn campaign_items(app: &TestApp, campaign: &str) -> Vec<pb::AccessReviewItem> {
     reviews(app)
         .list_review_items(authed(
             &app.admin(),
@@ -94,7 +94,7 @@ async fn campaign_items(app: &TestApp, campaign: &str) -> Vec<pb::AccessReviewIt
         .items
 }
 
-fn item<'i>(
+pub(crate) fn item<'i>(
     items: &'i [pb::AccessReviewItem],
     kind: &str,
     subject: &str,
@@ -105,7 +105,7 @@ fn item<'i>(
         .unwrap_or_else(|| panic!("no {kind} item for {subject} in {items:#?}"))
 }
 
-async fn decide(
+pub(crate) async fn decide(
     app: &TestApp,
     token: &str,
     item_id: &str,
