@@ -57,6 +57,18 @@ impl SubjectGrants {
     /// name (as the permission index gives it) the grants share it, and the search compares
     /// pointers before text.
     pub(super) fn with_role(&self, role: &str) -> &[GrantTerms] {
+        &self.by_role[self.role_range(role)]
+    }
+
+    /// Every grant but those of `role`, in role order: what could conflict with a grant of
+    /// `role`, found without comparing the role's own grants one by one.
+    pub(super) fn other_roles_than(&self, role: &str) -> impl Iterator<Item = &GrantTerms> {
+        let range = self.role_range(role);
+        (self.by_role[..range.start].iter()).chain(self.by_role[range.end..].iter())
+    }
+
+    /// Where the grants of `role` are in the role-sorted slice (by binary search).
+    fn role_range(&self, role: &str) -> std::ops::Range<usize> {
         let is_role = |grant: &GrantTerms| {
             let held = grant.role.as_str();
             std::ptr::eq(held, role) || held == role
@@ -65,7 +77,7 @@ impl SubjectGrants {
             .by_role
             .partition_point(|grant| !is_role(grant) && grant.role.as_str() < role);
         let end = start + self.by_role[start..].partition_point(is_role);
-        &self.by_role[start..end]
+        start..end
     }
 
     /// Every grant loaded.
@@ -233,6 +245,12 @@ mod tests {
         let approvers = grants.with_role("admin_approver");
         assert_eq!(approvers.iter().map(|g| g.id).collect::<Vec<_>>(), ids[1..]);
         assert!(grants.with_role("auditor").is_empty());
+        let others: Vec<GrantId> = (grants.other_roles_than("admin_approver"))
+            .map(|g| g.id)
+            .collect();
+        assert_eq!(others, ids[..1]);
+        assert_eq!(grants.other_roles_than("auditor").count(), 3);
+        assert_eq!(grants.other_roles_than("po_creator").count(), 2);
         for grant in grants.all() {
             let shared = grants.shared(grant).expect("one of the entry's grants");
             assert_eq!(shared.id, grant.id);
