@@ -12,15 +12,9 @@ use crate::domain::{
     Entity, EntityId, EntityKey, EntityType, GroupName, InvalidValue, Properties, Scope,
     StandingRole, Value, shown,
 };
-use crate::service::ServiceError;
-
-const MAX_ALIASES: usize = 32;
-const MAX_ROLES: usize = 64;
-const MAX_GROUPS: usize = 256;
-const MAX_PROPERTY_VALUES: usize = 256;
-const MAX_PROPERTY_DEPTH: usize = 8;
-const MAX_PROPERTY_STRING_BYTES: usize = 4096;
-const MAX_PROPERTY_NAME_BYTES: usize = 128;
+use crate::service::{
+    MAX_ENTITY_ALIASES, MAX_ENTITY_GROUPS, MAX_ENTITY_ROLES, PropertyBudget, ServiceError,
+};
 
 /// The entity named by the fields `type` and `id` (an id may be an alias).
 pub(crate) fn entity_key(fields: &Fields) -> Result<EntityKey, ServiceError> {
@@ -32,9 +26,9 @@ pub(crate) fn entity_key(fields: &Fields) -> Result<EntityKey, ServiceError> {
 
 /// The entity the form describes.
 pub(crate) fn entity(form: &Fields) -> Result<Entity, ServiceError> {
-    let aliases = list(form, "aliases", MAX_ALIASES, EntityId::parse)?;
-    let groups = list(form, "groups", MAX_GROUPS, GroupName::parse)?;
-    let roles = list(form, "roles", MAX_ROLES, |text| {
+    let aliases = list(form, "aliases", MAX_ENTITY_ALIASES, EntityId::parse)?;
+    let groups = list(form, "groups", MAX_ENTITY_GROUPS, GroupName::parse)?;
+    let roles = list(form, "roles", MAX_ENTITY_ROLES, |text| {
         StandingRole::parse(text).ok_or_else(|| {
             InvalidValue(format!(
                 "{} is not a role, or role@scope (admin_approver@Org:Procurement)",
@@ -98,28 +92,19 @@ fn properties(text: &str) -> Result<Properties, ServiceError> {
             "must be a JSON object, such as {\"department\": \"sales\"}",
         ));
     };
-    let mut budget = MAX_PROPERTY_VALUES;
-    object("properties", entries, 1, &mut budget)
+    object("properties", entries, 1, &mut PropertyBudget::default())
 }
 
 fn object(
     field: &str,
     entries: serde_json::Map<String, serde_json::Value>,
     depth: usize,
-    budget: &mut usize,
+    budget: &mut PropertyBudget,
 ) -> Result<Properties, ServiceError> {
     entries
         .into_iter()
         .map(|(name, value)| {
-            if name.len() > MAX_PROPERTY_NAME_BYTES || name.chars().any(char::is_control) {
-                return Err(ServiceError::invalid(
-                    field,
-                    format!(
-                        "a property name is {} bytes long or holds control characters; names are at most {MAX_PROPERTY_NAME_BYTES} bytes of printable text",
-                        name.len()
-                    ),
-                ));
-            }
+            PropertyBudget::check_name(field, &name)?;
             let value = property(&format!("{field}.{}", shown(&name)), value, depth, budget)?;
             Ok((Arc::from(name.as_str()), value))
         })
@@ -130,20 +115,9 @@ fn property(
     field: &str,
     value: serde_json::Value,
     depth: usize,
-    budget: &mut usize,
+    budget: &mut PropertyBudget,
 ) -> Result<Value, ServiceError> {
-    if depth > MAX_PROPERTY_DEPTH {
-        return Err(ServiceError::invalid(
-            field,
-            format!("properties nest more than {MAX_PROPERTY_DEPTH} deep"),
-        ));
-    }
-    *budget = budget.checked_sub(1).ok_or_else(|| {
-        ServiceError::invalid(
-            field,
-            format!("more than {MAX_PROPERTY_VALUES} property values in one entity"),
-        )
-    })?;
+    budget.take_value(field, depth)?;
     Ok(match value {
         serde_json::Value::Null => Value::Null,
         serde_json::Value::Bool(flag) => Value::Bool(flag),
@@ -157,15 +131,7 @@ fn property(
             ),
         },
         serde_json::Value::String(text) => {
-            if text.len() > MAX_PROPERTY_STRING_BYTES {
-                return Err(ServiceError::invalid(
-                    field,
-                    format!(
-                        "a string of {} bytes; at most {MAX_PROPERTY_STRING_BYTES} are allowed",
-                        text.len()
-                    ),
-                ));
-            }
+            PropertyBudget::check_string(field, &text)?;
             Value::String(Arc::from(text))
         }
         serde_json::Value::Array(items) => Value::List(

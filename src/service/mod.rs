@@ -22,6 +22,7 @@
 //! | [`checks`]      | Check, the Check simulator, risk signals |
 //! | [`policies`]    | read, validate and replace the policy |
 //! | [`directory`]   | put, delete, get, list and import directory entities |
+//! | [`entity_bounds`] | the bounds a directory entity keeps, whichever edge it comes through |
 //! | [`sweep`]       | what time alone moves on |
 //! | [`reviews`]     | access review campaigns: start, list, decide, export signed evidence |
 //! | [`watch`]       | streams of approval updates, tailing the audit log |
@@ -47,6 +48,7 @@ mod delegations;
 mod directory;
 mod elevations;
 mod entitlements;
+mod entity_bounds;
 mod error;
 mod grants;
 mod login_sessions;
@@ -96,6 +98,7 @@ pub use break_glass_review::{BreakGlassEvidence, BreakGlassListing, BreakGlassVi
 pub use checks::CheckSimulation;
 pub use delegations::{DelegationView, NewDelegation};
 pub use directory::{EntityPut, MAX_IMPORT_ENTITIES};
+pub use entity_bounds::{MAX_ENTITY_ALIASES, MAX_ENTITY_GROUPS, MAX_ENTITY_ROLES, PropertyBudget};
 pub use error::ServiceError;
 // What a resource search takes and gives, named through the use cases for the edge.
 pub use crate::decision::{ResourcePage, SearchWindow};

@@ -13,22 +13,10 @@ use crate::domain::{
     Value,
 };
 use crate::proto::v1 as pb;
-use crate::service::ServiceError;
+use crate::service::{
+    MAX_ENTITY_ALIASES, MAX_ENTITY_GROUPS, MAX_ENTITY_ROLES, PropertyBudget, ServiceError,
+};
 
-/// The most aliases one entity may have.
-const MAX_ALIASES: usize = 32;
-/// The most standing roles one entity may have.
-const MAX_ROLES: usize = 64;
-/// The most groups one entity may belong to.
-const MAX_GROUPS: usize = 256;
-/// The most values (at every depth) one entity's properties may hold.
-const MAX_PROPERTY_VALUES: usize = 256;
-/// The deepest properties may nest (a top-level value is at depth 1).
-const MAX_PROPERTY_DEPTH: usize = 8;
-/// The longest property string, in bytes.
-const MAX_PROPERTY_STRING_BYTES: usize = 4096;
-/// The longest property name, in bytes.
-const MAX_PROPERTY_NAME_BYTES: usize = 128;
 /// Whole numbers up to this magnitude are exact in a double, so they are taken as integers.
 const EXACT_INTEGER_LIMIT: f64 = 9_007_199_254_740_992.0;
 
@@ -58,9 +46,17 @@ fn at_most<T>(field: &str, items: &[T], max: usize) -> Result<(), ServiceError> 
 /// `entities[3].`).
 pub(crate) fn entity(prefix: &str, message: &pb::DirectoryEntity) -> Result<Entity, ServiceError> {
     let key = entity_name(prefix, &message.r#type, &message.id)?;
-    at_most(&format!("{prefix}aliases"), &message.aliases, MAX_ALIASES)?;
-    at_most(&format!("{prefix}roles"), &message.roles, MAX_ROLES)?;
-    at_most(&format!("{prefix}groups"), &message.groups, MAX_GROUPS)?;
+    at_most(
+        &format!("{prefix}aliases"),
+        &message.aliases,
+        MAX_ENTITY_ALIASES,
+    )?;
+    at_most(&format!("{prefix}roles"), &message.roles, MAX_ENTITY_ROLES)?;
+    at_most(
+        &format!("{prefix}groups"),
+        &message.groups,
+        MAX_ENTITY_GROUPS,
+    )?;
     let aliases = (message.aliases.iter().enumerate())
         .map(|(at, alias)| required(&format!("{prefix}aliases[{at}]"), alias, EntityId::parse))
         .collect::<Result<Vec<_>, _>>()?;
@@ -84,10 +80,12 @@ pub(crate) fn entity(prefix: &str, message: &pb::DirectoryEntity) -> Result<Enti
         .map(|(at, group)| required(&format!("{prefix}groups[{at}]"), group, GroupName::parse))
         .collect::<Result<Vec<_>, _>>()?;
     let properties = match &message.properties {
-        Some(properties) => {
-            let mut budget = MAX_PROPERTY_VALUES;
-            struct_properties(&format!("{prefix}properties"), properties, 1, &mut budget)?
-        }
+        Some(properties) => struct_properties(
+            &format!("{prefix}properties"),
+            properties,
+            1,
+            &mut PropertyBudget::default(),
+        )?,
         None => Properties::default(),
     };
     Ok(Entity {
@@ -104,22 +102,19 @@ fn struct_properties(
     field: &str,
     message: &prost_types::Struct,
     depth: usize,
-    budget: &mut usize,
+    budget: &mut PropertyBudget,
 ) -> Result<Properties, ServiceError> {
     message
         .fields
         .iter()
         .map(|(name, value)| {
-            if name.len() > MAX_PROPERTY_NAME_BYTES || name.chars().any(char::is_control) {
-                return Err(ServiceError::invalid(
-                    field,
-                    format!(
-                        "a property name is {} bytes long or holds control characters; names are at most {MAX_PROPERTY_NAME_BYTES} bytes of printable text",
-                        name.len()
-                    ),
-                ));
-            }
-            let value = property_value(&format!("{field}.{}", crate::domain::shown(name)), value, depth, budget)?;
+            PropertyBudget::check_name(field, name)?;
+            let value = property_value(
+                &format!("{field}.{}", crate::domain::shown(name)),
+                value,
+                depth,
+                budget,
+            )?;
             Ok((Arc::from(name.as_str()), value))
         })
         .collect()
@@ -129,34 +124,15 @@ fn property_value(
     field: &str,
     value: &prost_types::Value,
     depth: usize,
-    budget: &mut usize,
+    budget: &mut PropertyBudget,
 ) -> Result<Value, ServiceError> {
-    if depth > MAX_PROPERTY_DEPTH {
-        return Err(ServiceError::invalid(
-            field,
-            format!("properties nest more than {MAX_PROPERTY_DEPTH} deep"),
-        ));
-    }
-    *budget = budget.checked_sub(1).ok_or_else(|| {
-        ServiceError::invalid(
-            field,
-            format!("more than {MAX_PROPERTY_VALUES} property values in one entity"),
-        )
-    })?;
+    budget.take_value(field, depth)?;
     Ok(match &value.kind {
         None | Some(Kind::NullValue(_)) => Value::Null,
         Some(Kind::BoolValue(flag)) => Value::Bool(*flag),
         Some(Kind::NumberValue(number)) => number_value(field, *number)?,
         Some(Kind::StringValue(text)) => {
-            if text.len() > MAX_PROPERTY_STRING_BYTES {
-                return Err(ServiceError::invalid(
-                    field,
-                    format!(
-                        "a string of {} bytes; at most {MAX_PROPERTY_STRING_BYTES} are allowed",
-                        text.len()
-                    ),
-                ));
-            }
+            PropertyBudget::check_string(field, text)?;
             Value::String(Arc::from(text.as_str()))
         }
         Some(Kind::ListValue(list)) => Value::List(
