@@ -188,6 +188,12 @@ impl Elevator {
             .update_directory(&names, &self.ready_to_commit_when_decided(&decide))
             .await?;
         self.after_commit(&committed).await;
+        // A removal is in force on this replica when the reviewer is told it is done: the next
+        // request or Check here must not be judged by the snapshot from before it (other
+        // replicas follow through the change feed).
+        (self.decider)
+            .refresh_stored_directory(committed.revision, &names)
+            .await;
         Ok(match target.kind {
             ReviewKind::StandingRole => {
                 format!("standing role {} taken off the directory", target.role)
