@@ -45,25 +45,30 @@ pub(crate) async fn store(backend: crate::harness::Backend) -> Arc<dyn Store> {
     }
 }
 
-macro_rules! contract {
+/// Runs each named contract case (an `async fn(Arc<dyn Store>)` in the calling module) against
+/// both stores; every store contract file uses it.
+#[macro_export]
+macro_rules! store_contract_cases {
     ($($name:ident),* $(,)?) => {
         $(
             mod $name {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn memory() {
-                    super::$name(super::store(crate::harness::Backend::Memory).await).await;
+                    let store = $crate::store_contract::store($crate::harness::Backend::Memory);
+                    super::$name(store.await).await;
                 }
 
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn postgres() {
-                    super::$name(super::store(crate::harness::Backend::Postgres).await).await;
+                    let store = $crate::store_contract::store($crate::harness::Backend::Postgres);
+                    super::$name(store.await).await;
                 }
             }
         )*
     };
 }
 
-contract!(
+store_contract_cases!(
     writes_are_applied_whole_and_audited,
     refused_and_empty_decisions_change_nothing,
     idempotency_keys_return_the_first_elevation,

@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use crate::store_contract_cases;
 use chrono::{DateTime, TimeDelta, Utc};
 use elevator::clock::truncate_to_micros;
 use elevator::domain::{
@@ -17,27 +18,7 @@ use elevator::store::{
 };
 use serde_json::json;
 
-macro_rules! contract {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn memory() {
-                    let store = crate::store_contract::store(crate::harness::Backend::Memory);
-                    super::$name(store.await).await;
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    let store = crate::store_contract::store(crate::harness::Backend::Postgres);
-                    super::$name(store.await).await;
-                }
-            }
-        )*
-    };
-}
-
-contract!(
+store_contract_cases!(
     requestable_denials_are_kept_by_id_and_removed_a_while_after_they_expire,
     access_requests_are_kept_whole_and_found_by_each_of_their_handles,
     a_repeated_idempotency_key_of_one_submitter_returns_the_first_request,

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::store_contract_cases;
 use chrono::Utc;
 use elevator::domain::{
     AuditAction, AuditEvent, Entity, EntityId, EntityKey, EntityType, GroupName, Properties,
@@ -15,27 +16,7 @@ use elevator::store::{
     Change, Committed, DirectoryWrite, EntityFilter, Store, StoreError, StoreEvent,
 };
 
-macro_rules! contract {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn memory() {
-                    let store = crate::store_contract::store(crate::harness::Backend::Memory);
-                    super::$name(store.await).await;
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    let store = crate::store_contract::store(crate::harness::Backend::Postgres);
-                    super::$name(store.await).await;
-                }
-            }
-        )*
-    };
-}
-
-contract!(
+store_contract_cases!(
     entities_are_put_found_by_any_name_replaced_whole_and_deleted,
     a_name_never_names_two_entities_of_a_type,
     properties_roles_groups_and_scope_are_kept_exactly,
