@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::model::CheckLookup;
 use super::rules::Rule;
 use crate::domain::{Directory, InvalidValue, Permission, RoleName, Scope, default_resource_scope};
 
@@ -15,7 +16,7 @@ pub struct AccessModel {
     /// Resource type -> its scope template (`App:Todo`, `App:Todo/Todo:{id}`).
     pub(super) resource_scopes: HashMap<String, ScopeTemplate>,
     /// Role -> permission -> the condition under which the role carries it.
-    pub(super) conditions: HashMap<RoleName, HashMap<Permission, Arc<Rule>>>,
+    pub(super) conditions: CheckLookup<RoleName, CheckLookup<Permission, Arc<Rule>>>,
 }
 
 /// Where the resources of one type live: a scope, in which `{id}` stands for the resource's

@@ -87,13 +87,19 @@ pub enum Ineligible {
     },
 }
 
+/// A map a Check looks up by text on every call (the permission's roles, whether a role has
+/// rules, a permission's condition). Hashed with foldhash, seeded per process: SipHash was a
+/// tenth of a cached decision (BENCHMARKS.md). The keys are the policy's own names; a lookup
+/// by a caller's text that no key matches costs one hash and no more.
+pub(crate) type CheckLookup<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// A validated, compiled policy.
 #[derive(Debug)]
 pub struct Policy {
     pub(super) version: u64,
     pub(super) source: Arc<str>,
     pub(super) roles: HashMap<RoleName, RoleDefinition>,
-    pub(super) roles_by_permission: HashMap<Permission, Vec<RoleName>>,
+    pub(super) roles_by_permission: CheckLookup<Permission, Vec<RoleName>>,
     pub(super) eligibility: Vec<Eligibility>,
     pub(super) max_duration_ceiling: TimeDelta,
     pub(super) request_rules: Vec<Arc<Rule>>,
@@ -102,7 +108,7 @@ pub struct Policy {
     pub(super) delegations: Vec<DelegationEntry>,
     pub(super) webhooks: Vec<Webhook>,
     /// Roles whose grants are judged by rules at Check time, and whether a rule reads risk.
-    pub(super) ruled_roles: HashMap<RoleName, bool>,
+    pub(super) ruled_roles: CheckLookup<RoleName, bool>,
     /// Whether any grant rule reads risk (most policies: no, and Checks skip the lookup).
     pub(super) any_rule_reads_risk: bool,
     /// The directory, resource scopes and permission conditions.

@@ -11,7 +11,7 @@ use crate::domain::{Permission, RoleName, shown};
 use crate::policy::MAX_POLICY_BYTES;
 use crate::policy::document::{LimitsDocument, PermissionDocument, PolicyDocument, RoleDocument};
 use crate::policy::entries::{DelegationEntry, Eligibility, RoleDefinition};
-use crate::policy::model::Policy;
+use crate::policy::model::{CheckLookup, Policy};
 use crate::policy::problems::{DocumentLocator, PolicyProblem, PolicyProblems, ProblemCollector};
 use crate::policy::rules::{Moment, Rule, RuleError};
 
@@ -59,7 +59,7 @@ pub(super) struct Compiler<'s> {
     /// The roles defined under `roles`, which every other section may only name.
     pub(super) roles: HashMap<RoleName, RoleDefinition>,
     /// The conditions role permissions carry, by role and permission.
-    pub(super) conditions: HashMap<RoleName, HashMap<Permission, Arc<Rule>>>,
+    pub(super) conditions: CheckLookup<RoleName, CheckLookup<Permission, Arc<Rule>>>,
 }
 
 impl<'s> Compiler<'s> {
@@ -71,7 +71,7 @@ impl<'s> Compiler<'s> {
             max_duration_ceiling: DEFAULT_MAX_DURATION_CEILING,
             default_request_ttl: DEFAULT_REQUEST_TTL,
             roles: HashMap::new(),
-            conditions: HashMap::new(),
+            conditions: CheckLookup::default(),
         }
     }
 
@@ -159,8 +159,9 @@ impl<'s> Compiler<'s> {
     fn roles(
         &mut self,
         roles: &BTreeMap<String, RoleDocument>,
-    ) -> HashMap<Permission, Vec<RoleName>> {
-        let mut roles_by_permission: HashMap<Permission, Vec<RoleName>> = HashMap::new();
+    ) -> CheckLookup<Permission, Vec<RoleName>> {
+        let mut roles_by_permission: CheckLookup<Permission, Vec<RoleName>> =
+            CheckLookup::default();
         for (name, role) in roles {
             let Some(definition) = self.role(name, role) else {
                 continue;
@@ -304,9 +305,9 @@ fn ruled_roles(
     global_grant_rules: &[Arc<Rule>],
     eligibility: &[Eligibility],
     delegations: &[DelegationEntry],
-) -> HashMap<RoleName, bool> {
+) -> CheckLookup<RoleName, bool> {
     let global_reads_risk = global_grant_rules.iter().any(|rule| rule.reads_risk());
-    let mut ruled_roles = HashMap::new();
+    let mut ruled_roles = CheckLookup::default();
     for role in roles.keys() {
         let entry_rules = eligibility
             .iter()
