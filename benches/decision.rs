@@ -111,6 +111,27 @@ fn cache_hit(c: &mut Criterion) {
     group.finish();
 }
 
+/// moka's own lookup, in the same harness: the floor under every cached decision. The same
+/// cache as the decider's (size-bounded, foldhash, `Subject` keys), one subject cached, its
+/// value the size of a cached entry (a shared slice and three words) cloned out as a hit is.
+fn moka_get(c: &mut Criterion) {
+    type Entry = (Arc<[u64]>, u64, u64, u64);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let cache: moka::future::Cache<Subject, Entry, foldhash::fast::RandomState> =
+        moka::future::Cache::builder()
+            .max_capacity(1_000_000)
+            .build_with_hasher(foldhash::fast::RandomState::default());
+    let entry: Entry = (Arc::from(vec![1u64; 10]), 1, 2, 3);
+    runtime.block_on(cache.insert(Subject::parse("fatma").unwrap(), entry));
+    c.bench_function("decision/moka_get", |b| {
+        b.to_async(&runtime)
+            .iter(|| async { black_box(cache.get(black_box(QUERY.subject.as_str())).await) });
+    });
+}
+
 /// The same Check when the allowing grant must also pass one rule (the seed's shape: a token
 /// field and the time since activation), 10 grants held.
 fn cache_hit_with_rule(c: &mut Criterion) {
@@ -419,6 +440,7 @@ fn moka_features() {
 
 criterion_group!(
     benches,
+    moka_get,
     cache_hit,
     cache_hit_with_rule,
     use_case_overhead,

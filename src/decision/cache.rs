@@ -58,6 +58,17 @@ pub(super) fn build_cache<V: Loaded>(options: &CacheOptions) -> SubjectCache<V> 
 /// BENCHMARKS.md); the keys come from authenticated enforcement points.
 pub(super) type SubjectCache<V> = Cache<Subject, V, foldhash::fast::RandomState>;
 
+/// Why a Check could not answer from the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Miss {
+    /// The feed is lost, or the question demands a revision the replica has not seen.
+    CacheNotTrusted,
+    /// Nothing cached for the subject.
+    NotCached,
+    /// Cached, but past its deadline or older than a change to the subject.
+    Stale,
+}
+
 /// What one cache did, for the metrics. Relaxed counters: cheap on the hot path.
 #[derive(Debug, Default)]
 pub struct CacheStats {
@@ -171,12 +182,51 @@ impl Decider {
         .await
     }
 
+    /// The entry for `subject`: a live, fresh cached one when the cache can be trusted for
+    /// `min_revision` (the hot path: one lookup), otherwise [`Decider::load_past_a_miss`].
     async fn cached_or_loaded<V, F, Fut>(
         &self,
         cache: &SubjectCache<V>,
         stats: &CacheStats,
         subject: SubjectRef<'_>,
         min_revision: u64,
+        load: F,
+    ) -> Result<V, StoreError>
+    where
+        V: Loaded,
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<V, StoreError>>,
+    {
+        let cache_usable = self.freshness.is_listening() && min_revision <= self.freshness.known();
+        let miss = if !cache_usable {
+            Miss::CacheNotTrusted
+        } else if let Some(entry) = cache.get(subject.as_str()).await {
+            if entry.is_live(Moment::now())
+                && self.freshness.is_fresh(subject.as_str(), entry.revision())
+            {
+                CacheStats::count(&stats.hits);
+                return Ok(entry);
+            }
+            Miss::Stale
+        } else {
+            Miss::NotCached
+        };
+        // Boxed: a miss is the rare path, and its futures (moka's shared load, the store's
+        // read) would otherwise be carried, and moved, in every Check's future.
+        let loaded =
+            Box::pin(self.load_past_a_miss(cache, stats, subject, min_revision, miss, load));
+        loaded.await
+    }
+
+    /// A miss: loaded into the cache (one load per subject however many ask at once) when the
+    /// cache can be trusted, otherwise read through from the store.
+    async fn load_past_a_miss<V, F, Fut>(
+        &self,
+        cache: &SubjectCache<V>,
+        stats: &CacheStats,
+        subject: SubjectRef<'_>,
+        min_revision: u64,
+        miss: Miss,
         load: F,
     ) -> Result<V, StoreError>
     where
@@ -192,15 +242,8 @@ impl Decider {
                 loading.await
             }
         };
-        let cache_usable = self.freshness.is_listening() && min_revision <= self.freshness.known();
-        if cache_usable {
-            if let Some(entry) = cache.get(subject.as_str()).await {
-                if entry.is_live(Moment::now())
-                    && self.freshness.is_fresh(subject.as_str(), entry.revision())
-                {
-                    CacheStats::count(&stats.hits);
-                    return Ok(entry);
-                }
+        if miss != Miss::CacheNotTrusted {
+            if miss == Miss::Stale {
                 cache.invalidate(subject.as_str()).await;
             }
             CacheStats::count(&stats.misses);
