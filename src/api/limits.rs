@@ -6,13 +6,13 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use http::{Request, Response};
 use serde::{Deserialize, Serialize};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower::{Layer, Service};
 
 use crate::service::ServiceError;
@@ -150,15 +150,41 @@ impl WriteRate {
 /// Refuses calls past the replica's in-flight limit.
 #[derive(Clone)]
 pub struct InFlightLimitLayer {
-    permits: Arc<Semaphore>,
+    in_flight: Arc<InFlightCalls>,
     limit: usize,
+}
+
+/// How many calls are in flight: a counter, not a semaphore, since a call past the limit is
+/// refused rather than queued (a semaphore's release took its waiters' lock on every call).
+#[derive(Debug, Default)]
+struct InFlightCalls(AtomicUsize);
+
+impl InFlightCalls {
+    /// A place for one more call, unless `limit` are in flight.
+    fn admit(self: &Arc<Self>, limit: usize) -> Option<InFlightPermit> {
+        let before = self.0.fetch_add(1, Ordering::AcqRel);
+        if before >= limit {
+            self.0.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        Some(InFlightPermit(self.clone()))
+    }
+}
+
+/// One admitted call's place, given back when dropped.
+pub struct InFlightPermit(Arc<InFlightCalls>);
+
+impl Drop for InFlightPermit {
+    fn drop(&mut self) {
+        self.0.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl InFlightLimitLayer {
     /// At most `limit` calls in flight.
     pub fn new(limit: usize) -> Self {
         InFlightLimitLayer {
-            permits: Arc::new(Semaphore::new(limit)),
+            in_flight: Arc::default(),
             limit,
         }
     }
@@ -170,7 +196,7 @@ impl<S> Layer<S> for InFlightLimitLayer {
     fn layer(&self, inner: S) -> Self::Service {
         InFlightLimit {
             inner,
-            permits: self.permits.clone(),
+            in_flight: self.in_flight.clone(),
             limit: self.limit,
         }
     }
@@ -181,7 +207,7 @@ impl<S> Layer<S> for InFlightLimitLayer {
 #[derive(Clone)]
 pub struct InFlightLimit<S> {
     inner: S,
-    permits: Arc<Semaphore>,
+    in_flight: Arc<InFlightCalls>,
     limit: usize,
 }
 
@@ -200,7 +226,7 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        let Ok(permit) = self.permits.clone().try_acquire_owned() else {
+        let Some(permit) = self.in_flight.admit(self.limit) else {
             tracing::warn!(limit = self.limit, "call refused: too many calls in flight");
             let status = tonic::Status::resource_exhausted(format!(
                 "this replica is working on its limit of {} calls; retry shortly or on another replica",
@@ -223,7 +249,7 @@ pub enum Admitted<F, T> {
         /// The inner service's response.
         response: F,
         /// Released when the response is ready.
-        permit: Option<OwnedSemaphorePermit>,
+        permit: Option<InFlightPermit>,
     },
     /// Refused: the answer saying so, until it is taken.
     Refused(Option<T>),
@@ -270,6 +296,21 @@ mod tests {
         assert!(refused.to_string().contains("retry in"), "{refused}");
         rate.admit("ali")
             .expect("another caller has its own bucket");
+    }
+
+    #[test]
+    fn the_in_flight_count_admits_up_to_its_limit_and_frees_a_place_when_a_call_ends() {
+        let in_flight = Arc::new(InFlightCalls::default());
+        let first = in_flight.admit(2).expect("the first of two");
+        let second = in_flight.admit(2).expect("the second of two");
+        assert!(in_flight.admit(2).is_none(), "a third is refused");
+        assert!(in_flight.admit(2).is_none(), "a refusal takes no place");
+        drop(first);
+        let third = in_flight
+            .admit(2)
+            .expect("a place freed by a call that ended");
+        drop((second, third));
+        assert_eq!(in_flight.0.load(Ordering::Acquire), 0);
     }
 
     #[test]
