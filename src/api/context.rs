@@ -108,20 +108,26 @@ where
             request_id,
             trace_id: trace_id(request.headers()),
         };
-        let path = request.uri().path();
-        let (service, method) = path
-            .trim_start_matches('/')
-            .split_once('/')
-            .unwrap_or(("", path));
+        // The span's fields are worked out only when the span is recorded: without a
+        // subscriber that wants it (no exporter), splitting the path cost more than the rest
+        // of this layer.
         let span = tracing::info_span!(
             "grpc",
-            otel.name = %path.trim_start_matches('/'),
+            otel.name = tracing::field::Empty,
             otel.kind = "server",
             rpc.system = "grpc",
-            rpc.service = service,
-            rpc.method = method,
-            request_id = %context.request_id,
+            rpc.service = tracing::field::Empty,
+            rpc.method = tracing::field::Empty,
+            request_id = tracing::field::Empty,
         );
+        if !span.is_disabled() {
+            let path = request.uri().path().trim_start_matches('/');
+            let (service, method) = path.split_once('/').unwrap_or(("", path));
+            span.record("otel.name", path);
+            span.record("rpc.service", service);
+            span.record("rpc.method", method);
+            span.record("request_id", context.request_id.as_str());
+        }
         crate::telemetry::continue_trace(&span, request.headers());
         // The inner call only builds its future: the handler runs when it is polled, in the
         // request context and the span. (No clone of the inner service per call.)
@@ -129,7 +135,11 @@ where
         Box::pin(
             async move {
                 let mut response = serving(context, response).await?;
-                if let Some(echoed) = echoed {
+                if let Some(mut echoed) = echoed {
+                    // Never indexed by HPACK: a request id is new on every response, so
+                    // entering it in the connection's header table only evicted other entries,
+                    // and each lookup compared it with every request id still held there.
+                    echoed.set_sensitive(true);
                     response.headers_mut().insert(&REQUEST_ID, echoed);
                 }
                 Ok(response)
