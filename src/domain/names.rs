@@ -68,12 +68,21 @@ fn validate_identifier(kind: &str, value: &str) -> Result<(), InvalidValue> {
             value.len()
         )));
     }
-    if value.chars().any(char::is_control) {
+    // ASCII text (nearly every identifier a Check carries) is judged byte by byte: every
+    // invisible or direction-changing character lies outside ASCII, and ASCII's control
+    // characters are its only ones below 0x20 and 0x7F.
+    let ascii = value.is_ascii();
+    let has_control = if ascii {
+        value.bytes().any(|b| b.is_ascii_control())
+    } else {
+        value.chars().any(char::is_control)
+    };
+    if has_control {
         return Err(InvalidValue(format!(
             "{kind} must not contain control characters"
         )));
     }
-    if let Some(found) = first_refused(value, is_invisible) {
+    if !ascii && let Some(found) = first_refused(value, is_invisible) {
         return Err(InvalidValue(format!(
             "{kind} must not contain invisible or direction-changing characters ({found})"
         )));
@@ -242,6 +251,29 @@ pub(crate) fn validate_free_text(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn identifiers_are_judged_alike_by_bytes_and_by_characters() {
+        for b in 0u8..=127 {
+            let c = char::from(b);
+            assert_eq!(b.is_ascii_control(), c.is_control(), "byte {b:#04x}");
+            assert!(
+                !is_invisible(c),
+                "no ASCII character is invisible: {b:#04x}"
+            );
+            let value = format!("fa{c}tma");
+            assert_eq!(
+                validate_identifier("subject", &value).is_ok(),
+                !c.is_control(),
+                "byte {b:#04x}"
+            );
+        }
+        assert!(validate_identifier("subject", "fa\u{200B}tma").is_err());
+        assert!(
+            validate_identifier("subject", "fa\u{0085}tma").is_err(),
+            "a control past ASCII"
+        );
+    }
+
     use super::*;
 
     #[test]

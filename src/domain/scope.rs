@@ -24,14 +24,21 @@ fn segment_type_is_valid(segment_type: &str) -> bool {
 }
 
 fn segment_name_is_valid(name: &str) -> bool {
-    !name.is_empty()
-        && name.chars().all(|c| {
-            !c.is_control()
-                && !c.is_whitespace()
-                && !super::names::is_invisible(c)
-                && c != '/'
-                && c != '*'
-        })
+    if name.is_ascii() {
+        // Judged byte by byte: the resource of every Check passes here.
+        return !name.is_empty() && name.bytes().all(ascii_segment_name_byte_allowed);
+    }
+    name.chars().all(segment_name_char_allowed)
+}
+
+fn segment_name_char_allowed(c: char) -> bool {
+    !c.is_control() && !c.is_whitespace() && !super::names::is_invisible(c) && c != '/' && c != '*'
+}
+
+/// [`segment_name_char_allowed`] for ASCII: of ASCII only the printable characters are
+/// neither control, white space nor invisible.
+fn ascii_segment_name_byte_allowed(b: u8) -> bool {
+    b.is_ascii_graphic() && b != b'/' && b != b'*'
 }
 
 fn check_segment(segment: &str) -> Result<(), String> {
@@ -238,6 +245,17 @@ impl ScopePattern {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_ascii_judgement_of_a_scope_name_agrees_with_the_general_one_on_every_ascii_byte() {
+        for b in 0u8..=127 {
+            assert_eq!(
+                ascii_segment_name_byte_allowed(b),
+                segment_name_char_allowed(char::from(b)),
+                "byte {b:#04x}"
+            );
+        }
+    }
+
     use super::*;
 
     fn scope(text: &str) -> Scope {
