@@ -39,7 +39,8 @@ BARE_TONIC_PORT=${BARE_TONIC_PORT:-56061}
 BARE_HYPER_PORT=${BARE_HYPER_PORT:-56062}
 TARGETS=${TARGETS:-bare_tonic bare_hyper check evaluation batch}
 
-need() { command -v "$1" >/dev/null 2>&1 || { echo "missing $1: $2" >&2; exit 2; }; }
+# shellcheck source=benches/common.sh
+source benches/common.sh
 need h2load "apt install nghttp2-client"
 need taskset "apt install util-linux"
 need python3 "apt install python3"
@@ -47,15 +48,6 @@ need curl "apt install curl"
 wanted() { [[ " $TARGETS " == *" $1 "* ]]; }
 read -r -a names <<<"$TARGETS"
 
-bench_binary() { # name: builds the bench target and prints its binary's (hashed) path
-  cargo build --release --quiet --bench "$1" --message-format=json | python3 -c '
-import json, sys
-for line in sys.stdin:
-    message = json.loads(line)
-    if message.get("reason") == "compiler-artifact" and message["target"]["name"] == sys.argv[1] \
-            and message.get("executable"):
-        print(message["executable"])' "$1"
-}
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
   echo "==> building elevator and elevator-loadtest (release)"
   cargo build --release --quiet --bins

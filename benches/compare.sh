@@ -26,6 +26,8 @@
 #   REPEATS=1 SECONDS_EACH=4 SKIP_CERBOS=1 benches/compare.sh     # a quick look
 #   TARGETS="bare health check" benches/compare.sh                 # a subset
 #   CPU_REQUESTS=200000 (the fixed number of requests for CPU per call; 0 skips it)
+#   SKIP_BUILD=1 ELEVATOR_BIN=/tmp/a/elevator BARE_BIN=/tmp/a/bare_tonic benches/compare.sh
+#                       # A/B: binaries built elsewhere (the load tester is target/release's)
 #
 # Cerbos: `npm install cerbos` in the repository (node_modules/.bin/cerbos), a `cerbos` on the
 # PATH, or CERBOS=/path/to/cerbos; when none is found (or SKIP_CERBOS=1) its row is skipped.
@@ -45,7 +47,8 @@ CERBOS_PORT=${CERBOS_PORT:-53593}
 BARE_PORT=${BARE_PORT:-55061}
 TARGETS=${TARGETS:-bare health check logged cerbos}
 
-need() { command -v "$1" >/dev/null 2>&1 || { echo "missing $1: $2" >&2; exit 2; }; }
+# shellcheck source=benches/common.sh
+source benches/common.sh
 need h2load "apt install nghttp2-client"
 need taskset "apt install util-linux"
 need python3 "apt install python3"
@@ -64,19 +67,14 @@ fi
 read -r -a names <<<"$TARGETS"
 [ "${#names[@]}" -gt 0 ] || { echo "TARGETS names none of: bare health check logged cerbos" >&2; exit 2; }
 
-echo "==> building elevator, elevator-loadtest and the bare tonic server (release)"
-cargo build --release --quiet --bins
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+  echo "==> building elevator, elevator-loadtest and the bare tonic server (release)"
+  cargo build --release --quiet --bins
+fi
 # The bench target's binary has a hashed name: ask cargo for it.
-BARE=$(cargo build --release --quiet --bench bare_tonic --message-format=json |
-  python3 -c '
-import json, sys
-for line in sys.stdin:
-    message = json.loads(line)
-    if message.get("reason") == "compiler-artifact" and message["target"]["name"] == "bare_tonic" \
-            and message.get("executable"):
-        print(message["executable"])')
+BARE=${BARE_BIN:-$(bench_binary bare_tonic)}
 [ -x "$BARE" ] || { echo "could not find the bare_tonic bench binary" >&2; exit 1; }
-ELEVATOR=target/release/elevator
+ELEVATOR=${ELEVATOR_BIN:-target/release/elevator}
 LOADER=target/release/elevator-loadtest
 work=$(mktemp -d)
 pids=()
