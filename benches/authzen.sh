@@ -62,14 +62,7 @@ for name in bare_tonic bare_hyper; do
 done
 ELEVATOR=target/release/elevator
 LOADER=target/release/elevator-loadtest
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+use_workspace
 export ELEVATOR_STATE_DIR="$work/state"
 export ELEVATOR_LIMITS_WRITES_PER_MINUTE_PER_CALLER=100000000 ELEVATOR_LIMITS_WRITE_BURST_PER_CALLER=1000000
 load() { taskset -c 1 "$@"; }

@@ -15,3 +15,16 @@ for line in sys.stdin:
             and message.get("executable"):
         print(message["executable"])' "$1"
 }
+
+# A scratch directory ($work) and the servers the script starts ($pids): the servers stopped
+# and the directory removed however the script ends.
+use_workspace() {
+  work=$(mktemp -d)
+  pids=()
+  trap stop_workspace EXIT
+}
+stop_workspace() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}

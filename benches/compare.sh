@@ -76,14 +76,7 @@ BARE=${BARE_BIN:-$(bench_binary bare_tonic)}
 [ -x "$BARE" ] || { echo "could not find the bare_tonic bench binary" >&2; exit 1; }
 ELEVATOR=${ELEVATOR_BIN:-target/release/elevator}
 LOADER=target/release/elevator-loadtest
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+use_workspace
 export ELEVATOR_STATE_DIR="$work/state"
 # Seeding approves every grant as one manager: lift the per-caller write rate for the run.
 export ELEVATOR_LIMITS_WRITES_PER_MINUTE_PER_CALLER=100000000 ELEVATOR_LIMITS_WRITE_BURST_PER_CALLER=1000000
