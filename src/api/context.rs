@@ -109,8 +109,8 @@ where
             trace_id: trace_id(request.headers()),
         };
         // The span's fields are worked out only when the span is recorded: without a
-        // subscriber that wants it (no exporter), splitting the path cost more than the rest
-        // of this layer.
+        // subscriber that wants it (no exporter), splitting the path for it was about a third
+        // of this layer's own cost.
         let span = tracing::info_span!(
             "grpc",
             otel.name = tracing::field::Empty,

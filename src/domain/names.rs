@@ -70,7 +70,7 @@ fn validate_identifier(kind: &str, value: &str) -> Result<(), InvalidValue> {
     }
     // ASCII text (nearly every identifier a Check carries) is judged byte by byte: every
     // invisible or direction-changing character lies outside ASCII, and ASCII's control
-    // characters are its only ones below 0x20 and 0x7F.
+    // characters are the bytes below 0x20 and 0x7F.
     let ascii = value.is_ascii();
     let has_control = if ascii {
         value.bytes().any(|b| b.is_ascii_control())
@@ -251,6 +251,8 @@ pub(crate) fn validate_free_text(
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn identifiers_are_judged_alike_by_bytes_and_by_characters() {
         for b in 0u8..=127 {
@@ -273,8 +275,6 @@ mod tests {
             "a control past ASCII"
         );
     }
-
-    use super::*;
 
     #[test]
     fn subjects_are_trimmed_printable_and_bounded() {

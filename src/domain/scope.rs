@@ -245,6 +245,8 @@ impl ScopePattern {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn the_ascii_judgement_of_a_scope_name_agrees_with_the_general_one_on_every_ascii_byte() {
         for b in 0u8..=127 {
@@ -255,8 +257,6 @@ mod tests {
             );
         }
     }
-
-    use super::*;
 
     fn scope(text: &str) -> Scope {
         Scope::parse(text).unwrap()
