@@ -16,22 +16,20 @@
 //!
 //! Results and the machine are in BENCHMARKS.md (AuthZEN section).
 
+mod support;
+
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::TimeDelta;
 use criterion::Criterion;
-use elevator::clock::{Clock, ManualClock};
-use elevator::decision::{CacheOptions, Decider, SearchWindow};
+use elevator::clock::ManualClock;
+use elevator::decision::{Decider, SearchWindow};
 use elevator::domain::{
     AccessAction, AccessEntity, AccessQuery, CheckQuery, Directory, Entity, EntityId, EntityKey,
-    EntityType, Grant, GrantId, Properties, RoleName, Scope, StandingRole, Subject, SubjectRef,
-    Value,
+    EntityType, Grant, Properties, RoleName, Scope, StandingRole, SubjectRef, Value,
 };
 use elevator::policy::Policy;
-use elevator::store::memory::MemoryStore;
-use elevator::store::{Change, Snapshots, StoreEvent, Writes};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -96,54 +94,24 @@ fn directory() -> Directory {
     Directory::new(entities).unwrap()
 }
 
+/// An active `po_reader` grant of `subject` on `scope`.
 fn grant(subject: &str, scope: &str, clock: &ManualClock) -> Grant {
-    let now = clock.now();
-    Grant {
-        id: GrantId::generate(),
-        subject: Subject::parse(subject).unwrap(),
-        session: None,
-        role: RoleName::parse("po_reader").unwrap(),
-        scope: Scope::parse(scope).unwrap(),
-        not_before: now,
-        not_after: now + TimeDelta::hours(2),
-        elevation_id: None,
-        parent_grant_id: None,
-        delegation_trail: Vec::new(),
-        revocation: None,
-        break_glass: false,
-        awaiting_acceptance: false,
-    }
+    support::active_grant(clock, subject, "po_reader", scope, None)
 }
 
 /// A decider over the directory: fatma holds 10 departments, ali one; caches warm.
 fn decider(runtime: &tokio::runtime::Runtime, condition: &str) -> Decider {
-    let clock = Arc::new(ManualClock::starting_now());
-    let store = Arc::new(MemoryStore::new());
     let policy = Policy::parse(&POLICY.replace("{condition}", condition), 2)
         .expect("the benchmark policy is valid");
-    runtime.block_on(async {
+    let decider = support::decider_holding(runtime, policy, |clock| {
         let mut grants: Vec<Grant> = (0..10)
-            .map(|d| grant("fatma", &format!("Org:Dept{d}"), &clock))
+            .map(|d| grant("fatma", &format!("Org:Dept{d}"), clock))
             .collect();
-        grants.push(grant("ali", "Org:Dept3", &clock));
-        store
-            .append(Change {
-                grants,
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        let decider = Decider::new(
-            policy,
-            store.clone(),
-            clock.clone(),
-            CacheOptions::default(),
-        );
-        let revision = store.revision().await.unwrap();
-        decider.observe(&StoreEvent::Restored { revision }).await;
-        decider.replace_stored_directory(directory());
-        decider
-    })
+        grants.push(grant("ali", "Org:Dept3", clock));
+        grants
+    });
+    decider.replace_stored_directory(directory());
+    decider
 }
 
 fn query<'a>(subject: &'a str, permission: &'a str, resource: &'a str) -> AccessQuery<'a> {

@@ -12,6 +12,8 @@
 static ALLOCATOR: elevator::telemetry::heap::Counting<mimalloc::MiMalloc> =
     elevator::telemetry::heap::Counting(mimalloc::MiMalloc);
 
+mod support;
+
 use std::hint::black_box;
 use std::sync::Arc;
 
@@ -20,7 +22,7 @@ use criterion::{BenchmarkId, Criterion, criterion_group};
 use elevator::clock::{Clock, ManualClock};
 use elevator::decision::{CacheOptions, CheckQuery, Decider};
 use elevator::domain::SubjectRef;
-use elevator::domain::{Grant, GrantId, Identity, RoleName, Scope, SessionId, Subject};
+use elevator::domain::{Grant, Identity, Subject};
 use elevator::policy::Policy;
 use elevator::service::{AuditSigner, Elevator, ServiceRoles};
 use elevator::store::memory::MemoryStore;
@@ -32,51 +34,20 @@ fn live_bytes() -> u64 {
     elevator::telemetry::heap::live_bytes().unwrap_or(0)
 }
 
+/// An active `admin_approver` grant of `subject` on `scope`, bound to session `s1`.
 fn grant(subject: &str, scope: &str, clock: &ManualClock) -> Grant {
-    let now = clock.now();
-    Grant {
-        id: GrantId::generate(),
-        subject: Subject::parse(subject).unwrap(),
-        session: Some(SessionId::parse("s1").unwrap()),
-        role: RoleName::parse("admin_approver").unwrap(),
-        scope: Scope::parse(scope).unwrap(),
-        not_before: now,
-        not_after: now + TimeDelta::hours(2),
-        elevation_id: None,
-        parent_grant_id: None,
-        delegation_trail: Vec::new(),
-        revocation: None,
-        awaiting_acceptance: false,
-        break_glass: false,
-    }
+    support::active_grant(clock, subject, "admin_approver", scope, Some("s1"))
 }
 
 /// A decider over a memory store holding `grants_held` grants of `fatma`, the allowing one
 /// (on Org:Procurement) last, under `policy`; the cache is warm.
 fn warm_decider(runtime: &tokio::runtime::Runtime, grants_held: usize, policy: Policy) -> Decider {
-    let clock = Arc::new(ManualClock::starting_now());
-    let store = Arc::new(MemoryStore::new());
-    runtime.block_on(async {
+    support::decider_holding(runtime, policy, |clock| {
         let mut grants: Vec<Grant> = (1..grants_held)
-            .map(|i| grant("fatma", &format!("Org:Department{i}"), &clock))
+            .map(|i| grant("fatma", &format!("Org:Department{i}"), clock))
             .collect();
-        grants.push(grant("fatma", "Org:Procurement", &clock));
-        store
-            .append(Change {
-                grants,
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        let decider = Decider::new(
-            policy,
-            store.clone(),
-            clock.clone(),
-            CacheOptions::default(),
-        );
-        let revision = store.revision().await.unwrap();
-        decider.observe(&StoreEvent::Restored { revision }).await;
-        decider
+        grants.push(grant("fatma", "Org:Procurement", clock));
+        grants
     })
 }
 
