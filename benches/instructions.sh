@@ -32,22 +32,16 @@ need valgrind "apt install valgrind"
 need h2load "apt install nghttp2-client"
 need python3 "apt install python3"
 
+use_workspace
 cargo build --release --quiet --bins
 if [ -z "${BUILDS:-}" ]; then
-  here=$(mktemp -d)
-  cp target/release/elevator "$here/"
-  cp "$(bench_binary bare_tonic)" "$here/bare_tonic"
-  BUILDS=$here
+  # This tree's build, copied: later builds must not change it under a run.
+  mkdir "$work/build"
+  cp target/release/elevator "$work/build/"
+  cp "$(bench_binary bare_tonic)" "$work/build/bare_tonic"
+  BUILDS=$work/build
 fi
 LOADER=target/release/elevator-loadtest
-work=$(mktemp -d)
-server=
-cleanup() {
-  [ -n "$server" ] && kill "$server" 2>/dev/null
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
 export ELEVATOR_STATE_DIR="$work/state"
 export ELEVATOR_LIMITS_WRITES_PER_MINUTE_PER_CALLER=100000000 ELEVATOR_LIMITS_WRITE_BURST_PER_CALLER=1000000
 
@@ -64,7 +58,7 @@ wait_for() { # server url
 token=
 
 # The total instructions of one server run that answered `requests` calls of `target`, in
-# $counted (not printed: run in this shell, so that the exit trap knows the server).
+# $counted (not printed: run in this shell, so that the exit trap knows the server in $pids).
 counted=
 instructions() { # build target requests
   local build=$1 target=$2 requests=$3
@@ -75,6 +69,7 @@ instructions() { # build target requests
     valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file="$out" \
       "$build/bare_tonic" "127.0.0.1:$BARE_PORT" >/dev/null 2>"$work/valgrind.log" &
     server=$!
+    pids+=("$server")
     wait_for "http://127.0.0.1:$BARE_PORT"
     url=http://127.0.0.1:$BARE_PORT/grpc.health.v1.Health/Check
     body=$work/health.bin
@@ -85,6 +80,7 @@ instructions() { # build target requests
       "$build/elevator" serve --listen "127.0.0.1:$ELEVATOR_PORT" --policy benches/policy.yaml \
       >/dev/null 2>"$work/valgrind.log" &
     server=$!
+    pids+=("$server")
     wait_for "$at"
     "$LOADER" --server "$at" --seed-grants --subjects 100 --grants-per-subject 10 \
       --duration 1s --warmup 0s --quiet >/dev/null
@@ -106,7 +102,6 @@ instructions() { # build target requests
   grep -q " 0 failed, 0 errored" "$work/h2load.txt" || { echo "$target: failures" >&2; cat "$work/h2load.txt" >&2; exit 1; }
   kill -INT "$server"
   wait "$server" || true
-  server=
   counted=$(awk '/^summary:/ {print $2}' "$out")
   [ -n "$counted" ] || { echo "no count in $out" >&2; exit 1; }
 }
