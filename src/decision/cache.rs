@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use chrono::TimeDelta;
 use moka::future::Cache;
+use moka::ops::compute::Op;
 
 use super::Decider;
 use super::entries::{Loaded, Moment, SubjectGrants, SubjectRisk};
@@ -57,6 +58,26 @@ pub(super) fn build_cache<V: Loaded>(options: &CacheOptions) -> SubjectCache<V> 
 /// subject is hashed on every Check, and SipHash cost a tenth of a cached decision (profile in
 /// BENCHMARKS.md); the keys come from authenticated enforcement points.
 pub(super) type SubjectCache<V> = Cache<Subject, V, foldhash::fast::RandomState>;
+
+/// Drops `subject`'s entry if it was loaded before `revision`, the revision of a change to the
+/// subject. An entry loaded at or after it already holds the change and stays: a write's
+/// notification can arrive after this replica read the subject back (its own write, on a busy
+/// machine), and dropping that entry would cost a reload and, were the store to go down next,
+/// leave the outage grace nothing to answer from. Correctness does not rest on this: the
+/// freshness mark set for the change keeps any older entry from answering.
+pub(super) async fn drop_if_loaded_before<V: Loaded>(
+    cache: &SubjectCache<V>,
+    subject: &Subject,
+    revision: u64,
+) {
+    cache
+        .entry(subject.clone())
+        .and_compute_with(|cached| {
+            let loaded_before = cached.is_some_and(|entry| entry.value().revision() < revision);
+            std::future::ready(if loaded_before { Op::Remove } else { Op::Nop })
+        })
+        .await;
+}
 
 /// Why a Check could not answer from the cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,6 +6,7 @@
 use chrono::TimeDelta;
 
 use super::Decider;
+use super::cache::drop_if_loaded_before;
 use crate::domain::Subject;
 use crate::policy::Policy;
 use crate::store::StoreEvent;
@@ -68,8 +69,8 @@ impl Decider {
         }
     }
 
-    /// Drops what this replica cached about the subjects a local write changed, at once (the
-    /// change feed tells the other replicas).
+    /// Drops what this replica cached about the subjects a local write changed from before it,
+    /// at once (the change feed tells the other replicas).
     pub async fn forget(&self, subjects: &[Subject], revision: u64) {
         for subject in subjects {
             self.forget_subject(subject, revision).await;
@@ -78,8 +79,8 @@ impl Decider {
 
     async fn forget_subject(&self, subject: &Subject, revision: u64) {
         self.freshness.mark_changed(subject.as_str(), revision);
-        self.grants.invalidate(subject.as_str()).await;
-        self.risk.invalidate(subject.as_str()).await;
+        drop_if_loaded_before(&self.grants, subject, revision).await;
+        drop_if_loaded_before(&self.risk, subject, revision).await;
     }
 
     /// Loads the latest stored policy and puts it in force when it is newer.

@@ -10,6 +10,7 @@
 mod attacks;
 mod differential;
 mod expiry_under_load;
+mod late_notification;
 mod listener_loss;
 mod memory_curve;
 mod new_enemy;
