@@ -27,9 +27,6 @@ use crate::policy::rules::{self, RequestFacts, RuleInput, RuleVerdict, TokenFact
 use crate::policy::{BreakGlassEntry, Policy};
 use crate::store::{BreakGlassFilter, Change, Created, OutboxMessage};
 
-/// How many of a user's unreviewed uses are read to find an overdue one.
-const OPEN_REVIEWS_READ: usize = 100;
-
 /// A use of break-glass, as the caller asked for it (already well-formed).
 #[derive(Debug, Clone)]
 pub struct NewBreakGlass {
@@ -130,22 +127,24 @@ impl Elevator {
         self.decider.policy().break_glass_entries().to_vec()
     }
 
-    /// Refuses a user who has an unreviewed use past its review deadline.
+    /// Refuses a user who has an unreviewed use past its review deadline, however many newer
+    /// unreviewed uses they have.
     async fn refuse_when_review_overdue(
         &self,
         caller: &Identity,
         now: DateTime<Utc>,
     ) -> Result<(), ServiceError> {
-        let open = self
+        let overdue = self
             .store
             .list_break_glass(&BreakGlassFilter {
                 subject: Some(caller.subject.clone()),
                 unreviewed: true,
+                overdue_at: Some(now),
                 before: None,
-                limit: OPEN_REVIEWS_READ,
+                limit: 1,
             })
             .await?;
-        if let Some(overdue) = open.iter().find(|used| used.is_overdue(now)) {
+        if let Some(overdue) = overdue.first() {
             return Err(ServiceError::precondition(
                 "REVIEW_OVERDUE",
                 format!(

@@ -77,6 +77,7 @@ impl Elevator {
         let mut filter = BreakGlassFilter {
             subject: None,
             unreviewed: false,
+            overdue_at: None,
             before,
             limit,
         };

@@ -15,6 +15,8 @@ pub struct BreakGlassFilter {
     pub subject: Option<Subject>,
     /// Only uses not reviewed yet.
     pub unreviewed: bool,
+    /// Only uses unreviewed past their review deadline at this moment.
+    pub overdue_at: Option<DateTime<Utc>>,
     /// Only uses older than this one (the page token).
     pub before: Option<BreakGlassId>,
     /// At most this many.

@@ -418,3 +418,32 @@ on_both_backends!(
     break_glass_overdue,
     a_second_use_with_an_overdue_review_is_refused_until_someone_reviews_it
 );
+
+async fn an_overdue_use_behind_many_newer_unreviewed_ones_still_refuses(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let first = app
+        .fatma_breaks_glass(&app.fatma_on_call("night"))
+        .await
+        .unwrap()
+        .r#use
+        .unwrap();
+    // More unreviewed uses than one page of them, all newer than the first and due later.
+    app.clock.advance(TimeDelta::hours(2));
+    for night in 0..120 {
+        app.fatma_breaks_glass(&app.fatma_on_call(&format!("night-{night}")))
+            .await
+            .expect("within the deadline");
+    }
+    // Only the oldest is overdue: it is found however many newer ones there are.
+    app.clock.advance(TimeDelta::hours(23));
+    let refused = app
+        .fatma_breaks_glass(&app.fatma_on_call("later"))
+        .await
+        .unwrap_err();
+    assert_eq!(error_reason(&refused), "REVIEW_OVERDUE");
+    assert!(refused.message().contains(&first.id), "{refused:?}");
+}
+on_both_backends!(
+    break_glass_overdue_behind_newer,
+    an_overdue_use_behind_many_newer_unreviewed_ones_still_refuses
+);

@@ -30,6 +30,7 @@ impl BreakGlassUses for MemoryStore {
             .filter(|used| filter.before.is_none_or(|before| used.id < before))
             .filter(|used| filter.subject.as_ref().is_none_or(|s| &used.subject == s))
             .filter(|used| !filter.unreviewed || used.review.is_none())
+            .filter(|used| filter.overdue_at.is_none_or(|at| used.is_overdue(at)))
             .take(filter.limit)
             .cloned()
             .collect())

@@ -34,6 +34,7 @@ const LIST_BREAK_GLASS: &str = "\
     SELECT record FROM break_glass_uses \
     WHERE ($1::text IS NULL OR subject = $1) AND (NOT $2 OR NOT reviewed) \
       AND ($3::uuid IS NULL OR id < $3) \
+      AND ($5::timestamptz IS NULL OR (NOT reviewed AND review_due_at <= $5)) \
     ORDER BY id DESC LIMIT $4";
 
 const OVERDUE_BREAK_GLASS: &str =
@@ -112,7 +113,13 @@ impl BreakGlassUses for PostgresStore {
         client
             .query(
                 &cached!(client, LIST_BREAK_GLASS),
-                &[&subject, &filter.unreviewed, &before, &limit],
+                &[
+                    &subject,
+                    &filter.unreviewed,
+                    &before,
+                    &limit,
+                    &filter.overdue_at,
+                ],
             )
             .await?
             .iter()
