@@ -706,6 +706,19 @@ impl TestApp {
             .map(|stored| stored.event.action.as_str().to_owned())
             .collect()
     }
+
+    /// Waits until the outbox has nothing pending: a delivery is finished once the receiver's
+    /// answer is back, a moment after the receiver recorded the post.
+    pub(crate) async fn wait_until_no_delivery_is_pending(&self) {
+        let started = std::time::Instant::now();
+        while self.store.pending_deliveries().await.unwrap() != 0 {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "deliveries stay pending"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
 }
 
 /// The reason code of a decision.

@@ -59,7 +59,7 @@ async fn policy_named_events_are_posted_signed(backend: Backend) {
     assert_eq!(posts[1].json()["grant_id"], approved.grant.unwrap().id);
     // Approval steps are not among the events asked for.
     assert_eq!(receiver.received.lock().unwrap().len(), 2);
-    assert_eq!(app.store.pending_deliveries().await.unwrap(), 0);
+    app.wait_until_no_delivery_is_pending().await;
 }
 on_both_backends!(webhook_posts, policy_named_events_are_posted_signed);
 
@@ -111,16 +111,7 @@ async fn deliveries_retry_and_survive_a_restart_between_commit_and_delivery() {
         .await;
     assert_eq!(posts[0].header("x-elevator-event"), "elevation.requested");
     assert_signed(&posts[0]);
-    // The delivery is finished once the receiver's answer is back, a moment after the receiver
-    // recorded the post.
-    let started = Instant::now();
-    while second.store.pending_deliveries().await.unwrap() != 0 {
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "the delivery was received but is still pending"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    second.wait_until_no_delivery_is_pending().await;
 }
 
 /// One delivery written to `store`, claimed, and finished; its id.

@@ -4,7 +4,7 @@
 //! schemes and URLs with user information are refused at submission unless the deployment
 //! allow-lists them; a target no longer allowed when the post is made is not posted to.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value as Json, json};
 
@@ -115,23 +115,12 @@ async fn an_approved_task_is_posted_to_its_callback_signed_with_its_state(backen
         .await
         .json();
     assert_eq!(status["result"]["mode"], "reevaluate");
-    assert_eq!(app.store.pending_deliveries().await.unwrap(), 0);
+    app.wait_until_no_delivery_is_pending().await;
 }
 on_both_backends!(
     approved_callbacks,
     an_approved_task_is_posted_to_its_callback_signed_with_its_state
 );
-
-async fn wait_until_no_delivery_is_pending(app: &TestApp) {
-    let started = Instant::now();
-    while app.store.pending_deliveries().await.unwrap() != 0 {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "deliveries stay pending"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancelled_task_is_posted_only_to_callbacks_that_asked_for_cancellations() {
@@ -158,7 +147,7 @@ async fn a_cancelled_task_is_posted_only_to_callbacks_that_asked_for_cancellatio
         assert_eq!(cancel(&app, path).await, 200);
     }
     let posts = receiver.wait_for(1, None).await;
-    wait_until_no_delivery_is_pending(&app).await;
+    app.wait_until_no_delivery_is_pending().await;
     assert_eq!(
         receiver.all().len(),
         1,
@@ -266,7 +255,7 @@ async fn a_callback_target_no_longer_allowed_when_the_post_is_made_is_not_posted
     approve(&second, &beth(&second), &pending[0].id)
         .await
         .expect("beth approves");
-    wait_until_no_delivery_is_pending(&second).await;
+    second.wait_until_no_delivery_is_pending().await;
     let abandoned = sql(
         database.as_deref().expect("a database"),
         "SELECT count(*) FROM webhook_outbox WHERE abandoned_at IS NOT NULL",
@@ -325,7 +314,7 @@ async fn a_bundle_is_posted_once_when_its_last_pending_item_ends_partial() {
         .await
         .expect("beth approves one");
     // One item still pends: the task has not ended, nothing is queued.
-    wait_until_no_delivery_is_pending(&app).await;
+    app.wait_until_no_delivery_is_pending().await;
     assert!(
         receiver.all().is_empty(),
         "nothing is posted while an item pends"
@@ -343,7 +332,7 @@ async fn a_bundle_is_posted_once_when_its_last_pending_item_ends_partial() {
         .await;
     assert!(denied.is_ok(), "{denied:?}");
     let posts = receiver.wait_for(1, None).await;
-    wait_until_no_delivery_is_pending(&app).await;
+    app.wait_until_no_delivery_is_pending().await;
     assert_eq!(receiver.all().len(), 1, "posted once");
     assert_signed_callback(&posts[0]);
     let notification = posts[0].json();
