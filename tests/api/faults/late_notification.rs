@@ -8,32 +8,14 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use chrono::TimeDelta;
 use elevator::clock::{Clock, ManualClock};
-use elevator::decision::{CacheOptions, CheckQuery, Decider};
-use elevator::domain::{Grant, GrantId, RoleName, Scope, SessionId, Subject, SubjectRef};
+use elevator::decision::{CacheOptions, Decider};
+use elevator::domain::Subject;
 use elevator::policy::Policy;
 use elevator::store::memory::MemoryStore;
 use elevator::store::{Change, Snapshots, StoreEvent, Writes};
 
-fn fatmas_grant(clock: &ManualClock) -> Grant {
-    let now = clock.now();
-    Grant {
-        id: GrantId::generate(),
-        subject: Subject::parse("fatma").unwrap(),
-        session: Some(SessionId::parse("s1").unwrap()),
-        role: RoleName::parse("admin_approver").unwrap(),
-        scope: Scope::parse("Org:Procurement").unwrap(),
-        not_before: now,
-        not_after: now + TimeDelta::hours(2),
-        elevation_id: None,
-        parent_grant_id: None,
-        delegation_trail: Vec::new(),
-        revocation: None,
-        awaiting_acceptance: false,
-        break_glass: false,
-    }
-}
+use super::{fatmas_grant, fatmas_question};
 
 fn notification_of(revision: u64, subject: &str) -> StoreEvent {
     StoreEvent::Changed {
@@ -45,6 +27,15 @@ fn notification_of(revision: u64, subject: &str) -> StoreEvent {
         directory_keys: Vec::new(),
         committed_at: None,
     }
+}
+
+/// Writes a new grant of Fatma's to `store`; its revision.
+async fn grant_to_fatma(store: &MemoryStore, clock: &ManualClock) -> u64 {
+    let change = Change {
+        grants: vec![fatmas_grant(clock.now())],
+        ..Default::default()
+    };
+    store.append(change).await.unwrap().revision
 }
 
 /// How many times the decider loaded grants from the store.
@@ -72,25 +63,11 @@ async fn a_late_notification_of_a_change_already_loaded_keeps_the_entry_and_an_o
             revision: listening_at,
         })
         .await;
-    let query = CheckQuery {
-        subject: SubjectRef::parse("fatma").expect("a valid subject"),
-        session: Some("s1"),
-        permission: "purchase_orders.approve",
-        resource: "Org:Procurement/PO:4711",
-        token: None,
-        min_revision: 0,
-    };
+    let query = fatmas_question();
 
     // This replica writes Fatma's grant and forgets her at once, as after a local commit.
     let subjects = [Subject::parse("fatma").unwrap()];
-    let granted = store
-        .append(Change {
-            grants: vec![fatmas_grant(&clock)],
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .revision;
+    let granted = grant_to_fatma(&store, &clock).await;
     decider.forget(&subjects, granted).await;
     assert!(decider.check(&query).await.allowed, "the new grant allows");
     assert_eq!(grant_loads(&decider), 1);
@@ -106,14 +83,7 @@ async fn a_late_notification_of_a_change_already_loaded_keeps_the_entry_and_an_o
 
     // A later write to Fatma (a second grant, through another replica) is announced: the entry
     // loaded before it is dropped and the next Check loads what the write left.
-    let revised = store
-        .append(Change {
-            grants: vec![fatmas_grant(&clock)],
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .revision;
+    let revised = grant_to_fatma(&store, &clock).await;
     decider.observe(&notification_of(revised, "fatma")).await;
     assert!(decider.check(&query).await.allowed);
     assert_eq!(

@@ -22,6 +22,10 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, TimeDelta, Utc};
+use elevator::decision::CheckQuery;
+use elevator::domain::{Grant, GrantId, RoleName, Scope, SessionId, Subject, SubjectRef};
+
 use crate::harness::{
     connect, free_port, postgres_bin_dir, postgres_user, running_as_root, with_database,
 };
@@ -34,6 +38,38 @@ pub(crate) fn long_run() -> bool {
 /// `short` normally, `long` with `ELEVATOR_LONG_FAULTS=1`.
 pub(crate) fn scaled(short: usize, long: usize) -> usize {
     if long_run() { long } else { short }
+}
+
+/// Fatma's `admin_approver` on `Org:Procurement`, bound to her session `s1`, for two hours
+/// from `now`: the grant the in-process tests decide over.
+pub(crate) fn fatmas_grant(now: DateTime<Utc>) -> Grant {
+    Grant {
+        id: GrantId::generate(),
+        subject: Subject::parse("fatma").unwrap(),
+        session: Some(SessionId::parse("s1").unwrap()),
+        role: RoleName::parse("admin_approver").unwrap(),
+        scope: Scope::parse("Org:Procurement").unwrap(),
+        not_before: now,
+        not_after: now + TimeDelta::hours(2),
+        elevation_id: None,
+        parent_grant_id: None,
+        delegation_trail: Vec::new(),
+        revocation: None,
+        awaiting_acceptance: false,
+        break_glass: false,
+    }
+}
+
+/// May Fatma, in session `s1`, approve purchase order 4711 (what [`fatmas_grant`] allows)?
+pub(crate) fn fatmas_question() -> CheckQuery<'static> {
+    CheckQuery {
+        subject: SubjectRef::parse("fatma").expect("a valid subject"),
+        session: Some("s1"),
+        permission: "purchase_orders.approve",
+        resource: "Org:Procurement/PO:4711",
+        token: None,
+        min_revision: 0,
+    }
 }
 
 /// A PostgreSQL cluster owned by one test, on its own port and directory, which the test may

@@ -4,38 +4,22 @@
 //! whole server whose LISTEN connection a proxy holds back while its pool reads freely.
 use std::sync::Arc;
 
-use chrono::TimeDelta;
 use elevator::clock::{Clock, ManualClock};
 use elevator::decision::{CacheOptions, CheckQuery, Decider};
-use elevator::domain::{
-    DecisionReason, Grant, GrantId, RoleName, Scope, SessionId, Subject, SubjectRef,
-};
+use elevator::domain::DecisionReason;
 use elevator::policy::Policy;
 use elevator::store::memory::MemoryStore;
 use elevator::store::{Change, Snapshots, StoreEvent, Writes};
+
+use super::{fatmas_grant, fatmas_question};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_decider_allows_nothing_until_its_feed_connected_and_reloaded_the_policy() {
     let clock = Arc::new(ManualClock::starting_now());
     let store = Arc::new(MemoryStore::new());
-    let now = clock.now();
     store
         .append(Change {
-            grants: vec![Grant {
-                id: GrantId::generate(),
-                subject: Subject::parse("fatma").unwrap(),
-                session: Some(SessionId::parse("s1").unwrap()),
-                role: RoleName::parse("admin_approver").unwrap(),
-                scope: Scope::parse("Org:Procurement").unwrap(),
-                not_before: now,
-                not_after: now + TimeDelta::hours(2),
-                elevation_id: None,
-                parent_grant_id: None,
-                delegation_trail: Vec::new(),
-                revocation: None,
-                awaiting_acceptance: false,
-                break_glass: false,
-            }],
+            grants: vec![fatmas_grant(clock.now())],
             ..Default::default()
         })
         .await
@@ -46,14 +30,7 @@ async fn a_decider_allows_nothing_until_its_feed_connected_and_reloaded_the_poli
         clock.clone(),
         CacheOptions::default(),
     );
-    let query = CheckQuery {
-        subject: SubjectRef::parse("fatma").expect("a valid subject"),
-        session: Some("s1"),
-        permission: "purchase_orders.approve",
-        resource: "Org:Procurement/PO:4711",
-        token: None,
-        min_revision: 0,
-    };
+    let query = fatmas_question();
     // Whether asked without a revision or with one it could read through: no allow.
     for min_revision in [0, 1, u64::MAX] {
         let decision = decider
