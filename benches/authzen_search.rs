@@ -14,6 +14,10 @@
 //!     `resource.properties.ownerID == subject.properties.email` (fatma owns every 100th);
 //!   - `nothing held`: a subject holding no role that carries the permission.
 //!
+//! `authzen/directory_one_put/100000`: the next snapshot a replica builds when the change feed
+//! names one written entity (`Directory::with_changes`, what each directory write costs every
+//! replica besides reading the row).
+//!
 //! Results and the machine are in BENCHMARKS.md (AuthZEN section).
 
 mod support;
@@ -214,6 +218,24 @@ fn condition(c: &mut Criterion, runtime: &tokio::runtime::Runtime) {
     }
 }
 
+/// One put announced by the change feed: the next snapshot, with one order's owner changed.
+fn directory_one_put(c: &mut Criterion) {
+    let directory = directory();
+    let mut changed = entity("po", "po-500");
+    changed.scope = Some(Scope::parse("Org:Dept0/PO:500").unwrap());
+    changed.properties = property("ownerID", "fatma@example.com");
+    let written = [changed.key.clone()];
+    c.bench_function(&format!("authzen/directory_one_put/{ORDERS}"), |b| {
+        b.iter(|| {
+            black_box(
+                directory
+                    .with_changes(black_box(&written), vec![changed.clone()])
+                    .unwrap(),
+            )
+        });
+    });
+}
+
 fn main() {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -223,5 +245,6 @@ fn main() {
     search_percentiles(&runtime, &searcher);
     let mut criterion = Criterion::default().configure_from_args();
     condition(&mut criterion, &runtime);
+    directory_one_put(&mut criterion);
     criterion.final_summary();
 }

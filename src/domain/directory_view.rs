@@ -40,8 +40,7 @@ impl DirectoryView {
         let stored = &self.stored;
         self.stored
             .entities()
-            .iter()
-            .chain(self.file.entities().iter().filter(move |entity| {
+            .chain(self.file.entities().filter(move |entity| {
                 stored
                     .find(entity.key.entity_type.as_str(), entity.key.id.as_str())
                     .is_none()

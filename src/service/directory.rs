@@ -271,7 +271,8 @@ impl Elevator {
                 ),
             )
         })?;
-        let entities: Vec<Entity> = (checked.entities().iter())
+        let entities: Vec<Entity> = checked
+            .entities()
             .map(|entity| Entity::clone(entity))
             .collect();
         let names: Vec<EntityKey> = entities.iter().flat_map(entity_names).collect();
