@@ -258,11 +258,8 @@ impl Directory {
             }
             of_type.insert(id.clone(), index);
         }
-        (self
-            .by_type
-            .entry(entity.key.entity_type.clone())
-            .or_default())
-        .push(index);
+        let slots_of_type = self.by_type.entry(entity.key.entity_type.clone());
+        slots_of_type.or_default().push(index);
         self.slots.push(Some(entity));
         self.live += 1;
     }
