@@ -721,6 +721,34 @@ impl TestApp {
     }
 }
 
+/// A grant written straight to a store (no elevation behind it): `role` on `scope` for
+/// `subject`, bound to `session` if given, active from five minutes before `now` for an hour
+/// after it.
+pub(crate) fn active_grant(
+    subject: &str,
+    role: &str,
+    scope: &str,
+    session: Option<&str>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> elevator::domain::Grant {
+    use elevator::domain::{Grant, GrantId, RoleName, Scope, SessionId, Subject};
+    Grant {
+        id: GrantId::generate(),
+        subject: Subject::parse(subject).unwrap(),
+        session: session.map(|s| SessionId::parse(s).unwrap()),
+        role: RoleName::parse(role).unwrap(),
+        scope: Scope::parse(scope).unwrap(),
+        not_before: now - TimeDelta::minutes(5),
+        not_after: now + TimeDelta::hours(1),
+        elevation_id: None,
+        parent_grant_id: None,
+        delegation_trail: Vec::new(),
+        revocation: None,
+        awaiting_acceptance: false,
+        break_glass: false,
+    }
+}
+
 /// The reason code of a decision.
 pub(crate) fn reason(response: &pb::CheckResponse) -> pb::DecisionReason {
     pb::DecisionReason::try_from(response.reason).unwrap()

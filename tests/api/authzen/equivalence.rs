@@ -12,8 +12,7 @@ use super::questions::properties;
 use crate::harness::*;
 use elevator::clock::Clock;
 use elevator::domain::{
-    AccessAction, AccessEntity, AccessQuery, Grant, GrantId, Identity, RoleName, Scope, SessionId,
-    Subject, session_from_context,
+    AccessAction, AccessEntity, AccessQuery, Identity, Subject, session_from_context,
 };
 use elevator::proto::v1 as pb;
 use elevator::store::Change;
@@ -192,30 +191,6 @@ async fn access_answer(
     )
 }
 
-fn grant(
-    subject: &str,
-    role: &str,
-    scope: &str,
-    session: Option<&str>,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Grant {
-    Grant {
-        id: GrantId::generate(),
-        subject: Subject::parse(subject).unwrap(),
-        session: session.map(|s| SessionId::parse(s).unwrap()),
-        role: RoleName::parse(role).unwrap(),
-        scope: Scope::parse(scope).unwrap(),
-        not_before: now - TimeDelta::minutes(5),
-        not_after: now + TimeDelta::hours(1),
-        elevation_id: None,
-        parent_grant_id: None,
-        delegation_trail: Vec::new(),
-        revocation: None,
-        awaiting_acceptance: false,
-        break_glass: false,
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grpc_check_and_authzen_evaluation_answer_every_question_alike() {
     let policy = format!(
@@ -235,9 +210,9 @@ async fn grpc_check_and_authzen_evaluation_answer_every_question_alike() {
         .store
         .append(Change {
             grants: vec![
-                grant(JERRY, "editor", "App:Todo", Some("s1"), now),
-                grant(MORTY, "admin", "App:Todo/Todo:t2", None, now),
-                grant("nobody", "viewer", "App:Todo/Todo:a%2Fb%20c", None, now),
+                active_grant(JERRY, "editor", "App:Todo", Some("s1"), now),
+                active_grant(MORTY, "admin", "App:Todo/Todo:t2", None, now),
+                active_grant("nobody", "viewer", "App:Todo/Todo:a%2Fb%20c", None, now),
             ],
             ..Default::default()
         })

@@ -10,8 +10,8 @@ use super::questions::properties;
 use crate::harness::*;
 use elevator::clock::Clock;
 use elevator::domain::{
-    AccessAction, AccessEntity, AccessQuery, DecisionReason, Grant, GrantId, Identity, RoleName,
-    Scope, SessionId, Subject, session_from_context,
+    AccessAction, AccessEntity, AccessQuery, DecisionReason, Identity, Subject,
+    session_from_context,
 };
 use elevator::proto::v1 as pb;
 use elevator::store::Change;
@@ -82,32 +82,19 @@ async fn ask(
     (decision.allowed, decision.reason)
 }
 
-fn grant(subject: &str, role: &str, scope: &str, session: Option<&str>, app: &TestApp) -> Grant {
-    let now = app.clock.now();
-    Grant {
-        id: GrantId::generate(),
-        subject: Subject::parse(subject).unwrap(),
-        session: session.map(|s| SessionId::parse(s).unwrap()),
-        role: RoleName::parse(role).unwrap(),
-        scope: Scope::parse(scope).unwrap(),
-        not_before: now - TimeDelta::minutes(1),
-        not_after: now + TimeDelta::hours(1),
-        elevation_id: None,
-        parent_grant_id: None,
-        delegation_trail: Vec::new(),
-        revocation: None,
-        awaiting_acceptance: false,
-        break_glass: false,
-    }
-}
-
 #[tokio::test]
 async fn a_session_bound_grant_joins_the_directory_roles_only_in_its_session() {
     let app = todo_app().await;
     let revision = app
         .store
         .append(Change {
-            grants: vec![grant(JERRY, "editor", "App:Todo", Some("s1"), &app)],
+            grants: vec![active_grant(
+                JERRY,
+                "editor",
+                "App:Todo",
+                Some("s1"),
+                app.clock.now(),
+            )],
             ..Default::default()
         })
         .await
@@ -150,7 +137,13 @@ async fn a_grant_on_a_resources_scope_covers_that_resource_and_no_other() {
     let revision = app
         .store
         .append(Change {
-            grants: vec![grant(MORTY, "admin", "App:Todo/Todo:t2", None, &app)],
+            grants: vec![active_grant(
+                MORTY,
+                "admin",
+                "App:Todo/Todo:t2",
+                None,
+                app.clock.now(),
+            )],
             ..Default::default()
         })
         .await
@@ -226,7 +219,13 @@ async fn a_simulated_check_explains_a_grant_its_permissions_condition_refuses() 
     let revision = app
         .store
         .append(Change {
-            grants: vec![grant(MORTY, "admin", "App:Todo/Todo:t2", None, &app)],
+            grants: vec![active_grant(
+                MORTY,
+                "admin",
+                "App:Todo/Todo:t2",
+                None,
+                app.clock.now(),
+            )],
             ..Default::default()
         })
         .await

@@ -22,9 +22,9 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use elevator::decision::CheckQuery;
-use elevator::domain::{Grant, GrantId, RoleName, Scope, SessionId, Subject, SubjectRef};
+use elevator::domain::{Grant, SubjectRef};
 
 use crate::harness::{
     connect, free_port, postgres_bin_dir, postgres_user, running_as_root, with_database,
@@ -40,24 +40,16 @@ pub(crate) fn scaled(short: usize, long: usize) -> usize {
     if long_run() { long } else { short }
 }
 
-/// Fatma's `admin_approver` on `Org:Procurement`, bound to her session `s1`, for two hours
-/// from `now`: the grant the in-process tests decide over.
+/// Fatma's `admin_approver` on `Org:Procurement`, bound to her session `s1`, active at `now`:
+/// the grant the in-process tests decide over.
 pub(crate) fn fatmas_grant(now: DateTime<Utc>) -> Grant {
-    Grant {
-        id: GrantId::generate(),
-        subject: Subject::parse("fatma").unwrap(),
-        session: Some(SessionId::parse("s1").unwrap()),
-        role: RoleName::parse("admin_approver").unwrap(),
-        scope: Scope::parse("Org:Procurement").unwrap(),
-        not_before: now,
-        not_after: now + TimeDelta::hours(2),
-        elevation_id: None,
-        parent_grant_id: None,
-        delegation_trail: Vec::new(),
-        revocation: None,
-        awaiting_acceptance: false,
-        break_glass: false,
-    }
+    crate::harness::active_grant(
+        "fatma",
+        "admin_approver",
+        "Org:Procurement",
+        Some("s1"),
+        now,
+    )
 }
 
 /// May Fatma, in session `s1`, approve purchase order 4711 (what [`fatmas_grant`] allows)?
