@@ -10,7 +10,7 @@ use super::questions::properties;
 use crate::harness::*;
 use elevator::clock::Clock;
 use elevator::domain::{
-    AccessAction, AccessEntity, AccessQuery, DecisionReason, Identity, Subject,
+    AccessAction, AccessEntity, AccessQuery, DecisionReason, Grant, Identity, Subject,
     session_from_context,
 };
 use elevator::proto::v1 as pb;
@@ -82,24 +82,23 @@ async fn ask(
     (decision.allowed, decision.reason)
 }
 
+/// Writes `grant` straight to the app's store; the revision it committed at.
+async fn write_grant(app: &TestApp, grant: Grant) -> u64 {
+    let change = Change {
+        grants: vec![grant],
+        ..Default::default()
+    };
+    app.store.append(change).await.unwrap().revision
+}
+
 #[tokio::test]
 async fn a_session_bound_grant_joins_the_directory_roles_only_in_its_session() {
     let app = todo_app().await;
-    let revision = app
-        .store
-        .append(Change {
-            grants: vec![active_grant(
-                JERRY,
-                "editor",
-                "App:Todo",
-                Some("s1"),
-                app.clock.now(),
-            )],
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .revision;
+    let revision = write_grant(
+        &app,
+        active_grant(JERRY, "editor", "App:Todo", Some("s1"), app.clock.now()),
+    )
+    .await;
     let update = |session: Option<&str>, owner: &str| {
         let mut request = serde_json::json!({
             "subject": {"type": "user", "id": JERRY},
@@ -134,21 +133,11 @@ async fn a_session_bound_grant_joins_the_directory_roles_only_in_its_session() {
 #[tokio::test]
 async fn a_grant_on_a_resources_scope_covers_that_resource_and_no_other() {
     let app = todo_app().await;
-    let revision = app
-        .store
-        .append(Change {
-            grants: vec![active_grant(
-                MORTY,
-                "admin",
-                "App:Todo/Todo:t2",
-                None,
-                app.clock.now(),
-            )],
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .revision;
+    let revision = write_grant(
+        &app,
+        active_grant(MORTY, "admin", "App:Todo/Todo:t2", None, app.clock.now()),
+    )
+    .await;
     let delete = |id: &str| {
         serde_json::json!({
             "subject": {"type": "user", "id": MORTY},
@@ -216,21 +205,11 @@ async fn a_plain_check_counts_the_directorys_standing_roles_of_a_user() {
 #[tokio::test]
 async fn a_simulated_check_explains_a_grant_its_permissions_condition_refuses() {
     let app = todo_app().await;
-    let revision = app
-        .store
-        .append(Change {
-            grants: vec![active_grant(
-                MORTY,
-                "admin",
-                "App:Todo/Todo:t2",
-                None,
-                app.clock.now(),
-            )],
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .revision;
+    let revision = write_grant(
+        &app,
+        active_grant(MORTY, "admin", "App:Todo/Todo:t2", None, app.clock.now()),
+    )
+    .await;
     let simulation = app
         .checks()
         .simulate_check(authed(
