@@ -66,11 +66,6 @@ use_workspace
 export ELEVATOR_STATE_DIR="$work/state"
 export ELEVATOR_LIMITS_WRITES_PER_MINUTE_PER_CALLER=100000000 ELEVATOR_LIMITS_WRITE_BURST_PER_CALLER=1000000
 load() { taskset -c 1 "$@"; }
-wait_for() { # command...
-  for _ in $(seq 1 100); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
-  echo "timed out waiting for: $*" >&2; exit 1
-}
-
 declare -A url body server_pid content_type
 grpc=http://127.0.0.1:$ELEVATOR_PORT
 http=http://127.0.0.1:$HTTP_PORT
@@ -179,8 +174,6 @@ h2() { # name, extra h2load flags...
 succeeded() { # h2load's output: no failure, no error, every answer 2xx
   grep -q " 0 failed, 0 errored" <<<"$1" && grep -qE "status codes: [0-9]+ 2xx, 0 3xx, 0 4xx, 0 5xx" <<<"$1"
 }
-median() { sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 TICKS_PER_SECOND=$(getconf CLK_TCK)
 
 declare -A saturated_runs cpu_runs saturated cpu

@@ -16,6 +16,19 @@ for line in sys.stdin:
         print(message["executable"])' "$1"
 }
 
+# Runs the command until it succeeds, every 0.1 s, at most $WAIT_TRIES times (100 unless set);
+# stops the script when it never does.
+wait_for() { # command...
+  for _ in $(seq 1 "${WAIT_TRIES:-100}"); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  echo "timed out waiting for: $*" >&2; exit 1
+}
+
+# The median of the numbers on standard input, one per line.
+median() { sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+
+# The CPU time a process has used so far, user and system, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
 # A scratch directory ($work) and the servers the script starts ($pids): the servers stopped
 # and the directory removed however the script ends.
 use_workspace() {

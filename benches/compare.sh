@@ -82,11 +82,6 @@ export ELEVATOR_STATE_DIR="$work/state"
 export ELEVATOR_LIMITS_WRITES_PER_MINUTE_PER_CALLER=100000000 ELEVATOR_LIMITS_WRITE_BURST_PER_CALLER=1000000
 load() { taskset -c 1 "$@"; }
 
-wait_for() { # command...
-  for _ in $(seq 1 100); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
-  echo "timed out waiting for: $*" >&2; exit 1
-}
-
 declare -A url body server_pid verify_mode verify_server
 target=http://127.0.0.1:$ELEVATOR_PORT
 logged=http://127.0.0.1:$((ELEVATOR_PORT + 1))
@@ -173,10 +168,8 @@ h2() { # name, extra h2load flags...
     -H "authorization: Bearer $pep" -d "${body[$name]}" "$@" "${url[$name]}"
 }
 
-median() { sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 
 # The server's user + system CPU time so far, in clock ticks.
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 TICKS_PER_SECOND=$(getconf CLK_TCK)
 
 for name in "${names[@]}"; do

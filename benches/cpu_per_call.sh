@@ -32,20 +32,15 @@ LOADER=target/release/elevator-loadtest
 use_workspace
 export ELEVATOR_LIMITS_WRITES_PER_MINUTE_PER_CALLER=100000000 ELEVATOR_LIMITS_WRITE_BURST_PER_CALLER=1000000
 
-wait_for() { # url
-  for _ in $(seq 1 100); do
-    "$LOADER" --server "$1" --mode health --verify >/dev/null 2>&1 && return 0
-    sleep 0.1
-  done
-  echo "timed out waiting for $1" >&2
-  exit 1
+serving() { # url
+  wait_for "$LOADER" --server "$1" --mode health --verify
 }
 
 declare -A pid_of url_of body_of token_of
 taskset -c 0 "$BARE" "127.0.0.1:$BARE_PORT" >/dev/null 2>&1 &
 pids+=($!)
 pid_of[bare]=$!
-wait_for "http://127.0.0.1:$BARE_PORT"
+serving "http://127.0.0.1:$BARE_PORT"
 "$LOADER" --mode health --emit-body "$work/health.bin" >/dev/null
 url_of[bare]=http://127.0.0.1:$BARE_PORT/grpc.health.v1.Health/Check
 body_of[bare]=$work/health.bin
@@ -61,7 +56,7 @@ for build in $BUILDS; do
     taskset -c 0 "$build/elevator" serve --listen "127.0.0.1:$port" --policy benches/policy.yaml \
     >"$work/elevator-$index.log" 2>&1 &
   pids+=($!)
-  wait_for "$at"
+  serving "$at"
   ELEVATOR_STATE_DIR=$state taskset -c 1 "$LOADER" --server "$at" --seed-grants --subjects 100 \
     --grants-per-subject 10 --duration 1s --warmup 0s --quiet >/dev/null
   token=$(ELEVATOR_STATE_DIR=$state "$LOADER" --server "$at" --mode check --emit-body "$work/check-$index.bin")
@@ -81,7 +76,6 @@ done
 # The bare server ignores the token but gets one of the same length: decoding it is part of a call.
 token_of[bare]=${token_of[${targets[1]}]}
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 declare -A runs
 for round in $(seq 1 "$ROUNDS"); do
@@ -96,7 +90,6 @@ for round in $(seq 1 "$ROUNDS"); do
   done
 done
 echo
-median() { sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 for name in "${targets[@]}"; do
   cpu=$(for round in $(seq 1 "$ROUNDS"); do echo "${runs[$round:$name]}"; done | median)
   ratio=$(for round in $(seq 1 "$ROUNDS"); do

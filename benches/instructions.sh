@@ -45,13 +45,9 @@ LOADER=target/release/elevator-loadtest
 export ELEVATOR_STATE_DIR="$work/state"
 export ELEVATOR_LIMITS_WRITES_PER_MINUTE_PER_CALLER=100000000 ELEVATOR_LIMITS_WRITE_BURST_PER_CALLER=1000000
 
-wait_for() { # server url
-  for _ in $(seq 1 300); do
-    "$LOADER" --server "$1" --mode health --verify >/dev/null 2>&1 && return 0
-    sleep 0.2
-  done
-  echo "timed out waiting for $1" >&2
-  exit 1
+# Under valgrind a server takes up to a minute to answer.
+serving() { # url
+  WAIT_TRIES=600 wait_for "$LOADER" --server "$1" --mode health --verify
 }
 
 "$LOADER" --mode health --emit-body "$work/health.bin" >/dev/null
@@ -70,7 +66,7 @@ instructions() { # build target requests
       "$build/bare_tonic" "127.0.0.1:$BARE_PORT" >/dev/null 2>"$work/valgrind.log" &
     server=$!
     pids+=("$server")
-    wait_for "http://127.0.0.1:$BARE_PORT"
+    serving "http://127.0.0.1:$BARE_PORT"
     url=http://127.0.0.1:$BARE_PORT/grpc.health.v1.Health/Check
     body=$work/health.bin
   else
@@ -81,7 +77,7 @@ instructions() { # build target requests
       >/dev/null 2>"$work/valgrind.log" &
     server=$!
     pids+=("$server")
-    wait_for "$at"
+    serving "$at"
     "$LOADER" --server "$at" --seed-grants --subjects 100 --grants-per-subject 10 \
       --duration 1s --warmup 0s --quiet >/dev/null
     token=$("$LOADER" --server "$at" --mode check --emit-body "$work/check.bin")
